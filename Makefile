@@ -1,0 +1,25 @@
+# The two commands of the README.  Each installs missing Debian packages
+# (scripts/deps.sh), configures and builds with CMake, then runs.
+BUILD ?= build
+OUT   ?= demo-out
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all demo test build deps clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/nwreg demo --out $(OUT)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(OUT)

@@ -1,0 +1,341 @@
+/*
+ * nwreg.h: Nadaraya–Watson kernel regression, seen as attention.
+ *
+ * The one public header of libnwreg. Conventions that hold for every call:
+ *
+ *  - Every function that can fail returns an nw_status; NW_OK is 0.
+ *    nw_strerror() turns a status into a static English sentence.
+ *  - Arrays are row-major doubles.  Inputs x are n x d (row i holds point i's
+ *    d coordinates), values y are n x p, queries q are m x d, predictions are
+ *    m x p.  d = number of input columns, p = number of output columns.
+ *  - The caller owns everything it passes in; the library copies what it keeps.
+ *    What the library allocates for the caller is freed with the matching
+ *    *_free function, each of which is a no-op on NULL.
+ *  - The library never prints, never exits, and keeps no global state: two
+ *    models may be used from two threads at once.  One model may be read
+ *    (predict, loss) from several threads at once; changing it (set_*, train,
+ *    select) needs exclusive access.
+ *  - Where a call reads a file it may fill an optional nw_diag (may be NULL)
+ *    with a one-line message naming the file, line and column.
+ *
+ * Bandwidths.  For a kernel K and bandwidth h_k > 0 per input column k, the
+ * weight of training point i at query q is the product kernel
+ *
+ *     K_i(q) = prod_k K((q_k - x_ik) / h_k).
+ *
+ * The notebook writes the Gaussian case as attention with a scale w = 1/h:
+ * softmax_i(-((q - x_i) w)^2 / 2).  Both views are offered: bandwidths h in
+ * the inputs' units (nw_model_set_bandwidth) and scales w (nw_model_set_scale).
+ */
+#ifndef NWREG_H
+#define NWREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NWREG_VERSION_MAJOR 0
+#define NWREG_VERSION_MINOR 1
+#define NWREG_VERSION_PATCH 0
+#define NWREG_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum nw_status {
+    NW_OK = 0,
+    NW_ERR_ARG,        /* an argument is invalid (NULL pointer, unknown enum, n = 0 ...) */
+    NW_ERR_NOMEM,      /* an allocation failed */
+    NW_ERR_EMPTY,      /* no data: zero rows or zero columns */
+    NW_ERR_NONFINITE,  /* a NaN or infinity where a finite number is needed */
+    NW_ERR_BANDWIDTH,  /* a bandwidth (or scale) is zero, negative or not finite */
+    NW_ERR_SHAPE,      /* sizes do not agree (columns, rows, dimensions) */
+    NW_ERR_IO,         /* a file could not be opened, read or written */
+    NW_ERR_PARSE,      /* a file's content is malformed (see the nw_diag) */
+    NW_ERR_FORMAT,     /* a model file has an unknown version or a missing field */
+    NW_ERR_NUMERIC,    /* a computation broke down (singular system, no finite optimum) */
+    NW_ERR_STOPPED     /* a callback asked to stop */
+} nw_status;
+
+/* A static, never-NULL sentence for a status. */
+const char *nw_strerror(nw_status status);
+
+/* Details of a failure that involves a file; line and column are 1-based,
+ * 0 when they do not apply.  message is one line, without a newline, and
+ * starts with the file name when there is one. */
+typedef struct nw_diag {
+    char message[512];
+    size_t line;
+    size_t column;
+} nw_diag;
+
+/* --------------------------------------------------------------- kernels */
+
+/* With u = (q - x) / h.  Normalising constants are omitted: they cancel in
+ * every ratio nwreg computes (the estimators are invariant to K -> c K). */
+typedef enum nw_kernel {
+    NW_KERNEL_GAUSSIAN = 0, /* exp(-u^2/2)                 support R      */
+    NW_KERNEL_EPANECHNIKOV, /* (1 - u^2)_+                 support [-1,1] */
+    NW_KERNEL_UNIFORM,      /* 1{|u| <= 1}                                */
+    NW_KERNEL_TRIANGULAR,   /* (1 - |u|)_+                                */
+    NW_KERNEL_TRICUBE,      /* (1 - |u|^3)^3_+                            */
+    NW_KERNEL_BIWEIGHT,     /* (1 - u^2)^2_+                              */
+    NW_KERNEL_COSINE,       /* cos(pi u / 2) 1{|u| <= 1}                  */
+    NW_KERNEL_LAPLACE,      /* exp(-|u|)                   support R      */
+    NW_KERNEL_COUNT
+} nw_kernel;
+
+/* Name ("gaussian", "epanechnikov", ...) of a kernel; NULL if out of range. */
+const char *nw_kernel_name(nw_kernel kernel);
+/* Parse a kernel name (exact, lower case).  NW_ERR_ARG if unknown. */
+nw_status nw_kernel_from_name(const char *name, nw_kernel *kernel);
+/* K(u) as documented above (K(0) = 1 for every kernel). */
+double nw_kernel_eval(nw_kernel kernel, double u);
+
+typedef enum nw_estimator {
+    NW_ESTIMATOR_CONSTANT = 0, /* local constant: Nadaraya–Watson, the notebook */
+    NW_ESTIMATOR_LINEAR,       /* local linear (statsmodels reg_type='ll')      */
+    NW_ESTIMATOR_COUNT
+} nw_estimator;
+
+const char *nw_estimator_name(nw_estimator estimator); /* "lc", "ll" */
+/* Accepts "lc", "constant", "nw"; "ll", "linear". */
+nw_status nw_estimator_from_name(const char *name, nw_estimator *estimator);
+
+/* What a query whose kernel weights are all zero (possible only with a
+ * compact kernel: no training point inside the support) gets. */
+typedef enum nw_empty_policy {
+    NW_EMPTY_NAN = 0, /* NaN in every output column (the default) */
+    NW_EMPTY_NEAREST  /* the mean value of the nearest training points (scaled distance) */
+} nw_empty_policy;
+
+/* ----------------------------------------------------------------- model */
+
+/* A model: the training data (copied), a kernel, an estimator and one
+ * bandwidth per input column. */
+typedef struct nw_model nw_model;
+
+/* Make a model from n points: x is n x d, y is n x p (both copied).
+ * Defaults: Gaussian kernel, local constant, every bandwidth 1, NaN for
+ * empty neighbourhoods, threads = 0 (OpenMP's default).
+ * Errors: NW_ERR_ARG (NULL pointers), NW_ERR_EMPTY (n, d or p is 0),
+ * NW_ERR_NONFINITE (a NaN or infinity in x or y), NW_ERR_NOMEM. */
+nw_status nw_model_new(nw_model **model, const double *x, const double *y,
+                       size_t n, size_t d, size_t p);
+void nw_model_free(nw_model *model);
+
+size_t nw_model_n(const nw_model *model); /* number of training points */
+size_t nw_model_d(const nw_model *model); /* number of input columns */
+size_t nw_model_p(const nw_model *model); /* number of output columns */
+/* Read-only views of the training data (valid until the model is freed). */
+const double *nw_model_x(const nw_model *model);
+const double *nw_model_y(const nw_model *model);
+
+nw_status nw_model_set_kernel(nw_model *model, nw_kernel kernel);
+nw_kernel nw_model_kernel(const nw_model *model);
+nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator);
+nw_estimator nw_model_estimator(const nw_model *model);
+nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy);
+/* Threads for the sums: 0 = OpenMP's default, 1 = serial. */
+nw_status nw_model_set_threads(nw_model *model, int threads);
+
+/* Bandwidths h (d values, each finite and > 0), in the inputs' units. */
+nw_status nw_model_set_bandwidth(nw_model *model, const double *h);
+nw_status nw_model_bandwidth(const nw_model *model, double *h);
+/* The notebook's scales w = 1/|h|: any finite nonzero w (the sign does not
+ * matter: every kernel is symmetric).  Stored as h = 1/|w|. */
+nw_status nw_model_set_scale(nw_model *model, const double *w);
+
+/* Column names for model files and CSV output (copied; NULL clears them).
+ * x_names has d entries, y_names p entries. */
+nw_status nw_model_set_names(nw_model *model, const char *const *x_names,
+                             const char *const *y_names);
+/* The name of input column k / output column c, or NULL if unnamed. */
+const char *nw_model_x_name(const nw_model *model, size_t k);
+const char *nw_model_y_name(const nw_model *model, size_t c);
+
+/* ------------------------------------------------------------ prediction */
+
+/* Predictions at m queries: q is m x d, yhat (caller-allocated) m x p.
+ * For the Gaussian and Laplace kernels the sums are carried in scaled form
+ * (a running maximum of the log-weights, as online softmax does), so a query
+ * far from every point gets the nearest points' values, never NaN or Inf.
+ * A query with an empty neighbourhood (compact kernels) gets NaN or the
+ * nearest value, per the empty policy; *n_empty (may be NULL) receives how
+ * many queries had one.  No m x n matrix is built. */
+nw_status nw_predict(const nw_model *model, const double *q, size_t m,
+                     double *yhat, size_t *n_empty);
+
+/* The attention matrix: weights (caller-allocated, m x n, row-major; row j
+ * holds query j's normalised kernel weights over the n training points, in
+ * the model's order, summing to 1).  A row with an empty neighbourhood is
+ * all NaN (policy NaN) or spread evenly over the nearest points.
+ * Always the local-constant (Nadaraya–Watson) weights. */
+nw_status nw_attention(const nw_model *model, const double *q, size_t m,
+                       double *weights);
+
+/* The constant-mean baseline: mean (caller-allocated, p values) = column
+ * means of y. */
+nw_status nw_baseline(const nw_model *model, double *mean);
+
+/* -------------------------------------------------------- leave-one-out */
+
+/* Leave-one-out predictions: yhat (n x p), row i predicted at x_i from every
+ * point but i (only point i itself is left out; duplicates of x_i stay).
+ * With n = 1 there is nothing left: NW_ERR_EMPTY. */
+nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
+
+/* The leave-one-out loss of the notebook, at scales w (d values, nonzero;
+ * NULL = the model's current 1/h):
+ *
+ *     L(w) = 1/2 sum_i sum_c (y_ic - yhat_{-i,c}(x_i))^2
+ *
+ * and, if grad is not NULL, its exact derivative dL/dw_k (d values).
+ * A point whose leave-one-out neighbourhood is empty adds nothing and is
+ * counted in *n_empty (may be NULL). */
+nw_status nw_loo_loss(const nw_model *model, const double *w, double *loss,
+                      double *grad, size_t *n_empty);
+
+/* -------------------------------------------------------------- training */
+
+typedef enum nw_optimizer { NW_OPTIMIZER_SGD = 0, NW_OPTIMIZER_ADAM } nw_optimizer;
+
+/* What the per-epoch callback sees: loss is L before the step, grad the
+ * gradient used for the step, w the scales after it (d values each). */
+typedef struct nw_epoch {
+    int epoch; /* 1-based */
+    double loss;
+    const double *grad;
+    const double *w;
+    size_t d;
+} nw_epoch;
+
+/* Return nonzero to stop training (nw_train then returns NW_ERR_STOPPED). */
+typedef int (*nw_epoch_fn)(const nw_epoch *epoch, void *ctx);
+
+typedef struct nw_train_options {
+    nw_optimizer optimizer; /* default SGD */
+    double lr;              /* learning rate, default 0.5 (the notebook's) */
+    int epochs;             /* default 5 */
+    double beta1, beta2, eps; /* Adam: 0.9, 0.999, 1e-8 (PyTorch's) */
+    nw_epoch_fn on_epoch;   /* may be NULL */
+    void *ctx;
+} nw_train_options;
+
+void nw_train_options_init(nw_train_options *opts);
+
+/* Full-batch gradient descent on the leave-one-out loss over the scales w,
+ * the notebook's loop: each epoch computes L(w) and dL/dw, then steps
+ * (SGD: w -= lr * grad).  w0 (d values, nonzero) starts it; NULL starts from
+ * the model's 1/h.  On success the model's bandwidths become 1/|w|; if w
+ * reaches 0 or a non-finite value, NW_ERR_BANDWIDTH and the model is left
+ * unchanged.  w_out (may be NULL) receives the final signed w. */
+nw_status nw_train(nw_model *model, const nw_train_options *opts,
+                   const double *w0, double *w_out);
+
+/* ---------------------------------------------------- bandwidth selection */
+
+typedef enum nw_criterion {
+    NW_CRITERION_LOO = 0, /* leave-one-out least squares: mean_i sum_c (y_ic - yhat_{-i,c})^2
+                             (statsmodels' cv_ls) */
+    NW_CRITERION_AICC     /* Hurvich, Simonoff & Tsai (1998):
+                             log(sigma^2) + (1 + tr(H)/n) / (1 - (tr(H) + 2)/n) */
+} nw_criterion;
+
+/* The criterion at bandwidths h (d values; NULL = the model's).  If
+ * grad_log_h is not NULL it receives d(value)/d(log h_k). */
+nw_status nw_criterion_eval(const nw_model *model, nw_criterion criterion,
+                            const double *h, double *value, double *grad_log_h);
+
+typedef enum nw_rule { NW_RULE_SCOTT = 0, NW_RULE_SILVERMAN } nw_rule;
+
+/* Rules of thumb, per input column k with s_k the sample standard deviation,
+ * IQR_k the interquartile range:
+ *   scott:     h_k = 1.06 s_k n^(-1/(4+d))   (statsmodels' normal_reference)
+ *   silverman: h_k = 0.9 min(s_k, IQR_k/1.349) n^(-1/(4+d))
+ * A column with zero spread gets NW_ERR_BANDWIDTH. */
+nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h);
+
+typedef struct nw_select_options {
+    int grid_points;  /* log-spaced scan points per dimension (1-d: default 60) */
+    double grid_lo;   /* scan from grid_lo * scott to grid_hi * scott; */
+    double grid_hi;   /* defaults 0.01 and 100 */
+    int starts;       /* d > 1: number of L-BFGS starts (default 8) */
+    double tol;       /* relative tolerance on log h (default 1e-10) */
+    int max_iter;     /* per refinement (default 200) */
+} nw_select_options;
+
+void nw_select_options_init(nw_select_options *opts);
+
+typedef struct nw_select_result {
+    double value;     /* criterion at the chosen bandwidths */
+    int evaluations;  /* criterion evaluations spent */
+} nw_select_result;
+
+/* Minimise a criterion over log-bandwidths (so no bandwidth is ever <= 0):
+ * a scan over a log grid finds the basin of the global minimum, then a
+ * gradient refinement (1-d: safeguarded Newton/bisection on the derivative;
+ * d > 1: L-BFGS from the best scan points) polishes it.  On success the
+ * model's bandwidths are set.  opts and result may be NULL. */
+nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
+                              const nw_select_options *opts,
+                              nw_select_result *result);
+
+/* ------------------------------------------------------ synthetic data */
+
+/* The notebook's truth f(x) = 2 sin x + x^0.8. */
+double nw_notebook_f(double x);
+
+/* The notebook's training data from a seed: x ~ U(0, 5) sorted ascending,
+ * y = f(x) + N(0, 0.5^2).  x and y are caller-allocated, n values each.
+ * The same seed gives the same data on every platform. */
+nw_status nw_generate(uint64_t seed, size_t n, double *x, double *y);
+
+/* The notebook's test grid: x_j = 0.1 j for j = 0..m-1 and truth f(x_j).
+ * (m = 50 gives 0, 0.1, ..., 4.9.) */
+nw_status nw_generate_grid(size_t m, double *x, double *truth);
+
+/* -------------------------------------------------------------- tables */
+
+/* A numeric table read from CSV: a header row of names, then rows of
+ * numbers.  Every cell must parse as a finite double. */
+typedef struct nw_table nw_table;
+
+/* Read a CSV file (path "-" = stdin).  Errors name the file, line and
+ * column in diag: NW_ERR_IO (cannot open/read), NW_ERR_PARSE (ragged row,
+ * non-numeric or non-finite cell, no header), NW_ERR_EMPTY (no data rows). */
+nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag);
+void nw_table_free(nw_table *table);
+size_t nw_table_rows(const nw_table *table);
+size_t nw_table_cols(const nw_table *table);
+const char *nw_table_name(const nw_table *table, size_t col); /* 0-based */
+/* Row-major rows x cols values. */
+const double *nw_table_data(const nw_table *table);
+/* The 0-based index of a column: by exact name, else by a 1-based index
+ * written as a number ("2").  NW_ERR_ARG if there is no such column. */
+nw_status nw_table_find(const nw_table *table, const char *name_or_index,
+                        size_t *col);
+/* Copy chosen columns into out (caller-allocated, rows x ncols). */
+nw_status nw_table_columns(const nw_table *table, const size_t *cols,
+                           size_t ncols, double *out);
+
+/* Write a CSV file atomically: to a temporary file beside path, renamed
+ * over path only when everything was written ("-" = stdout).  names may be
+ * NULL (no header).  Doubles are written with %.17g in the C locale. */
+nw_status nw_csv_write(const char *path, const char *const *names,
+                       const double *data, size_t rows, size_t cols,
+                       nw_diag *diag);
+
+/* ---------------------------------------------------------- model files */
+
+/* Save a model as versioned JSON (atomically, as nw_csv_write). */
+nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag);
+/* Load one; NW_ERR_FORMAT (with diag) for a wrong version or missing field. */
+nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NWREG_H */

@@ -1,0 +1,33 @@
+/*
+ * internal.h: what the library's files share and the public header hides.
+ * Not installed; nothing outside src/ and tests/ includes it.
+ */
+#ifndef NW_INTERNAL_H
+#define NW_INTERNAL_H
+
+#include "nwreg.h"
+
+struct nw_model {
+    size_t n, d, p;
+    double *x;          /* n x d, row-major (owned) */
+    double *y;          /* n x p, row-major (owned) */
+    double *h;          /* d bandwidths, each finite and > 0 */
+    nw_kernel kernel;
+    nw_estimator estimator;
+    nw_empty_policy empty;
+    int threads;        /* 0 = OpenMP's default */
+    char **x_names;     /* d names or NULL */
+    char **y_names;     /* p names or NULL */
+};
+
+/* Copy a diag message (printf-style); diag may be NULL. */
+void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* 1 if every value of a[0..n) is finite. */
+int nw_all_finite(const double *a, size_t n);
+
+#endif
