@@ -1,0 +1,77 @@
+/*
+ * engine.h: the one narrow interface between estimators and the ways of
+ * computing kernel sums.
+ *
+ * At a query q, with scales w_k = 1/h_k, u_jk = (q_k - x_jk) w_k and the
+ * product kernel weight K_j = prod_k K(u_jk), an engine returns the moments
+ *
+ *     A   = sum_j K_j phi_j phi_j^T                  (r x r)
+ *     B   = sum_j K_j phi_j y_j^T                    (r x p)
+ *     dA_k = sum_j K_j rho(u_jk) phi_j phi_j^T       (r x r, per input k)
+ *     dB_k = sum_j K_j rho(u_jk) phi_j y_j^T         (r x p, per input k)
+ *
+ * with phi_j = (1) for local constant (r = 1) and phi_j = (1, u_j1..u_jd)
+ * for local linear (r = d + 1), and rho(u) = u K'(u)/K(u), so that
+ * dK_j/dw_k = K_j rho(u_jk) / w_k: the derivative moments are what the
+ * bandwidth gradient needs.  One training index `skip` may be left out
+ * (leave-one-out).
+ *
+ * All sums are carried in scaled form: the stored values are the true sums
+ * times exp(-logscale).  For the log kernels logscale is the largest
+ * log-weight seen (online softmax), so the largest term is exactly 1 and no
+ * sum can overflow or underflow to 0; for compact kernels logscale = 0.
+ * Partial sums (m1, S1), (m2, S2) merge as (max, S1 e^{m1-max} + S2 e^{m2-max}).
+ */
+#ifndef NW_ENGINE_H
+#define NW_ENGINE_H
+
+#include <stddef.h>
+#include "nwreg.h"
+
+#define NW_NO_SKIP ((size_t) -1)
+
+typedef struct nw_problem {
+    const double *x;    /* n x d keys */
+    const double *y;    /* n x p values */
+    size_t n, d, p;
+    nw_kernel kernel;
+    const double *w;    /* d scales (nonzero) */
+    int linear;         /* 0: r = 1, 1: r = d + 1 */
+    int grad;           /* 1: also the derivative moments */
+} nw_problem;
+
+typedef struct nw_moments {
+    size_t r;
+    double logscale;    /* -INFINITY while no term has been added */
+    double *A, *B, *dA, *dB;
+    /* scratch for one tile of keys */
+    double *score, *weight, *u, *rho;
+    /* scratch for nw_solve: Cholesky factor (r x r), beta (r x p), a (r) */
+    double *work;
+} nw_moments;
+
+/* Allocate moments and scratch for a problem (one per thread). */
+nw_status nw_moments_new(const nw_problem *pb, nw_moments **mo);
+void nw_moments_free(nw_moments *mo);
+
+/* Compute the moments at query q (d values), leaving out index skip
+ * (NW_NO_SKIP for none).  Exact, dense, O(n d). */
+void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
+                     nw_moments *mo);
+
+/* What the estimator makes of the moments at one query. */
+typedef struct nw_estimate {
+    double *yhat;   /* p values (out) */
+    double *dyhat;  /* d x p: d yhat_c / d w_k (out, if the problem has grad; may be NULL) */
+    double a00;     /* (A^-1)_00 in true (unscaled) units times exp(logscale):
+                       the hat-matrix diagonal is K(self) * a00 * exp(-logscale) */
+    int empty;      /* 1: every weight was zero: yhat is NaN */
+    int fallback;   /* 1: local linear fell back to local constant (singular design) */
+} nw_estimate;
+
+/* Solve the moments into an estimate (local constant: ratios; local linear:
+ * a Cholesky solve of A, falling back to the local-constant ratio when the
+ * local design is rank-deficient). */
+void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * estimate.c: estimators on top of the engine's moments: predictions
+ * (local constant and local linear), the attention matrix, the baseline.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "estimate.h"
+#include "kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Relative pivot below which the local-linear design counts as singular. */
+#define LL_PIVOT_RTOL 1e-10
+
+/* In-place Cholesky of the r x r matrix L (upper part read, lower written).
+ * Returns 0 if some pivot is not clearly positive. */
+static int cholesky(double *L, const double *A, size_t r)
+{
+    for (size_t j = 0; j < r; j++) {
+        double s = A[j * r + j];
+        for (size_t k = 0; k < j; k++) s -= L[j * r + k] * L[j * r + k];
+        if (!(s > LL_PIVOT_RTOL * A[j * r + j])) return 0;
+        L[j * r + j] = sqrt(s);
+        for (size_t i = j + 1; i < r; i++) {
+            double t = A[i * r + j];
+            for (size_t k = 0; k < j; k++) t -= L[i * r + k] * L[j * r + k];
+            L[i * r + j] = t / L[j * r + j];
+        }
+    }
+    return 1;
+}
+
+/* Solve L L^T x = b in place for one right-hand side with stride `stride`. */
+static void cholesky_solve(const double *L, size_t r, double *b, size_t stride)
+{
+    for (size_t i = 0; i < r; i++) {
+        double t = b[i * stride];
+        for (size_t k = 0; k < i; k++) t -= L[i * r + k] * b[k * stride];
+        b[i * stride] = t / L[i * r + i];
+    }
+    for (size_t i = r; i-- > 0;) {
+        double t = b[i * stride];
+        for (size_t k = i + 1; k < r; k++) t -= L[k * r + i] * b[k * stride];
+        b[i * stride] = t / L[i * r + i];
+    }
+}
+
+void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
+{
+    const size_t r = mo->r, p = pb->p, d = pb->d;
+    const double A00 = mo->A[0];
+    est->empty = 0;
+    est->fallback = 0;
+    if (!(A00 > 0)) {
+        est->empty = 1;
+        est->a00 = NAN;
+        for (size_t c = 0; c < p; c++) est->yhat[c] = NAN;
+        if (pb->grad && est->dyhat)
+            for (size_t i = 0; i < d * p; i++) est->dyhat[i] = 0;
+        return;
+    }
+    if (r > 1) {
+        /* local linear: beta = A^-1 B (r x p), yhat = beta_0.  With
+         * a = A^-1 e_1 (A is symmetric) the derivative of beta_0 is
+         *   d beta_0 / d w_k = a . (dB_k - dA_k beta) / w_k
+         * (differentiate A beta = B: dA beta + A dbeta = dB).  The design
+         * columns u_jk scale with w_k, but beta_0 is invariant to rescaling
+         * the slope columns, so only the weights' dependence counts. */
+        double *L = mo->work, *beta = L + r * r, *a = beta + r * p;
+        if (cholesky(L, mo->A, r)) {
+            memcpy(beta, mo->B, r * p * sizeof(double));
+            for (size_t c = 0; c < p; c++) cholesky_solve(L, r, beta + c, p);
+            for (size_t i = 0; i < r; i++) a[i] = i == 0;
+            cholesky_solve(L, r, a, 1);
+            for (size_t c = 0; c < p; c++) est->yhat[c] = beta[c];
+            est->a00 = a[0];
+            if (pb->grad && est->dyhat) {
+                for (size_t k = 0; k < d; k++) {
+                    const double *dA = mo->dA + k * r * r, *dB = mo->dB + k * r * p;
+                    for (size_t c = 0; c < p; c++) {
+                        double v = 0;
+                        for (size_t i = 0; i < r; i++) {
+                            double t = dB[i * p + c];
+                            for (size_t j = 0; j < r; j++) t -= dA[i * r + j] * beta[j * p + c];
+                            v += a[i] * t;
+                        }
+                        est->dyhat[k * p + c] = v / pb->w[k];
+                    }
+                }
+            }
+            return;
+        }
+        est->fallback = 1;
+    }
+    /* local constant: yhat = B_0 / A_00 and, from dK_j/dw_k = K_j rho_jk / w_k,
+     *   d yhat_c / d w_k = (dB_k,c - yhat_c dA_k) / (A_00 w_k). */
+    for (size_t c = 0; c < p; c++) est->yhat[c] = mo->B[c] / A00;
+    est->a00 = 1.0 / A00;
+    if (pb->grad && est->dyhat) {
+        for (size_t k = 0; k < d; k++) {
+            const double dA0 = mo->dA[k * r * r], *dB = mo->dB + k * r * p;
+            for (size_t c = 0; c < p; c++)
+                est->dyhat[k * p + c] = (dB[c] - est->yhat[c] * dA0) / (A00 * pb->w[k]);
+        }
+    }
+}
+
+void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
+                     int grad)
+{
+    pb->x = model->x;
+    pb->y = model->y;
+    pb->n = model->n;
+    pb->d = model->d;
+    pb->p = model->p;
+    pb->kernel = model->kernel;
+    pb->w = w;
+    pb->linear = model->estimator == NW_ESTIMATOR_LINEAR;
+    pb->grad = grad;
+}
+
+nw_status nw_scales(const nw_model *model, const double *w_in, double *w)
+{
+    for (size_t k = 0; k < model->d; k++) {
+        w[k] = w_in ? w_in[k] : 1.0 / model->h[k];
+        if (!isfinite(w[k]) || w[k] == 0) return NW_ERR_BANDWIDTH;
+    }
+    return NW_OK;
+}
+
+void nw_nearest_value(const nw_model *model, const double *w, const double *q,
+                      size_t skip, double *out)
+{
+    const size_t n = model->n, d = model->d, p = model->p;
+    double best = INFINITY;
+    size_t count = 0;
+    for (size_t c = 0; c < p; c++) out[c] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == skip) continue;
+        double s = 0;
+        for (size_t k = 0; k < d; k++) {
+            double u = (q[k] - model->x[i * d + k]) * w[k];
+            s += u * u;
+        }
+        if (s < best) {
+            best = s;
+            count = 0;
+            for (size_t c = 0; c < p; c++) out[c] = 0;
+        }
+        if (s == best) {
+            count++;
+            for (size_t c = 0; c < p; c++) out[c] += model->y[i * p + c];
+        }
+    }
+    for (size_t c = 0; c < p; c++) out[c] = count ? out[c] / (double) count : NAN;
+}
+
+int nw_threads(const nw_model *model, size_t work)
+{
+    if (work < 20000) return 1;
+#ifdef _OPENMP
+    return model->threads > 0 ? model->threads : omp_get_max_threads();
+#else
+    (void) model;
+    return 1;
+#endif
+}
+
+nw_status nw_predict(const nw_model *model, const double *q, size_t m,
+                     double *yhat, size_t *n_empty)
+{
+    if (n_empty) *n_empty = 0;
+    if (!model || (m > 0 && (!q || !yhat))) return NW_ERR_ARG;
+    if (!nw_all_finite(q, m * model->d)) return NW_ERR_NONFINITE;
+    const size_t d = model->d, p = model->p;
+    double w[d];
+    nw_status st = nw_scales(model, NULL, w);
+    if (st) return st;
+    nw_problem pb;
+    nw_problem_init(&pb, model, w, 0);
+
+    size_t empties = 0;
+    int failed = 0;
+#pragma omp parallel num_threads(nw_threads(model, m * model->n)) reduction(+:empties)
+    {
+        nw_moments *mo = NULL;
+        if (nw_moments_new(&pb, &mo) != NW_OK) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 8)
+        for (size_t j = 0; j < m; j++) {
+            if (!mo) continue;
+            nw_estimate est = { .yhat = yhat + j * p };
+            nw_engine_dense(&pb, q + j * d, NW_NO_SKIP, mo);
+            nw_solve(&pb, mo, &est);
+            if (est.empty) {
+                empties++;
+                if (model->empty == NW_EMPTY_NEAREST)
+                    nw_nearest_value(model, w, q + j * d, NW_NO_SKIP, yhat + j * p);
+            }
+        }
+        nw_moments_free(mo);
+    }
+    if (failed) return NW_ERR_NOMEM;
+    if (n_empty) *n_empty = empties;
+    return NW_OK;
+}
+
+nw_status nw_attention(const nw_model *model, const double *q, size_t m,
+                       double *weights)
+{
+    if (!model || (m > 0 && (!q || !weights))) return NW_ERR_ARG;
+    if (!nw_all_finite(q, m * model->d)) return NW_ERR_NONFINITE;
+    const size_t n = model->n, d = model->d;
+    const nw_kernel kernel = model->kernel;
+    double w[d];
+    nw_status st = nw_scales(model, NULL, w);
+    if (st) return st;
+
+#pragma omp parallel for num_threads(nw_threads(model, m * n)) schedule(static)
+    for (size_t j = 0; j < m; j++) {
+        double *row = weights + j * n;
+        const double *qj = q + j * d;
+        /* pass 1: scores; pass 2: max and exp; pass 3: normalise */
+        double top = -INFINITY, sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            double s = kernel_is_log(kernel) ? 0 : 1;
+            for (size_t k = 0; k < d; k++) {
+                double u = (qj[k] - model->x[i * d + k]) * w[k];
+                if (kernel_is_log(kernel)) s += kernel_log(kernel, u);
+                else s *= kernel_value(kernel, u);
+            }
+            row[i] = s;
+            if (s > top) top = s;
+        }
+        if (kernel_is_log(kernel))
+            for (size_t i = 0; i < n; i++) row[i] = exp(row[i] - top);
+        for (size_t i = 0; i < n; i++) sum += row[i];
+        if (sum > 0) {
+            for (size_t i = 0; i < n; i++) row[i] /= sum;
+            continue;
+        }
+        /* empty neighbourhood (compact kernels) */
+        if (model->empty == NW_EMPTY_NAN) {
+            for (size_t i = 0; i < n; i++) row[i] = NAN;
+            continue;
+        }
+        double best = INFINITY;
+        size_t ties = 0;
+        for (size_t i = 0; i < n; i++) {
+            double s = 0;
+            for (size_t k = 0; k < d; k++) {
+                double u = (qj[k] - model->x[i * d + k]) * w[k];
+                s += u * u;
+            }
+            row[i] = s;
+            if (s < best) { best = s; ties = 0; }
+            if (s == best) ties++;
+        }
+        for (size_t i = 0; i < n; i++) row[i] = row[i] == best ? 1.0 / (double) ties : 0;
+    }
+    return NW_OK;
+}
+
+nw_status nw_baseline(const nw_model *model, double *mean)
+{
+    if (!model || !mean) return NW_ERR_ARG;
+    const size_t n = model->n, p = model->p;
+    for (size_t c = 0; c < p; c++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += model->y[i * p + c];
+        mean[c] = s / (double) n;
+    }
+    return NW_OK;
+}

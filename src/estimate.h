@@ -1,0 +1,19 @@
+/* estimate.h: helpers the estimator files share (estimate.c, loo.c, select.c). */
+#ifndef NW_ESTIMATE_H
+#define NW_ESTIMATE_H
+
+#include "engine.h"
+#include "internal.h"
+
+/* Fill a problem from a model and scales w (d values). */
+void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w, int grad);
+/* w[k] = w_in[k], or 1/h_k if w_in is NULL; NW_ERR_BANDWIDTH if zero or not finite. */
+nw_status nw_scales(const nw_model *model, const double *w_in, double *w);
+/* Mean value of the training points nearest to q in scaled distance
+ * (ties averaged), leaving out index skip. */
+void nw_nearest_value(const nw_model *model, const double *w, const double *q,
+                      size_t skip, double *out);
+/* Threads for a job of `work` kernel evaluations. */
+int nw_threads(const nw_model *model, size_t work);
+
+#endif

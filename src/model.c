@@ -1,0 +1,156 @@
+/* model.c: the nw_model handle: training data, kernel, estimator, bandwidths. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void free_names(char **names, size_t k)
+{
+    if (!names) return;
+    for (size_t i = 0; i < k; i++) free(names[i]);
+    free(names);
+}
+
+nw_status nw_model_new(nw_model **model, const double *x, const double *y,
+                       size_t n, size_t d, size_t p)
+{
+    if (!model) return NW_ERR_ARG;
+    *model = NULL;
+    if (n == 0 || d == 0 || p == 0) return NW_ERR_EMPTY;
+    if (!x || !y) return NW_ERR_ARG;
+    if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
+    if (!nw_all_finite(x, n * d) || !nw_all_finite(y, n * p)) return NW_ERR_NONFINITE;
+
+    nw_model *m = calloc(1, sizeof *m);
+    if (!m) return NW_ERR_NOMEM;
+    m->n = n; m->d = d; m->p = p;
+    m->x = malloc(n * d * sizeof(double));
+    m->y = malloc(n * p * sizeof(double));
+    m->h = malloc(d * sizeof(double));
+    if (!m->x || !m->y || !m->h) { nw_model_free(m); return NW_ERR_NOMEM; }
+    memcpy(m->x, x, n * d * sizeof(double));
+    memcpy(m->y, y, n * p * sizeof(double));
+    for (size_t k = 0; k < d; k++) m->h[k] = 1.0;
+    m->kernel = NW_KERNEL_GAUSSIAN;
+    m->estimator = NW_ESTIMATOR_CONSTANT;
+    m->empty = NW_EMPTY_NAN;
+    *model = m;
+    return NW_OK;
+}
+
+void nw_model_free(nw_model *model)
+{
+    if (!model) return;
+    free(model->x);
+    free(model->y);
+    free(model->h);
+    free_names(model->x_names, model->d);
+    free_names(model->y_names, model->p);
+    free(model);
+}
+
+size_t nw_model_n(const nw_model *model) { return model ? model->n : 0; }
+size_t nw_model_d(const nw_model *model) { return model ? model->d : 0; }
+size_t nw_model_p(const nw_model *model) { return model ? model->p : 0; }
+const double *nw_model_x(const nw_model *model) { return model ? model->x : NULL; }
+const double *nw_model_y(const nw_model *model) { return model ? model->y : NULL; }
+
+nw_status nw_model_set_kernel(nw_model *model, nw_kernel kernel)
+{
+    if (!model || (unsigned) kernel >= NW_KERNEL_COUNT) return NW_ERR_ARG;
+    model->kernel = kernel;
+    return NW_OK;
+}
+nw_kernel nw_model_kernel(const nw_model *model) { return model->kernel; }
+
+nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator)
+{
+    if (!model || (unsigned) estimator >= NW_ESTIMATOR_COUNT) return NW_ERR_ARG;
+    model->estimator = estimator;
+    return NW_OK;
+}
+nw_estimator nw_model_estimator(const nw_model *model) { return model->estimator; }
+
+nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy)
+{
+    if (!model || (policy != NW_EMPTY_NAN && policy != NW_EMPTY_NEAREST)) return NW_ERR_ARG;
+    model->empty = policy;
+    return NW_OK;
+}
+
+nw_status nw_model_set_threads(nw_model *model, int threads)
+{
+    if (!model || threads < 0) return NW_ERR_ARG;
+    model->threads = threads;
+    return NW_OK;
+}
+
+nw_status nw_model_set_bandwidth(nw_model *model, const double *h)
+{
+    if (!model || !h) return NW_ERR_ARG;
+    for (size_t k = 0; k < model->d; k++)
+        if (!isfinite(h[k]) || !(h[k] > 0)) return NW_ERR_BANDWIDTH;
+    memcpy(model->h, h, model->d * sizeof(double));
+    return NW_OK;
+}
+
+nw_status nw_model_bandwidth(const nw_model *model, double *h)
+{
+    if (!model || !h) return NW_ERR_ARG;
+    memcpy(h, model->h, model->d * sizeof(double));
+    return NW_OK;
+}
+
+nw_status nw_model_set_scale(nw_model *model, const double *w)
+{
+    if (!model || !w) return NW_ERR_ARG;
+    for (size_t k = 0; k < model->d; k++) {
+        double h = 1.0 / fabs(w[k]);
+        if (!isfinite(w[k]) || w[k] == 0 || !isfinite(h)) return NW_ERR_BANDWIDTH;
+    }
+    for (size_t k = 0; k < model->d; k++) model->h[k] = 1.0 / fabs(w[k]);
+    return NW_OK;
+}
+
+static nw_status copy_names(char ***dst, const char *const *src, size_t k)
+{
+    *dst = NULL;
+    if (!src) return NW_OK;
+    char **names = calloc(k, sizeof *names);
+    if (!names) return NW_ERR_NOMEM;
+    for (size_t i = 0; i < k; i++) {
+        const char *s = src[i] ? src[i] : "";
+        names[i] = malloc(strlen(s) + 1);
+        if (!names[i]) { free_names(names, k); return NW_ERR_NOMEM; }
+        strcpy(names[i], s);
+    }
+    *dst = names;
+    return NW_OK;
+}
+
+nw_status nw_model_set_names(nw_model *model, const char *const *x_names,
+                             const char *const *y_names)
+{
+    if (!model) return NW_ERR_ARG;
+    char **xn, **yn;
+    nw_status st = copy_names(&xn, x_names, model->d);
+    if (st) return st;
+    st = copy_names(&yn, y_names, model->p);
+    if (st) { free_names(xn, model->d); return st; }
+    free_names(model->x_names, model->d);
+    free_names(model->y_names, model->p);
+    model->x_names = xn;
+    model->y_names = yn;
+    return NW_OK;
+}
+
+const char *nw_model_x_name(const nw_model *model, size_t k)
+{
+    return (model && model->x_names && k < model->d) ? model->x_names[k] : NULL;
+}
+
+const char *nw_model_y_name(const nw_model *model, size_t c)
+{
+    return (model && model->y_names && c < model->p) ? model->y_names[c] : NULL;
+}

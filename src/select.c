@@ -1,0 +1,473 @@
+/*
+ * select.c: bandwidth selection.  Criteria (leave-one-out least squares,
+ * AICc), rules of thumb, and their minimisation over t = log h, so no
+ * bandwidth can ever be <= 0 (the trap statsmodels' Nelder–Mead falls in).
+ *
+ * Global, not local: a scan over a log grid (1-d: 60 points over
+ * [0.01, 100] x Scott's rule) finds the basin of the smallest value, then
+ *  - 1-d: a bracketing root search on the analytic derivative (Illinois
+ *    regula falsi, bisection as safeguard) inside the two grid cells around
+ *    the best point; Brent's derivative-free minimiser when the derivative
+ *    does not bracket (flat kernels such as the uniform);
+ *  - d > 1: L-BFGS from the best few grid points, keeping the best end.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estimate.h"
+#include "loo.h"
+
+/* ------------------------------------------------------------ criteria */
+
+/* Criterion at t = log h; grad (d values, d value/d t_k) may be NULL. */
+static nw_status criterion_t(const nw_model *model, nw_criterion crit,
+                             const double *t, double *value, double *grad);
+
+static nw_status aicc_value(const nw_model *model, const double *t, double *value)
+{
+    const size_t n = model->n, d = model->d, p = model->p;
+    double w[d];
+    for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
+    nw_pass_result res = { 0 };
+    nw_status st = nw_pass(model, w, 0, 0, NULL, &res);
+    if (st) return st;
+    /* Hurvich, Simonoff & Tsai (1998): sigma^2 is the in-sample mean squared
+     * residual (pooled over outputs), tr(H) = sum_i H_ii.  When tr(H) >= n - 2
+     * the correction is undefined (the fit interpolates): +infinity. */
+    double sigma2 = 2 * res.loss / ((double) n * (double) p);
+    double denom = 1 - (res.trace + 2) / (double) n;
+    if (!isfinite(res.loss) || !(denom > 0) || !(sigma2 > 0)) {
+        *value = INFINITY;
+        return NW_OK;
+    }
+    *value = log(sigma2) + (1 + res.trace / (double) n) / denom;
+    return NW_OK;
+}
+
+static nw_status criterion_t(const nw_model *model, nw_criterion crit,
+                             const double *t, double *value, double *grad)
+{
+    const size_t d = model->d, n = model->n;
+    for (size_t k = 0; k < d; k++)
+        if (!isfinite(t[k])) return NW_ERR_BANDWIDTH;
+    if (crit == NW_CRITERION_LOO) {
+        /* CV(h) = (1/n) sum_i |y_i - yhat_{-i}|^2 = 2 L(w) / n with w = e^{-t},
+         * so dCV/dt_k = -(2/n) w_k dL/dw_k. */
+        double w[d], g[d];
+        for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
+        nw_pass_result res = { .grad = g };
+        nw_status st = nw_pass(model, w, 1, grad != NULL, NULL, &res);
+        if (st) return st;
+        *value = 2 * res.loss / (double) n;
+        for (size_t k = 0; grad && k < d; k++)
+            grad[k] = isfinite(*value) ? -2 * w[k] * g[k] / (double) n : 0;
+        return NW_OK;
+    }
+    if (crit != NW_CRITERION_AICC) return NW_ERR_ARG;
+    nw_status st = aicc_value(model, t, value);
+    if (st || !grad) return st;
+    /* no closed form here: central differences in log h (error O(step^2)) */
+    const double step = 1e-4;
+    double tt[d];
+    memcpy(tt, t, d * sizeof(double));
+    for (size_t k = 0; k < d; k++) {
+        double fp, fm;
+        tt[k] = t[k] + step;
+        if ((st = aicc_value(model, tt, &fp))) return st;
+        tt[k] = t[k] - step;
+        if ((st = aicc_value(model, tt, &fm))) return st;
+        tt[k] = t[k];
+        grad[k] = (isfinite(fp) && isfinite(fm)) ? (fp - fm) / (2 * step) : 0;
+    }
+    return NW_OK;
+}
+
+nw_status nw_criterion_eval(const nw_model *model, nw_criterion criterion,
+                            const double *h, double *value, double *grad_log_h)
+{
+    if (!model || !value) return NW_ERR_ARG;
+    if (model->n < 2) return NW_ERR_EMPTY;
+    const size_t d = model->d;
+    double t[d];
+    for (size_t k = 0; k < d; k++) {
+        double hk = h ? h[k] : model->h[k];
+        if (!isfinite(hk) || !(hk > 0)) return NW_ERR_BANDWIDTH;
+        t[k] = log(hk);
+    }
+    return criterion_t(model, criterion, t, value, grad_log_h);
+}
+
+/* -------------------------------------------------------- rules of thumb */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+/* numpy's default percentile: linear interpolation between order statistics */
+static double percentile(const double *sorted, size_t n, double q)
+{
+    double pos = q * (double) (n - 1);
+    size_t i = (size_t) floor(pos);
+    if (i + 1 >= n) return sorted[n - 1];
+    return sorted[i] + (pos - (double) i) * (sorted[i + 1] - sorted[i]);
+}
+
+nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h)
+{
+    if (!model || !h || (rule != NW_RULE_SCOTT && rule != NW_RULE_SILVERMAN)) return NW_ERR_ARG;
+    const size_t n = model->n, d = model->d;
+    double *col = malloc(n * sizeof(double));
+    if (!col) return NW_ERR_NOMEM;
+    double factor = pow((double) n, -1.0 / (4.0 + (double) d));
+    nw_status st = NW_OK;
+    for (size_t k = 0; k < d; k++) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < n; i++) mean += model->x[i * d + k];
+        mean /= (double) n;
+        for (size_t i = 0; i < n; i++) {
+            double e = model->x[i * d + k] - mean;
+            var += e * e;
+        }
+        double sd = sqrt(var / (double) n); /* ddof = 0, as statsmodels */
+        double spread = sd;
+        if (rule == NW_RULE_SILVERMAN) {
+            for (size_t i = 0; i < n; i++) col[i] = model->x[i * d + k];
+            qsort(col, n, sizeof(double), cmp_double);
+            double iqr = (percentile(col, n, 0.75) - percentile(col, n, 0.25)) / 1.349;
+            spread = (iqr > 0 && iqr < sd) ? iqr : sd;
+            h[k] = 0.9 * spread * factor;
+        } else {
+            h[k] = 1.06 * spread * factor;
+        }
+        if (!(h[k] > 0) || !isfinite(h[k])) { st = NW_ERR_BANDWIDTH; break; }
+    }
+    free(col);
+    return st;
+}
+
+/* ------------------------------------------------------------ options */
+
+void nw_select_options_init(nw_select_options *o)
+{
+    if (!o) return;
+    o->grid_points = 60;
+    o->grid_lo = 0.01;
+    o->grid_hi = 100;
+    o->starts = 8;
+    o->tol = 1e-10;
+    o->max_iter = 200;
+}
+
+/* ------------------------------------------------------------ 1-d search */
+
+typedef struct search {
+    const nw_model *model;
+    nw_criterion crit;
+    int evals;
+    double best_f, *best_t; /* best point seen (d values) */
+} search;
+
+static nw_status eval(search *s, const double *t, double *f, double *g)
+{
+    nw_status st = criterion_t(s->model, s->crit, t, f, g);
+    if (st) return st;
+    s->evals++;
+    if (*f < s->best_f) {
+        s->best_f = *f;
+        memcpy(s->best_t, t, s->model->d * sizeof(double));
+    }
+    return NW_OK;
+}
+
+/* Brent's minimiser (golden section + parabolic steps) on [a, b]. */
+static nw_status brent_min(search *s, double a, double b, double x, double fx,
+                           double tol, int max_iter)
+{
+    const double cgold = 0.3819660112501051;
+    double w = x, v = x, fw = fx, fv = fx, dstep = 0, e = 0;
+    for (int it = 0; it < max_iter; it++) {
+        double m = 0.5 * (a + b), tol1 = tol * (1 + fabs(x)), tol2 = 2 * tol1;
+        if (fabs(x - m) <= tol2 - 0.5 * (b - a)) break;
+        double u;
+        int golden = 1;
+        if (fabs(e) > tol1) {
+            double r = (x - w) * (fx - fv), q = (x - v) * (fx - fw), pp = (x - v) * q - (x - w) * r;
+            q = 2 * (q - r);
+            if (q > 0) pp = -pp; else q = -q;
+            if (fabs(pp) < fabs(0.5 * q * e) && pp > q * (a - x) && pp < q * (b - x)) {
+                e = dstep;
+                dstep = pp / q;
+                u = x + dstep;
+                if (u - a < tol2 || b - u < tol2) dstep = x < m ? tol1 : -tol1;
+                golden = 0;
+            }
+        }
+        if (golden) {
+            e = (x < m ? b : a) - x;
+            dstep = cgold * e;
+        }
+        u = x + (fabs(dstep) >= tol1 ? dstep : (dstep > 0 ? tol1 : -tol1));
+        double fu;
+        nw_status st = eval(s, &u, &fu, NULL);
+        if (st) return st;
+        if (fu <= fx) {
+            if (u < x) b = x; else a = x;
+            v = w; fv = fw; w = x; fw = fx; x = u; fx = fu;
+        } else {
+            if (u < x) a = u; else b = u;
+            if (fu <= fw || w == x) { v = w; fv = fw; w = u; fw = fu; }
+            else if (fu <= fv || v == x || v == w) { v = u; fv = fu; }
+        }
+    }
+    return NW_OK;
+}
+
+/* Root of the derivative in [a, b] with g(a) < 0 < g(b): Illinois regula
+ * falsi, falling back to bisection when it stalls. */
+static nw_status derivative_root(search *s, double a, double ga, double b,
+                                 double gb, double tol, int max_iter)
+{
+    int side = 0;
+    for (int it = 0; it < max_iter && b - a > tol * (1 + fabs(a)); it++) {
+        double c = (a * gb - b * ga) / (gb - ga);
+        if (!(c > a && c < b) || it % 4 == 3) c = 0.5 * (a + b); /* safeguard */
+        double fc, gc;
+        nw_status st = eval(s, &c, &fc, &gc);
+        if (st) return st;
+        if (gc == 0 || !isfinite(fc)) break;
+        if (gc < 0) {
+            a = c; ga = gc;
+            if (side == -1) gb *= 0.5;
+            side = -1;
+        } else {
+            b = c; gb = gc;
+            if (side == 1) ga *= 0.5;
+            side = 1;
+        }
+    }
+    return NW_OK;
+}
+
+static nw_status select_1d(search *s, const nw_select_options *o, double t0)
+{
+    int G = o->grid_points < 5 ? 5 : o->grid_points;
+    double lo = t0 + log(o->grid_lo), hi = t0 + log(o->grid_hi);
+    double *tg = malloc(2 * (size_t) G * sizeof(double)), *fg = tg + G;
+    if (!tg) return NW_ERR_NOMEM;
+    nw_status st = NW_OK;
+    int ib = -1;
+    /* scan; if the best point is on the edge, widen the range that way */
+    for (int widen = 0; widen < 4; widen++) {
+        ib = -1;
+        for (int i = 0; i < G; i++) {
+            tg[i] = lo + (hi - lo) * i / (G - 1);
+            if ((st = eval(s, &tg[i], &fg[i], NULL))) goto done;
+            if (isfinite(fg[i]) && (ib < 0 || fg[i] < fg[ib])) ib = i;
+        }
+        if (ib < 0) { st = NW_ERR_NUMERIC; goto done; }
+        double span = hi - lo;
+        if (ib == 0 && widen < 3) { hi = lo + span / (G - 1); lo -= span; }
+        else if (ib == G - 1 && widen < 3) { lo = hi - span / (G - 1); hi += span; }
+        else break;
+    }
+    if (ib == 0 || ib == G - 1) goto done; /* still decreasing at the edge: keep the edge */
+    double a = tg[ib - 1], b = tg[ib + 1], ga, gb, fa, fb;
+    if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
+    if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO)
+        st = derivative_root(s, a, ga, b, gb, o->tol, o->max_iter);
+    else
+        st = brent_min(s, a, b, tg[ib], fg[ib], o->tol, o->max_iter);
+done:
+    free(tg);
+    return st;
+}
+
+/* -------------------------------------------------------------- L-BFGS */
+
+#define LBFGS_M 6
+
+static nw_status lbfgs(search *s, double *t, const double *tlo, const double *thi,
+                       double tol, int max_iter)
+{
+    const size_t d = s->model->d;
+    double f, g[d], S[LBFGS_M][d], Y[LBFGS_M][d], rho[LBFGS_M], alpha[LBFGS_M];
+    double dir[d], tn[d], gn[d];
+    int mem = 0, head = 0;
+    nw_status st = eval(s, t, &f, g);
+    if (st || !isfinite(f)) return st;
+    for (int it = 0; it < max_iter; it++) {
+        double gmax = 0;
+        for (size_t k = 0; k < d; k++) gmax = fmax(gmax, fabs(g[k]));
+        if (gmax <= tol * (1 + fabs(f))) break;
+        /* two-loop recursion: dir = -H g */
+        for (size_t k = 0; k < d; k++) dir[k] = -g[k];
+        for (int j = 0; j < mem; j++) {
+            int i = (head - 1 - j + LBFGS_M) % LBFGS_M;
+            double a = 0;
+            for (size_t k = 0; k < d; k++) a += S[i][k] * dir[k];
+            alpha[i] = rho[i] * a;
+            for (size_t k = 0; k < d; k++) dir[k] -= alpha[i] * Y[i][k];
+        }
+        if (mem > 0) {
+            int i = (head - 1 + LBFGS_M) % LBFGS_M;
+            double sy = 0, yy = 0;
+            for (size_t k = 0; k < d; k++) { sy += S[i][k] * Y[i][k]; yy += Y[i][k] * Y[i][k]; }
+            for (size_t k = 0; k < d; k++) dir[k] *= sy / yy;
+        }
+        for (int j = mem - 1; j >= 0; j--) {
+            int i = (head - 1 - j + LBFGS_M) % LBFGS_M;
+            double b = 0;
+            for (size_t k = 0; k < d; k++) b += Y[i][k] * dir[k];
+            b *= rho[i];
+            for (size_t k = 0; k < d; k++) dir[k] += S[i][k] * (alpha[i] - b);
+        }
+        double slope = 0, dmax = 0;
+        for (size_t k = 0; k < d; k++) { slope += dir[k] * g[k]; dmax = fmax(dmax, fabs(dir[k])); }
+        if (!(slope < 0)) { /* not a descent direction: restart on the gradient */
+            mem = 0;
+            for (size_t k = 0; k < d; k++) dir[k] = -g[k];
+            slope = 0; dmax = 0;
+            for (size_t k = 0; k < d; k++) { slope -= g[k] * g[k]; dmax = fmax(dmax, fabs(g[k])); }
+        }
+        double step = dmax > 1 ? 1 / dmax : 1; /* at most e-fold per iteration */
+        double fn = INFINITY;
+        int ok = 0;
+        for (int ls = 0; ls < 40; ls++, step *= 0.5) { /* Armijo backtracking */
+            for (size_t k = 0; k < d; k++) tn[k] = fmin(thi[k], fmax(tlo[k], t[k] + step * dir[k]));
+            if ((st = eval(s, tn, &fn, gn))) return st;
+            double dec = 0;
+            for (size_t k = 0; k < d; k++) dec += g[k] * (tn[k] - t[k]);
+            if (isfinite(fn) && fn <= f + 1e-4 * dec) { ok = 1; break; }
+        }
+        if (!ok) break;
+        double sy = 0;
+        for (size_t k = 0; k < d; k++) {
+            S[head][k] = tn[k] - t[k];
+            Y[head][k] = gn[k] - g[k];
+            sy += S[head][k] * Y[head][k];
+        }
+        double fold = f;
+        memcpy(t, tn, d * sizeof(double));
+        memcpy(g, gn, d * sizeof(double));
+        f = fn;
+        if (sy > 1e-300) {
+            rho[head] = 1 / sy;
+            head = (head + 1) % LBFGS_M;
+            if (mem < LBFGS_M) mem++;
+        }
+        if (fold - f <= 1e-15 * (1 + fabs(f))) break;
+    }
+    return NW_OK;
+}
+
+typedef struct scored { double f; size_t index; } scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    double x = ((const scored *) a)->f, y = ((const scored *) b)->f;
+    return (x > y) - (x < y);
+}
+
+static nw_status select_nd(search *s, const nw_select_options *o, const double *t0)
+{
+    const size_t d = s->model->d;
+    /* a full grid of k^d points with k^d <= ~400 (k >= 3); for large d a
+     * deterministic low-discrepancy sample (Halton) of 400 points */
+    size_t k = (size_t) floor(pow(400.0, 1.0 / (double) d));
+    if (k < 3) k = 3;
+    size_t npts = 1;
+    int full = 1;
+    for (size_t i = 0; i < d; i++) {
+        if (npts > 400 / k + 1) { full = 0; break; }
+        npts *= k;
+    }
+    if (!full) npts = 400;
+    double lo = log(o->grid_lo), hi = log(o->grid_hi);
+    double tlo[d], thi[d], t[d];
+    for (size_t i = 0; i < d; i++) { tlo[i] = t0[i] + lo - 3; thi[i] = t0[i] + hi + 6; }
+    scored *sc = malloc(npts * sizeof *sc);
+    double *pts = malloc(npts * d * sizeof(double));
+    nw_status st = NW_OK;
+    if (!sc || !pts) { st = NW_ERR_NOMEM; goto done; }
+    static const int primes[] = { 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53 };
+    for (size_t j = 0; j < npts; j++) {
+        size_t idx = j;
+        for (size_t i = 0; i < d; i++) {
+            double frac;
+            if (full) {
+                frac = (double) (idx % k) / (double) (k - 1);
+                idx /= k;
+            } else { /* Halton radical inverse */
+                int b = primes[i % 16];
+                double inv = 1.0 / b, fct = inv;
+                size_t m = j + 1;
+                frac = 0;
+                while (m) { frac += (double) (m % (size_t) b) * fct; m /= (size_t) b; fct *= inv; }
+            }
+            pts[j * d + i] = t0[i] + lo + (hi - lo) * frac;
+        }
+        if ((st = eval(s, pts + j * d, &sc[j].f, NULL))) goto done;
+        if (!isfinite(sc[j].f)) sc[j].f = INFINITY;
+        sc[j].index = j;
+    }
+    qsort(sc, npts, sizeof *sc, cmp_scored);
+    if (!isfinite(sc[0].f)) { st = NW_ERR_NUMERIC; goto done; }
+    int starts = o->starts < 1 ? 1 : o->starts;
+    for (int j = 0; j < starts && (size_t) j < npts && isfinite(sc[j].f); j++) {
+        memcpy(t, pts + sc[j].index * d, d * sizeof(double));
+        if ((st = lbfgs(s, t, tlo, thi, 1e-9, o->max_iter))) goto done;
+    }
+    /* polish the best point coordinate by coordinate with Brent (helps where
+     * the gradient is zero or unreliable, e.g. flat kernels) */
+    double step = (hi - lo) / (double) (k - 1);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < d; i++) {
+            memcpy(t, s->best_t, d * sizeof(double));
+            double *ti = &t[i], base = *ti, fbest = s->best_f;
+            /* 1-d Brent on coordinate i through a small adapter */
+            double a = base - step, b = base + step, x = base, fx = fbest;
+            const double cg = 0.3819660112501051;
+            for (int it = 0; it < 60 && b - a > o->tol * (1 + fabs(x)); it++) {
+                double u = (x - a > b - x) ? x - cg * (x - a) : x + cg * (b - x), fu;
+                *ti = u;
+                if ((st = eval(s, t, &fu, NULL))) goto done;
+                if (fu < fx) { if (u < x) b = x; else a = x; x = u; fx = fu; }
+                else { if (u < x) a = u; else b = u; }
+            }
+        }
+    }
+done:
+    free(sc);
+    free(pts);
+    return st;
+}
+
+nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
+                              const nw_select_options *opts,
+                              nw_select_result *result)
+{
+    nw_select_options defaults;
+    if (!model || (criterion != NW_CRITERION_LOO && criterion != NW_CRITERION_AICC)) return NW_ERR_ARG;
+    if (model->n < 2) return NW_ERR_EMPTY;
+    if (!opts) { nw_select_options_init(&defaults); opts = &defaults; }
+    if (!(opts->grid_lo > 0) || !(opts->grid_hi > opts->grid_lo) || !(opts->tol > 0)) return NW_ERR_ARG;
+    const size_t d = model->d;
+    double h0[d], t0[d], best_t[d];
+    nw_status st = nw_rule_of_thumb(model, NW_RULE_SCOTT, h0);
+    if (st) return st;
+    for (size_t k = 0; k < d; k++) t0[k] = log(h0[k]);
+    memcpy(best_t, t0, sizeof best_t);
+    search s = { .model = model, .crit = criterion, .best_f = INFINITY, .best_t = best_t };
+    st = d == 1 ? select_1d(&s, opts, t0[0]) : select_nd(&s, opts, t0);
+    if (st) return st;
+    if (!isfinite(s.best_f)) return NW_ERR_NUMERIC;
+    double h[d];
+    for (size_t k = 0; k < d; k++) h[k] = exp(best_t[k]);
+    st = nw_model_set_bandwidth(model, h);
+    if (st) return st;
+    if (result) { result->value = s.best_f; result->evaluations = s.evals; }
+    return NW_OK;
+}
