@@ -1,0 +1,594 @@
+/* test_csv.c: reading CSV tables and writing CSV files (src/csv.c). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nwreg.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static char test_dir[256];
+
+#define assert_contains(haystack, needle)                                               \
+    do {                                                                                \
+        const char *h_ = (haystack), *n_ = (needle);                                   \
+        if (!strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_);           \
+    } while (0)
+
+/* test_dir/name, in a static buffer that the next call reuses. */
+static const char *in_dir(const char *name)
+{
+    static char path[2][512];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
+    return path[which];
+}
+
+/* Write text to test_dir/name; return the path. */
+static const char *make_file(const char *name, const char *text)
+{
+    const char *path = in_dir(name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+    assert_int_equal(fclose(fp), 0);
+    return path;
+}
+
+/* The whole content of a file (malloc'ed), or NULL if it cannot be opened. */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + len, 1, cap - 1 - len, fp)) > 0) {
+        len += got;
+        if (len == cap - 1) buf = realloc(buf, cap *= 2);
+    }
+    fclose(fp);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Number of entries (other than . and ..) in a directory. */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int count = 0;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) count++;
+    closedir(d);
+    return count;
+}
+
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        chmod(path, 0700);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char child[1024];
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* Each test gets a fresh, empty directory. */
+static int setup(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(test_dir, sizeof test_dir, "%s/nwreg_csv_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(test_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    remove_tree(test_dir);
+    return 0;
+}
+
+/* Read a file that must fail with status; return its message (static). */
+static const char *read_fails(const char *path, nw_status status, size_t line, size_t column)
+{
+    static nw_diag diag;
+    nw_table *t = (nw_table *) &diag; /* any non-NULL value: the call must reset it */
+    memset(&diag, 0, sizeof diag);
+    nw_status st = nw_table_read(path, &t, &diag);
+    if (st != status) fail_msg("status %d, expected %d (%s)", st, status, diag.message);
+    assert_null(t);
+    assert_int_equal(diag.line, line);
+    assert_int_equal(diag.column, column);
+    assert_null(strchr(diag.message, '\n'));
+    return diag.message;
+}
+
+/* ---------------------------------------------------------- reading */
+
+static void test_good_file(void **state)
+{
+    const char *path = make_file("good.csv", "x,y,z\n1,2,3\n3.5,-4e-3,1e300\n0x10,+7,.5\n");
+    nw_table *t = NULL;
+    nw_diag diag = {0};
+    size_t col = 99;
+    assert_int_equal(nw_table_read(path, &t, &diag), NW_OK);
+    assert_int_equal(nw_table_rows(t), 3);
+    assert_int_equal(nw_table_cols(t), 3);
+    assert_string_equal(nw_table_name(t, 0), "x");
+    assert_string_equal(nw_table_name(t, 2), "z");
+    assert_null(nw_table_name(t, 3));
+    const double want[] = { 1, 2, 3, 3.5, -4e-3, 1e300, 16, 7, 0.5 };
+    assert_memory_equal(nw_table_data(t), want, sizeof want);
+
+    assert_int_equal(nw_table_find(t, "y", &col), NW_OK);
+    assert_int_equal(col, 1);
+    assert_int_equal(nw_table_find(t, "3", &col), NW_OK);
+    assert_int_equal(col, 2);
+    assert_int_equal(nw_table_find(t, "1", &col), NW_OK);
+    assert_int_equal(col, 0);
+    assert_int_equal(nw_table_find(t, "4", &col), NW_ERR_ARG);
+    assert_int_equal(nw_table_find(t, "0", &col), NW_ERR_ARG);
+    assert_int_equal(nw_table_find(t, "", &col), NW_ERR_ARG);
+    assert_int_equal(nw_table_find(t, "w", &col), NW_ERR_ARG);
+    assert_int_equal(nw_table_find(t, "2x", &col), NW_ERR_ARG);
+    assert_int_equal(nw_table_find(t, "99999999999999999999999999", &col), NW_ERR_ARG);
+    assert_int_equal(nw_table_find(t, "Y", &col), NW_ERR_ARG);
+
+    const size_t pick[] = { 2, 0 };
+    double out[6];
+    assert_int_equal(nw_table_columns(t, pick, 2, out), NW_OK);
+    const double want_cols[] = { 3, 1, 1e300, 3.5, 0.5, 16 };
+    assert_memory_equal(out, want_cols, sizeof want_cols);
+    const size_t bad_pick[] = { 0, 3 };
+    assert_int_equal(nw_table_columns(t, bad_pick, 2, out), NW_ERR_ARG);
+    assert_int_equal(nw_table_columns(t, pick, 0, out), NW_ERR_EMPTY);
+    nw_table_free(t);
+    nw_table_free(NULL);
+}
+
+static void test_names_beat_indices(void **state)
+{
+    const char *path = make_file("names.csv", "2,a,a\n10,20,30\n");
+    nw_table *t = NULL;
+    size_t col = 99;
+    assert_int_equal(nw_table_read(path, &t, NULL), NW_OK);
+    assert_int_equal(nw_table_find(t, "2", &col), NW_OK);
+    assert_int_equal(col, 0); /* the column named "2", not the second column */
+    assert_int_equal(nw_table_find(t, "a", &col), NW_OK);
+    assert_int_equal(col, 1); /* the first of two */
+    assert_int_equal(nw_table_find(t, "3", &col), NW_OK);
+    assert_int_equal(col, 2);
+    nw_table_free(t);
+}
+
+static void test_quoted_fields(void **state)
+{
+    const char *path = make_file("quoted.csv",
+                                 "\"x, 1\",\"say \"\"hi\"\"\",\" padded \",\"\"\n"
+                                 "\"1.5\", 2 ,\t3\t,\" 4 \"\n");
+    nw_table *t = NULL;
+    assert_int_equal(nw_table_read(path, &t, NULL), NW_OK);
+    assert_int_equal(nw_table_cols(t), 4);
+    assert_string_equal(nw_table_name(t, 0), "x, 1");
+    assert_string_equal(nw_table_name(t, 1), "say \"hi\"");
+    assert_string_equal(nw_table_name(t, 2), " padded ");
+    assert_string_equal(nw_table_name(t, 3), "");
+    const double want[] = { 1.5, 2, 3, 4 };
+    assert_memory_equal(nw_table_data(t), want, sizeof want);
+    nw_table_free(t);
+}
+
+static void test_crlf_blank_lines_bom(void **state)
+{
+    nw_table *t = NULL;
+    const char *path = make_file("crlf.csv", "\xEF\xBB\xBFx,y\r\n1,2\r\n3,4\r\n\r\n\r\n");
+    assert_int_equal(nw_table_read(path, &t, NULL), NW_OK);
+    assert_int_equal(nw_table_rows(t), 2);
+    assert_string_equal(nw_table_name(t, 0), "x");
+    const double want[] = { 1, 2, 3, 4 };
+    assert_memory_equal(nw_table_data(t), want, sizeof want);
+    nw_table_free(t);
+
+    /* no final newline, trailing blank lines with spaces */
+    path = make_file("nonl.csv", "a\n1\n2\n  \n\n");
+    assert_int_equal(nw_table_read(path, &t, NULL), NW_OK);
+    assert_int_equal(nw_table_rows(t), 2);
+    nw_table_free(t);
+    path = make_file("nonl2.csv", "a\n1\n2");
+    assert_int_equal(nw_table_read(path, &t, NULL), NW_OK);
+    assert_int_equal(nw_table_rows(t), 2);
+    assert_true(nw_table_data(t)[1] == 2);
+    nw_table_free(t);
+
+    /* line numbers count CRLF, lone CR and LF once each */
+    path = make_file("crlf_bad.csv", "x,y\r\n1,2\r\n3,4\r5,6\n7,oops\r\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 5, 2), ":5: column 2 ('y'): not a number: 'oops'");
+}
+
+static void test_missing_file(void **state)
+{
+    const char *path = in_dir("no_such.csv");
+    const char *msg = read_fails(path, NW_ERR_IO, 0, 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    assert_string_equal(msg, want);
+}
+
+static void test_not_a_number(void **state)
+{
+    const char *path = make_file("nan.csv", "a,b\n1,2\n3,abc\n");
+    char want[600];
+    snprintf(want, sizeof want, "%s:3: column 2 ('b'): not a number: 'abc'", path);
+    assert_string_equal(read_fails(path, NW_ERR_PARSE, 3, 2), want);
+
+    path = make_file("partial.csv", "a\n1\n2.5x\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 3, 1), ":3: column 1 ('a'): not a number: '2.5x'");
+    path = make_file("comma.csv", "a,b\n\"1,5\",2\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 2, 1), "not a number: '1,5'");
+    path = make_file("inner.csv", "a\n\"1 2\"\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 2, 1), "not a number: '1 2'");
+    /* a quoted newline in the header moves every later line down */
+    path = make_file("multiline.csv", "\"a\nb\",c\n1,2\nx,3\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 4, 1), ":4: column 1 ('a?b'): not a number: 'x'");
+}
+
+static void test_non_finite(void **state)
+{
+    static const char *const cells[] = { "nan", "NaN", "inf", "-inf", "Infinity", "1e999", "nan(0x1)" };
+    for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
+        char text[64], want[80];
+        snprintf(text, sizeof text, "a,b\n1,2\n3,%s\n", cells[i]);
+        snprintf(want, sizeof want, ":3: column 2 ('b'): not a finite number: '%s'", cells[i]);
+        assert_contains(read_fails(make_file("inf.csv", text), NW_ERR_PARSE, 3, 2), want);
+    }
+}
+
+static void test_ragged_rows(void **state)
+{
+    char want[600];
+    const char *path = make_file("short.csv", "a,b,c\n1,2,3\n4,5\n");
+    snprintf(want, sizeof want, "%s:3: expected 3 columns, found 2", path);
+    assert_string_equal(read_fails(path, NW_ERR_PARSE, 3, 0), want);
+    path = make_file("long.csv", "a,b\n1,2\n4,5,6\n7,8\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 3, 0), ":3: expected 2 columns, found 3");
+    path = make_file("trailing_comma.csv", "a,b\n1,2,\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 2, 0), ":2: expected 2 columns, found 3");
+    /* a blank line between rows is a row of no cells, not skipped */
+    path = make_file("gap.csv", "a\n1\n\n2\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 3, 0), ":3: expected 1 column, found 0");
+}
+
+static void test_empty_cells(void **state)
+{
+    const char *path = make_file("empty_cell.csv", "a,b\n1,\n");
+    char want[600];
+    snprintf(want, sizeof want, "%s:2: column 2 ('b'): empty cell", path);
+    assert_string_equal(read_fails(path, NW_ERR_PARSE, 2, 2), want);
+    path = make_file("empty_quoted.csv", "a,b\n1,2\n\"  \",2\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 3, 1), ":3: column 1 ('a'): empty cell");
+}
+
+static void test_no_data(void **state)
+{
+    char want[600];
+    const char *path = make_file("header_only.csv", "x,y\n");
+    snprintf(want, sizeof want, "%s: no data rows", path);
+    assert_string_equal(read_fails(path, NW_ERR_EMPTY, 0, 0), want);
+    path = make_file("header_only2.csv", "x,y\n\n\n");
+    assert_contains(read_fails(path, NW_ERR_EMPTY, 0, 0), ": no data rows");
+    path = make_file("empty.csv", "");
+    snprintf(want, sizeof want, "%s: empty file", path);
+    assert_string_equal(read_fails(path, NW_ERR_EMPTY, 0, 0), want);
+    path = make_file("blank.csv", "\n \r\n");
+    assert_contains(read_fails(path, NW_ERR_EMPTY, 0, 0), ": empty file");
+    path = make_file("blank_header.csv", "\nx\n1\n");
+    snprintf(want, sizeof want, "%s:1: empty header", path);
+    assert_string_equal(read_fails(path, NW_ERR_PARSE, 1, 0), want);
+}
+
+static void test_bad_quotes(void **state)
+{
+    const char *path = make_file("stray.csv", "a,b\n1,2\n\"3\"x,4\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 3, 1), ":3: column 1: misplaced quote");
+    path = make_file("open.csv", "a,b\n1,2\n3,\"4\n5,6\n");
+    assert_contains(read_fails(path, NW_ERR_PARSE, 3, 2), ":3: column 2: unterminated quoted field");
+}
+
+static void test_long_cell_is_cut(void **state)
+{
+    char text[400];
+    memset(text, 0, sizeof text);
+    strcpy(text, "a\n");
+    memset(text + 2, 'z', 300);
+    strcat(text, "\n");
+    const char *msg = read_fails(make_file("long_cell.csv", text), NW_ERR_PARSE, 2, 1);
+    assert_contains(msg, "zzz...'");
+    assert_true(strlen(msg) < 200);
+}
+
+static void test_stdin(void **state)
+{
+    const char *path = make_file("in.csv", "a\n1\nb\n");
+    int saved = dup(0), fd = open(path, O_RDONLY);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, 0), 0);
+    close(fd);
+    clearerr(stdin);
+    nw_table *t = NULL;
+    nw_diag diag = {0};
+    nw_status st = nw_table_read("-", &t, &diag);
+    dup2(saved, 0);
+    close(saved);
+    clearerr(stdin);
+    assert_int_equal(st, NW_ERR_PARSE);
+    assert_string_equal(diag.message, "<stdin>:3: column 1 ('a'): not a number: 'b'");
+}
+
+/* ---------------------------------------------------------- writing */
+
+static const double tricky[] = {
+    0.1, 1.0 / 3.0, 1e-300, 5e-324, DBL_MAX, -DBL_MAX, 0.1 + 0.2, -0.0, 0, 2.0 / 3.0,
+    123456789.123456789, -1.5e-310, 9007199254740993.0, 1e23, DBL_MIN, 1,
+};
+enum { TRICKY_N = sizeof tricky / sizeof *tricky };
+
+static void test_round_trip(void **state)
+{
+    const char *names[] = { "plain", "with, comma", "with \"quote\"", "" };
+    const char *path = in_dir("rt.csv");
+    nw_table *t = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(TRICKY_N % 4, 0);
+    assert_int_equal(nw_csv_write(path, names, tricky, TRICKY_N / 4, 4, &diag), NW_OK);
+    assert_int_equal(nw_table_read(path, &t, &diag), NW_OK);
+    assert_int_equal(nw_table_rows(t), TRICKY_N / 4);
+    assert_int_equal(nw_table_cols(t), 4);
+    for (int k = 0; k < 4; k++) assert_string_equal(nw_table_name(t, (size_t) k), names[k]);
+    assert_memory_equal(nw_table_data(t), tricky, sizeof tricky); /* bit-exact, -0 too */
+    nw_table_free(t);
+    assert_int_equal(count_entries(test_dir), 1);
+
+    char *text = slurp(path);
+    assert_contains(text, "plain,\"with, comma\",\"with \"\"quote\"\"\",\"\"\n");
+    assert_contains(text, "0.10000000000000001,");
+    free(text);
+}
+
+static void test_write_special_values(void **state)
+{
+    const double v[] = { NAN, INFINITY, -INFINITY, 2.5 };
+    const char *path = in_dir("special.csv");
+    assert_int_equal(nw_csv_write(path, NULL, v, 2, 2, NULL), NW_OK);
+    char *text = slurp(path);
+    assert_string_equal(text, "nan,inf\n-inf,2.5\n");
+    free(text);
+    assert_int_equal(nw_csv_write(path, NULL, v, 2, 0, NULL), NW_ERR_EMPTY);
+    assert_int_equal(nw_csv_write(path, NULL, NULL, 2, 2, NULL), NW_ERR_ARG);
+    assert_int_equal(nw_csv_write(NULL, NULL, v, 2, 2, NULL), NW_ERR_ARG);
+}
+
+static void test_write_unwritable(void **state)
+{
+    const double v[] = { 1, 2 };
+    nw_diag diag = {0};
+    char want[600];
+
+    /* a directory that does not exist */
+    const char *path = in_dir("missing_dir/out.csv");
+    assert_int_equal(nw_csv_write(path, NULL, v, 2, 1, &diag), NW_ERR_IO);
+    snprintf(want, sizeof want, "%s: cannot create a temporary file: No such file or directory", path);
+    assert_string_equal(diag.message, want);
+
+    /* a "directory" that is a file (this fails even for root) */
+    make_file("plain_file", "x");
+    path = in_dir("plain_file/out.csv");
+    assert_int_equal(nw_csv_write(path, NULL, v, 2, 1, &diag), NW_ERR_IO);
+    assert_contains(diag.message, path);
+
+    /* a directory without write permission (root ignores permissions) */
+    const char *ro = in_dir("read_only");
+    assert_int_equal(mkdir(ro, 0755), 0);
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(ro, 0555), 0);
+        path = in_dir("read_only/out.csv");
+        assert_int_equal(nw_csv_write(path, NULL, v, 2, 1, &diag), NW_ERR_IO);
+        assert_contains(diag.message, "Permission denied");
+        chmod(ro, 0755);
+    }
+    assert_int_equal(count_entries(ro), 0);
+    assert_int_equal(count_entries(test_dir), 2); /* plain_file and read_only */
+
+    /* a path that is a directory: the temporary file is made, the rename fails */
+    assert_int_equal(nw_csv_write(ro, NULL, v, 2, 1, &diag), NW_ERR_IO);
+    assert_contains(diag.message, "cannot replace");
+    assert_int_equal(count_entries(test_dir), 2);
+}
+
+static void test_write_replaces_atomically(void **state)
+{
+    const char *path = make_file("out.csv", "old,content\n1,2\n");
+    assert_int_equal(chmod(path, 0640), 0);
+    const double v[] = { 1, 2, 3, 4 };
+    const char *names[] = { "x", "y" };
+    assert_int_equal(nw_csv_write(path, names, v, 2, 2, NULL), NW_OK);
+    char *text = slurp(path);
+    assert_string_equal(text, "x,y\n1,2\n3,4\n");
+    free(text);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640); /* the replaced file's mode */
+    assert_int_equal(count_entries(test_dir), 1);
+
+    /* a new file gets 0666 less the umask */
+    mode_t old_mask = umask(027);
+    const char *fresh = in_dir("fresh.csv");
+    assert_int_equal(nw_csv_write(fresh, names, v, 2, 2, NULL), NW_OK);
+    umask(old_mask);
+    assert_int_equal(stat(fresh, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+}
+
+/* A write that fails half way (file size limit) leaves the old file and
+ * no temporary file behind. */
+static void test_write_failure_keeps_old_file(void **state)
+{
+    const char *path = make_file("keep.csv", "old\n1\n");
+    enum { N = 20000 };
+    double *v = malloc(N * sizeof *v);
+    for (int i = 0; i < N; i++) v[i] = i / 7.0;
+    struct rlimit old_limit, limit;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    limit = old_limit;
+    limit.rlim_cur = 4096;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    nw_diag diag = {0};
+    nw_status st = nw_csv_write(path, NULL, v, N, 1, &diag);
+    setrlimit(RLIMIT_FSIZE, &old_limit);
+    signal(SIGXFSZ, old_handler);
+    free(v);
+    assert_int_equal(st, NW_ERR_IO);
+    assert_contains(diag.message, "cannot write: File too large");
+    char *text = slurp(path);
+    assert_string_equal(text, "old\n1\n");
+    free(text);
+    assert_int_equal(count_entries(test_dir), 1);
+}
+
+static void test_stdout(void **state)
+{
+    const char *path = in_dir("stdout.txt");
+    const double v[] = { 0.5, -2 };
+    const char *names[] = { "a", "b" };
+    fflush(stdout);
+    int saved = dup(1), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 1);
+    close(fd);
+    nw_status st = nw_csv_write("-", names, v, 1, 2, NULL);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    assert_int_equal(st, NW_OK);
+    char *text = slurp(path);
+    assert_string_equal(text, "a,b\n0.5,-2\n");
+    free(text);
+}
+
+/* A program that set a locale with a decimal comma still gets '.'. */
+static void test_locale_independent(void **state)
+{
+    const char *old = setlocale(LC_NUMERIC, NULL);
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", old ? old : "C");
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") && !setlocale(LC_NUMERIC, "de_DE")) {
+        print_message("      (no de_DE locale: checking the C locale only)\n");
+    }
+    const double v[] = { 0.25, 1.5 };
+    const char *path = in_dir("locale.csv");
+    nw_table *t = NULL;
+    assert_int_equal(nw_csv_write(path, NULL, v, 1, 2, NULL), NW_OK);
+    char *text = slurp(path);
+    setlocale(LC_NUMERIC, saved);
+    assert_string_equal(text, "0.25,1.5\n");
+    free(text);
+    make_file("locale_in.csv", "a,b\n0.25,1.5\n");
+    setlocale(LC_NUMERIC, "de_DE.UTF-8");
+    nw_status st = nw_table_read(in_dir("locale_in.csv"), &t, NULL);
+    setlocale(LC_NUMERIC, saved);
+    assert_int_equal(st, NW_OK);
+    assert_memory_equal(nw_table_data(t), v, sizeof v);
+    nw_table_free(t);
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A million rows: written and read back exactly, in reasonable time. */
+static void test_million_rows(void **state)
+{
+    enum { N = 1000000 };
+    double *v = malloc(2 * N * sizeof *v);
+    for (size_t i = 0; i < N; i++) {
+        v[2 * i] = i * 5e-6;
+        v[2 * i + 1] = sin((double) i) * 1e3;
+    }
+    const char *names[] = { "x", "y" };
+    const char *path = in_dir("big.csv");
+    double t0 = seconds();
+    assert_int_equal(nw_csv_write(path, names, v, N, 2, NULL), NW_OK);
+    double t1 = seconds();
+    nw_table *t = NULL;
+    assert_int_equal(nw_table_read(path, &t, NULL), NW_OK);
+    double t2 = seconds();
+    print_message("      1e6 x 2: write %.2f s, read %.2f s\n", t1 - t0, t2 - t1);
+    assert_int_equal(nw_table_rows(t), N);
+    assert_memory_equal(nw_table_data(t), v, 2 * N * sizeof *v);
+    assert_true(t2 - t1 < 5.0); /* generous: about 0.3 s expected */
+    nw_table_free(t);
+    free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_beat_indices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quoted_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crlf_blank_lines_bom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_non_finite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ragged_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_quotes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_cell_is_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_special_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_unwritable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_replaces_atomically, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure_keeps_old_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locale_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_million_rows, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,163 @@
+/* test_loo.c: leave-one-out predictions against refitting without the point,
+ * the loss against its definition, the gradient against central differences. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+enum { N = 37, D = 2, P = 2 };
+static double X[N * D], Y[N * P];
+
+static void make_data(void)
+{
+    for (int i = 0; i < N; i++) {
+        X[i * D] = 5.0 * ((i * 17) % N) / N;
+        X[i * D + 1] = sin(1.3 * i);
+        Y[i * P] = 2 * sin(X[i * D]) + 0.5 * X[i * D + 1] + 0.1 * cos(7.0 * i);
+        Y[i * P + 1] = X[i * D] * X[i * D + 1] - 0.2 * sin(5.0 * i);
+    }
+}
+
+static nw_model *model_for(size_t d, size_t p, nw_kernel k, nw_estimator e, const double *h)
+{
+    /* take the first d input columns and p output columns */
+    double x[N * D], y[N * P];
+    for (int i = 0; i < N; i++) {
+        for (size_t a = 0; a < d; a++) x[i * d + a] = X[i * D + a];
+        for (size_t c = 0; c < p; c++) y[i * p + c] = Y[i * P + c];
+    }
+    nw_model *m;
+    assert_int_equal(nw_model_new(&m, x, y, N, d, p), NW_OK);
+    nw_model_set_kernel(m, k);
+    nw_model_set_estimator(m, e);
+    assert_int_equal(nw_model_set_bandwidth(m, h), NW_OK);
+    return m;
+}
+
+/* leave point i out by building a model without it */
+static void refit_without(const nw_model *m, size_t i, double *out)
+{
+    size_t n = nw_model_n(m), d = nw_model_d(m), p = nw_model_p(m);
+    const double *x = nw_model_x(m), *y = nw_model_y(m);
+    double xs[N * D], ys[N * P], h[D];
+    for (size_t j = 0, r = 0; j < n; j++) {
+        if (j == i) continue;
+        memcpy(xs + r * d, x + j * d, d * sizeof(double));
+        memcpy(ys + r * p, y + j * p, p * sizeof(double));
+        r++;
+    }
+    nw_model *s;
+    assert_int_equal(nw_model_new(&s, xs, ys, n - 1, d, p), NW_OK);
+    nw_model_set_kernel(s, nw_model_kernel(m));
+    nw_model_set_estimator(s, nw_model_estimator(m));
+    nw_model_bandwidth(m, h);
+    nw_model_set_bandwidth(s, h);
+    assert_int_equal(nw_predict(s, x + i * d, 1, out, NULL), NW_OK);
+    nw_model_free(s);
+}
+
+static const nw_kernel smooth_kernels[] = {
+    NW_KERNEL_GAUSSIAN, NW_KERNEL_LAPLACE, NW_KERNEL_EPANECHNIKOV,
+    NW_KERNEL_TRICUBE, NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE, NW_KERNEL_TRIANGULAR,
+};
+
+static void test_loo_predict_equals_refit(void **state)
+{
+    (void) state;
+    const double h[2] = { 1.7, 2.5 }; /* wide enough that compact kernels see neighbours */
+    for (size_t d = 1; d <= 2; d++)
+        for (int e = 0; e < 2; e++)
+            for (size_t k = 0; k < sizeof smooth_kernels / sizeof *smooth_kernels; k++) {
+                nw_model *m = model_for(d, 2, smooth_kernels[k], (nw_estimator) e, h);
+                double loo[N * P], ref[P];
+                size_t empty;
+                assert_int_equal(nw_loo_predict(m, loo, &empty), NW_OK);
+                assert_int_equal(empty, 0);
+                double loss = 0, l;
+                for (size_t i = 0; i < N; i++) {
+                    refit_without(m, i, ref);
+                    assert_all_close(loo + i * P, ref, P, 1e-11, 1e-12);
+                    for (int c = 0; c < P; c++) loss += 0.5 * pow(Y[i * P + c] - ref[c], 2);
+                }
+                assert_int_equal(nw_loo_loss(m, NULL, &l, NULL, NULL), NW_OK);
+                assert_close(l, loss, 1e-11, 0);
+                nw_model_free(m);
+            }
+}
+
+static void test_gradient_matches_central_differences(void **state)
+{
+    (void) state;
+    const double h[2] = { 0.9, 1.4 };
+    for (size_t d = 1; d <= 2; d++)
+        for (size_t p = 1; p <= 2; p++)
+            for (int e = 0; e < 2; e++)
+                for (size_t k = 0; k < sizeof smooth_kernels / sizeof *smooth_kernels; k++) {
+                    nw_model *m = model_for(d, p, smooth_kernels[k], (nw_estimator) e, h);
+                    nw_model_set_empty_policy(m, NW_EMPTY_NEAREST);
+                    double w[2] = { 1 / h[0], -1 / h[1] }; /* a negative w works too */
+                    double loss, grad[2];
+                    assert_int_equal(nw_loo_loss(m, w, &loss, grad, NULL), NW_OK);
+                    for (size_t a = 0; a < d; a++) {
+                        double step = 1e-6 * fabs(w[a]), wp[2], wm[2], lp, lm;
+                        memcpy(wp, w, sizeof wp);
+                        memcpy(wm, w, sizeof wm);
+                        wp[a] += step;
+                        wm[a] -= step;
+                        nw_loo_loss(m, wp, &lp, NULL, NULL);
+                        nw_loo_loss(m, wm, &lm, NULL, NULL);
+                        double fd = (lp - lm) / (2 * step);
+                        /* central differences: error O(step^2) + rounding
+                         * ~1e-16 L / step, so 1e-6 relative (1e-7 absolute
+                         * near a zero gradient) */
+                        assert_close(grad[a], fd, 1e-6, 1e-7 * fabs(loss));
+                    }
+                    nw_model_free(m);
+                }
+}
+
+static void test_gradient_is_zero_at_the_loo_optimum(void **state)
+{
+    (void) state;
+    const double h[1] = { 0.5 };
+    nw_model *m = model_for(1, 1, NW_KERNEL_GAUSSIAN, NW_ESTIMATOR_CONSTANT, h);
+    nw_select_result r;
+    assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &r), NW_OK);
+    double loss, g;
+    assert_int_equal(nw_loo_loss(m, NULL, &loss, &g, NULL), NW_OK);
+    assert_close(g, 0, 0, 1e-7 * loss);
+    nw_model_free(m);
+}
+
+static void test_empty_loo_neighbourhood(void **state)
+{
+    (void) state;
+    double x[3] = { 0, 1, 5 }, y[3] = { 1, 2, 3 }, h = 2, loss, g, loo[3];
+    nw_model *m;
+    assert_int_equal(nw_model_new(&m, x, y, 3, 1, 1), NW_OK);
+    nw_model_set_kernel(m, NW_KERNEL_EPANECHNIKOV);
+    nw_model_set_bandwidth(m, &h);
+    size_t empty;
+    assert_int_equal(nw_loo_loss(m, NULL, &loss, &g, &empty), NW_OK);
+    assert_int_equal(empty, 1); /* x = 5 has nobody within 2 */
+    assert_true(isinf(loss));
+    assert_int_equal(nw_loo_predict(m, loo, &empty), NW_OK);
+    assert_true(isnan(loo[2]));
+    nw_model_set_empty_policy(m, NW_EMPTY_NEAREST);
+    assert_int_equal(nw_loo_loss(m, NULL, &loss, &g, &empty), NW_OK);
+    assert_close(loss, 0.5 * (1 + 1 + 1), 1e-15, 0); /* 1<-2, 2<-1, 3<-2 */
+    nw_model_free(m);
+}
+
+int main(void)
+{
+    make_data();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loo_predict_equals_refit),
+        cmocka_unit_test(test_gradient_matches_central_differences),
+        cmocka_unit_test(test_gradient_is_zero_at_the_loo_optimum),
+        cmocka_unit_test(test_empty_loo_neighbourhood),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,428 @@
+/* test_model_io.c: model files saved and loaded (src/model_io.c). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nwreg.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static char test_dir[256];
+
+#define assert_contains(haystack, needle)                                               \
+    do {                                                                                \
+        const char *h_ = (haystack), *n_ = (needle);                                   \
+        if (!strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_);           \
+    } while (0)
+
+static const char *in_dir(const char *name)
+{
+    static char path[2][512];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
+    return path[which];
+}
+
+static const char *make_file(const char *name, const char *text)
+{
+    const char *path = in_dir(name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+    assert_int_equal(fclose(fp), 0);
+    return path;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + len, 1, cap - 1 - len, fp)) > 0) {
+        len += got;
+        if (len == cap - 1) buf = realloc(buf, cap *= 2);
+    }
+    fclose(fp);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int count = 0;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) count++;
+    closedir(d);
+    return count;
+}
+
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char child[1024];
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(test_dir, sizeof test_dir, "%s/nwreg_model_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(test_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    remove_tree(test_dir);
+    return 0;
+}
+
+/* A copy of text with the first occurrence of from replaced by to. */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    if (!at) fail_msg("\"%s\" not in the model text", from);
+    size_t head = (size_t) (at - text), len = strlen(text) - strlen(from) + strlen(to);
+    char *out = malloc(len + 1);
+    memcpy(out, text, head);
+    strcpy(out + head, to);
+    strcat(out, at + strlen(from));
+    return out;
+}
+
+/* A small valid model file; tests break it one field at a time. */
+static const char valid_model[] =
+    "{\n"
+    "  \"format\": \"nwreg-model\",\n"
+    "  \"version\": 1,\n"
+    "  \"kernel\": \"gaussian\",\n"
+    "  \"estimator\": \"lc\",\n"
+    "  \"empty\": \"nan\",\n"
+    "  \"n\": 3, \"d\": 1, \"p\": 1,\n"
+    "  \"inputs\": [\"x\"], \"outputs\": [\"y\"],\n"
+    "  \"bandwidth\": [0.25],\n"
+    "  \"x\": [[0], [1], [2]],\n"
+    "  \"y\": [[1], [3], [2]]\n"
+    "}\n";
+
+/* Load text (valid_model with from replaced by to) expecting status; return
+ * the diag message (static). */
+static const char *load_fails(const char *from, const char *to, nw_status status)
+{
+    static nw_diag diag;
+    char *text = replaced(valid_model, from, to);
+    const char *path = make_file("broken.json", text);
+    free(text);
+    nw_model *m = (nw_model *) &diag; /* any non-NULL value: the call must reset it */
+    memset(&diag, 0, sizeof diag);
+    nw_status st = nw_model_load(&m, path, &diag);
+    if (st != status) fail_msg("status %d, expected %d (%s)", st, status, diag.message);
+    assert_null(m);
+    assert_non_null(strstr(diag.message, path));
+    assert_null(strchr(diag.message, '\n'));
+    return diag.message;
+}
+
+static int same_bits(const double *a, const double *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static const double tricky[] = {
+    0.1, 1.0 / 3.0, 1e-300, 5e-324, DBL_MAX, -DBL_MAX, 0.1 + 0.2, -0.0, 2.0 / 3.0,
+    123456789.123456789, -1.5e-310, 9007199254740993.0, 1e23, DBL_MIN, 1, 7e22,
+};
+enum { TRICKY_N = sizeof tricky / sizeof *tricky };
+
+static void test_round_trip(void **state)
+{
+    enum { N = TRICKY_N / 2, D = 2, P = 2 };
+    double y[N * P];
+    for (size_t i = 0; i < N * P; i++) y[i] = tricky[TRICKY_N - 1 - i] / 3;
+    const double h[D] = { 0.1 + 0.2, 1.0 / 3.0 };
+    const char *x_names[D] = { "age, years", "weight \"kg\"" };
+    const char *y_names[P] = { "h\xc3\xb6he", "tab\there" };
+    nw_model *m = NULL, *back = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_new(&m, tricky, y, N, D, P), NW_OK);
+    assert_int_equal(nw_model_set_kernel(m, NW_KERNEL_EPANECHNIKOV), NW_OK);
+    assert_int_equal(nw_model_set_estimator(m, NW_ESTIMATOR_LINEAR), NW_OK);
+    assert_int_equal(nw_model_set_empty_policy(m, NW_EMPTY_NEAREST), NW_OK);
+    assert_int_equal(nw_model_set_bandwidth(m, h), NW_OK);
+    assert_int_equal(nw_model_set_names(m, x_names, y_names), NW_OK);
+
+    const char *path = in_dir("model.json");
+    assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+    assert_int_equal(count_entries(test_dir), 1);
+    assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
+    assert_int_equal(nw_model_n(back), N);
+    assert_int_equal(nw_model_d(back), D);
+    assert_int_equal(nw_model_p(back), P);
+    assert_true(same_bits(nw_model_x(back), tricky, N * D));
+    assert_true(same_bits(nw_model_y(back), y, N * P));
+    double h_back[D];
+    assert_int_equal(nw_model_bandwidth(back, h_back), NW_OK);
+    assert_true(same_bits(h_back, h, D));
+    assert_int_equal(nw_model_kernel(back), NW_KERNEL_EPANECHNIKOV);
+    assert_int_equal(nw_model_estimator(back), NW_ESTIMATOR_LINEAR);
+    for (size_t k = 0; k < D; k++) assert_string_equal(nw_model_x_name(back, k), x_names[k]);
+    for (size_t c = 0; c < P; c++) assert_string_equal(nw_model_y_name(back, c), y_names[c]);
+
+    char *text = slurp(path);
+    assert_contains(text, "\"format\": \"nwreg-model\"");
+    assert_contains(text, "\"version\": 1,");
+    assert_contains(text, "\"kernel\": \"epanechnikov\"");
+    assert_contains(text, "\"estimator\": \"ll\"");
+    assert_contains(text, "\"empty\": \"nearest\"");
+    assert_contains(text, "\"bandwidth\": [0.30000000000000004, 0.33333333333333331]");
+    assert_contains(text, "[0.1, 0.33333333333333331]"); /* shortest exact form */
+    assert_contains(text, "\"inputs\": [\"age, years\", \"weight \\\"kg\\\"\"]");
+    free(text);
+
+    /* saving the loaded model gives the same file */
+    const char *again = in_dir("again.json");
+    assert_int_equal(nw_model_save(back, again, &diag), NW_OK);
+    char *a = slurp(path), *b = slurp(again);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    nw_model_free(m);
+    nw_model_free(back);
+}
+
+static void test_default_names(void **state)
+{
+    const double x[] = { 1, 2, 3, 4 }, y[] = { 5, 6 };
+    nw_model *m = NULL, *back = NULL;
+    const char *path = in_dir("unnamed.json");
+
+    assert_int_equal(nw_model_new(&m, x, y, 2, 2, 1), NW_OK);
+    assert_int_equal(nw_model_save(m, path, NULL), NW_OK);
+    assert_int_equal(nw_model_load(&back, path, NULL), NW_OK);
+    assert_string_equal(nw_model_x_name(back, 0), "x1");
+    assert_string_equal(nw_model_x_name(back, 1), "x2");
+    assert_string_equal(nw_model_y_name(back, 0), "y");
+    assert_int_equal(nw_model_kernel(back), NW_KERNEL_GAUSSIAN);
+    assert_int_equal(nw_model_estimator(back), NW_ESTIMATOR_CONSTANT);
+    nw_model_free(m);
+    nw_model_free(back);
+
+    assert_int_equal(nw_model_new(&m, x, y, 2, 1, 1), NW_OK);
+    assert_int_equal(nw_model_save(m, path, NULL), NW_OK);
+    char *text = slurp(path);
+    assert_contains(text, "\"inputs\": [\"x\"]");
+    assert_contains(text, "\"outputs\": [\"y\"]");
+    assert_contains(text, "\"empty\": \"nan\"");
+    free(text);
+    nw_model_free(m);
+}
+
+static void test_valid_model_loads(void **state)
+{
+    nw_model *m = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_load(&m, make_file("valid.json", valid_model), &diag), NW_OK);
+    assert_int_equal(nw_model_n(m), 3);
+    const double y[] = { 1, 3, 2 };
+    assert_memory_equal(nw_model_y(m), y, sizeof y);
+    nw_model_free(m);
+
+    /* names and "empty" are optional; estimator aliases are accepted */
+    char *a = replaced(valid_model, "\"inputs\": [\"x\"], \"outputs\": [\"y\"],", "");
+    char *b = replaced(a, "\"empty\": \"nan\",", "");
+    char *c = replaced(b, "\"lc\"", "\"nw\"");
+    assert_int_equal(nw_model_load(&m, make_file("minimal.json", c), &diag), NW_OK);
+    assert_null(nw_model_x_name(m, 0));
+    nw_model_free(m);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_wrong_version(void **state)
+{
+    char want[600];
+    const char *msg = load_fails("\"version\": 1", "\"version\": 7", NW_ERR_FORMAT);
+    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (1)",
+             in_dir("broken.json"));
+    assert_string_equal(msg, want);
+    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1");
+    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1");
+    assert_contains(load_fails("\"version\": 1,", "", NW_ERR_FORMAT), "\"version\" is missing");
+}
+
+static void test_missing_fields(void **state)
+{
+    char want[600];
+    const char *msg = load_fails("\"format\": \"nwreg-model\",", "", NW_ERR_FORMAT);
+    snprintf(want, sizeof want, "%s: not an nwreg model (missing \"format\")", in_dir("broken.json"));
+    assert_string_equal(msg, want);
+    assert_contains(load_fails("nwreg-model", "other", NW_ERR_FORMAT), "not an nwreg model");
+    assert_contains(load_fails("\"kernel\": \"gaussian\",", "", NW_ERR_FORMAT), ": \"kernel\" is missing");
+    assert_contains(load_fails("\"estimator\": \"lc\",", "", NW_ERR_FORMAT), ": \"estimator\" is missing");
+    assert_contains(load_fails("\"n\": 3, ", "", NW_ERR_FORMAT), ": \"n\" is missing");
+    assert_contains(load_fails("\"bandwidth\": [0.25],", "", NW_ERR_FORMAT),
+                    ": \"bandwidth\" must have 1 positive number");
+    assert_contains(load_fails("\"x\": [[0], [1], [2]],", "", NW_ERR_FORMAT), ": \"x\" is missing");
+    /* not an object at all */
+    nw_model *m = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_load(&m, make_file("array.json", "[1, 2]"), &diag), NW_ERR_FORMAT);
+    assert_contains(diag.message, "not an nwreg model");
+}
+
+static void test_bad_values(void **state)
+{
+    assert_contains(load_fails("[0.25]", "[-0.25]", NW_ERR_FORMAT),
+                    ": \"bandwidth\" must have 1 positive number");
+    assert_contains(load_fails("[0.25]", "[0]", NW_ERR_FORMAT), "\"bandwidth\"");
+    assert_contains(load_fails("[0.25]", "[0.25, 1]", NW_ERR_FORMAT), "\"bandwidth\"");
+    assert_contains(load_fails("[0.25]", "[1e999]", NW_ERR_FORMAT), "\"bandwidth\"");
+    assert_contains(load_fails("[0.25]", "0.25", NW_ERR_FORMAT), "\"bandwidth\"");
+    assert_contains(load_fails("\"gaussian\"", "\"gauss\"", NW_ERR_FORMAT), "\"kernel\" names no known kernel");
+    assert_contains(load_fails("\"lc\"", "\"xx\"", NW_ERR_FORMAT), "\"estimator\"");
+    assert_contains(load_fails("\"empty\": \"nan\"", "\"empty\": \"zero\"", NW_ERR_FORMAT), "\"empty\"");
+    assert_contains(load_fails("\"n\": 3", "\"n\": 2.5", NW_ERR_FORMAT), "\"n\" must be a positive integer");
+    assert_contains(load_fails("\"n\": 3", "\"n\": 0", NW_ERR_FORMAT), "\"n\" must be a positive integer");
+    assert_contains(load_fails("\"d\": 1", "\"d\": -1", NW_ERR_FORMAT), "\"d\" must be a positive integer");
+    assert_contains(load_fails("\"n\": 3", "\"n\": 4", NW_ERR_FORMAT), "\"x\" must be an array of 4 rows");
+    assert_contains(load_fails("\"n\": 3", "\"n\": 1e300", NW_ERR_FORMAT), "\"n\" must be a positive integer");
+    assert_contains(load_fails("[[0], [1], [2]]", "[[0], [1, 5], [2]]", NW_ERR_FORMAT),
+                    "\"x\" row 2 must have 1 finite number");
+    assert_contains(load_fails("[[1], [3], [2]]", "[[1], [3], [\"2\"]]", NW_ERR_FORMAT),
+                    "\"y\" row 3 must have 1 finite number");
+    assert_contains(load_fails("[[1], [3], [2]]", "[[1], [3], [null]]", NW_ERR_FORMAT), "\"y\" row 3");
+    assert_contains(load_fails("[[1], [3], [2]]", "[[1], [3], 2]", NW_ERR_FORMAT), "\"y\" row 3");
+    assert_contains(load_fails("[[0], [1], [2]]", "[[0], [1], [-1e400]]", NW_ERR_FORMAT), "\"x\" row 3");
+    assert_contains(load_fails("[\"x\"]", "[\"x\", \"z\"]", NW_ERR_FORMAT),
+                    "\"inputs\" must be an array of 1 string");
+    assert_contains(load_fails("[\"y\"]", "[7]", NW_ERR_FORMAT), "\"outputs\"");
+}
+
+static void test_bad_json(void **state)
+{
+    char want[600];
+    const char *msg = load_fails("\"kernel\": \"gaussian\",", "\"kernel\": oops,", NW_ERR_PARSE);
+    /* line 4 is   "kernel": oops,   the error is at the o of oops */
+    snprintf(want, sizeof want, "%s:4:13: invalid JSON near byte 58", in_dir("broken.json"));
+    assert_string_equal(msg, want);
+
+    nw_model *m = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_load(&m, make_file("trailing.json", "{\"a\": 1}\n}"), &diag), NW_ERR_PARSE);
+    assert_int_equal(diag.line, 2);
+    assert_int_equal(diag.column, 1);
+    assert_int_equal(nw_model_load(&m, make_file("empty.json", ""), &diag), NW_ERR_PARSE);
+    assert_int_equal(nw_model_load(&m, make_file("cut.json", "{\"format\": \"nwreg-"), &diag), NW_ERR_PARSE);
+    assert_contains(diag.message, "invalid JSON");
+    assert_null(m);
+}
+
+static void test_io_errors(void **state)
+{
+    nw_model *m = NULL;
+    nw_diag diag = {0};
+    char want[600];
+    const char *path = in_dir("no_such.json");
+    assert_int_equal(nw_model_load(&m, path, &diag), NW_ERR_IO);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    assert_string_equal(diag.message, want);
+    assert_int_equal(nw_model_load(&m, test_dir, &diag), NW_ERR_IO); /* a directory */
+    assert_contains(diag.message, "cannot read");
+
+    const double x[] = { 1, 2 }, y[] = { 3, 4 };
+    assert_int_equal(nw_model_new(&m, x, y, 2, 1, 1), NW_OK);
+    path = in_dir("missing_dir/model.json");
+    assert_int_equal(nw_model_save(m, path, &diag), NW_ERR_IO);
+    assert_contains(diag.message, path);
+    assert_int_equal(count_entries(test_dir), 0);
+
+    /* saving over an existing file replaces it */
+    path = make_file("old.json", "not a model");
+    assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+    nw_model *back = NULL;
+    assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
+    assert_int_equal(count_entries(test_dir), 1);
+    nw_model_free(back);
+    nw_model_free(m);
+
+    assert_int_equal(nw_model_save(NULL, path, NULL), NW_ERR_ARG);
+    assert_int_equal(nw_model_load(NULL, path, NULL), NW_ERR_ARG);
+}
+
+/* Numbers are written and read with '.' whatever LC_NUMERIC says. */
+static void test_locale_independent(void **state)
+{
+    const double x[] = { 0.5, 1.25 }, y[] = { 2.75, -3.5 }, h[] = { 0.125 };
+    nw_model *m = NULL, *back = NULL;
+    const char *path = in_dir("locale.json");
+    char saved[64];
+    const char *old = setlocale(LC_NUMERIC, NULL);
+    snprintf(saved, sizeof saved, "%s", old ? old : "C");
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8"))
+        print_message("      (no de_DE locale: checking the C locale only)\n");
+    assert_int_equal(nw_model_new(&m, x, y, 2, 1, 1), NW_OK);
+    assert_int_equal(nw_model_set_bandwidth(m, h), NW_OK);
+    nw_status saved_st = nw_model_save(m, path, NULL);
+    nw_status loaded_st = nw_model_load(&back, path, NULL);
+    setlocale(LC_NUMERIC, saved);
+    assert_int_equal(saved_st, NW_OK);
+    assert_int_equal(loaded_st, NW_OK);
+    assert_true(same_bits(nw_model_x(back), x, 2));
+    assert_true(same_bits(nw_model_y(back), y, 2));
+    char *text = slurp(path);
+    assert_contains(text, "\"bandwidth\": [0.125]");
+    free(text);
+    nw_model_free(m);
+    nw_model_free(back);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_valid_model_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locale_independent, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
