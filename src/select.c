@@ -10,12 +10,20 @@
  *    the best point; Brent's derivative-free minimiser when the derivative
  *    does not bracket (flat kernels such as the uniform);
  *  - d > 1: L-BFGS from the best few grid points, keeping the best end.
+ *
+ * Limits.  Compact kernels give criteria with kinks (points enter and leave
+ * the support), so their 1-d scan is 4x finer and the three lowest dips are
+ * refined.  With the uniform kernel the criteria are step functions of h
+ * (they change only where h crosses a pairwise distance |x_i - x_j|): the
+ * result is the best of the scan and Brent's refinement, not a certified
+ * global minimum.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "estimate.h"
+#include "kernels.h"
 #include "loo.h"
 
 /* ------------------------------------------------------------ criteria */
@@ -251,9 +259,16 @@ static nw_status derivative_root(search *s, double a, double ga, double b,
     return NW_OK;
 }
 
+/* Local minima of the 1-d scan that get refined. */
+#define REFINE_1D 3
+
 static nw_status select_1d(search *s, const nw_select_options *o, double t0)
 {
+    /* compact kernels: the criterion has kinks where points enter or leave
+     * the support, so scan 4x more finely */
+    int smooth = kernel_is_log(s->model->kernel);
     int G = o->grid_points < 5 ? 5 : o->grid_points;
+    if (!smooth) G *= 4;
     double lo = t0 + log(o->grid_lo), hi = t0 + log(o->grid_hi);
     double *tg = malloc(2 * (size_t) G * sizeof(double)), *fg = tg + G;
     if (!tg) return NW_ERR_NOMEM;
@@ -274,12 +289,24 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         else break;
     }
     if (ib == 0 || ib == G - 1) goto done; /* still decreasing at the edge: keep the edge */
-    double a = tg[ib - 1], b = tg[ib + 1], ga, gb, fa, fb;
-    if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
-    if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO)
-        st = derivative_root(s, a, ga, b, gb, o->tol, o->max_iter);
-    else
-        st = brent_min(s, a, b, tg[ib], fg[ib], o->tol, o->max_iter);
+    /* refine the REFINE_1D lowest local minima of the scan (compact kernels
+     * give criteria with kinks and several dips of similar depth) */
+    for (int r = 0; r < REFINE_1D; r++) {
+        int im = -1;
+        for (int i = 1; i < G - 1; i++)
+            if (isfinite(fg[i]) && fg[i] <= fg[i - 1] && fg[i] <= fg[i + 1] &&
+                (im < 0 || fg[i] < fg[im]))
+                im = i;
+        if (im < 0) break;
+        double a = tg[im - 1], b = tg[im + 1], ga, gb, fa, fb;
+        if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
+        if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO && smooth)
+            st = derivative_root(s, a, ga, b, gb, o->tol, o->max_iter);
+        else
+            st = brent_min(s, a, b, tg[im], fg[im], o->tol, o->max_iter);
+        if (st) goto done;
+        fg[im] = INFINITY; /* next dip */
+    }
 done:
     free(tg);
     return st;
