@@ -193,8 +193,10 @@ nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
  *     L(w) = 1/2 sum_i sum_c (y_ic - yhat_{-i,c}(x_i))^2
  *
  * and, if grad is not NULL, its exact derivative dL/dw_k (d values).
- * A point whose leave-one-out neighbourhood is empty adds nothing and is
- * counted in *n_empty (may be NULL). */
+ * Compact kernels: a point whose leave-one-out neighbourhood is empty is
+ * counted in *n_empty (may be NULL) and makes the loss +INFINITY under the
+ * NaN policy; under the nearest policy it is predicted by its nearest
+ * neighbours (and adds nothing to the gradient). */
 nw_status nw_loo_loss(const nw_model *model, const double *w, double *loss,
                       double *grad, size_t *n_empty);
 

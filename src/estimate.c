@@ -133,20 +133,36 @@ nw_status nw_scales(const nw_model *model, const double *w_in, double *w)
     return NW_OK;
 }
 
+/* Squared distance from q to point i in units of the largest scale wmax:
+ * the order of ((q - x) w)^2 without its overflow when w is huge. */
+static double scaled_dist2(const nw_model *model, const double *w, double wmax,
+                           const double *q, size_t i)
+{
+    double s = 0;
+    for (size_t k = 0; k < model->d; k++) {
+        double u = (q[k] - model->x[i * model->d + k]) * (w[k] / wmax);
+        s += u * u;
+    }
+    return s;
+}
+
+static double max_abs(const double *w, size_t d)
+{
+    double m = 0;
+    for (size_t k = 0; k < d; k++) m = fmax(m, fabs(w[k]));
+    return m;
+}
+
 void nw_nearest_value(const nw_model *model, const double *w, const double *q,
                       size_t skip, double *out)
 {
     const size_t n = model->n, d = model->d, p = model->p;
-    double best = INFINITY;
+    double best = INFINITY, wmax = max_abs(w, d);
     size_t count = 0;
     for (size_t c = 0; c < p; c++) out[c] = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == skip) continue;
-        double s = 0;
-        for (size_t k = 0; k < d; k++) {
-            double u = (q[k] - model->x[i * d + k]) * w[k];
-            s += u * u;
-        }
+        double s = scaled_dist2(model, w, wmax, q, i);
         if (s < best) {
             best = s;
             count = 0;
@@ -200,9 +216,12 @@ nw_status nw_predict(const nw_model *model, const double *q, size_t m,
             nw_engine_dense(&pb, q + j * d, NW_NO_SKIP, mo);
             nw_solve(&pb, mo, &est);
             if (est.empty) {
-                empties++;
-                if (model->empty == NW_EMPTY_NEAREST)
+                /* log kernels are never empty: every weight underflowed
+                 * (w so large that ((q - x) w)^2 overflows), whose limit is
+                 * the nearest points' value */
+                if (kernel_is_log(pb.kernel) || model->empty == NW_EMPTY_NEAREST)
                     nw_nearest_value(model, w, q + j * d, NW_NO_SKIP, yhat + j * p);
+                if (!kernel_is_log(pb.kernel)) empties++;
             }
         }
         nw_moments_free(mo);
@@ -239,26 +258,24 @@ nw_status nw_attention(const nw_model *model, const double *q, size_t m,
             row[i] = s;
             if (s > top) top = s;
         }
-        if (kernel_is_log(kernel))
+        if (kernel_is_log(kernel) && top > -INFINITY)
             for (size_t i = 0; i < n; i++) row[i] = exp(row[i] - top);
+        else if (kernel_is_log(kernel))
+            for (size_t i = 0; i < n; i++) row[i] = 0;
         for (size_t i = 0; i < n; i++) sum += row[i];
         if (sum > 0) {
             for (size_t i = 0; i < n; i++) row[i] /= sum;
             continue;
         }
-        /* empty neighbourhood (compact kernels) */
-        if (model->empty == NW_EMPTY_NAN) {
+        /* empty neighbourhood: compact kernels, or scores that overflowed */
+        if (model->empty == NW_EMPTY_NAN && !kernel_is_log(kernel)) {
             for (size_t i = 0; i < n; i++) row[i] = NAN;
             continue;
         }
-        double best = INFINITY;
+        double best = INFINITY, wmax = max_abs(w, d);
         size_t ties = 0;
         for (size_t i = 0; i < n; i++) {
-            double s = 0;
-            for (size_t k = 0; k < d; k++) {
-                double u = (qj[k] - model->x[i * d + k]) * w[k];
-                s += u * u;
-            }
+            double s = scaled_dist2(model, w, wmax, qj, i);
             row[i] = s;
             if (s < best) { best = s; ties = 0; }
             if (s == best) ties++;

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "estimate.h"
+#include "kernels.h"
 #include "loo.h"
 
 #define PASS_BLOCKS 64
@@ -66,8 +67,11 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                 nw_engine_dense(&pb, xi, leave_out ? i : NW_NO_SKIP, mo);
                 nw_solve(&pb, mo, &est);
                 if (est.empty) {
-                    blk[2] += 1;
-                    if (model->empty == NW_EMPTY_NEAREST) {
+                    /* log kernels: only when every weight underflowed, whose
+                     * limit is the nearest value (see nw_predict) */
+                    int log_kernel = kernel_is_log(pb.kernel);
+                    if (!log_kernel) blk[2] += 1;
+                    if (log_kernel || model->empty == NW_EMPTY_NEAREST) {
                         nw_nearest_value(model, w, xi, leave_out ? i : NW_NO_SKIP, yh);
                         for (size_t c = 0; c < p; c++) {
                             double r = yi[c] - yh[c];
