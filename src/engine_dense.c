@@ -18,12 +18,16 @@
 #include "engine.h"
 #include "kernels.h"
 
-/* glibc's libmvec has SIMD variants of exp; declaring them lets the
- * compiler call them from `omp simd` loops without -ffast-math. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(_OPENMP)
+/* glibc's libmvec has SIMD variants of exp (_ZGVbN2v_exp, ...).  math.h
+ * declares them only under -ffast-math, which we do not want (it breaks
+ * infinities), so declare exp once more under another name with `omp
+ * declare simd`: the vectoriser then calls the SIMD variant. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(NW_HAVE_LIBMVEC)
 #pragma omp declare simd notinbranch
+extern double vexp(double) __asm__("exp");
+#else
+#define vexp exp
 #endif
-extern double exp(double);
 
 #define TILE 256
 /* exp(-700) ~ 1e-304: terms this far below the largest are negligible, and
@@ -123,11 +127,12 @@ static void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moments *mo)
 {
     const double *score = mo->score;
     double *weight = mo->weight;
-#pragma omp simd
     for (size_t t = 0; t < nt; t++) {
         double a = score[t] - logscale;
-        weight[t] = exp(a < MIN_EXP_ARG ? MIN_EXP_ARG : a);
+        weight[t] = a < MIN_EXP_ARG ? MIN_EXP_ARG : a;
     }
+#pragma omp simd
+    for (size_t t = 0; t < nt; t++) weight[t] = vexp(weight[t]);
     if (skip_t < nt) weight[skip_t] = 0;
 }
 

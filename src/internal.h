@@ -5,6 +5,8 @@
 #ifndef NW_INTERNAL_H
 #define NW_INTERNAL_H
 
+#include <stdio.h>
+
 #include "nwreg.h"
 
 struct nw_model {
@@ -26,6 +28,12 @@ void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* Write a file atomically: write_fn fills a temporary file beside path,
+ * which is renamed over path only if everything succeeded ("-" = stdout).
+ * Defined in csv.c; used by model_io.c too. */
+typedef nw_status (*nw_write_fn)(FILE *fp, void *ctx);
+nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, nw_diag *diag);
 
 /* 1 if every value of a[0..n) is finite. */
 int nw_all_finite(const double *a, size_t n);

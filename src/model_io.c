@@ -1,0 +1,410 @@
+/*
+ * model_io.c: models saved to and loaded from versioned JSON files.
+ *
+ *   {"format": "nwreg-model", "version": 1, "kernel": "gaussian",
+ *    "estimator": "lc", "empty": "nan", "n": 50, "d": 1, "p": 1,
+ *    "inputs": ["x"], "outputs": ["y"], "bandwidth": [0.25],
+ *    "x": [[x11, .., x1d], ...n rows], "y": [[y11, .., y1p], ...]}
+ *
+ * Loading parses with cJSON.  Saving writes the text itself: cJSON 1.7's
+ * number printer accepts a 15-digit form that only approximately equals the
+ * double (0.1 + 0.2 comes out as 0.3), and building a tree of n (d + p)
+ * nodes would cost far more memory than the model.  Every number is written
+ * with the fewest of 15, 16 or 17 significant digits that read back to the
+ * very same double, so a model survives save and load bit for bit.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+
+#define MODEL_FORMAT "nwreg-model"
+#define MODEL_VERSION 1
+#define MAX_COUNT 9007199254740992.0 /* 2^53: larger counts are not exact doubles */
+
+/* ---------------------------------------------------------------- saving */
+
+/* Format v (finite) with the shortest of %.15g, %.16g, %.17g that reads
+ * back as v exactly.  buf holds at least 32 bytes.  Runs in the C locale. */
+static void format_double(char *buf, size_t size, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+/* Write names (or x1..xk, or a bare base when k = 1, if names is NULL) as a
+ * JSON array of strings; cJSON does the escaping. */
+static nw_status write_names(FILE *fp, char *const *names, size_t k, const char *base)
+{
+    char numbered[32];
+    char *text = NULL;
+    nw_status status = NW_ERR_NOMEM;
+    cJSON *array = cJSON_CreateArray(), *item;
+    if (!array) return NW_ERR_NOMEM;
+    for (size_t i = 0; i < k; i++) {
+        const char *name = numbered;
+        if (names) name = names[i];
+        else if (k == 1) name = base;
+        else snprintf(numbered, sizeof numbered, "%s%zu", base, i + 1);
+        if (!(item = cJSON_CreateString(name))) goto fail;
+        cJSON_AddItemToArray(array, item);
+    }
+    if (!(text = cJSON_PrintUnformatted(array))) goto fail;
+    status = fputs(text, fp) == EOF ? NW_ERR_IO : NW_OK;
+fail:
+    cJSON_free(text);
+    cJSON_Delete(array);
+    return status;
+}
+
+/* Write k doubles as "[a, b, ...]". */
+static nw_status write_numbers(FILE *fp, const double *v, size_t k)
+{
+    char buf[32];
+    if (putc('[', fp) == EOF) return NW_ERR_IO;
+    for (size_t i = 0; i < k; i++) {
+        format_double(buf, sizeof buf, v[i]);
+        if (fprintf(fp, "%s%s", i ? ", " : "", buf) < 0) return NW_ERR_IO;
+    }
+    return putc(']', fp) == EOF ? NW_ERR_IO : NW_OK;
+}
+
+/* Write an n x k matrix as "[\n    [..],\n    [..]\n  ]", one row a line. */
+static nw_status write_matrix(FILE *fp, const double *a, size_t n, size_t k)
+{
+    if (fputs("[\n", fp) == EOF) return NW_ERR_IO;
+    for (size_t i = 0; i < n; i++) {
+        if (fputs("    ", fp) == EOF) return NW_ERR_IO;
+        if (write_numbers(fp, a + i * k, k) != NW_OK) return NW_ERR_IO;
+        if (fputs(i + 1 < n ? ",\n" : "\n", fp) == EOF) return NW_ERR_IO;
+    }
+    return fputs("  ]", fp) == EOF ? NW_ERR_IO : NW_OK;
+}
+
+/* nw_write_fn for nw_model_save. */
+static nw_status write_model(FILE *fp, void *ctx)
+{
+    const nw_model *m = ctx;
+    nw_status status;
+    const char *kernel = nw_kernel_name(m->kernel), *estimator = nw_estimator_name(m->estimator);
+    if (!kernel || !estimator) return NW_ERR_ARG;
+    if (fprintf(fp, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"kernel\": \"%s\",\n"
+                    "  \"estimator\": \"%s\",\n  \"empty\": \"%s\",\n"
+                    "  \"n\": %zu,\n  \"d\": %zu,\n  \"p\": %zu,\n  \"inputs\": ",
+                MODEL_FORMAT, MODEL_VERSION, kernel, estimator,
+                m->empty == NW_EMPTY_NEAREST ? "nearest" : "nan", m->n, m->d, m->p) < 0)
+        return NW_ERR_IO;
+    if ((status = write_names(fp, m->x_names, m->d, "x")) != NW_OK) return status;
+    if (fputs(",\n  \"outputs\": ", fp) == EOF) return NW_ERR_IO;
+    if ((status = write_names(fp, m->y_names, m->p, "y")) != NW_OK) return status;
+    if (fputs(",\n  \"bandwidth\": ", fp) == EOF) return NW_ERR_IO;
+    if (write_numbers(fp, m->h, m->d) != NW_OK) return NW_ERR_IO;
+    if (fputs(",\n  \"x\": ", fp) == EOF) return NW_ERR_IO;
+    if (write_matrix(fp, m->x, m->n, m->d) != NW_OK) return NW_ERR_IO;
+    if (fputs(",\n  \"y\": ", fp) == EOF) return NW_ERR_IO;
+    if (write_matrix(fp, m->y, m->n, m->p) != NW_OK) return NW_ERR_IO;
+    return fputs("\n}\n", fp) == EOF ? NW_ERR_IO : NW_OK;
+}
+
+/* Save a model as JSON, atomically ("-" = stdout).  The runtime thread
+ * count is not saved. */
+nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
+{
+    if (!model || !path) return NW_ERR_ARG;
+    return nw_write_atomic(path, write_model, (void *) model, diag);
+}
+
+/* --------------------------------------------------------------- loading */
+
+/* Read a whole file ("-" = stdin) into a NUL-terminated buffer. */
+static nw_status read_file(const char *path, const char *file, char **text, size_t *len,
+                           nw_diag *diag)
+{
+    int from_stdin = strcmp(path, "-") == 0;
+    size_t size = 0, cap = 64 * 1024;
+    char *buf = malloc(cap), *grown;
+    FILE *fp = from_stdin ? stdin : fopen(path, "rb");
+    nw_status status = NW_ERR_NOMEM;
+    if (!fp) {
+        nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
+        free(buf);
+        return NW_ERR_IO;
+    }
+    if (!buf) goto fail;
+    for (;;) {
+        size += fread(buf + size, 1, cap - 1 - size, fp);
+        if (size < cap - 1) break;
+        if (cap > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * cap))) goto fail;
+        buf = grown;
+        cap *= 2;
+    }
+    if (ferror(fp)) {
+        nw_diag_set(diag, 0, 0, "%s: cannot read: %s", file, strerror(errno));
+        status = NW_ERR_IO;
+        goto fail;
+    }
+    buf[size] = '\0';
+    *text = buf;
+    *len = size;
+    buf = NULL;
+    status = NW_OK;
+fail:
+    if (!from_stdin) fclose(fp);
+    free(buf);
+    return status;
+}
+
+/* Where a failure is reported while a parsed model is checked. */
+typedef struct checker {
+    const char *file;
+    nw_diag *diag;
+} checker;
+
+static nw_status bad(const checker *c, const char *what, const char *field)
+{
+    nw_diag_set(c->diag, 0, 0, "%s: \"%s\" %s", c->file, field, what);
+    return NW_ERR_FORMAT;
+}
+
+/* A required member that must be a string. */
+static nw_status get_string(const checker *c, const cJSON *root, const char *field,
+                            const char **out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, field);
+    if (!item) return bad(c, "is missing", field);
+    if (!cJSON_IsString(item) || !item->valuestring) return bad(c, "must be a string", field);
+    *out = item->valuestring;
+    return NW_OK;
+}
+
+/* A required member that must be a whole number from 1 to 2^53. */
+static nw_status get_count(const checker *c, const cJSON *root, const char *field, size_t *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, field);
+    if (!item) return bad(c, "is missing", field);
+    double v = cJSON_IsNumber(item) ? item->valuedouble : 0;
+    if (!(v >= 1 && v <= MAX_COUNT && v <= (double) SIZE_MAX && v == floor(v)))
+        return bad(c, "must be a positive integer", field);
+    *out = (size_t) v;
+    return NW_OK;
+}
+
+/* 1 if array is an array of exactly k finite numbers, each > 0 if positive. */
+static int is_numbers(const cJSON *array, size_t k, int positive)
+{
+    const cJSON *item;
+    size_t i = 0;
+    if (!cJSON_IsArray(array)) return 0;
+    cJSON_ArrayForEach(item, array) {
+        if (i == k || !cJSON_IsNumber(item) || !isfinite(item->valuedouble)) return 0;
+        if (positive && !(item->valuedouble > 0)) return 0;
+        i++;
+    }
+    return i == k;
+}
+
+/* Check that a required member is an array of n rows of k finite numbers. */
+static nw_status check_matrix(const checker *c, const cJSON *root, const char *field,
+                              size_t n, size_t k)
+{
+    const cJSON *array = cJSON_GetObjectItemCaseSensitive(root, field), *row;
+    size_t i = 0;
+    if (!array) return bad(c, "is missing", field);
+    if (!cJSON_IsArray(array) || (size_t) cJSON_GetArraySize(array) != n) {
+        nw_diag_set(c->diag, 0, 0, "%s: \"%s\" must be an array of %zu row%s (\"n\")", c->file,
+                    field, n, n == 1 ? "" : "s");
+        return NW_ERR_FORMAT;
+    }
+    cJSON_ArrayForEach(row, array) {
+        i++;
+        if (!is_numbers(row, k, 0)) {
+            nw_diag_set(c->diag, 0, 0, "%s: \"%s\" row %zu must have %zu finite number%s",
+                        c->file, field, i, k, k == 1 ? "" : "s");
+            return NW_ERR_FORMAT;
+        }
+    }
+    return NW_OK;
+}
+
+/* Copy the numbers of an array that is_numbers accepted to out; return the
+ * position after the last one copied. */
+static double *copy_numbers(const cJSON *array, double *out)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, array) *out++ = item->valuedouble;
+    return out;
+}
+
+/* Copy a matrix that check_matrix accepted, row after row, to out. */
+static void copy_matrix(const cJSON *array, double *out)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, array) out = copy_numbers(row, out);
+}
+
+/* An optional array of exactly k strings; *names stays NULL when absent. */
+static nw_status get_names(const checker *c, const cJSON *root, const char *field, size_t k,
+                           const char ***names)
+{
+    const cJSON *array = cJSON_GetObjectItemCaseSensitive(root, field), *item;
+    size_t i = 0;
+    *names = NULL;
+    if (!array) return NW_OK;
+    if (cJSON_IsArray(array) && (size_t) cJSON_GetArraySize(array) == k) {
+        if (!(*names = malloc(k * sizeof **names))) return NW_ERR_NOMEM;
+        cJSON_ArrayForEach(item, array) {
+            if (!cJSON_IsString(item) || !item->valuestring) break;
+            (*names)[i++] = item->valuestring;
+        }
+        if (i == k) return NW_OK;
+        free((void *) *names);
+        *names = NULL;
+    }
+    nw_diag_set(c->diag, 0, 0, "%s: \"%s\" must be an array of %zu string%s", c->file, field, k,
+                k == 1 ? "" : "s");
+    return NW_ERR_FORMAT;
+}
+
+/* Check the format and version members; NW_OK for a version-1 model. */
+static nw_status check_version(const checker *c, const cJSON *root)
+{
+    const char *format;
+    const cJSON *version;
+    if (!cJSON_IsObject(root) || get_string(c, root, "format", &format) != NW_OK) {
+        nw_diag_set(c->diag, 0, 0, "%s: not an nwreg model (missing \"format\")", c->file);
+        return NW_ERR_FORMAT;
+    }
+    if (strcmp(format, MODEL_FORMAT) != 0) {
+        nw_diag_set(c->diag, 0, 0, "%s: not an nwreg model (\"format\" is not \"%s\")", c->file,
+                    MODEL_FORMAT);
+        return NW_ERR_FORMAT;
+    }
+    version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (!version) return bad(c, "is missing", "version");
+    double v = cJSON_IsNumber(version) ? version->valuedouble : 0;
+    if (v > MODEL_VERSION && v == floor(v) && isfinite(v)) {
+        nw_diag_set(c->diag, 0, 0, "%s: model version %.0f is newer than this nwreg supports (%d)",
+                    c->file, v, MODEL_VERSION);
+        return NW_ERR_FORMAT;
+    }
+    return v == MODEL_VERSION ? NW_OK : bad(c, "must be 1", "version");
+}
+
+/* Check a parsed model file and build the model from it.  Every size is
+ * checked against the arrays the file holds before anything is allocated. */
+static nw_status build_model(const checker *c, const cJSON *root, nw_model **out)
+{
+    const char *kernel_name, *estimator_name, *empty_name = "nan";
+    const char **x_names = NULL, **y_names = NULL;
+    const cJSON *bandwidth;
+    double *x = NULL, *y = NULL, *h = NULL;
+    size_t n, d, p;
+    nw_kernel kernel;
+    nw_estimator estimator;
+    nw_model *m = NULL;
+    nw_status status;
+
+    if ((status = check_version(c, root)) != NW_OK) return status;
+    if ((status = get_string(c, root, "kernel", &kernel_name)) != NW_OK) return status;
+    if (nw_kernel_from_name(kernel_name, &kernel) != NW_OK)
+        return bad(c, "names no known kernel", "kernel");
+    if ((status = get_string(c, root, "estimator", &estimator_name)) != NW_OK) return status;
+    if (nw_estimator_from_name(estimator_name, &estimator) != NW_OK)
+        return bad(c, "names no known estimator", "estimator");
+    if (cJSON_GetObjectItemCaseSensitive(root, "empty")
+        && (status = get_string(c, root, "empty", &empty_name)) != NW_OK) return status;
+    if (strcmp(empty_name, "nan") != 0 && strcmp(empty_name, "nearest") != 0)
+        return bad(c, "must be \"nan\" or \"nearest\"", "empty");
+    if ((status = get_count(c, root, "n", &n)) != NW_OK
+        || (status = get_count(c, root, "d", &d)) != NW_OK
+        || (status = get_count(c, root, "p", &p)) != NW_OK) return status;
+    bandwidth = cJSON_GetObjectItemCaseSensitive(root, "bandwidth");
+    if (!is_numbers(bandwidth, d, 1)) {
+        nw_diag_set(c->diag, 0, 0, "%s: \"bandwidth\" must have %zu positive number%s", c->file, d,
+                    d == 1 ? "" : "s");
+        return NW_ERR_FORMAT;
+    }
+    if ((status = check_matrix(c, root, "x", n, d)) != NW_OK
+        || (status = check_matrix(c, root, "y", n, p)) != NW_OK) return status;
+    if ((status = get_names(c, root, "inputs", d, &x_names)) != NW_OK
+        || (status = get_names(c, root, "outputs", p, &y_names)) != NW_OK) goto fail;
+
+    status = NW_ERR_NOMEM;
+    if (!(h = malloc(d * sizeof *h)) || !(x = malloc(n * d * sizeof *x))
+        || !(y = malloc(n * p * sizeof *y))) goto fail;
+    copy_numbers(bandwidth, h);
+    copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "x"), x);
+    copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "y"), y);
+    if ((status = nw_model_new(&m, x, y, n, d, p)) != NW_OK
+        || (status = nw_model_set_kernel(m, kernel)) != NW_OK
+        || (status = nw_model_set_estimator(m, estimator)) != NW_OK
+        || (status = nw_model_set_empty_policy(m, strcmp(empty_name, "nearest") == 0
+                                                      ? NW_EMPTY_NEAREST : NW_EMPTY_NAN)) != NW_OK
+        || (status = nw_model_set_bandwidth(m, h)) != NW_OK) goto fail;
+    if ((x_names || y_names) && (status = nw_model_set_names(m, x_names, y_names)) != NW_OK)
+        goto fail;
+    *out = m;
+    m = NULL;
+
+fail:
+    nw_model_free(m);
+    free((void *) x_names);
+    free((void *) y_names);
+    free(x);
+    free(y);
+    free(h);
+    return status;
+}
+
+/* Load a model saved by nw_model_save ("-" = stdin).  NW_ERR_IO if the file
+ * cannot be read, NW_ERR_PARSE if it is not JSON (diag has line and column),
+ * NW_ERR_FORMAT if it is not a version-1 nwreg model with every field
+ * valid; diag names the file and the field. */
+nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
+{
+    if (!model) return NW_ERR_ARG;
+    *model = NULL;
+    if (!path) return NW_ERR_ARG;
+    checker c = { strcmp(path, "-") == 0 ? "<stdin>" : path, diag };
+    char *text = NULL;
+    const char *error_at = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    locale_t c_locale, old_locale;
+    nw_status status = read_file(path, c.file, &text, &len, diag);
+    if (status != NW_OK) return status;
+
+    status = NW_ERR_NOMEM;
+    if (!(c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0))) goto fail;
+    old_locale = uselocale(c_locale); /* cJSON reads numbers with strtod */
+    /* len + 1 takes in the final NUL: with "require null terminated" set,
+     * cJSON 1.7 rejects a text that ends exactly at buffer_length. */
+    root = cJSON_ParseWithLengthOpts(text, len + 1, &error_at, 1);
+    uselocale(old_locale);
+    freelocale(c_locale);
+    if (!root) {
+        size_t offset = error_at && error_at >= text ? (size_t) (error_at - text) : 0;
+        size_t line = 1, column = 1;
+        for (size_t i = 0; i < offset && i < len; i++) {
+            if (text[i] == '\n') { line++; column = 1; }
+            else column++;
+        }
+        nw_diag_set(diag, line, column, "%s:%zu:%zu: invalid JSON near byte %zu", c.file, line,
+                    column, offset + 1);
+        status = NW_ERR_PARSE;
+        goto fail;
+    }
+    status = build_model(&c, root, model);
+fail:
+    cJSON_Delete(root);
+    free(text);
+    return status;
+}
