@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""Bandwidth selection speed and quality: nwreg `fit --select loo` against
+statsmodels KernelReg(bw='cv_ls'), side by side in one run.
+
+For each n (default 300 1000 3000) it draws the notebook's data
+(f(x) = 2 sin x + x^0.8 + N(0, 0.5^2), x ~ U(0, 5)) with a fixed numpy seed,
+writes it to a temporary CSV, and times
+  - statsmodels: KernelReg(y, x, 'c', reg_type=lc|ll, bw='cv_ls') in-process
+    (the fit's wall time, Python start-up excluded);
+  - nwreg: the whole `nwreg fit DATA.csv --select loo` process (start-up,
+    CSV reading and selection included), median of --repeat runs.
+It reports each selected bandwidth, the LOO CV (statsmodels' cv_ls value:
+mean squared leave-one-out error) at both, and the speed ratio.
+
+Run:  /usr/bin/python3 bench/select_loo.py [--nwreg build/nwreg] [--n 300 1000 3000]
+Needs Debian's python3-statsmodels (scripts/deps.sh python3-statsmodels).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from statsmodels.nonparametric.kernel_regression import KernelReg
+
+
+def data(n, seed):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0, 5, n))
+    y = 2 * np.sin(x) + x ** 0.8 + rng.normal(0, 0.5, n)
+    return x, y
+
+
+def nwreg_fit(binary, path, reg, repeat):
+    times, out = [], ""
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = subprocess.run([binary, "fit", path, "--select", "loo", "--estimator", reg],
+                             check=True, capture_output=True, text=True).stdout
+        times.append(time.perf_counter() - t)
+    h = None
+    for line in out.splitlines():
+        if line.strip().startswith("bandwidth"):
+            h = float(line.split(":", 1)[1].split()[0].strip("[],"))
+    return statistics.median(times), h, out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nwreg", default="build/nwreg")
+    ap.add_argument("--n", type=int, nargs="+", default=[300, 1000, 3000])
+    ap.add_argument("--reg", nargs="+", default=["lc", "ll"])
+    ap.add_argument("--repeat", type=int, default=5)
+    a = ap.parse_args()
+    print(f"{'n':>6} {'reg':>3} {'sm h':>10} {'nwreg h':>10} {'sm CV':>12} {'nwreg CV':>12}"
+          f" {'sm s':>9} {'nwreg s':>9} {'ratio':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in a.n:
+            x, y = data(n, 20261127 + n)
+            path = os.path.join(tmp, f"d{n}.csv")
+            np.savetxt(path, np.column_stack([x, y]), delimiter=",", header="x,y",
+                       comments="", fmt="%.17g")
+            for reg in a.reg:
+                t = time.perf_counter()
+                kr = KernelReg(y, x, "c", reg_type=reg, bw="cv_ls")
+                t_sm = time.perf_counter() - t
+                h_sm = float(kr.bw[0])
+                t_nw, h_nw, _ = nwreg_fit(a.nwreg, path, reg, a.repeat)
+                func = kr._est_loc_linear if reg == "ll" else kr._est_loc_constant
+                cv_sm = kr.cv_loo([h_sm], func) if h_sm > 0 else float("nan")
+                cv_nw = kr.cv_loo([h_nw], func)
+                print(f"{n:>6} {reg:>3} {h_sm:>10.6g} {h_nw:>10.6g} {cv_sm:>12.8g} {cv_nw:>12.8g}"
+                      f" {t_sm:>9.3f} {t_nw:>9.3f} {t_sm / t_nw:>8.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
