@@ -166,6 +166,28 @@ static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments 
         return;
     }
 
+    if (r == 2 && p == 1) {                     /* local linear, 1-d, one output */
+        double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;
+#pragma omp simd reduction(+:s0, s1, s2, t0, t1)
+        for (size_t t = 0; t < nt; t++) {
+            double e = weight[t], eu = e * u[t];
+            s0 += e; s1 += eu; s2 += eu * u[t]; t0 += e * y[t]; t1 += eu * y[t];
+        }
+        A[0] += s0; A[1] += s1; A[3] += s2; B[0] += t0; B[1] += t1;
+        if (pb->grad) {
+            const double *rho = mo->rho;
+            double g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
+#pragma omp simd reduction(+:g0, g1, g2, h0, h1)
+            for (size_t t = 0; t < nt; t++) {
+                double e = weight[t] * rho[t], eu = e * u[t];
+                g0 += e; g1 += eu; g2 += eu * u[t]; h0 += e * y[t]; h1 += eu * y[t];
+            }
+            mo->dA[0] += g0; mo->dA[1] += g1; mo->dA[3] += g2;
+            mo->dB[0] += h0; mo->dB[1] += h1;
+        }
+        return;
+    }
+
     /* general case: phi = (1) or (1, u_t1..u_td) */
     for (size_t t = 0; t < nt; t++) {
         double e = weight[t];
