@@ -46,8 +46,9 @@ typedef struct nw_moments {
     double *A, *B, *dA, *dB;
     /* scratch for one tile of keys */
     double *score, *weight, *u, *rho;
-    /* scratch for nw_solve: Cholesky factor (r x r), beta (r x p), a (r) */
+    /* scratch for nw_solve: Cholesky factor (r x r), beta (r x p), a (r), z (r) */
     double *work;
+    double *shift;      /* d values: the centre of the slope columns */
 } nw_moments;
 
 /* Allocate moments and scratch for a problem (one per thread). */
@@ -55,7 +56,9 @@ nw_status nw_moments_new(const nw_problem *pb, nw_moments **mo);
 void nw_moments_free(nw_moments *mo);
 
 /* Compute the moments at query q (d values), leaving out index skip
- * (NW_NO_SKIP for none).  Exact, dense, O(n d). */
+ * (NW_NO_SKIP for none).  Exact, dense, O(n d).  For local linear the slope
+ * columns are phi_jk = u_jk - mo->shift[k] (shift = 0 unless a caller set
+ * it: see nw_estimate_at). */
 void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
                      nw_moments *mo);
 
@@ -67,7 +70,16 @@ typedef struct nw_estimate {
                        the hat-matrix diagonal is K(self) * a00 * exp(-logscale) */
     int empty;      /* 1: every weight was zero: yhat is NaN */
     int fallback;   /* 1: local linear fell back to local constant (singular design) */
+    double pivot;   /* local linear: smallest relative Cholesky pivot (1 = perfect) */
 } nw_estimate;
+
+/* Moments and estimate at one query, in one call: for local linear, when
+ * the raw moments are ill-conditioned (the weighted mean of u far from 0
+ * relative to its spread, as for a query far outside the data), the sums
+ * are recomputed about their weighted mean, which gives the centred solve's
+ * accuracy. */
+void nw_estimate_at(const nw_problem *pb, const double *q, size_t skip,
+                    nw_moments *mo, nw_estimate *est);
 
 /* Solve the moments into an estimate (local constant: ratios; local linear:
  * a Cholesky solve of A, falling back to the local-constant ratio when the

@@ -30,8 +30,8 @@ extern double vexp(double) __asm__("exp");
 #endif
 
 #define TILE 256
-/* exp(-700) ~ 1e-304: terms this far below the largest are negligible, and
- * clamping keeps libmvec's exp off its slow underflow path. */
+/* exp(-700) ~ 1e-304: terms this far below the largest are negligible (they
+ * are set to 0), and clamping keeps libmvec's exp off its slow underflow path. */
 #define MIN_EXP_ARG (-700.0)
 
 nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
@@ -43,8 +43,9 @@ nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
     mo->r = r;
     mo->A = calloc(nA + nB + g * (nA + nB), sizeof(double));
     mo->score = malloc(TILE * (2 + 2 * d) * sizeof(double));
-    mo->work = malloc((nA + nB + r) * sizeof(double));
-    if (!mo->A || !mo->score || !mo->work) { nw_moments_free(mo); return NW_ERR_NOMEM; }
+    mo->work = malloc((nA + nB + 2 * r) * sizeof(double));
+    mo->shift = calloc(d, sizeof(double));
+    if (!mo->A || !mo->score || !mo->work || !mo->shift) { nw_moments_free(mo); return NW_ERR_NOMEM; }
     mo->B = mo->A + nA;
     mo->dA = mo->B + nB;
     mo->dB = mo->dA + g * nA;
@@ -61,6 +62,7 @@ void nw_moments_free(nw_moments *mo)
     free(mo->A);
     free(mo->score);
     free(mo->work);
+    free(mo->shift);
     free(mo);
 }
 
@@ -133,6 +135,11 @@ static void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moments *mo)
     }
 #pragma omp simd
     for (size_t t = 0; t < nt; t++) weight[t] = vexp(weight[t]);
+    /* below the clamp the weight is taken as 0, not e^-700: a floor would
+     * put fake relative weights on far points (local linear would fit a
+     * slope through them) */
+    for (size_t t = 0; t < nt; t++)
+        if (score[t] - logscale < MIN_EXP_ARG) weight[t] = 0;
     if (skip_t < nt) weight[skip_t] = 0;
 }
 
@@ -167,11 +174,12 @@ static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments 
     }
 
     if (r == 2 && p == 1) {                     /* local linear, 1-d, one output */
+        const double c = mo->shift[0];
         double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;
 #pragma omp simd reduction(+:s0, s1, s2, t0, t1)
         for (size_t t = 0; t < nt; t++) {
-            double e = weight[t], eu = e * u[t];
-            s0 += e; s1 += eu; s2 += eu * u[t]; t0 += e * y[t]; t1 += eu * y[t];
+            double v = u[t] - c, e = weight[t], eu = e * v;
+            s0 += e; s1 += eu; s2 += eu * v; t0 += e * y[t]; t1 += eu * y[t];
         }
         A[0] += s0; A[1] += s1; A[3] += s2; B[0] += t0; B[1] += t1;
         if (pb->grad) {
@@ -179,8 +187,8 @@ static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments 
             double g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
 #pragma omp simd reduction(+:g0, g1, g2, h0, h1)
             for (size_t t = 0; t < nt; t++) {
-                double e = weight[t] * rho[t], eu = e * u[t];
-                g0 += e; g1 += eu; g2 += eu * u[t]; h0 += e * y[t]; h1 += eu * y[t];
+                double v = u[t] - c, e = weight[t] * rho[t], eu = e * v;
+                g0 += e; g1 += eu; g2 += eu * v; h0 += e * y[t]; h1 += eu * y[t];
             }
             mo->dA[0] += g0; mo->dA[1] += g1; mo->dA[3] += g2;
             mo->dB[0] += h0; mo->dB[1] += h1;
@@ -194,7 +202,7 @@ static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments 
         if (e == 0) continue;
         double phi[r];
         phi[0] = 1;
-        for (size_t k = 1; k < r; k++) phi[k] = u[t * d + k - 1];
+        for (size_t k = 1; k < r; k++) phi[k] = u[t * d + k - 1] - mo->shift[k - 1];
         for (size_t g = 0; g <= (pb->grad ? d : 0); g++) {
             double eg = g == 0 ? e : e * mo->rho[t * d + g - 1];
             double *Ag = g == 0 ? A : mo->dA + (g - 1) * r * r;

@@ -19,11 +19,14 @@
 
 /* In-place Cholesky of the r x r matrix L (upper part read, lower written).
  * Returns 0 if some pivot is not clearly positive. */
-static int cholesky(double *L, const double *A, size_t r)
+static int cholesky(double *L, const double *A, size_t r, double *min_pivot)
 {
+    *min_pivot = 1;
     for (size_t j = 0; j < r; j++) {
         double s = A[j * r + j];
         for (size_t k = 0; k < j; k++) s -= L[j * r + k] * L[j * r + k];
+        double rel = s / A[j * r + j];
+        if (rel < *min_pivot) *min_pivot = rel;
         if (!(s > LL_PIVOT_RTOL * A[j * r + j])) return 0;
         L[j * r + j] = sqrt(s);
         for (size_t i = j + 1; i < r; i++) {
@@ -56,6 +59,7 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
     const double A00 = mo->A[0];
     est->empty = 0;
     est->fallback = 0;
+    est->pivot = 1;
     if (!(A00 > 0)) {
         est->empty = 1;
         est->a00 = NAN;
@@ -71,14 +75,25 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
          * (differentiate A beta = B: dA beta + A dbeta = dB).  The design
          * columns u_jk scale with w_k, but beta_0 is invariant to rescaling
          * the slope columns, so only the weights' dependence counts. */
-        double *L = mo->work, *beta = L + r * r, *a = beta + r * p;
-        if (cholesky(L, mo->A, r)) {
+        /* With slope columns centred at `shift` (phi = (1, u - shift)),
+         * the query u = 0 sits at z = (1, -shift): yhat = z . beta, and with
+         * a = A^-1 z the derivative is a . (dB_k - dA_k beta) / w_k and the
+         * hat diagonal K(0) z^T A^-1 z. */
+        double *L = mo->work, *beta = L + r * r, *a = beta + r * p, *z = a + r;
+        if (cholesky(L, mo->A, r, &est->pivot)) {
+            z[0] = 1;
+            for (size_t i = 1; i < r; i++) z[i] = -mo->shift[i - 1];
             memcpy(beta, mo->B, r * p * sizeof(double));
             for (size_t c = 0; c < p; c++) cholesky_solve(L, r, beta + c, p);
-            for (size_t i = 0; i < r; i++) a[i] = i == 0;
+            memcpy(a, z, r * sizeof(double));
             cholesky_solve(L, r, a, 1);
-            for (size_t c = 0; c < p; c++) est->yhat[c] = beta[c];
-            est->a00 = a[0];
+            est->a00 = 0;
+            for (size_t i = 0; i < r; i++) est->a00 += a[i] * z[i];
+            for (size_t c = 0; c < p; c++) {
+                double v = 0;
+                for (size_t i = 0; i < r; i++) v += z[i] * beta[i * p + c];
+                est->yhat[c] = v;
+            }
             if (pb->grad && est->dyhat) {
                 for (size_t k = 0; k < d; k++) {
                     const double *dA = mo->dA + k * r * r, *dB = mo->dB + k * r * p;
@@ -108,6 +123,24 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
                 est->dyhat[k * p + c] = (dB[c] - est->yhat[c] * dA0) / (A00 * pb->w[k]);
         }
     }
+}
+
+/* Below this relative pivot the raw local-linear moments have lost more
+ * than ~4 of their 16 digits to cancellation: recentre. */
+#define LL_RECENTRE_PIVOT 1e-4
+
+void nw_estimate_at(const nw_problem *pb, const double *q, size_t skip,
+                    nw_moments *mo, nw_estimate *est)
+{
+    const size_t d = pb->d;
+    for (size_t k = 0; k < d; k++) mo->shift[k] = 0;
+    nw_engine_dense(pb, q, skip, mo);
+    nw_solve(pb, mo, est);
+    if (!pb->linear || est->empty || est->pivot >= LL_RECENTRE_PIVOT) return;
+    /* recentre the slope columns at their weighted means sum e u / sum e */
+    for (size_t k = 0; k < d; k++) mo->shift[k] = mo->A[k + 1] / mo->A[0];
+    nw_engine_dense(pb, q, skip, mo);
+    nw_solve(pb, mo, est);
 }
 
 void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
@@ -213,8 +246,7 @@ nw_status nw_predict(const nw_model *model, const double *q, size_t m,
         for (size_t j = 0; j < m; j++) {
             if (!mo) continue;
             nw_estimate est = { .yhat = yhat + j * p };
-            nw_engine_dense(&pb, q + j * d, NW_NO_SKIP, mo);
-            nw_solve(&pb, mo, &est);
+            nw_estimate_at(&pb, q + j * d, NW_NO_SKIP, mo, &est);
             if (est.empty) {
                 /* log kernels are never empty: every weight underflowed
                  * (w so large that ((q - x) w)^2 overflows), whose limit is

@@ -64,8 +64,7 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                 const double *xi = model->x + i * d, *yi = model->y + i * p;
                 double *yh = yhat_out ? yhat_out + i * p : buf;
                 nw_estimate est = { .yhat = yh, .dyhat = buf + p };
-                nw_engine_dense(&pb, xi, leave_out ? i : NW_NO_SKIP, mo);
-                nw_solve(&pb, mo, &est);
+                nw_estimate_at(&pb, xi, leave_out ? i : NW_NO_SKIP, mo, &est);
                 if (est.empty) {
                     /* log kernels: only when every weight underflowed, whose
                      * limit is the nearest value (see nw_predict) */
