@@ -49,6 +49,7 @@ typedef struct nw_moments {
     /* scratch for nw_solve: Cholesky factor (r x r), beta (r x p), a (r), z (r) */
     double *work;
     double *shift;      /* d values: the centre of the slope columns */
+    double *feat;       /* scratch: per-tile features and weights */
 } nw_moments;
 
 /* Allocate moments and scratch for a problem (one per thread). */

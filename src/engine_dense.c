@@ -45,7 +45,12 @@ nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
     mo->score = malloc(TILE * (2 + 2 * d) * sizeof(double));
     mo->work = malloc((nA + nB + 2 * r) * sizeof(double));
     mo->shift = calloc(d, sizeof(double));
-    if (!mo->A || !mo->score || !mo->work || !mo->shift) { nw_moments_free(mo); return NW_ERR_NOMEM; }
+    /* features and weights of the general moment path */
+    mo->feat = malloc(TILE * (r * (r + 1) / 2 + r * p + d + 1) * sizeof(double));
+    if (!mo->A || !mo->score || !mo->work || !mo->shift || !mo->feat) {
+        nw_moments_free(mo);
+        return NW_ERR_NOMEM;
+    }
     mo->B = mo->A + nA;
     mo->dA = mo->B + nB;
     mo->dB = mo->dA + g * nA;
@@ -63,6 +68,7 @@ void nw_moments_free(nw_moments *mo)
     free(mo->score);
     free(mo->work);
     free(mo->shift);
+    free(mo->feat);
     free(mo);
 }
 
@@ -196,23 +202,45 @@ static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments 
         return;
     }
 
-    /* general case: phi = (1) or (1, u_t1..u_td) */
+    /* general case, as a small matrix product: per tile, the features
+     * F_j(t) (the products phi_a phi_b, a <= b, then phi_a y_c) and the
+     * weights E_g(t) (g = 0: e_t; g = k: e_t rho_tk) give every moment as
+     * sum_t E_g(t) F_j(t), a loop the compiler vectorises. */
+    const size_t nf = r * (r + 1) / 2 + r * p, ng = pb->grad ? d + 1 : 1;
+    double *F = mo->feat, *E = mo->feat + nf * TILE;
     for (size_t t = 0; t < nt; t++) {
-        double e = weight[t];
-        if (e == 0) continue;
         double phi[r];
         phi[0] = 1;
         for (size_t k = 1; k < r; k++) phi[k] = u[t * d + k - 1] - mo->shift[k - 1];
-        for (size_t g = 0; g <= (pb->grad ? d : 0); g++) {
-            double eg = g == 0 ? e : e * mo->rho[t * d + g - 1];
-            double *Ag = g == 0 ? A : mo->dA + (g - 1) * r * r;
-            double *Bg = g == 0 ? B : mo->dB + (g - 1) * r * p;
-            for (size_t a = 0; a < r; a++) {
-                double ea = eg * phi[a];
-                for (size_t b = a; b < r; b++) Ag[a * r + b] += ea * phi[b];
-                for (size_t c = 0; c < p; c++) Bg[a * p + c] += ea * y[t * p + c];
+        size_t j = 0;
+        for (size_t a = 0; a < r; a++)
+            for (size_t b = a; b < r; b++) F[j++ * TILE + t] = phi[a] * phi[b];
+        for (size_t a = 0; a < r; a++)
+            for (size_t c = 0; c < p; c++) F[j++ * TILE + t] = phi[a] * y[t * p + c];
+        E[t] = weight[t];
+        for (size_t k = 1; k < ng; k++) E[k * TILE + t] = weight[t] * mo->rho[t * d + k - 1];
+    }
+    for (size_t g = 0; g < ng; g++) {
+        double *Ag = g == 0 ? A : mo->dA + (g - 1) * r * r;
+        double *Bg = g == 0 ? B : mo->dB + (g - 1) * r * p;
+        const double *Eg = E + g * TILE;
+        size_t j = 0;
+        for (size_t a = 0; a < r; a++)
+            for (size_t b = a; b < r; b++, j++) {
+                const double *Fj = F + j * TILE;
+                double acc = 0;
+#pragma omp simd reduction(+:acc)
+                for (size_t t = 0; t < nt; t++) acc += Eg[t] * Fj[t];
+                Ag[a * r + b] += acc;
             }
-        }
+        for (size_t a = 0; a < r; a++)
+            for (size_t c = 0; c < p; c++, j++) {
+                const double *Fj = F + j * TILE;
+                double acc = 0;
+#pragma omp simd reduction(+:acc)
+                for (size_t t = 0; t < nt; t++) acc += Eg[t] * Fj[t];
+                Bg[a * p + c] += acc;
+            }
     }
 }
 

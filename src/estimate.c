@@ -211,7 +211,9 @@ void nw_nearest_value(const nw_model *model, const double *w, const double *q,
 
 int nw_threads(const nw_model *model, size_t work)
 {
-    if (work < 20000) return 1;
+    /* below ~1e6 kernel evaluations (~2 ms) waking threads costs more than
+     * it saves, above all on a loaded machine */
+    if (work < 1000000) return 1;
 #ifdef _OPENMP
     return model->threads > 0 ? model->threads : omp_get_max_threads();
 #else

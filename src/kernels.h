@@ -2,6 +2,8 @@
 #ifndef NW_KERNELS_H
 #define NW_KERNELS_H
 
+#include <math.h>
+
 #include "nwreg.h"
 
 #ifndef M_PI_2
@@ -14,8 +16,46 @@ static inline int kernel_is_log(nw_kernel k)
     return k == NW_KERNEL_GAUSSIAN || k == NW_KERNEL_LAPLACE;
 }
 
-double kernel_log(nw_kernel kernel, double u);   /* log K(u), log kernels only */
-double kernel_value(nw_kernel kernel, double u); /* K(u), any kernel */
-double kernel_rho(nw_kernel kernel, double u);   /* u K'(u)/K(u) where K(u) > 0, else 0 */
+/* Inline: they sit in the engine's innermost loops.
+ *   kernel_log:   log K(u), log kernels only
+ *   kernel_value: K(u), any kernel
+ *   kernel_rho:   u K'(u)/K(u) where K(u) > 0, else 0 */
+static inline double kernel_log(nw_kernel kernel, double u)
+{
+    return kernel == NW_KERNEL_LAPLACE ? -fabs(u) : -0.5 * u * u;
+}
+
+static inline double kernel_value(nw_kernel kernel, double u)
+{
+    double a = fabs(u), t;
+    switch (kernel) {
+    case NW_KERNEL_GAUSSIAN:     return exp(-0.5 * u * u);
+    case NW_KERNEL_LAPLACE:      return exp(-a);
+    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? 1 - u * u : 0;
+    case NW_KERNEL_UNIFORM:      return a <= 1 ? 1 : 0;
+    case NW_KERNEL_TRIANGULAR:   return a < 1 ? 1 - a : 0;
+    case NW_KERNEL_TRICUBE:      t = 1 - a * a * a; return a < 1 ? t * t * t : 0;
+    case NW_KERNEL_BIWEIGHT:     t = 1 - u * u; return a < 1 ? t * t : 0;
+    case NW_KERNEL_COSINE:       return a < 1 ? cos(M_PI_2 * u) : 0;
+    default:                     return NAN;
+    }
+}
+
+static inline double kernel_rho(nw_kernel kernel, double u)
+{
+    double a = fabs(u);
+    switch (kernel) {
+    case NW_KERNEL_GAUSSIAN:     return -u * u;
+    case NW_KERNEL_LAPLACE:      return -a;
+    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? -2 * u * u / (1 - u * u) : 0;
+    case NW_KERNEL_UNIFORM:      return 0;
+    case NW_KERNEL_TRIANGULAR:   return a < 1 ? -a / (1 - a) : 0;
+    case NW_KERNEL_TRICUBE:      return a < 1 ? -9 * a * a * a / (1 - a * a * a) : 0;
+    case NW_KERNEL_BIWEIGHT:     return a < 1 ? -4 * u * u / (1 - u * u) : 0;
+    case NW_KERNEL_COSINE:       return a < 1 ? -M_PI_2 * u * tan(M_PI_2 * u) : 0;
+    default:                     return NAN;
+    }
+}
+
 
 #endif
