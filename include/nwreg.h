@@ -138,6 +138,7 @@ nw_kernel nw_model_kernel(const nw_model *model);
 nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator);
 nw_estimator nw_model_estimator(const nw_model *model);
 nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy);
+nw_empty_policy nw_model_empty_policy(const nw_model *model);
 /* Threads for the sums: 0 = OpenMP's default, 1 = serial. */
 nw_status nw_model_set_threads(nw_model *model, int threads);
 

@@ -79,6 +79,8 @@ nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy)
     return NW_OK;
 }
 
+nw_empty_policy nw_model_empty_policy(const nw_model *model) { return model->empty; }
+
 nw_status nw_model_set_threads(nw_model *model, int threads)
 {
     if (!model || threads < 0) return NW_ERR_ARG;

@@ -1,0 +1,199 @@
+/*
+ * cmd_cv.c: `nwreg cv`: a bandwidth criterion (leave-one-out CV or AICc)
+ * tabulated over a log-spaced grid of bandwidths, 1-d (a curve) or 2-d (a
+ * k x k grid), with the optimum found by nw_select_bandwidth.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+static const char usage[] =
+    "usage: nwreg cv DATA.csv [options]\n"
+    "\n"
+    "Evaluate a bandwidth criterion over a log-spaced grid and print CSV,\n"
+    "  h,criterion          (one input)\n"
+    "  h1,h2,criterion      (two inputs: a k x k grid, h1 slowest)\n"
+    "then the optimum found by the library's search (a global scan over\n"
+    "0.01 to 100 x Scott's rule, then a gradient refinement) as a last line\n"
+    "  # optimum h=H criterion=V\n"
+    "More than two inputs: use `nwreg fit --select loo|aicc`.\n"
+    "\n"
+    "options:\n"
+    "  --criterion C      loo (leave-one-out CV: mean squared LOO error) or aicc\n"
+    "                     (Hurvich, Simonoff & Tsai) (default loo)\n"
+    "  --kernel K         gaussian, epanechnikov, uniform, triangular, tricube,\n"
+    "                     biweight, cosine, laplace (default gaussian)\n"
+    "  --estimator E      lc or ll (default lc)\n"
+    "  --grid N           grid points per input (default 60 for one input, 30 for two)\n"
+    "  --hmin H[,H]       smallest bandwidth, one or one per input\n"
+    "                     (default 0.05 x Scott's rule of thumb)\n"
+    "  --hmax H[,H]       largest bandwidth (default 20 x Scott's rule of thumb)\n"
+    "  --plot FILE        draw the curve (one input) or contours (two) with the\n"
+    "                     optimum marked; format from the extension .png/.svg/.pdf\n"
+    "  --format F         png, svg or pdf, whatever FILE's extension\n"
+    "  --x COLS           input columns, names or 1-based indices, comma-separated\n"
+    "                     (default: x if columns x and y exist, else all but the last)\n"
+    "  --y COLS           output columns (default: y, else the last)\n"
+    "  --threads N        threads for the sums (default 0: OpenMP's choice)\n"
+    "  -h, --help         show this help\n";
+
+/* A data value as %.17g, non-finite ones as nan / inf / -inf. */
+static void print_value(double v)
+{
+    if (isfinite(v)) printf("%.17g", v);
+    else fputs(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", stdout);
+}
+
+int cmd_cv(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "criterion", required_argument, NULL, OPT_CRITERION },
+        { "kernel", required_argument, NULL, OPT_KERNEL },
+        { "estimator", required_argument, NULL, OPT_ESTIMATOR },
+        { "grid", required_argument, NULL, OPT_GRID },
+        { "hmin", required_argument, NULL, OPT_HMIN },
+        { "hmax", required_argument, NULL, OPT_HMAX },
+        { "plot", required_argument, NULL, OPT_PLOT },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "x", required_argument, NULL, OPT_X },
+        { "y", required_argument, NULL, OPT_Y },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cmd = argv[0], *plot_path = NULL, *format = NULL, *x_spec = NULL, *y_spec = NULL;
+    nw_criterion crit = NW_CRITERION_LOO;
+    nw_kernel kernel = NW_KERNEL_GAUSSIAN;
+    nw_estimator estimator = NW_ESTIMATOR_CONSTANT;
+    double *hmin_opt = NULL, *hmax_opt = NULL;
+    size_t n_hmin = 0, n_hmax = 0, k = 0;
+    int threads = -1, c, rc = 0;
+    plot_format fmt = PLOT_PNG;
+
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":h", longopts)) != -1) {
+        switch (c) {
+        case 'h': fputs(usage, stdout); free(hmin_opt); free(hmax_opt); return EXIT_OK;
+        case OPT_CRITERION: rc = opt_criterion(cmd, optarg, &crit); break;
+        case OPT_KERNEL: rc = opt_kernel(cmd, optarg, &kernel); break;
+        case OPT_ESTIMATOR: rc = opt_estimator(cmd, optarg, &estimator); break;
+        case OPT_GRID: rc = opt_size(cmd, "--grid", optarg, 2, &k); break;
+        case OPT_HMIN: rc = opt_list(cmd, "--hmin", optarg, LIST_POSITIVE, &hmin_opt, &n_hmin); break;
+        case OPT_HMAX: rc = opt_list(cmd, "--hmax", optarg, LIST_POSITIVE, &hmax_opt, &n_hmax); break;
+        case OPT_PLOT: plot_path = optarg; break;
+        case OPT_FORMAT: format = optarg; rc = opt_format(cmd, optarg, &fmt); break;
+        case OPT_X: x_spec = optarg; break;
+        case OPT_Y: y_spec = optarg; break;
+        case OPT_THREADS: rc = opt_int(cmd, "--threads", optarg, 0, 4096, &threads); break;
+        default: rc = EXIT_USAGE; break;
+        }
+    }
+    if (rc == 0 && optind != argc - 1)
+        rc = cli_usage_error(cmd, optind >= argc ? "missing DATA.csv" : "too many arguments");
+    if (rc == 0 && plot_path) rc = plot_format_for(cmd, plot_path, format, &fmt);
+    if (rc) {
+        free(hmin_opt);
+        free(hmax_opt);
+        return rc;
+    }
+    const char *path = argv[optind];
+
+    cli_data data;
+    nw_model *model = NULL;
+    double *grid = NULL, *value = NULL;
+    nw_status st;
+    if ((rc = data_read(&data, path, x_spec, y_spec))) goto done;
+    const size_t d = data.d;
+    if (d > 2) {
+        rc = cli_error("%s: %zu inputs: cv draws 1-d and 2-d grids only; use fit --select", path, d);
+        goto done;
+    }
+    if (k == 0) k = d == 1 ? 60 : 30;
+    if ((st = nw_model_new(&model, data.x, data.y, data.n, d, data.p)) ||
+        (st = nw_model_set_kernel(model, kernel)) ||
+        (st = nw_model_set_estimator(model, estimator)) ||
+        (st = nw_model_set_names(model, data.x_names, data.y_names)) ||
+        (threads >= 0 && (st = nw_model_set_threads(model, threads)))) {
+        rc = cli_lib_error(st, NULL, path);
+        goto done;
+    }
+
+    /* the grid: k log-spaced bandwidths per input, grid[j * k + i] for input j */
+    double scott[2], lo[2], hi[2];
+    if ((st = nw_rule_of_thumb(model, NW_RULE_SCOTT, scott))) {
+        rc = cli_lib_error(st, NULL, path);
+        goto done;
+    }
+    for (size_t j = 0; j < d; j++) lo[j] = 0.05 * scott[j], hi[j] = 20 * scott[j];
+    if ((hmin_opt && (rc = spread_values(cmd, "--hmin", hmin_opt, n_hmin, d, lo))) ||
+        (hmax_opt && (rc = spread_values(cmd, "--hmax", hmax_opt, n_hmax, d, hi))))
+        goto done;
+    for (size_t j = 0; j < d; j++)
+        if (!(lo[j] < hi[j])) {
+            rc = cli_usage_error(cmd, "--hmin %g must be below --hmax %g", lo[j], hi[j]);
+            goto done;
+        }
+    const size_t cells = d == 1 ? k : k * k;
+    grid = malloc(d * k * sizeof *grid);
+    value = malloc(cells * sizeof *value);
+    if (!grid || !value) { rc = cli_error("out of memory"); goto done; }
+    for (size_t j = 0; j < d; j++)
+        for (size_t i = 0; i < k; i++)
+            grid[j * k + i] = lo[j] * exp(log(hi[j] / lo[j]) * (double) i / (double) (k - 1));
+
+    /* the criterion on the grid (h1 slowest), then the optimum */
+    for (size_t cell = 0; cell < cells; cell++) {
+        double h[2] = { grid[d == 1 ? cell : cell / k], d == 2 ? grid[k + cell % k] : 0 };
+        if ((st = nw_criterion_eval(model, crit, h, &value[cell], NULL))) {
+            rc = cli_lib_error(st, NULL, "criterion evaluation failed");
+            goto done;
+        }
+    }
+    nw_select_result best;
+    double hopt[2];
+    if ((st = nw_select_bandwidth(model, crit, NULL, &best)) || (st = nw_model_bandwidth(model, hopt))) {
+        rc = cli_lib_error(st, NULL, "bandwidth selection failed");
+        goto done;
+    }
+
+    if (plot_path) {
+        const char *name = crit == NW_CRITERION_LOO ? "LOO cross-validation (mean squared error)" : "AICc";
+        char err[512], title[256], xlabel[256], ylabel[256];
+        int bad;
+        snprintf(title, sizeof title, "%s, %s kernel, %s", crit == NW_CRITERION_LOO ? "LOO CV" : "AICc",
+                 nw_kernel_name(kernel), nw_estimator_name(estimator));
+        if (d == 1) {
+            bad = plot_curve(plot_path, fmt, title, "bandwidth h (log scale)", name, grid, value, k,
+                             hopt[0], best.value, err, sizeof err);
+        } else {
+            snprintf(xlabel, sizeof xlabel, "bandwidth h1 of %s (log scale)", data.x_names[0]);
+            snprintf(ylabel, sizeof ylabel, "bandwidth h2 of %s (log scale)", data.x_names[1]);
+            bad = plot_contour(plot_path, fmt, title, xlabel, ylabel, grid, k, grid + k, k, value,
+                               hopt[0], hopt[1], err, sizeof err);
+        }
+        if (bad) {
+            rc = cli_error("%s", err);
+            goto done;
+        }
+    }
+
+    puts(d == 1 ? "h,criterion" : "h1,h2,criterion");
+    for (size_t cell = 0; cell < cells; cell++) {
+        if (d == 1) printf("%.17g,", grid[cell]);
+        else printf("%.17g,%.17g,", grid[cell / k], grid[k + cell % k]);
+        print_value(value[cell]);
+        putchar('\n');
+    }
+    printf("# optimum h=");
+    print_list(stdout, hopt, d);
+    printf(" criterion=%.17g\n", best.value);
+done:
+    free(grid);
+    free(value);
+    free(hmin_opt);
+    free(hmax_opt);
+    nw_model_free(model);
+    data_free(&data);
+    return rc;
+}

@@ -1,0 +1,159 @@
+/*
+ * cmd_predict.c: `nwreg predict`: predictions at query points, from a model
+ * fitted on the spot (TRAIN.csv and model options) or a saved model file;
+ * optionally the attention matrix behind them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char usage_head[] =
+    "usage: nwreg predict TRAIN.csv QUERIES.csv (--w W | --bandwidth H | --select M) [options]\n"
+    "       nwreg predict MODEL.json QUERIES.csv [--empty P] [--threads N] [--weights FILE] [-o FILE]\n"
+    "\n"
+    "Predict at the queries: a model is fitted on TRAIN.csv with the options\n"
+    "below, or loaded from MODEL.json (a name ending in .json; made by fit or\n"
+    "train -o), whose options then cannot change.  The query inputs are read\n"
+    "from QUERIES.csv by the inputs' names.  Output: CSV with the query input\n"
+    "columns, then yhat (one output) or yhat_NAME per output.\n"
+    "\n";
+static const char usage_tail[] =
+    "\n"
+    "output:\n"
+    "  -o FILE               write the predictions to FILE (default stdout)\n"
+    "  --weights FILE        write the attention matrix (the Nadaraya-Watson\n"
+    "                        weights): one row per query, one column per training\n"
+    "                        point, rows summing to 1, no header\n"
+    "  -h, --help            show this help\n";
+
+int cmd_predict(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        MODEL_LONGOPTS,
+        { "weights", required_argument, NULL, OPT_WEIGHTS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cmd = argv[0], *out = "-", *weights_path = NULL;
+    model_opts o;
+    int c, rc = 0;
+    model_opts_init(&o, cmd);
+
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":ho:", longopts)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(usage_head, stdout);
+            fputs(model_opts_help, stdout);
+            fputs(usage_tail, stdout);
+            model_opts_free(&o);
+            return EXIT_OK;
+        case 'o': out = optarg; break;
+        case OPT_WEIGHTS: weights_path = optarg; break;
+        case '?': rc = EXIT_USAGE; break;
+        default:
+            if (model_opts_parse(&o, c, optarg) != 0) rc = EXIT_USAGE;
+            break;
+        }
+    }
+    if (rc == 0 && argc - optind != 2)
+        rc = cli_usage_error(cmd, argc - optind < 2 ? "needs TRAIN.csv (or MODEL.json) and QUERIES.csv"
+                                                    : "too many arguments");
+    if (rc == 0 && o.method == BW_NONE && !is_model_path(argv[optind]))
+        rc = cli_usage_error(cmd, "give --w, --bandwidth or --select");
+    if (rc) {
+        model_opts_free(&o);
+        return rc;
+    }
+    const char *source = argv[optind], *queries_path = argv[optind + 1];
+
+    cli_data data = { 0 };
+    nw_model *model = NULL;
+    nw_table *queries = NULL;
+    const char **x_names = NULL, **names = NULL;
+    double *q = NULL, *yhat = NULL, *table = NULL, *weights = NULL;
+    char **yhat_names = NULL;
+    nw_diag diag = { { 0 }, 0, 0 };
+    nw_status st;
+
+    if ((rc = model_load_or_fit(source, &o, &data, &model))) goto done;
+    const size_t n = nw_model_n(model), d = nw_model_d(model), p = nw_model_p(model);
+
+    /* the queries, by the model's input names */
+    if ((st = nw_table_read(queries_path, &queries, &diag))) {
+        rc = cli_lib_error(st, &diag, queries_path);
+        goto done;
+    }
+    const size_t m = nw_table_rows(queries);
+    if (!(x_names = malloc(d * sizeof *x_names))) { rc = cli_error("out of memory"); goto done; }
+    for (size_t k = 0; k < d; k++) x_names[k] = nw_model_x_name(model, k);
+    if ((rc = data_columns_by_name(queries, queries_path, x_names, d, &q))) goto done;
+
+    /* predictions (and weights) first; the files only once all is computed */
+    size_t n_empty = 0;
+    if (!(yhat = malloc(m * p * sizeof *yhat))) { rc = cli_error("out of memory"); goto done; }
+    if ((st = nw_predict(model, q, m, yhat, &n_empty))) {
+        rc = cli_lib_error(st, NULL, "prediction failed");
+        goto done;
+    }
+    if (weights_path) {
+        if (!(weights = malloc(m * n * sizeof *weights))) {
+            rc = cli_error("out of memory: the attention matrix has %zu x %zu entries", m, n);
+            goto done;
+        }
+        if ((st = nw_attention(model, q, m, weights))) {
+            rc = cli_lib_error(st, NULL, "attention failed");
+            goto done;
+        }
+    }
+
+    /* the output table: query inputs, then yhat or yhat_NAME per output */
+    const size_t cols = d + p;
+    table = malloc(m * cols * sizeof *table);
+    names = calloc(cols, sizeof *names);
+    yhat_names = calloc(p, sizeof *yhat_names);
+    if (!table || !names || !yhat_names) { rc = cli_error("out of memory"); goto done; }
+    for (size_t j = 0; j < m; j++) {
+        memcpy(table + j * cols, q + j * d, d * sizeof(double));
+        memcpy(table + j * cols + d, yhat + j * p, p * sizeof(double));
+    }
+    for (size_t k = 0; k < d; k++) names[k] = x_names[k];
+    for (size_t c2 = 0; c2 < p; c2++) {
+        const char *yname = nw_model_y_name(model, c2);
+        size_t len = strlen("yhat_") + (yname ? strlen(yname) : 24) + 1;
+        if (!(yhat_names[c2] = malloc(len))) { rc = cli_error("out of memory"); goto done; }
+        if (p == 1) snprintf(yhat_names[c2], len, "yhat");
+        else if (yname) snprintf(yhat_names[c2], len, "yhat_%s", yname);
+        else snprintf(yhat_names[c2], len, "yhat_%zu", c2 + 1);
+        names[d + c2] = yhat_names[c2];
+    }
+
+    if (weights_path && (st = nw_csv_write(weights_path, NULL, weights, m, n, &diag))) {
+        rc = cli_lib_error(st, &diag, weights_path);
+        goto done;
+    }
+    if ((st = nw_csv_write(out, names, table, m, cols, &diag))) {
+        rc = cli_lib_error(st, &diag, out);
+        goto done;
+    }
+    /* with the policy nearest (set here or saved in the model) no row is NaN */
+    if (n_empty > 0 && nw_model_empty_policy(model) == NW_EMPTY_NAN)
+        cli_warning("%zu of %zu queries had no training point within the kernel's support (use --empty nearest)",
+                    n_empty, m);
+done:
+    for (size_t c2 = 0; yhat_names && c2 < nw_model_p(model); c2++) free(yhat_names[c2]);
+    free(yhat_names);
+    free(names);
+    free(table);
+    free(weights);
+    free(yhat);
+    free(q);
+    free(x_names);
+    nw_table_free(queries);
+    nw_model_free(model);
+    data_free(&data);
+    model_opts_free(&o);
+    return rc;
+}

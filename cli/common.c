@@ -1,0 +1,648 @@
+/*
+ * common.c: the helpers every nwreg subcommand shares (see common.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+/* ------------------------------------------------------------- messages */
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nwreg: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nwreg: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    if (cmd) fprintf(stderr, " (see 'nwreg %s --help')\n", cmd);
+    else fputs(" (see 'nwreg --help')\n", stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_lib_error(nw_status status, const nw_diag *diag, const char *what)
+{
+    if (diag && diag->message[0]) return cli_error("%s", diag->message);
+    return cli_error("%s: %s", what, nw_strerror(status));
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nwreg: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------ option parsing */
+
+int cli_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c != '?' && c != ':') return c;
+    /* the offending word is argv[optind - 1] ("--name[=value]" or "-c") */
+    const char *word = optind > 1 && optind <= argc ? argv[optind - 1] : "";
+    if (strncmp(word, "--", 2) == 0) {
+        size_t len = strcspn(word, "=");
+        if (c == ':')
+            cli_usage_error(argv[0], "option '%.*s' needs a value", (int) len, word);
+        else if (optopt == 0)
+            cli_usage_error(argv[0], "unknown option '%.*s'", (int) len, word);
+        else
+            cli_usage_error(argv[0], "option '%.*s' takes no value", (int) len, word);
+    } else if (c == ':') {
+        cli_usage_error(argv[0], "option '-%c' needs a value", optopt);
+    } else {
+        cli_usage_error(argv[0], "unknown option '-%c'", optopt);
+    }
+    return '?';
+}
+
+/* A whole string as a finite double. */
+static int parse_double(const char *s, double *v)
+{
+    char *end;
+    if (!s || !*s) return -1;
+    double x = strtod(s, &end);
+    if (*end != '\0' || !isfinite(x)) return -1;
+    *v = x;
+    return 0;
+}
+
+int opt_double(const char *cmd, const char *opt, const char *arg, double *v)
+{
+    if (parse_double(arg, v) != 0)
+        return cli_usage_error(cmd, "%s '%s': not a finite number", opt, arg);
+    return 0;
+}
+
+int opt_positive(const char *cmd, const char *opt, const char *arg, double *v)
+{
+    if (opt_double(cmd, opt, arg, v) != 0) return EXIT_USAGE;
+    if (!(*v > 0)) return cli_usage_error(cmd, "%s %s: must be positive", opt, arg);
+    return 0;
+}
+
+int opt_int(const char *cmd, const char *opt, const char *arg, long lo, long hi, int *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(arg, &end, 10);
+    if (!*arg || *end != '\0' || errno == ERANGE)
+        return cli_usage_error(cmd, "%s '%s': not an integer", opt, arg);
+    if (x < lo || x > hi)
+        return cli_usage_error(cmd, "%s %s: must be between %ld and %ld", opt, arg, lo, hi);
+    *v = (int) x;
+    return 0;
+}
+
+int opt_size(const char *cmd, const char *opt, const char *arg, size_t lo, size_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(arg, &end, 10);
+    if (!*arg || *end != '\0' || errno == ERANGE || arg[0] == '-' || x > SIZE_MAX)
+        return cli_usage_error(cmd, "%s '%s': not a count", opt, arg);
+    if (x < lo) return cli_usage_error(cmd, "%s %s: must be at least %zu", opt, arg, lo);
+    *v = (size_t) x;
+    return 0;
+}
+
+int opt_seed(const char *cmd, const char *opt, const char *arg, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(arg, &end, 10);
+    if (!*arg || *end != '\0' || errno == ERANGE || arg[0] == '-' || arg[0] == '+')
+        return cli_usage_error(cmd, "%s '%s': not a seed (0 to 2^64-1)", opt, arg);
+    *v = (uint64_t) x;
+    return 0;
+}
+
+int opt_list(const char *cmd, const char *opt, const char *arg, int check,
+             double **values, size_t *count)
+{
+    size_t k = 1;
+    for (const char *s = arg; *s; s++) k += *s == ',';
+    double *v = malloc(k * sizeof *v);
+    char *copy = strdup(arg);
+    if (!v || !copy) {
+        free(v);
+        free(copy);
+        return cli_error("out of memory");
+    }
+    char *item = copy;
+    for (size_t i = 0; i < k; i++) {
+        char *comma = strchr(item, ',');
+        if (comma) *comma = '\0';
+        const char *why = NULL;
+        if (parse_double(item, &v[i]) != 0) why = "not a finite number";
+        else if (check == LIST_NONZERO && v[i] == 0) why = "a scale w must be nonzero (w = 1/h)";
+        else if (check == LIST_POSITIVE && !(v[i] > 0)) why = "a bandwidth must be positive";
+        if (why) {
+            int rc = cli_usage_error(cmd, "%s '%s': %s", opt, item, why);
+            free(v);
+            free(copy);
+            return rc;
+        }
+        item = comma ? comma + 1 : item;
+    }
+    free(copy);
+    free(*values);
+    *values = v;
+    *count = k;
+    return 0;
+}
+
+int opt_kernel(const char *cmd, const char *arg, nw_kernel *kernel)
+{
+    if (nw_kernel_from_name(arg, kernel) == NW_OK) return 0;
+    return cli_usage_error(cmd, "--kernel '%s': unknown kernel", arg);
+}
+
+int opt_estimator(const char *cmd, const char *arg, nw_estimator *estimator)
+{
+    if (nw_estimator_from_name(arg, estimator) == NW_OK) return 0;
+    return cli_usage_error(cmd, "--estimator '%s': use lc or ll", arg);
+}
+
+int opt_empty(const char *cmd, const char *arg, nw_empty_policy *policy)
+{
+    if (strcmp(arg, "nan") == 0) *policy = NW_EMPTY_NAN;
+    else if (strcmp(arg, "nearest") == 0) *policy = NW_EMPTY_NEAREST;
+    else return cli_usage_error(cmd, "--empty '%s': use nan or nearest", arg);
+    return 0;
+}
+
+int opt_optimizer(const char *cmd, const char *arg, nw_optimizer *optimizer)
+{
+    if (strcmp(arg, "sgd") == 0) *optimizer = NW_OPTIMIZER_SGD;
+    else if (strcmp(arg, "adam") == 0) *optimizer = NW_OPTIMIZER_ADAM;
+    else return cli_usage_error(cmd, "--optimizer '%s': use sgd or adam", arg);
+    return 0;
+}
+
+int opt_criterion(const char *cmd, const char *arg, nw_criterion *criterion)
+{
+    if (strcmp(arg, "loo") == 0) *criterion = NW_CRITERION_LOO;
+    else if (strcmp(arg, "aicc") == 0) *criterion = NW_CRITERION_AICC;
+    else return cli_usage_error(cmd, "--criterion '%s': use loo or aicc", arg);
+    return 0;
+}
+
+int opt_format(const char *cmd, const char *arg, plot_format *fmt)
+{
+    if (plot_format_from_name(arg, fmt) == 0) return 0;
+    return cli_usage_error(cmd, "--format '%s': use png, svg or pdf", arg);
+}
+
+int spread_values(const char *cmd, const char *opt, const double *values,
+                  size_t count, size_t d, double *out)
+{
+    if (count != 1 && count != d)
+        return cli_usage_error(cmd, "%s: give 1 or %zu values (one per input), not %zu",
+                               opt, d, count);
+    for (size_t k = 0; k < d; k++) out[k] = values[count == 1 ? 0 : k];
+    return 0;
+}
+
+int plot_format_for(const char *cmd, const char *path, const char *fmt_name,
+                    plot_format *fmt)
+{
+    if (fmt_name) return opt_format(cmd, fmt_name, fmt);
+    const char *dot = strrchr(path, '.');
+    if (dot && !strchr(dot, '/') && plot_format_from_name(dot + 1, fmt) == 0) return 0;
+    return cli_usage_error(cmd, "%s: cannot tell the format (name it .png, .svg or .pdf, or give --format)",
+                           path);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+/* ----------------------------------------------------------------- data */
+
+static int contains(const size_t *cols, size_t count, size_t c)
+{
+    for (size_t i = 0; i < count; i++)
+        if (cols[i] == c) return 1;
+    return 0;
+}
+
+/* Resolve a --x/--y list ("x1,x2", "3") to column indices (malloc'd). */
+static int resolve_columns(const nw_table *table, const char *path, const char *opt,
+                           const char *spec, size_t **cols_out, size_t *count_out)
+{
+    size_t k = 1;
+    for (const char *s = spec; *s; s++) k += *s == ',';
+    size_t *cols = malloc(k * sizeof *cols);
+    char *copy = strdup(spec);
+    int rc = 0;
+    if (!cols || !copy) { rc = cli_error("out of memory"); goto done; }
+    char *item = copy;
+    for (size_t i = 0; i < k; i++) {
+        char *comma = strchr(item, ',');
+        if (comma) *comma = '\0';
+        if (!*item) { rc = cli_error("%s '%s': empty column name", opt, spec); goto done; }
+        if (nw_table_find(table, item, &cols[i]) != NW_OK) {
+            rc = cli_error("%s: no column '%s' (%s)", path, item, opt);
+            goto done;
+        }
+        if (contains(cols, i, cols[i])) {
+            rc = cli_error("%s: column '%s' chosen twice (%s)", path, item, opt);
+            goto done;
+        }
+        item = comma ? comma + 1 : item;
+    }
+done:
+    free(copy);
+    if (rc) { free(cols); return rc; }
+    *cols_out = cols;
+    *count_out = k;
+    return 0;
+}
+
+/* The column named `name` if it exists and is not in `taken`. */
+static int free_named(const nw_table *table, const char *name, const size_t *taken,
+                      size_t ntaken, size_t *col)
+{
+    size_t cols = nw_table_cols(table);
+    for (size_t c = 0; c < cols; c++)
+        if (strcmp(nw_table_name(table, c), name) == 0 && !contains(taken, ntaken, c)) {
+            *col = c;
+            return 1;
+        }
+    return 0;
+}
+
+/* The default columns (see common.h), given those chosen explicitly. */
+static int default_columns(const nw_table *table, const char *path,
+                           size_t **xc, size_t *d, size_t **yc, size_t *p)
+{
+    size_t cols = nw_table_cols(table), cx, cy;
+    if (!*xc && !*yc) {
+        if (cols < 2)
+            return cli_error("%s: needs at least two columns (inputs, then the output)", path);
+        if (free_named(table, "x", NULL, 0, &cx) && free_named(table, "y", NULL, 0, &cy)) {
+            if (!(*xc = malloc(sizeof **xc)) || !(*yc = malloc(sizeof **yc)))
+                return cli_error("out of memory");
+            (*xc)[0] = cx, *d = 1;
+            (*yc)[0] = cy, *p = 1;
+            return 0;
+        }
+        if (!(*xc = malloc((cols - 1) * sizeof **xc)) || !(*yc = malloc(sizeof **yc)))
+            return cli_error("out of memory");
+        for (size_t c = 0; c + 1 < cols; c++) (*xc)[c] = c;
+        *d = cols - 1;
+        (*yc)[0] = cols - 1, *p = 1;
+        return 0;
+    }
+    if (!*yc) { /* --x only: y, else the last column not among the inputs */
+        if (!free_named(table, "y", *xc, *d, &cy)) {
+            size_t c = cols;
+            while (c > 0 && contains(*xc, *d, c - 1)) c--;
+            if (c == 0) return cli_error("%s: no column left for the output (--x takes them all)", path);
+            cy = c - 1;
+        }
+        if (!(*yc = malloc(sizeof **yc))) return cli_error("out of memory");
+        (*yc)[0] = cy, *p = 1;
+        return 0;
+    }
+    if (!*xc) { /* --y only: x, else every column not among the outputs */
+        if (!(*xc = malloc(cols * sizeof **xc))) return cli_error("out of memory");
+        *d = 0;
+        if (free_named(table, "x", *yc, *p, &cx)) (*xc)[(*d)++] = cx;
+        else
+            for (size_t c = 0; c < cols; c++)
+                if (!contains(*yc, *p, c)) (*xc)[(*d)++] = c;
+        if (*d == 0) return cli_error("%s: no column left for the inputs (--y takes them all)", path);
+    }
+    return 0;
+}
+
+int data_read(cli_data *data, const char *path, const char *x_spec, const char *y_spec)
+{
+    nw_diag diag = { { 0 }, 0, 0 };
+    size_t *xc = NULL, *yc = NULL, d = 0, p = 0;
+    int rc;
+    memset(data, 0, sizeof *data);
+    nw_status st = nw_table_read(path, &data->table, &diag);
+    if (st) return cli_lib_error(st, &diag, path);
+    const nw_table *t = data->table;
+
+    if (x_spec && (rc = resolve_columns(t, path, "--x", x_spec, &xc, &d))) goto fail;
+    if (y_spec && (rc = resolve_columns(t, path, "--y", y_spec, &yc, &p))) goto fail;
+    if ((rc = default_columns(t, path, &xc, &d, &yc, &p))) goto fail;
+    for (size_t c = 0; c < p; c++)
+        if (contains(xc, d, yc[c])) {
+            rc = cli_error("%s: column '%s' is chosen as both input and output", path,
+                           nw_table_name(t, yc[c]));
+            goto fail;
+        }
+
+    data->n = nw_table_rows(t);
+    data->d = d;
+    data->p = p;
+    data->x = malloc(data->n * d * sizeof(double));
+    data->y = malloc(data->n * p * sizeof(double));
+    data->x_names = malloc(d * sizeof(char *));
+    data->y_names = malloc(p * sizeof(char *));
+    if (!data->x || !data->y || !data->x_names || !data->y_names) {
+        rc = cli_error("out of memory");
+        goto fail;
+    }
+    if ((st = nw_table_columns(t, xc, d, data->x)) || (st = nw_table_columns(t, yc, p, data->y))) {
+        rc = cli_lib_error(st, NULL, path);
+        goto fail;
+    }
+    for (size_t k = 0; k < d; k++) data->x_names[k] = nw_table_name(t, xc[k]);
+    for (size_t c = 0; c < p; c++) data->y_names[c] = nw_table_name(t, yc[c]);
+    free(xc);
+    free(yc);
+    return 0;
+fail:
+    free(xc);
+    free(yc);
+    data_free(data);
+    return rc;
+}
+
+void data_free(cli_data *data)
+{
+    nw_table_free(data->table);
+    free(data->x);
+    free(data->y);
+    free(data->x_names);
+    free(data->y_names);
+    memset(data, 0, sizeof *data);
+}
+
+int data_columns_by_name(const nw_table *table, const char *path,
+                         const char *const *names, size_t count, double **out)
+{
+    size_t *cols = malloc(count * sizeof *cols);
+    double *v = malloc(nw_table_rows(table) * count * sizeof *v);
+    int rc = 0;
+    if (!cols || !v) { rc = cli_error("out of memory"); goto done; }
+    for (size_t k = 0; k < count; k++) {
+        /* by name only: "2" must not silently pick the second column */
+        size_t c, ncols = nw_table_cols(table);
+        for (c = 0; c < ncols; c++)
+            if (strcmp(nw_table_name(table, c), names[k]) == 0) break;
+        if (c == ncols) { rc = cli_error("%s: no column '%s' (an input of the model)", path, names[k]); goto done; }
+        cols[k] = c;
+    }
+    nw_status st = nw_table_columns(table, cols, count, v);
+    if (st) rc = cli_lib_error(st, NULL, path);
+done:
+    free(cols);
+    if (rc) { free(v); return rc; }
+    *out = v;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- models */
+
+const char model_opts_help[] =
+    "model:\n"
+    "  --w W[,W...]          the notebook's scale w = 1/h, one or one per input\n"
+    "  --bandwidth H[,H...]  bandwidths h > 0, one or one per input\n"
+    "  --select METHOD       choose h: loo (leave-one-out CV), aicc, scott,\n"
+    "                        silverman, sgd or adam (train w on the LOO loss)\n"
+    "  --kernel K            gaussian, epanechnikov, uniform, triangular, tricube,\n"
+    "                        biweight, cosine, laplace (default gaussian)\n"
+    "  --estimator E         lc (Nadaraya-Watson, local constant) or ll (local\n"
+    "                        linear) (default lc)\n"
+    "  --empty P             a query with no training point in a compact kernel's\n"
+    "                        support gets: nan or nearest (default nan)\n"
+    "  --lr R                learning rate for sgd/adam (default 0.5)\n"
+    "  --epochs N            epochs for sgd/adam (default 5)\n"
+    "  --w0 W[,W...]         starting scale for sgd/adam (default 1)\n"
+    "  --x COLS              input columns, names or 1-based indices, comma-separated\n"
+    "                        (default: x if columns x and y exist, else all but the last)\n"
+    "  --y COLS              output columns (default: y, else the last)\n"
+    "  --threads N           threads for the sums (default 0: OpenMP's choice)\n";
+
+void model_opts_init(model_opts *o, const char *cmd)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->method = BW_NONE;
+    o->kernel = NW_KERNEL_GAUSSIAN;
+    o->estimator = NW_ESTIMATOR_CONSTANT;
+    o->empty = NW_EMPTY_NAN;
+    nw_train_options_init(&o->train);
+    o->threads = -1;
+}
+
+void model_opts_free(model_opts *o)
+{
+    free(o->values);
+    free(o->w0);
+    o->values = o->w0 = NULL;
+}
+
+static int set_method(model_opts *o, const char *cmd, bw_method m, const char *opt)
+{
+    if (o->method != BW_NONE)
+        return cli_usage_error(cmd, "give only one of --w, --bandwidth and --select (%s)", opt);
+    o->method = m;
+    return 0;
+}
+
+int model_opts_parse(model_opts *o, int id, const char *arg)
+{
+    const char *cmd = o->cmd;
+    static const struct { const char *name; bw_method method; } select_names[] = {
+        { "loo", BW_LOO }, { "aicc", BW_AICC }, { "scott", BW_SCOTT },
+        { "silverman", BW_SILVERMAN }, { "sgd", BW_SGD }, { "adam", BW_ADAM },
+    };
+    int rc = 0;
+    const char *flag = NULL; /* set for options a saved model fixes */
+    switch (id) {
+    case OPT_W:
+        flag = "--w";
+        if (!(rc = set_method(o, cmd, BW_SCALE, flag)))
+            rc = opt_list(cmd, flag, arg, LIST_NONZERO, &o->values, &o->nvalues);
+        break;
+    case OPT_BANDWIDTH:
+        flag = "--bandwidth";
+        if (!(rc = set_method(o, cmd, BW_FIXED, flag)))
+            rc = opt_list(cmd, flag, arg, LIST_POSITIVE, &o->values, &o->nvalues);
+        break;
+    case OPT_SELECT: {
+        flag = "--select";
+        size_t i, count = sizeof select_names / sizeof select_names[0];
+        for (i = 0; i < count; i++)
+            if (strcmp(arg, select_names[i].name) == 0) break;
+        if (i == count)
+            return cli_usage_error(cmd, "--select '%s': use loo, aicc, scott, silverman, sgd or adam", arg);
+        rc = set_method(o, cmd, select_names[i].method, flag);
+        break;
+    }
+    case OPT_KERNEL: flag = "--kernel"; rc = opt_kernel(cmd, arg, &o->kernel); break;
+    case OPT_ESTIMATOR: flag = "--estimator"; rc = opt_estimator(cmd, arg, &o->estimator); break;
+    case OPT_EMPTY: rc = opt_empty(cmd, arg, &o->empty); o->empty_set = 1; break;
+    case OPT_LR: flag = "--lr"; rc = opt_positive(cmd, flag, arg, &o->train.lr); break;
+    case OPT_EPOCHS: flag = "--epochs"; rc = opt_int(cmd, flag, arg, 0, 1000000000, &o->train.epochs); break;
+    case OPT_W0: flag = "--w0"; rc = opt_list(cmd, flag, arg, LIST_NONZERO, &o->w0, &o->nw0); break;
+    case OPT_X: flag = "--x"; o->x_spec = arg; break;
+    case OPT_Y: flag = "--y"; o->y_spec = arg; break;
+    case OPT_THREADS: rc = opt_int(cmd, "--threads", arg, 0, 4096, &o->threads); break;
+    default: return -1;
+    }
+    if (!rc && flag && !o->model_flag) o->model_flag = flag;
+    return rc;
+}
+
+int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
+              fit_info *info)
+{
+    const size_t d = data->d;
+    nw_model *model = NULL;
+    fit_info fi = { "fixed bandwidth", 0, 0 };
+    double *h = malloc(d * sizeof *h);
+    int rc = 0;
+    nw_status st;
+    if (!h) return cli_error("out of memory");
+
+    if ((st = nw_model_new(&model, data->x, data->y, data->n, d, data->p)) ||
+        (st = nw_model_set_kernel(model, o->kernel)) ||
+        (st = nw_model_set_estimator(model, o->estimator)) ||
+        (st = nw_model_set_empty_policy(model, o->empty)) ||
+        (st = nw_model_set_names(model, data->x_names, data->y_names)) ||
+        (o->threads >= 0 && (st = nw_model_set_threads(model, o->threads)))) {
+        rc = cli_lib_error(st, NULL, "cannot make the model");
+        goto done;
+    }
+
+    double t0 = cli_now();
+    switch (o->method) {
+    case BW_NONE:
+        rc = cli_usage_error(o->cmd, "give --w, --bandwidth or --select");
+        break;
+    case BW_SCALE:
+    case BW_FIXED:
+        if ((rc = spread_values(o->cmd, o->method == BW_SCALE ? "--w" : "--bandwidth",
+                                o->values, o->nvalues, d, h)))
+            break;
+        fi.method = o->method == BW_SCALE ? "fixed scale w" : "fixed bandwidth";
+        st = o->method == BW_SCALE ? nw_model_set_scale(model, h) : nw_model_set_bandwidth(model, h);
+        if (st) rc = cli_lib_error(st, NULL, "cannot set the bandwidth");
+        break;
+    case BW_SCOTT:
+    case BW_SILVERMAN:
+        fi.method = o->method == BW_SCOTT ? "Scott's rule" : "Silverman's rule";
+        if ((st = nw_rule_of_thumb(model, o->method == BW_SCOTT ? NW_RULE_SCOTT : NW_RULE_SILVERMAN, h)) ||
+            (st = nw_model_set_bandwidth(model, h)))
+            rc = cli_lib_error(st, NULL, fi.method);
+        break;
+    case BW_LOO:
+    case BW_AICC: {
+        nw_select_result res = { 0, 0 };
+        fi.method = o->method == BW_LOO ? "minimum LOO CV" : "minimum AICc";
+        st = nw_select_bandwidth(model, o->method == BW_LOO ? NW_CRITERION_LOO : NW_CRITERION_AICC,
+                                 NULL, &res);
+        if (st) rc = cli_lib_error(st, NULL, "bandwidth selection failed");
+        fi.evaluations = res.evaluations;
+        break;
+    }
+    case BW_SGD:
+    case BW_ADAM: {
+        nw_train_options topt = o->train;
+        topt.optimizer = o->method == BW_SGD ? NW_OPTIMIZER_SGD : NW_OPTIMIZER_ADAM;
+        fi.method = o->method == BW_SGD ? "SGD on the LOO loss" : "Adam on the LOO loss";
+        for (size_t k = 0; k < d; k++) h[k] = 1; /* w0 */
+        if (o->w0 && (rc = spread_values(o->cmd, "--w0", o->w0, o->nw0, d, h))) break;
+        st = nw_train(model, &topt, h, NULL);
+        if (st) rc = cli_lib_error(st, NULL, "training failed");
+        fi.evaluations = topt.epochs;
+        break;
+    }
+    }
+    fi.seconds = cli_now() - t0;
+done:
+    free(h);
+    if (rc) {
+        nw_model_free(model);
+        return rc;
+    }
+    if (info) *info = fi;
+    *model_out = model;
+    return 0;
+}
+
+int is_model_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && strcmp(path + n - 5, ".json") == 0;
+}
+
+int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
+                      nw_model **model)
+{
+    const char *cmd = o->cmd;
+    if (!is_model_path(source)) {
+        int rc = data_read(data, source, o->x_spec, o->y_spec);
+        if (rc) return rc;
+        return model_fit(data, o, model, NULL);
+    }
+    if (o->model_flag)
+        return cli_usage_error(cmd, "option %s cannot change a saved model (%s)", o->model_flag, source);
+    nw_diag diag = { { 0 }, 0, 0 };
+    nw_status st = nw_model_load(model, source, &diag);
+    if (st) return cli_lib_error(st, &diag, source);
+    if ((o->empty_set && (st = nw_model_set_empty_policy(*model, o->empty))) ||
+        (o->threads >= 0 && (st = nw_model_set_threads(*model, o->threads)))) {
+        nw_model_free(*model);
+        *model = NULL;
+        return cli_lib_error(st, NULL, source);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- printing */
+
+void print_list(FILE *fp, const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) fprintf(fp, "%s%.17g", i ? "," : "", v[i]);
+}
+
+void print_epoch(const nw_epoch *e)
+{
+    printf("epoch %d loss %.17g w ", e->epoch, e->loss);
+    print_list(stdout, e->w, e->d);
+    fputs(" grad ", stdout);
+    print_list(stdout, e->grad, e->d);
+    putchar('\n');
+}
+
+int print_epoch_cb(const nw_epoch *e, void *ctx)
+{
+    (void) ctx;
+    print_epoch(e);
+    return 0;
+}

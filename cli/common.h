@@ -1,0 +1,213 @@
+/*
+ * common.h: what the nwreg subcommands share: error messages, option values,
+ * reading a CSV file into x/y arrays, and making a model (fitted from
+ * options, or loaded from a model file).
+ *
+ * Conventions of every subcommand:
+ *  - it is `int cmd_NAME(int argc, char **argv)` with argv[0] = "NAME", and
+ *    returns the exit status: 0 success, 1 failure, 2 usage error;
+ *  - it prints at most one error line, through cli_error / cli_usage_error /
+ *    cli_lib_error, and frees everything it allocated before returning;
+ *  - it writes every output file atomically (nw_csv_write, nw_model_save and
+ *    the plot_* functions all do), and only after all computing is done.
+ */
+#ifndef NW_CLI_COMMON_H
+#define NW_CLI_COMMON_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nwreg.h"
+#include "plot.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* The subcommands (each in its own cmd_*.c). */
+int cmd_demo(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_cv(int argc, char **argv);
+
+/* ------------------------------------------------------------- messages */
+
+/* "nwreg: MESSAGE" on stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...);
+/* "nwreg: MESSAGE (see 'nwreg CMD --help')" on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* A library failure: the diag's message when it has one (it already starts
+ * with FILE:LINE:), else "WHAT: <nw_strerror(status)>".  Returns EXIT_FAIL. */
+int cli_lib_error(nw_status status, const nw_diag *diag, const char *what);
+/* "nwreg: warning: MESSAGE" on stderr. */
+void cli_warning(const char *fmt, ...);
+
+/* ------------------------------------------------------ option parsing */
+
+/* Long-option ids shared by the subcommands (short options use letters). */
+enum {
+    OPT_W = 256, OPT_W0, OPT_BANDWIDTH, OPT_SELECT, OPT_KERNEL, OPT_ESTIMATOR,
+    OPT_EMPTY, OPT_LR, OPT_EPOCHS, OPT_OPTIMIZER, OPT_X, OPT_Y, OPT_THREADS,
+    OPT_WEIGHTS, OPT_CRITERION, OPT_GRID, OPT_HMIN, OPT_HMAX, OPT_PLOT,
+    OPT_FORMAT, OPT_OUT, OPT_SEED, OPT_N, OPT_M, OPT_TRAIN, OPT_TEST, OPT_QUIET,
+    OPT_HELP
+};
+
+/* getopt_long over argv (argv[0] is the subcommand's name), with getopt's
+ * own messages turned off.  Returns the option's id, -1 when the options
+ * end (the operands are then argv[optind..argc)), or '?' after printing a
+ * usage error (unknown option, missing value). */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+/* Values of options.  Each returns 0, or prints a usage error naming the
+ * option (opt is its spelling, e.g. "--lr") and returns EXIT_USAGE.
+ * Numbers must fill the whole string and be finite. */
+int opt_double(const char *cmd, const char *opt, const char *arg, double *v);
+int opt_positive(const char *cmd, const char *opt, const char *arg, double *v);
+int opt_int(const char *cmd, const char *opt, const char *arg, long lo, long hi, int *v);
+int opt_size(const char *cmd, const char *opt, const char *arg, size_t lo, size_t *v);
+int opt_seed(const char *cmd, const char *opt, const char *arg, uint64_t *v);
+/* A comma-separated list of numbers, each checked (nonzero: w scales;
+ * positive: bandwidths).  *values is malloc'd (free it), *count >= 1. */
+enum { LIST_ANY, LIST_NONZERO, LIST_POSITIVE };
+int opt_list(const char *cmd, const char *opt, const char *arg, int check,
+             double **values, size_t *count);
+int opt_kernel(const char *cmd, const char *arg, nw_kernel *kernel);
+int opt_estimator(const char *cmd, const char *arg, nw_estimator *estimator);
+int opt_empty(const char *cmd, const char *arg, nw_empty_policy *policy);
+int opt_optimizer(const char *cmd, const char *arg, nw_optimizer *optimizer);
+int opt_criterion(const char *cmd, const char *arg, nw_criterion *criterion);
+int opt_format(const char *cmd, const char *arg, plot_format *fmt);
+
+/* A list of 1 or d values stretched to d values (out has d entries).
+ * Returns 0, or prints an error and returns EXIT_USAGE. */
+int spread_values(const char *cmd, const char *opt, const double *values,
+                  size_t count, size_t d, double *out);
+
+/* The plot format of path: `fmt_name` (--format) when not NULL, else from
+ * the extension .png/.svg/.pdf.  Returns 0 or EXIT_USAGE after a message. */
+int plot_format_for(const char *cmd, const char *path, const char *fmt_name,
+                    plot_format *fmt);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/* ----------------------------------------------------------------- data */
+
+/* A CSV file read as inputs x (n x d) and outputs y (n x p).
+ * Columns: --x/--y COLS (names or 1-based indices, comma-separated); by
+ * default the columns named x and y when both exist, else every column but
+ * the last as inputs and the last as the output.  With only --x, the output
+ * is the column y if there is one outside --x, else the last column outside
+ * --x; with only --y, the inputs are the column x if there is one outside
+ * --y, else every column outside --y. */
+typedef struct cli_data {
+    nw_table *table;
+    size_t n, d, p;
+    double *x, *y;            /* n x d, n x p, row-major */
+    const char **x_names;     /* d names (pointing into table) */
+    const char **y_names;     /* p names */
+} cli_data;
+
+/* Returns 0, or prints an error and returns EXIT_FAIL.  x_spec, y_spec
+ * may be NULL.  On failure *data is
+ * left empty (data_free is still safe). */
+int data_read(cli_data *data, const char *path, const char *x_spec,
+              const char *y_spec);
+void data_free(cli_data *data);
+
+/* The columns of `table` named by `names` (count of them) copied into a
+ * malloc'd rows x count array; error naming the first missing column. */
+int data_columns_by_name(const nw_table *table, const char *path,
+                         const char *const *names, size_t count, double **out);
+
+/* ---------------------------------------------------------------- models */
+
+/* How predict and fit choose the bandwidths. */
+typedef enum bw_method {
+    BW_NONE = 0,   /* nothing given */
+    BW_SCALE,      /* --w W[,W...]: scales, h = 1/|w| */
+    BW_FIXED,      /* --bandwidth H[,H...] */
+    BW_LOO, BW_AICC, BW_SCOTT, BW_SILVERMAN, BW_SGD, BW_ADAM /* --select */
+} bw_method;
+
+/* The options of predict and fit that make a model. */
+typedef struct model_opts {
+    const char *cmd;      /* the subcommand, for messages */
+    bw_method method;
+    double *values;       /* --w or --bandwidth values (malloc'd) */
+    size_t nvalues;
+    nw_kernel kernel;
+    nw_estimator estimator;
+    nw_empty_policy empty;
+    int empty_set;          /* --empty given */
+    nw_train_options train; /* --lr, --epochs (sgd/adam) */
+    double *w0;             /* --w0 (sgd/adam; default 1) */
+    size_t nw0;
+    int threads;            /* --threads; -1 when not given */
+    const char *x_spec, *y_spec;
+    const char *model_flag; /* the first option given that a saved model fixes */
+} model_opts;
+
+void model_opts_init(model_opts *o, const char *cmd);
+void model_opts_free(model_opts *o);
+
+/* The long options model_opts_parse understands (for getopt tables). */
+#define MODEL_LONGOPTS                                              \
+    { "w", required_argument, NULL, OPT_W },                        \
+    { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },        \
+    { "select", required_argument, NULL, OPT_SELECT },              \
+    { "kernel", required_argument, NULL, OPT_KERNEL },              \
+    { "estimator", required_argument, NULL, OPT_ESTIMATOR },        \
+    { "empty", required_argument, NULL, OPT_EMPTY },                \
+    { "lr", required_argument, NULL, OPT_LR },                      \
+    { "epochs", required_argument, NULL, OPT_EPOCHS },              \
+    { "w0", required_argument, NULL, OPT_W0 },                      \
+    { "x", required_argument, NULL, OPT_X },                        \
+    { "y", required_argument, NULL, OPT_Y },                        \
+    { "threads", required_argument, NULL, OPT_THREADS }
+
+/* Handle option `id` if it is one of MODEL_LONGOPTS: returns 0 when it was
+ * (and stored), EXIT_USAGE after a message for a bad value, -1 when `id` is
+ * not a model option.  Errors name o->cmd. */
+int model_opts_parse(model_opts *o, int id, const char *arg);
+
+/* The usage lines of MODEL_LONGOPTS, for the help of predict and fit. */
+extern const char model_opts_help[];
+
+/* What model_fit did, for summaries. */
+typedef struct fit_info {
+    const char *method;     /* "fixed bandwidth", "scale w", "LOO CV", ... */
+    int evaluations;        /* criterion (or loss) evaluations spent */
+    double seconds;         /* time spent choosing the bandwidths */
+} fit_info;
+
+/* Make a model from data and options: kernel, estimator, empty policy,
+ * threads, names, then the bandwidths (fixed, or chosen).  Returns 0 or
+ * EXIT_FAIL/EXIT_USAGE after a message.  info may be NULL. */
+int model_fit(const cli_data *data, const model_opts *o, nw_model **model,
+              fit_info *info);
+
+/* Whether predict's first argument names a model file (it ends in .json). */
+int is_model_path(const char *path);
+
+/* predict's first argument: a model file (name ending in .json: loaded;
+ * then no option may change it but --empty and --threads) or training data
+ * (fitted with model_fit).  *data is filled only in the second case. */
+int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
+                      nw_model **model);
+
+/* ------------------------------------------------------------- printing */
+
+/* One training epoch as `epoch E loss L w W grad G` (%.17g; W and G as
+ * comma-separated lists when d > 1), on stdout. */
+void print_epoch(const nw_epoch *e);
+/* nw_epoch_fn that prints each epoch (ctx unused). */
+int print_epoch_cb(const nw_epoch *e, void *ctx);
+/* n doubles as %.17g separated by commas. */
+void print_list(FILE *fp, const double *v, size_t n);
+
+#endif
