@@ -16,6 +16,7 @@ Run:  /usr/bin/python3 bench/select_loo.py [--nwreg build/nwreg] [--n 300 1000 3
 Needs Debian's python3-statsmodels (scripts/deps.sh python3-statsmodels).
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -35,17 +36,18 @@ def data(n, seed):
 
 
 def nwreg_fit(binary, path, reg, repeat):
-    times, out = [], ""
+    """Median wall time of the whole `nwreg fit` process; the bandwidth from
+    the model file it writes."""
+    times = []
+    model = path + f".{reg}.json"
     for _ in range(repeat):
         t = time.perf_counter()
-        out = subprocess.run([binary, "fit", path, "--select", "loo", "--estimator", reg],
-                             check=True, capture_output=True, text=True).stdout
+        subprocess.run([binary, "fit", path, "--select", "loo", "--estimator", reg, "-o", model],
+                       check=True, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
-    h = None
-    for line in out.splitlines():
-        if line.strip().startswith("bandwidth"):
-            h = float(line.split(":", 1)[1].split()[0].strip("[],"))
-    return statistics.median(times), h, out
+    with open(model) as f:
+        h = json.load(f)["bandwidth"][0]
+    return statistics.median(times), h
 
 
 def main():
@@ -68,10 +70,10 @@ def main():
                 kr = KernelReg(y, x, "c", reg_type=reg, bw="cv_ls")
                 t_sm = time.perf_counter() - t
                 h_sm = float(kr.bw[0])
-                t_nw, h_nw, _ = nwreg_fit(a.nwreg, path, reg, a.repeat)
+                t_nw, h_nw = nwreg_fit(a.nwreg, path, reg, a.repeat)
                 func = kr._est_loc_linear if reg == "ll" else kr._est_loc_constant
-                cv_sm = kr.cv_loo([h_sm], func) if h_sm > 0 else float("nan")
-                cv_nw = kr.cv_loo([h_nw], func)
+                cv_sm = float(np.squeeze(kr.cv_loo(np.array([h_sm]), func))) if h_sm > 0 else float("nan")
+                cv_nw = float(np.squeeze(kr.cv_loo(np.array([h_nw]), func)))
                 print(f"{n:>6} {reg:>3} {h_sm:>10.6g} {h_nw:>10.6g} {cv_sm:>12.8g} {cv_nw:>12.8g}"
                       f" {t_sm:>9.3f} {t_nw:>9.3f} {t_sm / t_nw:>8.1f}", flush=True)
 

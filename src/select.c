@@ -270,7 +270,8 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
     int G = o->grid_points < 5 ? 5 : o->grid_points;
     if (!smooth) G *= 4;
     double lo = t0 + log(o->grid_lo), hi = t0 + log(o->grid_hi);
-    double *tg = malloc(2 * (size_t) G * sizeof(double)), *fg = tg + G;
+    /* tg: scan points, then a mark per point (NaN = refined); fg: values */
+    double *tg = malloc(3 * (size_t) G * sizeof(double)), *fg = tg + 2 * G;
     if (!tg) return NW_ERR_NOMEM;
     nw_status st = NW_OK;
     int ib = -1;
@@ -279,6 +280,7 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         ib = -1;
         for (int i = 0; i < G; i++) {
             tg[i] = lo + (hi - lo) * i / (G - 1);
+            tg[G + i] = 0;
             if ((st = eval(s, &tg[i], &fg[i], NULL))) goto done;
             if (isfinite(fg[i]) && (ib < 0 || fg[i] < fg[ib])) ib = i;
         }
@@ -289,15 +291,21 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         else break;
     }
     if (ib == 0 || ib == G - 1) goto done; /* still decreasing at the edge: keep the edge */
-    /* refine the REFINE_1D lowest local minima of the scan (compact kernels
-     * give criteria with kinks and several dips of similar depth) */
+    /* refine up to REFINE_1D local minima of the scan, lowest first
+     * (compact kernels give criteria with kinks and several dips of similar
+     * depth); for smooth kernels, skipping a dip that cannot beat the best value seen: within one
+     * grid cell a dip improves on its scan value by about as much as the
+     * criterion changes across the cell */
     for (int r = 0; r < REFINE_1D; r++) {
         int im = -1;
         for (int i = 1; i < G - 1; i++)
-            if (isfinite(fg[i]) && fg[i] <= fg[i - 1] && fg[i] <= fg[i + 1] &&
+            if (isfinite(fg[i]) && !isnan(tg[G + i]) && fg[i] <= fg[i - 1] && fg[i] <= fg[i + 1] &&
                 (im < 0 || fg[i] < fg[im]))
                 im = i;
         if (im < 0) break;
+        tg[G + im] = NAN; /* refined (fg stays: it is its neighbours' reference) */
+        double rise = fmax(fg[im - 1], fg[im + 1]) - fg[im];
+        if (smooth && r > 0 && fg[im] - 2 * rise > s->best_f) continue;
         double a = tg[im - 1], b = tg[im + 1], ga, gb, fa, fb;
         if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
         if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO && smooth)
@@ -305,7 +313,6 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         else
             st = brent_min(s, a, b, tg[im], fg[im], o->tol, o->max_iter);
         if (st) goto done;
-        fg[im] = INFINITY; /* next dip */
     }
 done:
     free(tg);
