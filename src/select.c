@@ -261,6 +261,8 @@ static nw_status derivative_root(search *s, double a, double ga, double b,
 
 /* Local minima of the 1-d scan that get refined. */
 #define REFINE_1D 3
+/* Points of the finer scan inside a dip's two cells (compact kernels). */
+#define SUBSCAN_1D 17
 
 static nw_status select_1d(search *s, const nw_select_options *o, double t0)
 {
@@ -307,8 +309,21 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         double rise = fmax(fg[im - 1], fg[im + 1]) - fg[im];
         if (smooth && r > 0 && fg[im] - 2 * rise > s->best_f) continue;
         double a = tg[im - 1], b = tg[im + 1], ga, gb, fa, fb;
+        if (!smooth) {
+            /* kinks inside the cell: a finer scan of it first, then Brent
+             * around its best point */
+            double step = (b - a) / (SUBSCAN_1D - 1), tb = tg[im], fbest = fg[im];
+            for (int i = 1; i < SUBSCAN_1D - 1; i++) {
+                double t = a + step * i, f;
+                if ((st = eval(s, &t, &f, NULL))) goto done;
+                if (f < fbest) { fbest = f; tb = t; }
+            }
+            st = brent_min(s, tb - step, tb + step, tb, fbest, o->tol, o->max_iter);
+            if (st) goto done;
+            continue;
+        }
         if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
-        if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO && smooth)
+        if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO)
             st = derivative_root(s, a, ga, b, gb, o->tol, o->max_iter);
         else
             st = brent_min(s, a, b, tg[im], fg[im], o->tol, o->max_iter);
