@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.dont_write_bytecode = True   # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _refio import VectorFile  # noqa: E402
 
@@ -237,8 +238,8 @@ def main():
         assert abs(l_np - l_t) <= 1e-12 * max(1.0, abs(l_t)), (w, l_np, l_t)
         assert abs(g_np - g_t) <= 1e-10 * max(1.0, abs(g_t)), (w, g_np, g_t)
 
-    vf.comment("wall time %.2f s" % (time.time() - t0))
     vf.write()
+    print("wall time %.2f s" % (time.time() - t0), file=sys.stderr)
     print("\n".join(summary), file=sys.stderr)
 
 
