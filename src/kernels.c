@@ -20,7 +20,8 @@
  * where K(u) > 0, so that d K(u w) / d w = K(u w) rho(u w) / w:
  *   gaussian -u^2, laplace -|u|, epanechnikov -2u^2/(1-u^2), uniform 0,
  *   triangular -|u|/(1-|u|), tricube -9|u|^3/(1-|u|^3), biweight
- *   -4u^2/(1-u^2), cosine -(pi/2) u tan(pi u / 2).
+ *   -4u^2/(1-u^2), cosine -(pi/2) u tan(pi u / 2).  The inline definitions
+ * are in kernels.h (they sit in the engine's innermost loops).
  */
 #include <math.h>
 #include <string.h>

@@ -25,18 +25,21 @@ static inline double kernel_log(nw_kernel kernel, double u)
     return kernel == NW_KERNEL_LAPLACE ? -fabs(u) : -0.5 * u * u;
 }
 
+/* Near the edge of the support 1 - u^2 would cancel: it is computed as
+ * (1 - |u|)(1 + |u|), 1 - |u|^3 as (1 - |u|)(1 + |u| + u^2), and
+ * cos(pi u / 2) as sin(pi (1 - |u|) / 2), each exact to a few ulps. */
 static inline double kernel_value(nw_kernel kernel, double u)
 {
     double a = fabs(u), t;
     switch (kernel) {
     case NW_KERNEL_GAUSSIAN:     return exp(-0.5 * u * u);
     case NW_KERNEL_LAPLACE:      return exp(-a);
-    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? 1 - u * u : 0;
+    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? (1 - a) * (1 + a) : 0;
     case NW_KERNEL_UNIFORM:      return a <= 1 ? 1 : 0;
     case NW_KERNEL_TRIANGULAR:   return a < 1 ? 1 - a : 0;
-    case NW_KERNEL_TRICUBE:      t = 1 - a * a * a; return a < 1 ? t * t * t : 0;
-    case NW_KERNEL_BIWEIGHT:     t = 1 - u * u; return a < 1 ? t * t : 0;
-    case NW_KERNEL_COSINE:       return a < 1 ? cos(M_PI_2 * u) : 0;
+    case NW_KERNEL_TRICUBE:      t = (1 - a) * (1 + a + a * a); return a < 1 ? t * t * t : 0;
+    case NW_KERNEL_BIWEIGHT:     t = (1 - a) * (1 + a); return a < 1 ? t * t : 0;
+    case NW_KERNEL_COSINE:       return a < 1 ? sin(M_PI_2 * (1 - a)) : 0;
     default:                     return NAN;
     }
 }
@@ -47,15 +50,15 @@ static inline double kernel_rho(nw_kernel kernel, double u)
     switch (kernel) {
     case NW_KERNEL_GAUSSIAN:     return -u * u;
     case NW_KERNEL_LAPLACE:      return -a;
-    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? -2 * u * u / (1 - u * u) : 0;
+    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? -2 * u * u / ((1 - a) * (1 + a)) : 0;
     case NW_KERNEL_UNIFORM:      return 0;
     case NW_KERNEL_TRIANGULAR:   return a < 1 ? -a / (1 - a) : 0;
-    case NW_KERNEL_TRICUBE:      return a < 1 ? -9 * a * a * a / (1 - a * a * a) : 0;
-    case NW_KERNEL_BIWEIGHT:     return a < 1 ? -4 * u * u / (1 - u * u) : 0;
-    case NW_KERNEL_COSINE:       return a < 1 ? -M_PI_2 * u * tan(M_PI_2 * u) : 0;
+    case NW_KERNEL_TRICUBE:      return a < 1 ? -9 * a * a * a / ((1 - a) * (1 + a + a * a)) : 0;
+    case NW_KERNEL_BIWEIGHT:     return a < 1 ? -4 * u * u / ((1 - a) * (1 + a)) : 0;
+    case NW_KERNEL_COSINE:       /* -(pi/2) u tan(pi u/2) = -(pi/2) |u| cot(pi (1-|u|)/2) */
+        return a < 1 ? -M_PI_2 * a * cos(M_PI_2 * (1 - a)) / sin(M_PI_2 * (1 - a)) : 0;
     default:                     return NAN;
     }
 }
-
 
 #endif

@@ -1,5 +1,7 @@
 /* test_kernels.c: every kernel against its formula, names, rho = u K'/K. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -83,6 +85,62 @@ static void test_strerror_covers_every_status(void **state)
     assert_string_equal(nw_strerror((nw_status) 999), "unknown status");
 }
 
+/* Every kernel's predictions against its formula: tests/reference/
+ * kernels_ref.py evaluates sum K y / sum K (lc) and the weighted least-squares
+ * line (ll) in 100-digit arithmetic on d1.csv at h = 0.8.  Tolerance 1e-10
+ * relative (the local-linear solve amplifies rounding by its condition). */
+static void test_kernel_predictions_match_formulas(void **state)
+{
+    (void) state;
+    nwt_ref *ref = nwt_ref_load("kernels_ref.txt");
+    const char *cols[2] = { "x", "y" };
+    size_t n, nq, nu;
+    double *xy = nwt_read_columns("tests/reference/data/d1.csv", cols, 2, &n);
+    double *x = malloc(n * sizeof(double)), *y = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) { x[i] = xy[2 * i]; y[i] = xy[2 * i + 1]; }
+    const double h = nwt_ref_get(ref, "k_h", NULL)[0];
+    const double *q = nwt_ref_get(ref, "k_queries", &nq);
+    const double *u = nwt_ref_get(ref, "k_u", &nu);
+    double *yh = malloc(n * sizeof(double));
+    nw_model *m;
+    assert_int_equal(nw_model_new(&m, x, y, n, 1, 1), NW_OK);
+    nw_model_set_bandwidth(m, &h);
+    for (int k = 0; k < NW_KERNEL_COUNT; k++) {
+        char name[64];
+        const char *kn = nw_kernel_name((nw_kernel) k);
+        nw_model_set_kernel(m, (nw_kernel) k);
+        snprintf(name, sizeof name, "k_%s_K", kn);
+        const double *K = nwt_ref_get(ref, name, NULL);
+        /* atol: the reference is 100-digit arithmetic, where cos(pi/2)
+         * comes out as 1.4e-102 instead of 0 */
+        for (size_t i = 0; i < nu; i++) assert_close(nw_kernel_eval((nw_kernel) k, u[i]), K[i], 1e-15, 1e-90);
+        for (int e = 0; e < 2; e++) {
+            nw_model_set_estimator(m, (nw_estimator) e);
+            size_t empty;
+            assert_int_equal(nw_predict(m, q, nq, yh, &empty), NW_OK);
+            snprintf(name, sizeof name, "k_%s_%s", kn, e ? "ll" : "lc");
+            const double *want = nwt_ref_get(ref, name, NULL);
+            fprintf(stderr, "  %s\n", name);
+            /* includes x = 1000, 1238 bandwidths out, where the Gaussian
+             * local-linear fit extrapolates the line through the two nearest
+             * points (-12246.28...) */
+            assert_all_close(yh, want, nq, 1e-10, 1e-12);
+            assert_int_equal(empty, kernel_is_log((nw_kernel) k) ? 0 : 1);
+            double cv;
+            snprintf(name, sizeof name, "k_%s_cv_%s", kn, e ? "ll" : "lc");
+            assert_int_equal(nw_criterion_eval(m, NW_CRITERION_LOO, &h, &cv, NULL), NW_OK);
+            assert_close(cv, nwt_ref_get(ref, name, NULL)[0], 1e-10, 0);
+        }
+        nw_model_set_estimator(m, NW_ESTIMATOR_CONSTANT);
+        assert_int_equal(nw_loo_predict(m, yh, NULL), NW_OK);
+        snprintf(name, sizeof name, "k_%s_loo_lc", kn);
+        assert_all_close(yh, nwt_ref_get(ref, name, NULL), n, 1e-10, 1e-12);
+    }
+    nw_model_free(m);
+    free(xy); free(x); free(y); free(yh);
+    nwt_ref_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_rho_is_log_derivative),
         cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_strerror_covers_every_status),
+        cmocka_unit_test(test_kernel_predictions_match_formulas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
