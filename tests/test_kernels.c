@@ -141,6 +141,31 @@ static void test_kernel_predictions_match_formulas(void **state)
     nwt_ref_free(ref);
 }
 
+/* Where a peer is wrong: statsmodels' tricube gives points outside the
+ * support the largest weight (it sets u = 0 there).  nwreg gives them 0,
+ * and agrees with statsmodels (up to its constant 70/81) inside. */
+static void test_tricube_fixes_statsmodels(void **state)
+{
+    (void) state;
+    nwt_ref *ref = nwt_ref_load("kernels_ref.txt");
+    size_t n;
+    const double *u = nwt_ref_get(ref, "sm_tricube_u", &n);
+    const double *sm = nwt_ref_get(ref, "sm_tricube_K", NULL);
+    int outside = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ours = nw_kernel_eval(NW_KERNEL_TRICUBE, u[i]);
+        if (fabs(u[i]) > 1) {
+            outside++;
+            assert_close(sm[i], 70.0 / 81.0, 1e-15, 0); /* statsmodels: the maximum */
+            assert_true(ours == 0);                     /* nwreg: no weight */
+        } else {
+            assert_close(70.0 / 81.0 * ours, sm[i], 1e-12, 1e-300);
+        }
+    }
+    assert_true(outside >= 4);
+    nwt_ref_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_strerror_covers_every_status),
         cmocka_unit_test(test_kernel_predictions_match_formulas),
+        cmocka_unit_test(test_tricube_fixes_statsmodels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,16 @@ def main():
     vf.comment("gaussian ll at 1000 = line through those two extrapolated = %r" % line_2nn)
     vf.comment("laplace at 1000 = laplace at any q >= max x = %r (lc)" %
                est_mp("laplace", xs, ys, mp.mpf(float(x.max())), "lc"))
+    # statsmodels' tricube (nonparametric/kernels.py) sets u = 0 where |u| > 1,
+    # so a point OUTSIDE the support gets the largest weight, 70/81; its own
+    # test suite encodes that.  Recorded here so the C tests can show the
+    # difference (nwreg: 0 outside the support).
+    from statsmodels.nonparametric import kernels as smk
+    su = np.array([-3.0, -1.5, -1.0, -0.5, 0.0, 0.5, 0.999, 1.0, 1.0000000000000002, 2.0])
+    vf.comment("sm_tricube_K = statsmodels.nonparametric.kernels.tricube(1.0, sm_tricube_u, 0.0): "
+               "70/81 (1-|u|^3)^3 inside, and 70/81 (its MAXIMUM) outside |u| <= 1 -- a statsmodels bug")
+    vf.vec("sm_tricube_u", su)
+    vf.vec("sm_tricube_K", smk.tricube(1.0, su.copy(), 0.0))
     vf.write()
     print("wall time %.1f s" % (time.time() - t0), file=sys.stderr)
     print("\n".join(summary), file=sys.stderr)
