@@ -326,7 +326,8 @@ nw_status nw_table_columns(const nw_table *table, const size_t *cols,
 
 /* Write a CSV file atomically: to a temporary file beside path, renamed
  * over path only when everything was written ("-" = stdout).  names may be
- * NULL (no header).  Doubles are written with %.17g in the C locale. */
+ * NULL (no header).  Doubles are written in the shortest form that reads
+ * back exactly (at most 17 significant digits), in the C locale. */
 nw_status nw_csv_write(const char *path, const char *const *names,
                        const double *data, size_t rows, size_t cols,
                        nw_diag *diag);

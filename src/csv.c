@@ -457,19 +457,17 @@ static nw_status write_csv(FILE *fp, void *ctx)
     }
     for (size_t i = 0; i < src->rows; i++) {
         for (size_t j = 0; j < src->cols; j++) {
-            double v = src->data[i * src->cols + j];
-            const char *sep = j > 0 ? "," : "";
-            int written = isfinite(v) ? fprintf(fp, "%s%.17g", sep, v)
-                        : fprintf(fp, "%s%s", sep, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-            if (written < 0) return NW_ERR_IO;
+            char buf[32];
+            nw_format_double(buf, sizeof buf, src->data[i * src->cols + j]);
+            if (fprintf(fp, "%s%s", j > 0 ? "," : "", buf) < 0) return NW_ERR_IO;
         }
         if (putc('\n', fp) == EOF) return NW_ERR_IO;
     }
     return NW_OK;
 }
 
-/* Write rows x cols doubles as CSV (%.17g, C locale; NaN and infinities as
- * nan, inf, -inf), with a header row when names is not NULL; atomically. */
+/* Write rows x cols doubles as CSV (shortest exact form, C locale; NaN and
+ * infinities as nan, inf, -inf), with a header row when names is not NULL; atomically. */
 nw_status nw_csv_write(const char *path, const char *const *names, const double *data,
                        size_t rows, size_t cols, nw_diag *diag)
 {

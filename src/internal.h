@@ -35,6 +35,11 @@ void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...
 typedef nw_status (*nw_write_fn)(FILE *fp, void *ctx);
 nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, nw_diag *diag);
 
+/* v in the shortest of %.15g, %.16g, %.17g that reads back exactly (0.1,
+ * not 0.10000000000000001); nan, inf, -inf for the non-finite.  buf holds at
+ * least 32 bytes; the caller runs it in the C locale. */
+void nw_format_double(char *buf, size_t size, double v);
+
 /* 1 if every value of a[0..n) is finite. */
 int nw_all_finite(const double *a, size_t n);
 

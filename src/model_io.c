@@ -30,16 +30,6 @@
 
 /* ---------------------------------------------------------------- saving */
 
-/* Format v (finite) with the shortest of %.15g, %.16g, %.17g that reads
- * back as v exactly.  buf holds at least 32 bytes.  Runs in the C locale. */
-static void format_double(char *buf, size_t size, double v)
-{
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(buf, size, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
 /* Write names (or x1..xk, or a bare base when k = 1, if names is NULL) as a
  * JSON array of strings; cJSON does the escaping. */
 static nw_status write_names(FILE *fp, char *const *names, size_t k, const char *base)
@@ -71,7 +61,7 @@ static nw_status write_numbers(FILE *fp, const double *v, size_t k)
     char buf[32];
     if (putc('[', fp) == EOF) return NW_ERR_IO;
     for (size_t i = 0; i < k; i++) {
-        format_double(buf, sizeof buf, v[i]);
+        nw_format_double(buf, sizeof buf, v[i]);
         if (fprintf(fp, "%s%s", i ? ", " : "", buf) < 0) return NW_ERR_IO;
     }
     return putc(']', fp) == EOF ? NW_ERR_IO : NW_OK;

@@ -382,7 +382,7 @@ static void test_round_trip(void **state)
 
     char *text = slurp(path);
     assert_contains(text, "plain,\"with, comma\",\"with \"\"quote\"\"\",\"\"\n");
-    assert_contains(text, "0.10000000000000001,");
+    assert_contains(text, "\n0.1,0.3333333333333333,"); /* shortest exact forms */
     free(text);
 }
 
