@@ -79,7 +79,7 @@ static size_t moments_size(const nw_problem *pb, const nw_moments *mo)
 }
 
 /* Pass 1: u_tk and scores (log kernels: sum_k log K; compact: prod_k K). */
-static void tile_scores(const nw_problem *pb, const double *q, size_t j0,
+static inline void tile_scores(const nw_problem *pb, const double *q, size_t j0,
                         size_t nt, nw_moments *mo)
 {
     const size_t d = pb->d;
@@ -122,7 +122,7 @@ static void tile_scores(const nw_problem *pb, const double *q, size_t j0,
 
 /* Pass 2 (log kernels): the tile's largest score, with the skipped key
  * removed; -INFINITY if the tile adds nothing. */
-static double tile_max(size_t nt, size_t skip_t, nw_moments *mo)
+static inline double tile_max(size_t nt, size_t skip_t, nw_moments *mo)
 {
     double *score = mo->score;
     if (skip_t < nt) score[skip_t] = -INFINITY;
@@ -131,7 +131,7 @@ static double tile_max(size_t nt, size_t skip_t, nw_moments *mo)
     return tmax;
 }
 
-static void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moments *mo)
+static inline void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moments *mo)
 {
     const double *score = mo->score;
     double *weight = mo->weight;
@@ -150,7 +150,7 @@ static void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moments *mo)
 }
 
 /* Pass 3: accumulate the moments of one tile. */
-static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments *mo)
+static inline void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments *mo)
 {
     const size_t d = pb->d, p = pb->p, r = mo->r;
     const double *y = pb->y + j0 * p, *weight = mo->weight, *u = mo->u;
@@ -244,6 +244,16 @@ static void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_moments 
     }
 }
 
+/* One copy of the engine per instruction set, picked at load time (glibc
+ * ifunc): with AVX2 or AVX-512 the exp loop calls libmvec's 4- or 8-lane
+ * exp instead of the 2-lane SSE2 one. */
+#if defined(NW_HAVE_LIBMVEC) && defined(__GNUC__) && !defined(__clang__)
+#define NW_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NW_TARGET_CLONES
+#endif
+
+NW_TARGET_CLONES
 void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
                      nw_moments *mo)
 {
