@@ -24,101 +24,9 @@
 #include <unistd.h>
 
 #include "nwreg.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
-
-static char test_dir[256];
-
-#define assert_contains(haystack, needle)                                               \
-    do {                                                                                \
-        const char *h_ = (haystack), *n_ = (needle);                                   \
-        if (!strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_);           \
-    } while (0)
-
-/* test_dir/name, in a static buffer that the next call reuses. */
-static const char *in_dir(const char *name)
-{
-    static char path[2][512];
-    static int which;
-    which ^= 1;
-    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
-    return path[which];
-}
-
-/* Write text to test_dir/name; return the path. */
-static const char *make_file(const char *name, const char *text)
-{
-    const char *path = in_dir(name);
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-    assert_int_equal(fclose(fp), 0);
-    return path;
-}
-
-/* The whole content of a file (malloc'ed), or NULL if it cannot be opened. */
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 1 << 16, len = 0, got;
-    char *buf = malloc(cap);
-    while ((got = fread(buf + len, 1, cap - 1 - len, fp)) > 0) {
-        len += got;
-        if (len == cap - 1) buf = realloc(buf, cap *= 2);
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* Number of entries (other than . and ..) in a directory. */
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int count = 0;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) count++;
-    closedir(d);
-    return count;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        char child[1024];
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-/* Each test gets a fresh, empty directory. */
-static int setup(void **state)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(test_dir, sizeof test_dir, "%s/nwreg_csv_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(test_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    remove_tree(test_dir);
-    return 0;
-}
 
 /* Read a file that must fail with status; return its message (static). */
 static const char *read_fails(const char *path, nw_status status, size_t line, size_t column)
@@ -568,27 +476,27 @@ static void test_million_rows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names_beat_indices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quoted_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crlf_blank_lines_bom, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_a_number, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_non_finite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ragged_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_cells, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_quotes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_cell_is_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_special_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_unwritable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_replaces_atomically, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_failure_keeps_old_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_locale_independent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_million_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_good_file, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_names_beat_indices, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_quoted_fields, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_crlf_blank_lines_bom, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_number, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_non_finite, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_ragged_rows, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_cells, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_no_data, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_quotes, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_long_cell_is_cut, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_stdin, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_special_values, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_unwritable, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_replaces_atomically, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure_keeps_old_file, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_stdout, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_locale_independent, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_million_rows, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

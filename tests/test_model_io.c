@@ -19,95 +19,9 @@
 #include <unistd.h>
 
 #include "nwreg.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
-
-static char test_dir[256];
-
-#define assert_contains(haystack, needle)                                               \
-    do {                                                                                \
-        const char *h_ = (haystack), *n_ = (needle);                                   \
-        if (!strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_);           \
-    } while (0)
-
-static const char *in_dir(const char *name)
-{
-    static char path[2][512];
-    static int which;
-    which ^= 1;
-    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
-    return path[which];
-}
-
-static const char *make_file(const char *name, const char *text)
-{
-    const char *path = in_dir(name);
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-    assert_int_equal(fclose(fp), 0);
-    return path;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 1 << 16, len = 0, got;
-    char *buf = malloc(cap);
-    while ((got = fread(buf + len, 1, cap - 1 - len, fp)) > 0) {
-        len += got;
-        if (len == cap - 1) buf = realloc(buf, cap *= 2);
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    return buf;
-}
-
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int count = 0;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) count++;
-    closedir(d);
-    return count;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        char child[1024];
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int setup(void **state)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(test_dir, sizeof test_dir, "%s/nwreg_model_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(test_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    remove_tree(test_dir);
-    return 0;
-}
 
 /* A copy of text with the first occurrence of from replaced by to. */
 static char *replaced(const char *text, const char *from, const char *to)
@@ -414,15 +328,15 @@ static void test_locale_independent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_valid_model_loads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_locale_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_default_names, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_valid_model_loads, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_version, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_fields, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_json, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_io_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_locale_independent, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -122,4 +125,88 @@ double *nwt_read_columns(const char *rel, const char *const *cols, size_t ncols,
     nw_table_columns(t, idx, ncols, out);
     nw_table_free(t);
     return out;
+}
+
+char test_dir[256];
+
+int tmpdir_setup(void **state)
+{
+    (void) state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(test_dir, sizeof test_dir, "%s/nwreg_test_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(test_dir) ? 0 : -1;
+}
+
+int tmpdir_teardown(void **state)
+{
+    (void) state;
+    remove_tree(test_dir);
+    return 0;
+}
+
+const char *in_dir(const char *name)
+{
+    static char path[2][512];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
+    return path[which];
+}
+
+const char *make_file(const char *name, const char *text)
+{
+    const char *path = in_dir(name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+    assert_int_equal(fclose(fp), 0);
+    return path;
+}
+
+char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + len, 1, cap - 1 - len, fp)) > 0) {
+        len += got;
+        if (len == cap - 1) buf = realloc(buf, cap *= 2);
+    }
+    fclose(fp);
+    buf[len] = '\0';
+    return buf;
+}
+
+int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int count = 0;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) count++;
+    closedir(d);
+    return count;
+}
+
+void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        chmod(path, 0700);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char child[1024];
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
 }

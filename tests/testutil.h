@@ -45,4 +45,29 @@ const char *nwt_source_path(const char *rel);
 double *nwt_read_columns(const char *rel, const char *const *cols, size_t ncols,
                          size_t *rows);
 
+/* ---- files: each test that writes gets a fresh temporary directory ---- */
+
+/* The current test directory (set by tmpdir_setup). */
+extern char test_dir[256];
+/* cmocka setup/teardown: make test_dir (mkdtemp under $TMPDIR or /tmp) and
+ * remove it with everything in it. */
+int tmpdir_setup(void **state);
+int tmpdir_teardown(void **state);
+/* test_dir/name, in one of two static buffers used in turn. */
+const char *in_dir(const char *name);
+/* Write text to test_dir/name; return the path. */
+const char *make_file(const char *name, const char *text);
+/* The whole content of a file (malloc'ed), or NULL if it cannot be opened. */
+char *slurp(const char *path);
+/* Number of entries (other than . and ..) in a directory. */
+int count_entries(const char *dir);
+/* rm -rf path. */
+void remove_tree(const char *path);
+
+#define assert_contains(haystack, needle)                                     \
+    do {                                                                      \
+        const char *h_ = (haystack), *n_ = (needle);                          \
+        if (!strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_);  \
+    } while (0)
+
 #endif
