@@ -94,6 +94,12 @@ nw_status nw_kernel_from_name(const char *name, nw_kernel *kernel);
 /* K(u) as documented above (K(0) = 1 for every kernel). */
 double nw_kernel_eval(nw_kernel kernel, double u);
 
+/* Local linear fits, at each query q, the line (plane) minimising
+ * sum_i K_i(q) (y_i - a - b.(x_i - q))^2 and predicts a.  Where the local
+ * design is singular -- fewer than d + 1 affinely independent points carry
+ * weight, e.g. a compact kernel's window holding one distinct x, or weights
+ * below e^-700 of the largest, which count as 0 -- it falls back to the
+ * local-constant estimate at that query. */
 typedef enum nw_estimator {
     NW_ESTIMATOR_CONSTANT = 0, /* local constant: Nadaraya–Watson, the notebook */
     NW_ESTIMATOR_LINEAR,       /* local linear (statsmodels reg_type='ll')      */
@@ -262,10 +268,13 @@ typedef enum nw_rule { NW_RULE_SCOTT = 0, NW_RULE_SILVERMAN } nw_rule;
 nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h);
 
 typedef struct nw_select_options {
-    int grid_points;  /* log-spaced scan points per dimension (1-d: default 60) */
+    int grid_points;  /* 1-d: log-spaced scan points (default 60; x4 for compact
+                         kernels, whose criteria have kinks) */
     double grid_lo;   /* scan from grid_lo * scott to grid_hi * scott; */
     double grid_hi;   /* defaults 0.01 and 100 */
-    int starts;       /* d > 1: number of L-BFGS starts (default 8) */
+    int starts;       /* d > 1: L-BFGS starts from the best of a scan of about
+                         400 points (a full grid, or a Halton sample for d >= 5);
+                         default 8 */
     double tol;       /* relative tolerance on log h (default 1e-10) */
     int max_iter;     /* per refinement (default 200) */
 } nw_select_options;
@@ -279,9 +288,15 @@ typedef struct nw_select_result {
 
 /* Minimise a criterion over log-bandwidths (so no bandwidth is ever <= 0):
  * a scan over a log grid finds the basin of the global minimum, then a
- * gradient refinement (1-d: safeguarded Newton/bisection on the derivative;
- * d > 1: L-BFGS from the best scan points) polishes it.  On success the
- * model's bandwidths are set.  opts and result may be NULL. */
+ * refinement polishes it (1-d: the root of the analytic derivative by
+ * Illinois regula falsi with bisection as safeguard, or Brent's method where
+ * the derivative does not bracket; d > 1: L-BFGS from the best scan points,
+ * then a coordinate-wise Brent polish).  If the criterion still decreases at
+ * the widened scan's edge, the edge is returned (an input that does not
+ * matter wants h -> infinity).  With the uniform kernel the criteria are
+ * step functions of h and the result is the best scan point refined, not a
+ * certified global minimum.  On success the model's bandwidths are set.
+ * opts and result may be NULL. */
 nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
                               const nw_select_options *opts,
                               nw_select_result *result);
