@@ -9,7 +9,7 @@ fonts-dejavu-core libcmocka-dev libcsv-dev libcjson-dev"
 PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>&1 | grep -q 'ok installed'; then
     missing="$missing $p"
   fi
 done
