@@ -4,7 +4,7 @@ BUILD ?= build
 OUT   ?= demo-out
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all demo test build deps clean
+.PHONY: all demo test bench build deps clean
 
 all: build
 
@@ -20,6 +20,11 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Not a test: nwreg fit --select loo against statsmodels' cv_ls, side by side.
+bench: build
+	@sh scripts/deps.sh python3-statsmodels python3-numpy
+	/usr/bin/python3 bench/select_loo.py --nwreg $(BUILD)/nwreg
 
 clean:
 	rm -rf $(BUILD) $(OUT)
