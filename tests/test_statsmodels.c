@@ -130,18 +130,27 @@ static void test_selection_beats_statsmodels_and_is_global(void **state)
             }
 }
 
+/* d2p2.csv as x (n x 2) and y (n x 2), malloc'ed. */
+static void load_d2p2(double **x, double **y, size_t *n)
+{
+    const char *cols[4] = { "x1", "x2", "y1", "y2" };
+    double *t = nwt_read_columns("tests/reference/data/d2p2.csv", cols, 4, n);
+    *x = malloc(2 * *n * sizeof(double));
+    *y = malloc(2 * *n * sizeof(double));
+    for (size_t i = 0; i < *n; i++) {
+        (*x)[2 * i] = t[4 * i]; (*x)[2 * i + 1] = t[4 * i + 1];
+        (*y)[2 * i] = t[4 * i + 2]; (*y)[2 * i + 1] = t[4 * i + 3];
+    }
+    free(t);
+}
+
 static void test_two_outputs_share_the_weights(void **state)
 {
     (void) state;
     /* d2p2 fitted with p = 2 predicts each output as statsmodels does one by one */
-    const char *cols[4] = { "x1", "x2", "y1", "y2" };
     size_t n;
-    double *t = nwt_read_columns("tests/reference/data/d2p2.csv", cols, 4, &n);
-    double *x = malloc(2 * n * sizeof(double)), *y = malloc(2 * n * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
-        x[2 * i] = t[4 * i]; x[2 * i + 1] = t[4 * i + 1];
-        y[2 * i] = t[4 * i + 2]; y[2 * i + 1] = t[4 * i + 3];
-    }
+    double *x, *y;
+    load_d2p2(&x, &y, &n);
     for (int e = 0; e < 2; e++) {
         const char *reg = e ? "ll" : "lc";
         nw_model *m;
@@ -170,7 +179,7 @@ static void test_two_outputs_share_the_weights(void **state)
         nw_model_free(m);
         nw_model_free(m2);
     }
-    free(t); free(x); free(y);
+    free(x); free(y);
 }
 
 /* Two outputs at once (p = 2): predictions, the joint criterion (summed over
@@ -178,14 +187,9 @@ static void test_two_outputs_share_the_weights(void **state)
 static void test_joint_two_output_model(void **state)
 {
     (void) state;
-    const char *cols[4] = { "x1", "x2", "y1", "y2" };
     size_t n;
-    double *t = nwt_read_columns("tests/reference/data/d2p2.csv", cols, 4, &n);
-    double *x = malloc(2 * n * sizeof(double)), *y = malloc(2 * n * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
-        x[2 * i] = t[4 * i]; x[2 * i + 1] = t[4 * i + 1];
-        y[2 * i] = t[4 * i + 2]; y[2 * i + 1] = t[4 * i + 3];
-    }
+    double *x, *y;
+    load_d2p2(&x, &y, &n);
     for (int e = 0; e < 2; e++) {
         const char *reg = e ? "ll" : "lc";
         nw_model *m;
@@ -208,7 +212,7 @@ static void test_joint_two_output_model(void **state)
         free(yh);
         nw_model_free(m);
     }
-    free(t); free(x); free(y);
+    free(x); free(y);
 }
 
 int main(void)
