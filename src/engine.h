@@ -67,10 +67,9 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
 typedef struct nw_estimate {
     double *yhat;   /* p values (out) */
     double *dyhat;  /* d x p: d yhat_c / d w_k (out, if the problem has grad; may be NULL) */
-    double a00;     /* (A^-1)_00 in true (unscaled) units times exp(logscale):
-                       the hat-matrix diagonal is K(self) * a00 * exp(-logscale) */
+    double a00;     /* z^T A^-1 z of the scaled sums (z = e_1 when unshifted):
+                       the hat-matrix diagonal is a00 * exp(-logscale) */
     int empty;      /* 1: every weight was zero: yhat is NaN */
-    int fallback;   /* 1: local linear fell back to local constant (singular design) */
     double pivot;   /* local linear: smallest relative Cholesky pivot (1 = perfect) */
 } nw_estimate;
 

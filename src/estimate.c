@@ -58,7 +58,6 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
     const size_t r = mo->r, p = pb->p, d = pb->d;
     const double A00 = mo->A[0];
     est->empty = 0;
-    est->fallback = 0;
     est->pivot = 1;
     if (!(A00 > 0)) {
         est->empty = 1;
@@ -110,7 +109,7 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
             }
             return;
         }
-        est->fallback = 1;
+        /* singular local design: fall through to local constant */
     }
     /* local constant: yhat = B_0 / A_00 and, from dK_j/dw_k = K_j rho_jk / w_k,
      *   d yhat_c / d w_k = (dB_k,c - yhat_c dA_k) / (A_00 w_k). */
