@@ -148,6 +148,62 @@ nw_empty_policy nw_model_empty_policy(const nw_model *model);
 /* Threads for the sums: 0 = OpenMP's default, 1 = serial. */
 nw_status nw_model_set_threads(nw_model *model, int threads);
 
+/* ------------------------------------------------------------- engines */
+
+/* How the kernel sums are computed.  Every engine gives the same predictions
+ * to within the model's tolerance (see nw_model_set_tolerance); dense is the
+ * exact reference. */
+typedef enum nw_engine_kind {
+    NW_ENGINE_AUTO = 0, /* the cheapest that applies, by a cost model (default) */
+    NW_ENGINE_DENSE,    /* every (query, key) pair: O(n m), exact */
+    NW_ENGINE_SORTED,   /* d = 1, sorted keys: compact kernels exact by windows
+                           and moments; Gaussian/Laplace windows cut where the
+                           neglected weight is provably below the tolerance */
+    NW_ENGINE_TREE,     /* any d: a k-d tree, pruning certified to the tolerance;
+                           compact kernels exact */
+    NW_ENGINE_FGT,      /* d = 1 Gaussian: fast Gauss transform, certified */
+    NW_ENGINE_COUNT
+} nw_engine_kind;
+
+/* "auto", "dense", "sorted", "tree", "fgt"; NULL if out of range. */
+const char *nw_engine_name(nw_engine_kind engine);
+/* Parse an engine name.  NW_ERR_ARG if unknown. */
+nw_status nw_engine_from_name(const char *name, nw_engine_kind *engine);
+
+/* The engine for every sum of this model (default NW_ENGINE_AUTO).  An engine
+ * that does not apply to the model (sorted or fgt with d > 1, fgt with
+ * another kernel than the Gaussian) makes the calls fail with NW_ERR_ARG. */
+nw_status nw_model_set_engine(nw_model *model, nw_engine_kind engine);
+nw_engine_kind nw_model_engine(const nw_model *model);
+
+/* The relative error the approximate engines certify on each prediction,
+ * |yhat - yhat_exact| <= tol |yhat_exact| per output (default 1e-12; any
+ * value in [1e-15, 1e-2]).  Where an engine's bound at a query does not meet
+ * it (a prediction near 0, a query far from the data), that query is
+ * recomputed by the dense engine, so the guarantee always holds.  Floating
+ * point rounding, which the dense engine has too, is not counted. */
+nw_status nw_model_set_tolerance(nw_model *model, double tol);
+double nw_model_tolerance(const nw_model *model);
+
+/* Arithmetic of the dense engine's sums.  F32 is faster and less exact:
+ * the tolerance is then not certified (nw_run_info gives the error bound
+ * measured for single precision instead). */
+typedef enum nw_precision { NW_PRECISION_F64 = 0, NW_PRECISION_F32 } nw_precision;
+nw_status nw_model_set_precision(nw_model *model, nw_precision precision);
+nw_precision nw_model_precision(const nw_model *model);
+
+/* Progress of a long call: nw_predict (queries done), nw_loo_predict and
+ * nw_loo_loss (blocks of points), nw_select_bandwidth (criterion
+ * evaluations, against an estimate of how many it will take) and nw_train
+ * (epochs): `done` out of `total` units of work.  It is called from the
+ * thread that made the call, between pieces of work, never concurrently for
+ * one call.
+ * Return nonzero to stop: the call then returns NW_ERR_STOPPED and leaves
+ * the model and the caller's outputs in an unspecified but valid state
+ * (the model's settings are unchanged).  fn = NULL turns it off. */
+typedef int (*nw_progress_fn)(double done, double total, void *ctx);
+nw_status nw_model_set_progress(nw_model *model, nw_progress_fn fn, void *ctx);
+
 /* Bandwidths h (d values, each finite and > 0), in the inputs' units. */
 nw_status nw_model_set_bandwidth(nw_model *model, const double *h);
 nw_status nw_model_bandwidth(const nw_model *model, double *h);
@@ -174,6 +230,21 @@ const char *nw_model_y_name(const nw_model *model, size_t c);
  * many queries had one.  No m x n matrix is built. */
 nw_status nw_predict(const nw_model *model, const double *q, size_t m,
                      double *yhat, size_t *n_empty);
+
+/* What a prediction call did. */
+typedef struct nw_run_info {
+    nw_engine_kind engine;  /* the engine that ran (never NW_ENGINE_AUTO) */
+    double error_bound;     /* the largest certified relative error of a
+                               prediction (0 for the dense engine in f64:
+                               rounding only; f32: the measured bound) */
+    size_t exact_fallbacks; /* queries recomputed by the dense engine because
+                               the fast engine's bound missed the tolerance */
+    double seconds;         /* wall-clock time of the computation */
+} nw_run_info;
+
+/* nw_predict, and what it did in *info (may be NULL). */
+nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
+                          double *yhat, size_t *n_empty, nw_run_info *info);
 
 /* The attention matrix: weights (caller-allocated, m x n, row-major; row j
  * holds query j's normalised kernel weights over the n training points, in
@@ -321,10 +392,32 @@ nw_status nw_generate_grid(size_t m, double *x, double *truth);
  * numbers.  Every cell must parse as a finite double. */
 typedef struct nw_table nw_table;
 
-/* Read a CSV file (path "-" = stdin).  Errors name the file, line and
- * column in diag: NW_ERR_IO (cannot open/read), NW_ERR_PARSE (ragged row,
- * non-numeric or non-finite cell, no header), NW_ERR_EMPTY (no data rows). */
+/* Read a CSV file (path "-" = stdin) with the default options below.
+ * Parsed by libcsv: quoted fields ("a, b", "say ""hi"""), LF, CRLF or CR
+ * line ends, an optional UTF-8 byte-order mark, blanks around unquoted
+ * cells trimmed, blank lines skipped anywhere.  Errors name the file, line
+ * and column in diag: NW_ERR_IO (cannot open/read), NW_ERR_PARSE (ragged
+ * row, non-numeric or non-finite cell, misplaced quote), NW_ERR_EMPTY (no
+ * header or no data rows). */
 nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag);
+
+/* How nw_table_read_with splits a file. */
+typedef struct nw_table_read_opts {
+    char delimiter; /* the field delimiter; 0 (the default) = detect it from
+                       the header line: the most frequent of ',', '\t' and
+                       ';' outside quotes (ties in that order; ',' if none) */
+    char comment;   /* lines whose first byte is this are skipped; 0 (the
+                       default) = no comment lines */
+} nw_table_read_opts;
+
+void nw_table_read_opts_init(nw_table_read_opts *opts);
+/* nw_table_read with options (opts NULL = the defaults).  NW_ERR_ARG for a
+ * delimiter or comment that is '"', CR or LF, or a delimiter equal to the
+ * comment character. */
+nw_status nw_table_read_with(const char *path, const nw_table_read_opts *opts,
+                             nw_table **table, nw_diag *diag);
+/* The delimiter the table was read with (as given, or as detected). */
+char nw_table_delimiter(const nw_table *table);
 void nw_table_free(nw_table *table);
 size_t nw_table_rows(const nw_table *table);
 size_t nw_table_cols(const nw_table *table);
@@ -346,6 +439,12 @@ nw_status nw_table_columns(const nw_table *table, const size_t *cols,
 nw_status nw_csv_write(const char *path, const char *const *names,
                        const double *data, size_t rows, size_t cols,
                        nw_diag *diag);
+/* nw_csv_write with finite numbers in `digits` significant digits (printf's
+ * %.*g) for digits 1..17; 0 = the shortest exact form, as nw_csv_write.
+ * NW_ERR_ARG for other digits. */
+nw_status nw_csv_write_digits(const char *path, const char *const *names,
+                              const double *data, size_t rows, size_t cols,
+                              int digits, nw_diag *diag);
 
 /* ---------------------------------------------------------- model files */
 

@@ -38,6 +38,7 @@ typedef struct nw_problem {
     const double *w;    /* d scales (nonzero) */
     int linear;         /* 0: r = 1, 1: r = d + 1 */
     int grad;           /* 1: also the derivative moments */
+    int f32;            /* dense engine: single-precision sums (nw_precision) */
 } nw_problem;
 
 typedef struct nw_moments {
@@ -50,6 +51,15 @@ typedef struct nw_moments {
     double *work;
     double *shift;      /* d values: the centre of the slope columns */
     double *feat;       /* scratch: per-tile features and weights */
+    /* Approximate engines: absolute bounds on the error of A and B (same
+     * layout and scale as A and B) and approx = 1; exact engines set
+     * approx = 0 and leave them alone. */
+    double *errA, *errB;
+    int approx;
+    /* an engine's own per-thread scratch, made on first use by that engine
+     * and freed (with free_scratch) by nw_moments_free */
+    void *scratch;
+    void (*free_scratch)(void *scratch);
 } nw_moments;
 
 /* Allocate moments and scratch for a problem (one per thread). */
@@ -63,6 +73,55 @@ void nw_moments_free(nw_moments *mo);
 void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
                      nw_moments *mo);
 
+/* ------------------------------------------------------------ engines
+ *
+ * An engine is prepared once per problem (sorting keys, building a tree or
+ * expansions: whatever does not depend on the query), then asked for the
+ * moments at any number of queries, from any number of threads at once
+ * (each thread with its own nw_moments).  Contract of `moments`:
+ *   - fill mo->A, B (and dA, dB when pb->grad) at q, in scaled form with
+ *     mo->logscale, exactly as nw_engine_dense does, leaving out index skip;
+ *   - set mo->approx = 1 and fill mo->errA, errB with absolute bounds on the
+ *     error of A and B (the moments' truncation and pruning errors; the
+ *     derivative moments need no bound), or set mo->approx = 0 if exact;
+ *   - local linear: slope columns u - mo->shift with mo->shift = 0 (the
+ *     estimator recentres through the dense engine when it must);
+ *   - allocate nothing per query (use mo->scratch, made once per thread).
+ * The estimator (nw_estimate_at) turns the bounds into a bound on each
+ * prediction and recomputes with the dense engine where it misses pb's
+ * tolerance. */
+typedef struct nw_engine nw_engine;
+typedef void (*nw_engine_moments_fn)(const nw_engine *e, const double *q,
+                                     size_t skip, nw_moments *mo);
+struct nw_engine {
+    nw_engine_kind kind;     /* never NW_ENGINE_AUTO */
+    const nw_problem *pb;
+    double tol;              /* certified relative error per prediction */
+    void *state;             /* the engine's prepared data */
+    nw_engine_moments_fn moments;
+    void (*free_state)(void *state);
+};
+
+/* Prepare engine `kind` for pb and about m queries (AUTO: the cheapest by
+ * the engines' cost estimates).  NW_ERR_ARG if the engine does not apply
+ * (e.g. sorted with d > 1), NW_ERR_NOMEM.  pb must outlive the engine. */
+nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
+                        size_t m, nw_engine **out);
+void nw_engine_free(nw_engine *e);
+/* The moments at q by engine e (the dense engine when e->kind is dense). */
+void nw_engine_moments(const nw_engine *e, const double *q, size_t skip,
+                       nw_moments *mo);
+
+/* One entry per approximate engine (engine_*.c).  init fills e->state,
+ * e->moments and e->free_state, or returns NW_ERR_ARG if it does not apply
+ * to e->pb; cost estimates the work of m queries in units of one dense
+ * kernel evaluation (INFINITY if it does not apply). */
+typedef struct nw_engine_impl {
+    nw_engine_kind kind;
+    nw_status (*init)(nw_engine *e);
+    double (*cost)(const nw_problem *pb, size_t m);
+} nw_engine_impl;
+
 /* What the estimator makes of the moments at one query. */
 typedef struct nw_estimate {
     double *yhat;   /* p values (out) */
@@ -71,6 +130,8 @@ typedef struct nw_estimate {
                        the hat-matrix diagonal is a00 * exp(-logscale) */
     int empty;      /* 1: every weight was zero: yhat is NaN */
     double pivot;   /* local linear: smallest relative Cholesky pivot (1 = perfect) */
+    double bound;   /* certified relative error of yhat (0: exact engine) */
+    int fallback;   /* 1: recomputed by the dense engine (bound missed tol) */
 } nw_estimate;
 
 /* Moments and estimate at one query, in one call: for local linear, when
@@ -78,7 +139,7 @@ typedef struct nw_estimate {
  * relative to its spread, as for a query far outside the data), the sums
  * are recomputed about their weighted mean, which gives the centred solve's
  * accuracy. */
-void nw_estimate_at(const nw_problem *pb, const double *q, size_t skip,
+void nw_estimate_at(const nw_engine *eng, const double *q, size_t skip,
                     nw_moments *mo, nw_estimate *est);
 
 /* Solve the moments into an estimate (local constant: ratios; local linear:

@@ -47,7 +47,8 @@ nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
     mo->shift = calloc(d, sizeof(double));
     /* features and weights of the general moment path */
     mo->feat = malloc(TILE * (r * (r + 1) / 2 + r * p + d + 1) * sizeof(double));
-    if (!mo->A || !mo->score || !mo->work || !mo->shift || !mo->feat) {
+    mo->errA = calloc(nA + nB, sizeof(double));
+    if (!mo->A || !mo->score || !mo->work || !mo->shift || !mo->feat || !mo->errA) {
         nw_moments_free(mo);
         return NW_ERR_NOMEM;
     }
@@ -57,6 +58,7 @@ nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
     mo->weight = mo->score + TILE;
     mo->u = mo->weight + TILE;
     mo->rho = mo->u + TILE * d;
+    mo->errB = mo->errA + nA;
     *out = mo;
     return NW_OK;
 }
@@ -69,6 +71,8 @@ void nw_moments_free(nw_moments *mo)
     free(mo->work);
     free(mo->shift);
     free(mo->feat);
+    free(mo->errA);
+    if (mo->scratch && mo->free_scratch) mo->free_scratch(mo->scratch);
     free(mo);
 }
 
@@ -259,6 +263,7 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
 {
     const size_t n = pb->n, total = moments_size(pb, mo);
     memset(mo->A, 0, total * sizeof(double));
+    mo->approx = 0;
     mo->logscale = kernel_is_log(pb->kernel) ? -INFINITY : 0;
 
     for (size_t j0 = 0; j0 < n; j0 += TILE) {

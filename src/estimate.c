@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "estimate.h"
@@ -124,12 +125,65 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
     }
 }
 
+/* The largest relative error of the predictions that the moments' error
+ * bounds allow, after nw_solve succeeded (not empty, not recentred).
+ *
+ * Local constant, yhat_c = B_c / A, |dA| <= eA, |dB_c| <= eB_c:
+ *     |yhat' - yhat| = |dB_c - yhat_c dA| / |A + dA|
+ *                    <= (eB_c + |yhat_c| eA) / (A - eA).
+ * Local linear, yhat_c = z^T A^-1 B_c = z^T beta_c: to first order in the
+ * perturbations (A + dA) beta' = B + dB gives
+ *     yhat' - yhat = a^T (dB_c - dA beta_c),  a = A^-1 z,
+ * so |yhat' - yhat| <= sum_i |a_i| (eB_ic + sum_j eA_ij |beta_jc|); the
+ * second-order rest is below ||A^-1 dA|| times that: we require an estimate
+ * of ||A^-1 dA|| below 1e-3 and take a factor 1.002 (with tolerances near
+ * 1e-12 the rest is ~1e-9 of the bound).  Returns INFINITY where no bound
+ * holds (a perturbation as large as the sum, a prediction of 0). */
+static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
+                               const nw_estimate *est)
+{
+    const size_t r = mo->r, p = pb->p;
+    const double A00 = mo->A[0], eA00 = mo->errA[0];
+    double worst = 0;
+    if (r == 1) {
+        if (!(eA00 < A00)) return INFINITY;
+        for (size_t c = 0; c < p; c++) {
+            double y = est->yhat[c], b = (mo->errB[c] + fabs(y) * eA00) / (A00 - eA00);
+            double rel = b / fabs(y);
+            if (!(rel <= worst)) worst = rel;   /* NaN (y = 0, b = 0) counts as worst */
+        }
+        return worst;
+    }
+    const double *beta = mo->work + r * r, *a = beta + r * p;
+    /* The caller has pivot >= 1e-4 (nw_solve did not fall back).  The size
+     * of A^-1 dA is estimated, not bounded: the largest error relative to
+     * sqrt(A_ii A_jj), over the smallest relative Cholesky pivot. */
+    double rel_err = 0;
+    for (size_t i = 0; i < r; i++)
+        for (size_t j = 0; j < r; j++) {
+            double e = mo->errA[i * r + j] / sqrt(mo->A[i * r + i] * mo->A[j * r + j]);
+            if (!(e <= rel_err)) rel_err = e;
+        }
+    if (!(rel_err / est->pivot < 1e-3)) return INFINITY;
+    for (size_t c = 0; c < p; c++) {
+        double b = 0;
+        for (size_t i = 0; i < r; i++) {
+            double t = mo->errB[i * p + c];
+            for (size_t j = 0; j < r; j++) t += mo->errA[i * r + j] * fabs(beta[j * p + c]);
+            b += fabs(a[i]) * t;
+        }
+        double rel = 1.002 * b / fabs(est->yhat[c]);
+        if (!(rel <= worst)) worst = rel;
+    }
+    return worst;
+}
+
 /* Below this relative pivot the raw local-linear moments have lost more
  * than ~4 of their 16 digits to cancellation: recentre. */
 #define LL_RECENTRE_PIVOT 1e-4
 
-void nw_estimate_at(const nw_problem *pb, const double *q, size_t skip,
-                    nw_moments *mo, nw_estimate *est)
+static void estimate_dense(const nw_problem *pb, const double *q, size_t skip,
+                           nw_moments *mo, nw_estimate *est)
 {
     const size_t d = pb->d;
     for (size_t k = 0; k < d; k++) mo->shift[k] = 0;
@@ -140,6 +194,35 @@ void nw_estimate_at(const nw_problem *pb, const double *q, size_t skip,
     for (size_t k = 0; k < d; k++) mo->shift[k] = mo->A[k + 1] / mo->A[0];
     nw_engine_dense(pb, q, skip, mo);
     nw_solve(pb, mo, est);
+}
+
+void nw_estimate_at(const nw_engine *eng, const double *q, size_t skip,
+                    nw_moments *mo, nw_estimate *est)
+{
+    const nw_problem *pb = eng->pb;
+    est->bound = 0;
+    est->fallback = 0;
+    if (eng->kind == NW_ENGINE_DENSE) {
+        estimate_dense(pb, q, skip, mo, est);
+        return;
+    }
+    for (size_t k = 0; k < pb->d; k++) mo->shift[k] = 0;
+    eng->moments(eng, q, skip, mo);
+    nw_solve(pb, mo, est);
+    if (!mo->approx) {
+        /* an exact engine: only the local-linear recentring may remain */
+        if (!pb->linear || est->empty || est->pivot >= LL_RECENTRE_PIVOT) return;
+    } else if (est->empty) {
+        if (mo->errA[0] == 0) return;  /* certainly empty */
+    } else if (!pb->linear || est->pivot >= LL_RECENTRE_PIVOT) {
+        double b = prediction_bound(pb, mo, est);
+        if (b <= eng->tol) {
+            est->bound = b;
+            return;
+        }
+    }
+    est->fallback = 1;
+    estimate_dense(pb, q, skip, mo, est);
 }
 
 void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
@@ -154,6 +237,7 @@ void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
     pb->w = w;
     pb->linear = model->estimator == NW_ESTIMATOR_LINEAR;
     pb->grad = grad;
+    pb->f32 = model->precision == NW_PRECISION_F32;
 }
 
 nw_status nw_scales(const nw_model *model, const double *w_in, double *w)
@@ -221,10 +305,28 @@ int nw_threads(const nw_model *model, size_t work)
 #endif
 }
 
-nw_status nw_predict(const nw_model *model, const double *q, size_t m,
-                     double *yhat, size_t *n_empty)
+double nw_clock(void)
 {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
+}
+
+/* Queries per piece of work between progress reports: about 1e8 pair
+ * evaluations of the dense engine (~0.05 s on 2 cores). */
+static size_t progress_chunk(const nw_model *model, size_t m)
+{
+    if (!model->progress) return m ? m : 1;
+    size_t c = (size_t) (1e8 / (double) model->n);
+    return c < 256 ? 256 : c;
+}
+
+nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
+                          double *yhat, size_t *n_empty, nw_run_info *info)
+{
+    double t0 = nw_clock();
     if (n_empty) *n_empty = 0;
+    if (info) memset(info, 0, sizeof *info);
     if (!model || (m > 0 && (!q || !yhat))) return NW_ERR_ARG;
     if (!nw_all_finite(q, m * model->d)) return NW_ERR_NONFINITE;
     const size_t d = model->d, p = model->p;
@@ -233,35 +335,62 @@ nw_status nw_predict(const nw_model *model, const double *q, size_t m,
     if (st) return st;
     nw_problem pb;
     nw_problem_init(&pb, model, w, 0);
+    nw_engine *eng = NULL;
+    st = nw_engine_new(&pb, model->engine, model->tolerance, m, &eng);
+    if (st) return st;
 
-    size_t empties = 0;
-    int failed = 0;
-#pragma omp parallel num_threads(nw_threads(model, m * model->n)) reduction(+:empties)
-    {
-        nw_moments *mo = NULL;
-        if (nw_moments_new(&pb, &mo) != NW_OK) {
+    size_t empties = 0, fallbacks = 0, chunk = progress_chunk(model, m);
+    double bound = 0;
+    int failed = 0, stopped = 0;
+    int threads = nw_threads(model, m * model->n);
+    for (size_t j0 = 0; j0 < m && !failed && !stopped; j0 += chunk) {
+        size_t j1 = m - j0 < chunk ? m : j0 + chunk;
+#pragma omp parallel num_threads(threads) reduction(+:empties, fallbacks) reduction(max:bound)
+        {
+            nw_moments *mo = NULL;
+            if (nw_moments_new(&pb, &mo) != NW_OK) {
 #pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 8)
-        for (size_t j = 0; j < m; j++) {
-            if (!mo) continue;
-            nw_estimate est = { .yhat = yhat + j * p };
-            nw_estimate_at(&pb, q + j * d, NW_NO_SKIP, mo, &est);
-            if (est.empty) {
-                /* log kernels are never empty: every weight underflowed
-                 * (w so large that ((q - x) w)^2 overflows), whose limit is
-                 * the nearest points' value */
-                if (kernel_is_log(pb.kernel) || model->empty == NW_EMPTY_NEAREST)
-                    nw_nearest_value(model, w, q + j * d, NW_NO_SKIP, yhat + j * p);
-                if (!kernel_is_log(pb.kernel)) empties++;
+                failed = 1;
             }
+#pragma omp for schedule(dynamic, 8)
+            for (size_t j = j0; j < j1; j++) {
+                if (!mo) continue;
+                nw_estimate est = { .yhat = yhat + j * p };
+                nw_estimate_at(eng, q + j * d, NW_NO_SKIP, mo, &est);
+                fallbacks += (size_t) est.fallback;
+                if (est.bound > bound) bound = est.bound;
+                if (est.empty) {
+                    /* log kernels are never empty: every weight underflowed
+                     * (w so large that ((q - x) w)^2 overflows), whose limit is
+                     * the nearest points' value */
+                    if (kernel_is_log(pb.kernel) || model->empty == NW_EMPTY_NEAREST)
+                        nw_nearest_value(model, w, q + j * d, NW_NO_SKIP, yhat + j * p);
+                    if (!kernel_is_log(pb.kernel)) empties++;
+                }
+            }
+            nw_moments_free(mo);
         }
-        nw_moments_free(mo);
+        if (model->progress && model->progress((double) j1, (double) m, model->progress_ctx))
+            stopped = 1;
     }
+    nw_engine_kind kind = eng->kind;
+    nw_engine_free(eng);
     if (failed) return NW_ERR_NOMEM;
+    if (stopped) return NW_ERR_STOPPED;
     if (n_empty) *n_empty = empties;
+    if (info) {
+        info->engine = kind;
+        info->error_bound = pb.f32 ? NW_F32_ERROR_BOUND : bound;
+        info->exact_fallbacks = fallbacks;
+        info->seconds = nw_clock() - t0;
+    }
     return NW_OK;
+}
+
+nw_status nw_predict(const nw_model *model, const double *q, size_t m,
+                     double *yhat, size_t *n_empty)
+{
+    return nw_predict_info(model, q, m, yhat, n_empty, NULL);
 }
 
 nw_status nw_attention(const nw_model *model, const double *q, size_t m,

@@ -13,6 +13,12 @@ nw_status nw_scales(const nw_model *model, const double *w_in, double *w);
  * (ties averaged), leaving out index skip. */
 void nw_nearest_value(const nw_model *model, const double *w, const double *q,
                       size_t skip, double *out);
+/* Seconds on a monotonic clock. */
+double nw_clock(void);
+/* The relative error the f32 dense engine is stated to stay within (the
+ * sums accumulate in f32 per tile and in f64 across tiles: see
+ * engine_dense.c). */
+#define NW_F32_ERROR_BOUND 1e-5
 /* Threads for a job of `work` kernel evaluations. */
 int nw_threads(const nw_model *model, size_t work);
 

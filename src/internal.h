@@ -18,6 +18,11 @@ struct nw_model {
     nw_estimator estimator;
     nw_empty_policy empty;
     int threads;        /* 0 = OpenMP's default */
+    nw_engine_kind engine;
+    double tolerance;   /* certified relative error of a prediction */
+    nw_precision precision;
+    nw_progress_fn progress;
+    void *progress_ctx;
     char **x_names;     /* d names or NULL */
     char **y_names;     /* p names or NULL */
 };

@@ -33,21 +33,35 @@
 
 #define PASS_BLOCKS 64
 
+#ifdef _OPENMP
+#include <omp.h>
+static int omp_thread_id(void) { return omp_get_thread_num(); }
+#else
+static int omp_thread_id(void) { return 0; }
+#endif
+
 nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
-                  int want_grad, double *yhat_out, nw_pass_result *res)
+                  int want_grad, int report, double *yhat_out, nw_pass_result *res)
 {
     const size_t n = model->n, d = model->d, p = model->p;
     nw_problem pb;
     nw_problem_init(&pb, model, w, want_grad);
+    nw_engine *eng = NULL;
+    nw_status st = nw_engine_new(&pb, model->engine, model->tolerance, n, &eng);
+    if (st) return st;
 
     size_t nb = n < PASS_BLOCKS ? n : PASS_BLOCKS;
     /* per block: loss, trace, empties, grad[d] */
     size_t stride = 3 + d;
     double *blocks = calloc(nb * stride, sizeof(double));
-    if (!blocks) return NW_ERR_NOMEM;
-    int failed = 0;
+    if (!blocks) { nw_engine_free(eng); return NW_ERR_NOMEM; }
+    int failed = 0, stopped = 0;
+    size_t blocks_done = 0;
+    nw_progress_fn progress = report ? model->progress : NULL;
+    double bound = 0;
+    size_t fallbacks = 0;
 
-#pragma omp parallel num_threads(nw_threads(model, n * n))
+#pragma omp parallel num_threads(nw_threads(model, n * n)) reduction(max:bound) reduction(+:fallbacks)
     {
         nw_moments *mo = NULL;
         double *buf = malloc((p + d * p) * sizeof(double));
@@ -57,14 +71,19 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
         }
 #pragma omp for schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
-            if (!mo || !buf) continue;
+            int stop_now;
+#pragma omp atomic read
+            stop_now = stopped;
+            if (!mo || !buf || stop_now) continue;
             double *blk = blocks + b * stride;
             size_t i0 = n * b / nb, i1 = n * (b + 1) / nb;
             for (size_t i = i0; i < i1; i++) {
                 const double *xi = model->x + i * d, *yi = model->y + i * p;
                 double *yh = yhat_out ? yhat_out + i * p : buf;
                 nw_estimate est = { .yhat = yh, .dyhat = buf + p };
-                nw_estimate_at(&pb, xi, leave_out ? i : NW_NO_SKIP, mo, &est);
+                nw_estimate_at(eng, xi, leave_out ? i : NW_NO_SKIP, mo, &est);
+                fallbacks += (size_t) est.fallback;
+                if (est.bound > bound) bound = est.bound;
                 if (est.empty) {
                     /* log kernels: only when every weight underflowed, whose
                      * limit is the nearest value (see nw_predict) */
@@ -90,15 +109,28 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                         blk[3 + k] -= r * est.dyhat[k * p + c];
                 }
             }
+            size_t done;
+#pragma omp atomic capture
+            done = ++blocks_done;
+            /* progress from the caller's thread only (thread 0) */
+            if (progress && omp_thread_id() == 0 &&
+                progress((double) done, (double) nb, model->progress_ctx)) {
+#pragma omp atomic write
+                stopped = 1;
+            }
         }
         nw_moments_free(mo);
         free(buf);
     }
+    nw_engine_free(eng);
     if (failed) { free(blocks); return NW_ERR_NOMEM; }
+    if (stopped) { free(blocks); return NW_ERR_STOPPED; }
 
     double *grad = res->grad;
     memset(res, 0, sizeof *res);
     res->grad = grad;
+    res->bound = bound;
+    res->fallbacks = fallbacks;
     for (size_t k = 0; k < d && want_grad; k++) grad[k] = 0;
     for (size_t b = 0; b < nb; b++) {
         const double *blk = blocks + b * stride;
@@ -120,7 +152,7 @@ nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty)
     nw_status st = nw_scales(model, NULL, w);
     if (st) return st;
     nw_pass_result res = { 0 };
-    st = nw_pass(model, w, 1, 0, yhat, &res);
+    st = nw_pass(model, w, 1, 0, 1, yhat, &res);
     if (st == NW_OK && n_empty) *n_empty = res.n_empty;
     return st;
 }
@@ -136,7 +168,7 @@ nw_status nw_loo_loss(const nw_model *model, const double *w_in, double *loss,
     nw_status st = nw_scales(model, w_in, w);
     if (st) return st;
     nw_pass_result res = { .grad = g };
-    st = nw_pass(model, w, 1, grad != NULL, NULL, &res);
+    st = nw_pass(model, w, 1, grad != NULL, 1, NULL, &res);
     if (st) return st;
     *loss = res.loss;
     if (grad) memcpy(grad, g, d * sizeof(double));

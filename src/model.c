@@ -35,6 +35,9 @@ nw_status nw_model_new(nw_model **model, const double *x, const double *y,
     m->kernel = NW_KERNEL_GAUSSIAN;
     m->estimator = NW_ESTIMATOR_CONSTANT;
     m->empty = NW_EMPTY_NAN;
+    m->engine = NW_ENGINE_AUTO;
+    m->tolerance = 1e-12;
+    m->precision = NW_PRECISION_F64;
     *model = m;
     return NW_OK;
 }
@@ -85,6 +88,59 @@ nw_status nw_model_set_threads(nw_model *model, int threads)
 {
     if (!model || threads < 0) return NW_ERR_ARG;
     model->threads = threads;
+    return NW_OK;
+}
+
+static const char *const engine_names[NW_ENGINE_COUNT] = {
+    "auto", "dense", "sorted", "tree", "fgt"
+};
+
+const char *nw_engine_name(nw_engine_kind engine)
+{
+    return (unsigned) engine < NW_ENGINE_COUNT ? engine_names[engine] : NULL;
+}
+
+nw_status nw_engine_from_name(const char *name, nw_engine_kind *engine)
+{
+    if (!name || !engine) return NW_ERR_ARG;
+    for (int e = 0; e < NW_ENGINE_COUNT; e++)
+        if (strcmp(name, engine_names[e]) == 0) {
+            *engine = (nw_engine_kind) e;
+            return NW_OK;
+        }
+    return NW_ERR_ARG;
+}
+
+nw_status nw_model_set_engine(nw_model *model, nw_engine_kind engine)
+{
+    if (!model || (unsigned) engine >= NW_ENGINE_COUNT) return NW_ERR_ARG;
+    model->engine = engine;
+    return NW_OK;
+}
+nw_engine_kind nw_model_engine(const nw_model *model) { return model->engine; }
+
+nw_status nw_model_set_tolerance(nw_model *model, double tol)
+{
+    if (!model || !(tol >= 1e-15 && tol <= 1e-2)) return NW_ERR_ARG;
+    model->tolerance = tol;
+    return NW_OK;
+}
+double nw_model_tolerance(const nw_model *model) { return model->tolerance; }
+
+nw_status nw_model_set_precision(nw_model *model, nw_precision precision)
+{
+    if (!model || (precision != NW_PRECISION_F64 && precision != NW_PRECISION_F32))
+        return NW_ERR_ARG;
+    model->precision = precision;
+    return NW_OK;
+}
+nw_precision nw_model_precision(const nw_model *model) { return model->precision; }
+
+nw_status nw_model_set_progress(nw_model *model, nw_progress_fn fn, void *ctx)
+{
+    if (!model) return NW_ERR_ARG;
+    model->progress = fn;
+    model->progress_ctx = ctx;
     return NW_OK;
 }
 

@@ -38,7 +38,7 @@ static nw_status aicc_value(const nw_model *model, const double *t, double *valu
     double w[d];
     for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
     nw_pass_result res = { 0 };
-    nw_status st = nw_pass(model, w, 0, 0, NULL, &res);
+    nw_status st = nw_pass(model, w, 0, 0, 0, NULL, &res);
     if (st) return st;
     /* Hurvich, Simonoff & Tsai (1998): sigma^2 is the in-sample mean squared
      * residual (pooled over outputs), tr(H) = sum_i H_ii.  When tr(H) >= n - 2
@@ -65,7 +65,7 @@ static nw_status criterion_t(const nw_model *model, nw_criterion crit,
         double w[d], g[d];
         for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
         nw_pass_result res = { .grad = g };
-        nw_status st = nw_pass(model, w, 1, grad != NULL, NULL, &res);
+        nw_status st = nw_pass(model, w, 1, grad != NULL, 0, NULL, &res);
         if (st) return st;
         *value = 2 * res.loss / (double) n;
         for (size_t k = 0; grad && k < d; k++)
@@ -175,6 +175,7 @@ typedef struct search {
     const nw_model *model;
     nw_criterion crit;
     int evals;
+    double expected;        /* evaluations the search will probably take (progress) */
     double best_f, *best_t; /* best point seen (d values) */
 } search;
 
@@ -183,6 +184,11 @@ static nw_status eval(search *s, const double *t, double *f, double *g)
     nw_status st = criterion_t(s->model, s->crit, t, f, g);
     if (st) return st;
     s->evals++;
+    const nw_model *m = s->model;
+    if (m->progress) {
+        double total = s->expected > s->evals ? s->expected : s->evals + 1;
+        if (m->progress((double) s->evals, total, m->progress_ctx)) return NW_ERR_STOPPED;
+    }
     if (*f < s->best_f) {
         s->best_f = *f;
         memcpy(s->best_t, t, s->model->d * sizeof(double));
@@ -510,6 +516,11 @@ nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
     for (size_t k = 0; k < d; k++) t0[k] = log(h0[k]);
     memcpy(best_t, t0, sizeof best_t);
     search s = { .model = model, .crit = criterion, .best_f = INFINITY, .best_t = best_t };
+    /* 1-d: the scan plus ~20 refinement steps; d > 1: ~400 scan points plus
+     * ~30 steps per start (AICc's gradient costs 2d more) */
+    int compact = !(model->kernel == NW_KERNEL_GAUSSIAN || model->kernel == NW_KERNEL_LAPLACE);
+    s.expected = d == 1 ? opts->grid_points * (compact ? 4 : 1) + 20
+                        : 400 + 30.0 * opts->starts * (criterion == NW_CRITERION_AICC ? 1 + 2.0 * (double) d : 1);
     st = d == 1 ? select_1d(&s, opts, t0[0]) : select_nd(&s, opts, t0);
     if (st) return st;
     if (!isfinite(s.best_f)) return NW_ERR_NUMERIC;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "loo.h"
 
 void nw_train_options_init(nw_train_options *opts)
 {
@@ -49,8 +50,10 @@ nw_status nw_train(nw_model *model, const nw_train_options *opts_in,
 
     for (int epoch = 1; epoch <= o->epochs; epoch++) {
         double loss;
-        nw_status st = nw_loo_loss(model, w, &loss, grad, NULL);
+        nw_pass_result res = { .grad = grad };
+        nw_status st = nw_pass(model, w, 1, 1, 0, NULL, &res);
         if (st) return st;
+        loss = res.loss;
         if (!isfinite(loss) || !nw_all_finite(grad, d)) return NW_ERR_NUMERIC;
         double bc1 = 1 - pow(o->beta1, epoch), bc2 = 1 - pow(o->beta2, epoch);
         for (size_t k = 0; k < d; k++) {
@@ -64,6 +67,9 @@ nw_status nw_train(nw_model *model, const nw_train_options *opts_in,
             }
             if (!isfinite(w[k]) || w[k] == 0 || !isfinite(1.0 / w[k])) return NW_ERR_BANDWIDTH;
         }
+        if (model->progress &&
+            model->progress((double) epoch, (double) o->epochs, model->progress_ctx))
+            return NW_ERR_STOPPED;
         if (o->on_epoch) {
             nw_epoch e = { .epoch = epoch, .loss = loss, .grad = grad, .w = w, .d = d };
             if (o->on_epoch(&e, o->ctx)) return NW_ERR_STOPPED;
