@@ -4,7 +4,9 @@ BUILD ?= build
 OUT   ?= demo-out
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all demo test bench build deps clean
+PREFIX ?= /usr/local
+
+.PHONY: all demo test bench bench-peers build deps clean install
 
 all: build
 
@@ -25,6 +27,20 @@ test: build
 bench: build
 	@sh scripts/deps.sh python3-statsmodels python3-numpy
 	/usr/bin/python3 bench/select_loo.py --nwreg $(BUILD)/nwreg
+
+# Not a test: nwreg predict against numpy, PyTorch, statsmodels and R
+# (KernSmooth locpoly, ksmooth) on the same data; writes bench/results/peers.*
+# (several minutes).  PEERS_ARGS=--quick for a smoke test (< 1 min, to /tmp).
+bench-peers: build
+	@sh scripts/deps.sh python3-numpy python3-torch python3-statsmodels python3-matplotlib \
+		r-base-core r-cran-kernsmooth time
+	/usr/bin/python3 bench/peers.py --nwreg $(BUILD)/nwreg $(PEERS_ARGS)
+
+# cmake --install: bin/nwreg, the shared and static library, nwreg.h, nwreg.pc,
+# the CMake package (find_package(nwreg)) and the man page, under PREFIX
+# (default /usr/local); DESTDIR=DIR stages it under DIR for packaging.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD) $(OUT)

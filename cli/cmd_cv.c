@@ -37,12 +37,13 @@ static const char usage[] =
     "                     (default: x if columns x and y exist, else all but the last)\n"
     "  --y COLS           output columns (default: y, else the last)\n"
     "  --threads N        threads for the sums (default 0: OpenMP's choice)\n"
-    "  -h, --help         show this help\n";
+    "  -h, --help         show this help\n"
+    "\n";
 
-/* A data value as %.17g, non-finite ones as nan / inf / -inf. */
+/* A data value as %.17g (or --precision's digits), non-finite ones as nan / inf / -inf. */
 static void print_value(double v)
 {
-    if (isfinite(v)) printf("%.17g", v);
+    if (isfinite(v)) printf("%.*g", cli.digits ? cli.digits : 17, v);
     else fputs(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", stdout);
 }
 
@@ -60,6 +61,8 @@ int cmd_cv(int argc, char **argv)
         { "x", required_argument, NULL, OPT_X },
         { "y", required_argument, NULL, OPT_Y },
         { "threads", required_argument, NULL, OPT_THREADS },
+        IO_LONGOPTS,
+        ENGINE_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -72,9 +75,15 @@ int cmd_cv(int argc, char **argv)
     int threads = -1, c, rc = 0;
     plot_format fmt = PLOT_PNG;
 
-    while (rc == 0 && (c = cli_getopt(argc, argv, ":h", longopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":hq", longopts)) != -1) {
         switch (c) {
-        case 'h': fputs(usage, stdout); free(hmin_opt); free(hmax_opt); return EXIT_OK;
+        case 'h':
+            fputs(usage, stdout);
+            fputs(io_opts_help, stdout);
+            fputs(engine_opts_help, stdout);
+            free(hmin_opt);
+            free(hmax_opt);
+            return EXIT_OK;
         case OPT_CRITERION: rc = opt_criterion(cmd, optarg, &crit); break;
         case OPT_KERNEL: rc = opt_kernel(cmd, optarg, &kernel); break;
         case OPT_ESTIMATOR: rc = opt_estimator(cmd, optarg, &estimator); break;
@@ -86,7 +95,8 @@ int cmd_cv(int argc, char **argv)
         case OPT_X: x_spec = optarg; break;
         case OPT_Y: y_spec = optarg; break;
         case OPT_THREADS: rc = opt_int(cmd, "--threads", optarg, 0, 4096, &threads); break;
-        default: rc = EXIT_USAGE; break;
+        case '?': rc = EXIT_USAGE; break;
+        default: rc = cli_settings_parse(cmd, c, optarg, 1); break;
         }
     }
     if (rc == 0 && optind != argc - 1)
@@ -106,7 +116,7 @@ int cmd_cv(int argc, char **argv)
     if ((rc = data_read(&data, path, x_spec, y_spec))) goto done;
     const size_t d = data.d;
     if (d > 2) {
-        rc = cli_error("%s: %zu inputs: cv draws 1-d and 2-d grids only; use fit --select", path, d);
+        rc = cli_bad_input("%s: %zu inputs: cv draws 1-d and 2-d grids only; use fit --select", path, d);
         goto done;
     }
     if (k == 0) k = d == 1 ? 60 : 30;
@@ -115,14 +125,15 @@ int cmd_cv(int argc, char **argv)
         (st = nw_model_set_estimator(model, estimator)) ||
         (st = nw_model_set_names(model, data.x_names, data.y_names)) ||
         (threads >= 0 && (st = nw_model_set_threads(model, threads)))) {
-        rc = cli_lib_error(st, NULL, path);
+        rc = cli_input_error(st, NULL, path);
         goto done;
     }
+    if ((rc = cli_apply_engine(model, cmd))) goto done;
 
     /* the grid: k log-spaced bandwidths per input, grid[j * k + i] for input j */
     double scott[2], lo[2], hi[2];
     if ((st = nw_rule_of_thumb(model, NW_RULE_SCOTT, scott))) {
-        rc = cli_lib_error(st, NULL, path);
+        rc = cli_input_error(st, NULL, path);
         goto done;
     }
     for (size_t j = 0; j < d; j++) lo[j] = 0.05 * scott[j], hi[j] = 20 * scott[j];
@@ -142,20 +153,34 @@ int cmd_cv(int argc, char **argv)
         for (size_t i = 0; i < k; i++)
             grid[j * k + i] = lo[j] * exp(log(hi[j] / lo[j]) * (double) i / (double) (k - 1));
 
-    /* the criterion on the grid (h1 slowest), then the optimum */
+    /* the criterion on the grid (h1 slowest), a bar over the cells; then the
+     * optimum, a bar over the search */
+    progress bar;
+    progress_start(&bar, "cv grid", cli.quiet);
+    nw_model_set_progress(model, progress_stop_only, NULL);
     for (size_t cell = 0; cell < cells; cell++) {
         double h[2] = { grid[d == 1 ? cell : cell / k], d == 2 ? grid[k + cell % k] : 0 };
-        if ((st = nw_criterion_eval(model, crit, h, &value[cell], NULL))) {
+        st = nw_criterion_eval(model, crit, h, &value[cell], NULL);
+        if (!st && progress_update(&bar, (double) (cell + 1), (double) cells)) st = NW_ERR_STOPPED;
+        if (st) {
+            progress_end(&bar);
             rc = cli_lib_error(st, NULL, "criterion evaluation failed");
             goto done;
         }
     }
+    progress_end(&bar);
+    progress_start(&bar, "optimum", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
     nw_select_result best;
     double hopt[2];
-    if ((st = nw_select_bandwidth(model, crit, NULL, &best)) || (st = nw_model_bandwidth(model, hopt))) {
+    st = nw_select_bandwidth(model, crit, NULL, &best);
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
+    if (st || (st = nw_model_bandwidth(model, hopt))) {
         rc = cli_lib_error(st, NULL, "bandwidth selection failed");
         goto done;
     }
+    cli_verbose("optimum after %d criterion evaluations", best.evaluations);
 
     if (plot_path) {
         const char *name = crit == NW_CRITERION_LOO ? "LOO cross-validation (mean squared error)" : "AICc";
@@ -180,8 +205,12 @@ int cmd_cv(int argc, char **argv)
 
     puts(d == 1 ? "h,criterion" : "h1,h2,criterion");
     for (size_t cell = 0; cell < cells; cell++) {
-        if (d == 1) printf("%.17g,", grid[cell]);
-        else printf("%.17g,%.17g,", grid[cell / k], grid[k + cell % k]);
+        print_value(grid[d == 1 ? cell : cell / k]);
+        putchar(',');
+        if (d == 2) {
+            print_value(grid[k + cell % k]);
+            putchar(',');
+        }
         print_value(value[cell]);
         putchar('\n');
     }

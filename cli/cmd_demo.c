@@ -44,8 +44,9 @@ static const char usage[] =
     "                     ((splitmix64(seed) >> 11) + 0.5) / 2^53)\n"
     "  --lr R             learning rate (default 0.5)\n"
     "  --epochs N         epochs of SGD (default 5)\n"
-    "  --quiet            do not print the training epochs\n"
-    "  -h, --help         show this help\n";
+    "  -q, --quiet        do not print the training epochs\n"
+    "  -h, --help         show this help\n"
+    "\n";
 
 enum { N_DATA = 50, N_GRID = 50, N_CURVE = 80 };
 
@@ -96,17 +97,16 @@ static int sort_by_x(double *x, double *y, size_t n)
 static int read_test(demo *dm, const char *path)
 {
     nw_table *t = NULL;
-    nw_diag diag = { { 0 }, 0, 0 };
-    nw_status st = nw_table_read(path, &t, &diag);
-    if (st) return cli_lib_error(st, &diag, path);
+    nw_status st;
+    int rc = cli_table_read(path, &t);
+    if (rc) return rc;
     size_t cols[2] = { 0, nw_table_cols(t) - 1 };
-    int rc = 0;
     size_t col;
     if (nw_table_find(t, "x", &col) == NW_OK) cols[0] = col;
     if (nw_table_find(t, "y_truth", &col) == NW_OK || nw_table_find(t, "y", &col) == NW_OK)
         cols[1] = col;
     if (cols[0] == cols[1]) {
-        rc = cli_error("%s: needs a column x and a truth column (y_truth, y or the last)", path);
+        rc = cli_bad_input("%s: needs a column x and a truth column (y_truth, y or the last)", path);
         goto done;
     }
     dm->m = nw_table_rows(t);
@@ -143,7 +143,7 @@ static int load_data(demo *dm, uint64_t seed, const char *train, const char *tes
     int rc = data_read(&data, train, NULL, NULL);
     if (rc) return rc;
     if (data.d != 1 || data.p != 1) {
-        rc = cli_error("%s: the demo needs one input and one output (columns x and y), not %zu and %zu",
+        rc = cli_bad_input("%s: the demo needs one input and one output (columns x and y), not %zu and %zu",
                        train, data.d, data.p);
     } else {
         dm->n = data.n;
@@ -420,7 +420,7 @@ int cmd_demo(int argc, char **argv)
         { "w0", required_argument, NULL, OPT_W0 },
         { "lr", required_argument, NULL, OPT_LR },
         { "epochs", required_argument, NULL, OPT_EPOCHS },
-        { "quiet", no_argument, NULL, OPT_QUIET },
+        IO_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -435,9 +435,9 @@ int cmd_demo(int argc, char **argv)
     memset(&dm, 0, sizeof dm);
     nw_train_options_init(&topt);
 
-    while (rc == 0 && (c = cli_getopt(argc, argv, ":h", longopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":hq", longopts)) != -1) {
         switch (c) {
-        case 'h': fputs(usage, stdout); return EXIT_OK;
+        case 'h': fputs(usage, stdout); fputs(io_opts_help, stdout); return EXIT_OK;
         case OPT_OUT: dir = optarg; break;
         case OPT_FORMAT:
             if (strcmp(optarg, "all") == 0) nfmt = 3;
@@ -453,17 +453,18 @@ int cmd_demo(int argc, char **argv)
             break;
         case OPT_LR: rc = opt_positive(cmd, "--lr", optarg, &topt.lr); break;
         case OPT_EPOCHS: rc = opt_int(cmd, "--epochs", optarg, 1, 1000000, &topt.epochs); break;
-        case OPT_QUIET: dm.quiet = 1; break;
-        default: rc = EXIT_USAGE; break;
+        case '?': rc = EXIT_USAGE; break;
+        default: rc = cli_settings_parse(cmd, c, optarg, 0); break;
         }
     }
     if (rc) return rc;
+    dm.quiet = cli.quiet;
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!train != !test) return cli_usage_error(cmd, "give both --train and --test, or neither");
     if (!have_w0) w0 = draw_w0(seed);
 
     if ((rc = make_dir(dir)) || (rc = load_data(&dm, seed, train, test))) goto done;
-    if (dm.n < 2) { rc = cli_error("%s: the demo needs at least two training points", train); goto done; }
+    if (dm.n < 2) { rc = cli_bad_input("%s: the demo needs at least two training points", train); goto done; }
     dm.epochs = topt.epochs;
     for (int i = 0; i < 4; i++)
         if (!(dm.pred[i] = malloc(dm.m * sizeof(double)))) { rc = cli_error("out of memory"); goto done; }
@@ -480,6 +481,7 @@ int cmd_demo(int argc, char **argv)
            have_w0 ? "--w0" : "a uniform(0,1) draw from the seed", topt.lr, topt.epochs);
     fflush(stdout);
     if ((rc = run_models(&dm, w0, &topt))) goto done;
+    if (interrupted()) { rc = cli_interrupted(); goto done; }
     if ((rc = draw_all(&dm, dir, fmts, nfmt, &paths))) goto done;
     print_table(&dm, paths);
 done:

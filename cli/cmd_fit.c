@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -14,13 +15,19 @@ static const char usage_head[] =
     "Fit a kernel regression model, save it (with -o) for `nwreg predict`, and\n"
     "print a summary: sizes, kernel, bandwidths, the criterion, in-sample R^2\n"
     "(statsmodels' squared-correlation form) and residual standard deviation.\n"
-    "Without -o only the summary is printed.  Default: --select loo.\n"
+    "Without -o only the summary is printed; with -o - the model goes to stdout\n"
+    "and the summary to stderr; --quiet prints no summary.  DATA.csv may be\n"
+    "'-' (stdin).  Default: --select loo.\n"
+    "\n"
+    "example:\n"
+    "  nwreg gen --n 200 | nwreg fit - --select aicc --kernel epanechnikov -o m.json\n"
     "\n";
 static const char usage_tail[] =
     "\n"
     "output:\n"
     "  -o MODEL.json         save the model (JSON, atomically)\n"
-    "  -h, --help            show this help\n";
+    "  -h, --help            show this help\n"
+    "\n";
 
 /* statsmodels KernelReg.r_squared for output column c of y/yhat (n x p):
  * (sum (y - ybar)(yhat - ybar))^2 / (sum (y - ybar)^2 sum (yhat - ybar)^2). */
@@ -48,17 +55,19 @@ static double residual_sd(const double *y, const double *yhat, size_t n, size_t 
     return sqrt(s / (double) n);
 }
 
-static void print_names(const char *label, const char *const *names, size_t k)
+static void print_names(FILE *fp, const char *label, const char *const *names, size_t k)
 {
-    printf("%-14s%zu:", label, k);
-    for (size_t i = 0; i < k; i++) printf(" %s", names[i]);
-    putchar('\n');
+    fprintf(fp, "%-14s%zu:", label, k);
+    for (size_t i = 0; i < k; i++) fprintf(fp, " %s", names[i]);
+    putc('\n', fp);
 }
 
 int cmd_fit(int argc, char **argv)
 {
     static const struct option longopts[] = {
         MODEL_LONGOPTS,
+        IO_LONGOPTS,
+        ENGINE_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -67,18 +76,20 @@ int cmd_fit(int argc, char **argv)
     int c, rc = 0;
     model_opts_init(&o, cmd);
 
-    while (rc == 0 && (c = cli_getopt(argc, argv, ":ho:", longopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":hqo:", longopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(usage_head, stdout);
             fputs(model_opts_help, stdout);
             fputs(usage_tail, stdout);
+            fputs(io_opts_help, stdout);
+            fputs(engine_opts_help, stdout);
             model_opts_free(&o);
             return EXIT_OK;
         case 'o': out = optarg; break;
         case '?': rc = EXIT_USAGE; break;
         default:
-            if (model_opts_parse(&o, c, optarg) != 0) rc = EXIT_USAGE;
+            if ((rc = model_opts_parse(&o, c, optarg)) == -1) rc = cli_settings_parse(cmd, c, optarg, 1);
             break;
         }
     }
@@ -96,6 +107,8 @@ int cmd_fit(int argc, char **argv)
     double *h = NULL, *yhat = NULL;
     fit_info info;
     nw_status st;
+    nw_run_info run;
+    progress bar = { 0 };
     if ((rc = data_read(&data, path, o.x_spec, o.y_spec))) goto done;
     if ((rc = model_fit(&data, &o, &model, &info))) goto done;
     const size_t n = data.n, d = data.d, p = data.p;
@@ -106,12 +119,19 @@ int cmd_fit(int argc, char **argv)
     h = malloc(d * sizeof *h);
     yhat = malloc(n * p * sizeof *yhat);
     if (!h || !yhat) { rc = cli_error("out of memory"); goto done; }
+    progress_start(&bar, "summary", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
     if ((st = nw_model_bandwidth(model, h)) ||
         (st = nw_criterion_eval(model, crit, NULL, &value, NULL)) ||
-        (st = nw_predict(model, data.x, n, yhat, NULL))) {
+        (st = nw_predict_info(model, data.x, n, yhat, NULL, &run))) {
+        progress_end(&bar);
         rc = cli_lib_error(st, NULL, path);
         goto done;
     }
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
+    cli_report_run("in-sample predict", &run);
+    if (interrupted()) { rc = cli_interrupted(); goto done; }
     if (out) {
         nw_diag diag = { { 0 }, 0, 0 };
         if ((st = nw_model_save(model, out, &diag))) {
@@ -120,28 +140,30 @@ int cmd_fit(int argc, char **argv)
         }
     }
 
-    printf("nwreg fit: %s\n", path);
-    printf("%-14s%zu\n", "points (n)", n);
-    print_names("inputs (d)", data.x_names, d);
-    print_names("outputs (p)", data.y_names, p);
-    printf("%-14s%s\n", "kernel", nw_kernel_name(nw_model_kernel(model)));
-    printf("%-14s%s\n", "estimator", nw_estimator_name(nw_model_estimator(model)));
+    FILE *fp = out && strcmp(out, "-") == 0 ? stderr : stdout;
+    if (cli.quiet) goto done;
+    fprintf(fp, "nwreg fit: %s\n", path);
+    fprintf(fp, "%-14s%zu\n", "points (n)", n);
+    print_names(fp, "inputs (d)", data.x_names, d);
+    print_names(fp, "outputs (p)", data.y_names, p);
+    fprintf(fp, "%-14s%s\n", "kernel", nw_kernel_name(nw_model_kernel(model)));
+    fprintf(fp, "%-14s%s\n", "estimator", nw_estimator_name(nw_model_estimator(model)));
     for (size_t k = 0; k < d; k++) {
-        printf("%-14s%s: h = %.6g", k == 0 ? "bandwidth" : "", data.x_names[k], h[k]);
-        if (nw_model_kernel(model) == NW_KERNEL_GAUSSIAN) printf(" (w = 1/h = %.6g)", 1 / h[k]);
-        putchar('\n');
+        fprintf(fp, "%-14s%s: h = %.6g", k == 0 ? "bandwidth" : "", data.x_names[k], h[k]);
+        if (nw_model_kernel(model) == NW_KERNEL_GAUSSIAN) fprintf(fp, " (w = 1/h = %.6g)", 1 / h[k]);
+        putc('\n', fp);
     }
-    printf("%-14s%s, %d evaluations, %.3g s\n", "chosen by", info.method, info.evaluations,
+    fprintf(fp, "%-14s%s, %d evaluations, %.3g s\n", "chosen by", info.method, info.evaluations,
            info.seconds);
-    if (crit == NW_CRITERION_AICC) printf("%-14s%.6g\n", "AICc", value);
-    else printf("%-14s%.6g (mean squared leave-one-out error)\n", "LOO CV", value);
+    if (crit == NW_CRITERION_AICC) fprintf(fp, "%-14s%.6g\n", "AICc", value);
+    else fprintf(fp, "%-14s%.6g (mean squared leave-one-out error)\n", "LOO CV", value);
     for (size_t c2 = 0; c2 < p; c2++)
-        printf("%-14s%s: %.6g\n", c2 == 0 ? "R-squared" : "", data.y_names[c2],
+        fprintf(fp, "%-14s%s: %.6g\n", c2 == 0 ? "R-squared" : "", data.y_names[c2],
                r_squared(data.y, yhat, n, p, c2));
     for (size_t c2 = 0; c2 < p; c2++)
-        printf("%-14s%s: %.6g\n", c2 == 0 ? "residual sd" : "", data.y_names[c2],
+        fprintf(fp, "%-14s%s: %.6g\n", c2 == 0 ? "residual sd" : "", data.y_names[c2],
                residual_sd(data.y, yhat, n, p, c2));
-    if (out) printf("%-14s%s\n", "saved to", out);
+    if (out) fprintf(fp, "%-14s%s\n", "saved to", out);
 done:
     free(h);
     free(yhat);

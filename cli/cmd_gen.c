@@ -13,7 +13,8 @@ static const char usage[] =
     "usage: nwreg gen [--n N] [--seed S] [-o FILE]\n"
     "       nwreg gen --grid [--m M] [-o FILE]\n"
     "\n"
-    "Write the notebook's data, f(x) = 2 sin x + x^0.8, as CSV (values %.17g).\n"
+    "Write the notebook's data, f(x) = 2 sin x + x^0.8, as CSV (numbers in the\n"
+    "shortest form that reads back exactly, unless --precision).\n"
     "\n"
     "options:\n"
     "  --n N        training points: x ~ U(0,5) sorted, y = f(x) + N(0, 0.5^2),\n"
@@ -22,8 +23,9 @@ static const char usage[] =
     "               same data on every platform (default 0)\n"
     "  --grid       the test grid instead: x = 0, 0.1, ..., columns x,y_truth\n"
     "  --m M        points of the grid (default 50: 0 to 4.9)\n"
-    "  -o FILE      write to FILE (atomically) instead of stdout\n"
-    "  -h, --help   show this help\n";
+    "  -o FILE      write to FILE (atomically) instead of stdout ('-': stdout)\n"
+    "  -h, --help   show this help\n"
+    "\n";
 
 int cmd_gen(int argc, char **argv)
 {
@@ -32,6 +34,7 @@ int cmd_gen(int argc, char **argv)
         { "seed", required_argument, NULL, OPT_SEED },
         { "grid", no_argument, NULL, OPT_GRID },
         { "m", required_argument, NULL, OPT_M },
+        IO_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -40,16 +43,17 @@ int cmd_gen(int argc, char **argv)
     uint64_t seed = 0;
     int grid = 0, c, rc;
 
-    while ((c = cli_getopt(argc, argv, ":ho:", longopts)) != -1) {
+    while ((c = cli_getopt(argc, argv, ":hqo:", longopts)) != -1) {
         rc = 0;
         switch (c) {
-        case 'h': fputs(usage, stdout); return EXIT_OK;
+        case 'h': fputs(usage, stdout); fputs(io_opts_help, stdout); return EXIT_OK;
         case 'o': out = optarg; break;
         case OPT_N: rc = opt_size(cmd, "--n", optarg, 1, &n); break;
         case OPT_SEED: rc = opt_seed(cmd, "--seed", optarg, &seed); break;
         case OPT_GRID: grid = 1; break;
         case OPT_M: rc = opt_size(cmd, "--m", optarg, 1, &m); break;
-        default: return EXIT_USAGE;
+        case '?': return EXIT_USAGE;
+        default: rc = cli_settings_parse(cmd, c, optarg, 0); break;
         }
         if (rc) return rc;
     }
@@ -69,7 +73,7 @@ int cmd_gen(int argc, char **argv)
     }
     if (st == NW_OK) {
         const char *names[2] = { "x", grid ? "y_truth" : "y" };
-        st = nw_csv_write(out, names, table, rows, 2, &diag);
+        st = nw_csv_write_digits(out, names, table, rows, 2, cli.digits, &diag);
     }
     free(x);
     free(y);

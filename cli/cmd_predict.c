@@ -16,9 +16,14 @@ static const char usage_head[] =
     "\n"
     "Predict at the queries: a model is fitted on TRAIN.csv with the options\n"
     "below, or loaded from MODEL.json (a name ending in .json; made by fit or\n"
-    "train -o), whose options then cannot change.  The query inputs are read\n"
-    "from QUERIES.csv by the inputs' names.  Output: CSV with the query input\n"
-    "columns, then yhat (one output) or yhat_NAME per output.\n"
+    "train -o), whose options then cannot change (but --empty, --threads,\n"
+    "--engine, --tolerance and --precision can).  The query inputs are read\n"
+    "from QUERIES.csv by the inputs' names.  Output: CSV with every column of\n"
+    "QUERIES.csv, then yhat (one output) or yhat_NAME per output.  Either\n"
+    "file may be '-' (stdin), not both.\n"
+    "\n"
+    "example:\n"
+    "  nwreg gen | nwreg fit - -o m.json && nwreg gen --grid | nwreg predict m.json -\n"
     "\n";
 static const char usage_tail[] =
     "\n"
@@ -27,12 +32,15 @@ static const char usage_tail[] =
     "  --weights FILE        write the attention matrix (the Nadaraya-Watson\n"
     "                        weights): one row per query, one column per training\n"
     "                        point, rows summing to 1, no header\n"
-    "  -h, --help            show this help\n";
+    "  -h, --help            show this help\n"
+    "\n";
 
 int cmd_predict(int argc, char **argv)
 {
     static const struct option longopts[] = {
         MODEL_LONGOPTS,
+        IO_LONGOPTS,
+        ENGINE_LONGOPTS,
         { "weights", required_argument, NULL, OPT_WEIGHTS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -42,19 +50,21 @@ int cmd_predict(int argc, char **argv)
     int c, rc = 0;
     model_opts_init(&o, cmd);
 
-    while (rc == 0 && (c = cli_getopt(argc, argv, ":ho:", longopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":hqo:", longopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(usage_head, stdout);
             fputs(model_opts_help, stdout);
             fputs(usage_tail, stdout);
+            fputs(io_opts_help, stdout);
+            fputs(engine_opts_help, stdout);
             model_opts_free(&o);
             return EXIT_OK;
         case 'o': out = optarg; break;
         case OPT_WEIGHTS: weights_path = optarg; break;
         case '?': rc = EXIT_USAGE; break;
         default:
-            if (model_opts_parse(&o, c, optarg) != 0) rc = EXIT_USAGE;
+            if ((rc = model_opts_parse(&o, c, optarg)) == -1) rc = cli_settings_parse(cmd, c, optarg, 1);
             break;
         }
     }
@@ -63,6 +73,8 @@ int cmd_predict(int argc, char **argv)
                                                     : "too many arguments");
     if (rc == 0 && o.method == BW_NONE && !is_model_path(argv[optind]))
         rc = cli_usage_error(cmd, "give --w, --bandwidth or --select");
+    if (rc == 0 && strcmp(argv[optind], "-") == 0 && strcmp(argv[optind + 1], "-") == 0)
+        rc = cli_usage_error(cmd, "only one of TRAIN.csv and QUERIES.csv can be '-' (stdin)");
     if (rc) {
         model_opts_free(&o);
         return rc;
@@ -77,49 +89,58 @@ int cmd_predict(int argc, char **argv)
     char **yhat_names = NULL;
     nw_diag diag = { { 0 }, 0, 0 };
     nw_status st;
+    progress bar = { 0 };
 
     if ((rc = model_load_or_fit(source, &o, &data, &model))) goto done;
     const size_t n = nw_model_n(model), d = nw_model_d(model), p = nw_model_p(model);
 
     /* the queries, by the model's input names */
-    if ((st = nw_table_read(queries_path, &queries, &diag))) {
-        rc = cli_lib_error(st, &diag, queries_path);
-        goto done;
-    }
-    const size_t m = nw_table_rows(queries);
+    if ((rc = cli_table_read(queries_path, &queries))) goto done;
+    const size_t m = nw_table_rows(queries), qcols = nw_table_cols(queries);
     if (!(x_names = malloc(d * sizeof *x_names))) { rc = cli_error("out of memory"); goto done; }
     for (size_t k = 0; k < d; k++) x_names[k] = nw_model_x_name(model, k);
     if ((rc = data_columns_by_name(queries, queries_path, x_names, d, &q))) goto done;
 
     /* predictions (and weights) first; the files only once all is computed */
     size_t n_empty = 0;
+    nw_run_info run;
     if (!(yhat = malloc(m * p * sizeof *yhat))) { rc = cli_error("out of memory"); goto done; }
-    if ((st = nw_predict(model, q, m, yhat, &n_empty))) {
+    progress_start(&bar, "predict", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
+    st = nw_predict_info(model, q, m, yhat, &n_empty, &run);
+    progress_end(&bar);
+    if (st) {
         rc = cli_lib_error(st, NULL, "prediction failed");
         goto done;
     }
+    cli_report_run("predict", &run);
     if (weights_path) {
         if (!(weights = malloc(m * n * sizeof *weights))) {
             rc = cli_error("out of memory: the attention matrix has %zu x %zu entries", m, n);
             goto done;
         }
-        if ((st = nw_attention(model, q, m, weights))) {
+        progress_start(&bar, "attention", cli.quiet);
+        st = nw_attention(model, q, m, weights);
+        progress_end(&bar);
+        if (st) {
             rc = cli_lib_error(st, NULL, "attention failed");
             goto done;
         }
     }
+    if (interrupted()) { rc = cli_interrupted(); goto done; }
 
-    /* the output table: query inputs, then yhat or yhat_NAME per output */
-    const size_t cols = d + p;
+    /* the output table: the query file's columns, then yhat or yhat_NAME per output */
+    const size_t cols = qcols + p;
+    const double *qdata = nw_table_data(queries);
     table = malloc(m * cols * sizeof *table);
     names = calloc(cols, sizeof *names);
     yhat_names = calloc(p, sizeof *yhat_names);
     if (!table || !names || !yhat_names) { rc = cli_error("out of memory"); goto done; }
     for (size_t j = 0; j < m; j++) {
-        memcpy(table + j * cols, q + j * d, d * sizeof(double));
-        memcpy(table + j * cols + d, yhat + j * p, p * sizeof(double));
+        memcpy(table + j * cols, qdata + j * qcols, qcols * sizeof(double));
+        memcpy(table + j * cols + qcols, yhat + j * p, p * sizeof(double));
     }
-    for (size_t k = 0; k < d; k++) names[k] = x_names[k];
+    for (size_t k = 0; k < qcols; k++) names[k] = nw_table_name(queries, k);
     for (size_t c2 = 0; c2 < p; c2++) {
         const char *yname = nw_model_y_name(model, c2);
         size_t len = strlen("yhat_") + (yname ? strlen(yname) : 24) + 1;
@@ -127,14 +148,14 @@ int cmd_predict(int argc, char **argv)
         if (p == 1) snprintf(yhat_names[c2], len, "yhat");
         else if (yname) snprintf(yhat_names[c2], len, "yhat_%s", yname);
         else snprintf(yhat_names[c2], len, "yhat_%zu", c2 + 1);
-        names[d + c2] = yhat_names[c2];
+        names[qcols + c2] = yhat_names[c2];
     }
 
-    if (weights_path && (st = nw_csv_write(weights_path, NULL, weights, m, n, &diag))) {
+    if (weights_path && (st = nw_csv_write_digits(weights_path, NULL, weights, m, n, cli.digits, &diag))) {
         rc = cli_lib_error(st, &diag, weights_path);
         goto done;
     }
-    if ((st = nw_csv_write(out, names, table, m, cols, &diag))) {
+    if ((st = nw_csv_write_digits(out, names, table, m, cols, cli.digits, &diag))) {
         rc = cli_lib_error(st, &diag, out);
         goto done;
     }

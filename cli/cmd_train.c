@@ -30,7 +30,17 @@ static const char usage[] =
     "  --y COLS           output columns (default: y, else the last)\n"
     "  --threads N        threads for the sums (default 0: OpenMP's choice)\n"
     "  -o MODEL.json      save the trained model\n"
-    "  -h, --help         show this help\n";
+    "  -h, --help         show this help\n"
+    "\n";
+
+/* Each epoch: erase the bar, print the epoch line; stop after Ctrl-C. */
+static int epoch_cb(const nw_epoch *e, void *ctx)
+{
+    progress_end(ctx);
+    print_epoch(e);
+    fflush(stdout);
+    return interrupted();
+}
 
 int cmd_train(int argc, char **argv)
 {
@@ -42,6 +52,8 @@ int cmd_train(int argc, char **argv)
         { "x", required_argument, NULL, OPT_X },
         { "y", required_argument, NULL, OPT_Y },
         { "threads", required_argument, NULL, OPT_THREADS },
+        IO_LONGOPTS,
+        ENGINE_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -52,9 +64,14 @@ int cmd_train(int argc, char **argv)
     nw_train_options topt;
     nw_train_options_init(&topt);
 
-    while (rc == 0 && (c = cli_getopt(argc, argv, ":ho:", longopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, ":hqo:", longopts)) != -1) {
         switch (c) {
-        case 'h': fputs(usage, stdout); free(w0); return EXIT_OK;
+        case 'h':
+            fputs(usage, stdout);
+            fputs(io_opts_help, stdout);
+            fputs(engine_opts_help, stdout);
+            free(w0);
+            return EXIT_OK;
         case 'o': out = optarg; break;
         case OPT_W0: rc = opt_list(cmd, "--w0", optarg, LIST_NONZERO, &w0, &nw0); break;
         case OPT_LR: rc = opt_positive(cmd, "--lr", optarg, &topt.lr); break;
@@ -63,7 +80,8 @@ int cmd_train(int argc, char **argv)
         case OPT_X: x_spec = optarg; break;
         case OPT_Y: y_spec = optarg; break;
         case OPT_THREADS: rc = opt_int(cmd, "--threads", optarg, 0, 4096, &threads); break;
-        default: rc = EXIT_USAGE; break;
+        case '?': rc = EXIT_USAGE; break;
+        default: rc = cli_settings_parse(cmd, c, optarg, 1); break;
         }
     }
     if (rc == 0 && optind != argc - 1)
@@ -85,14 +103,23 @@ int cmd_train(int argc, char **argv)
     if ((st = nw_model_new(&model, data.x, data.y, data.n, d, data.p)) ||
         (st = nw_model_set_names(model, data.x_names, data.y_names)) ||
         (threads >= 0 && (st = nw_model_set_threads(model, threads)))) {
-        rc = cli_lib_error(st, NULL, argv[optind]);
+        rc = cli_input_error(st, NULL, argv[optind]);
         goto done;
     }
-    topt.on_epoch = print_epoch_cb;
-    if ((st = nw_train(model, &topt, w, w))) {
+    if ((rc = cli_apply_engine(model, cmd))) goto done;
+    progress bar;
+    progress_start(&bar, "training", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
+    topt.on_epoch = epoch_cb;
+    topt.ctx = &bar;
+    st = nw_train(model, &topt, w, w);
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
+    if (st) {
         rc = cli_lib_error(st, NULL, "training failed");
         goto done;
     }
+    if (interrupted()) { rc = cli_interrupted(); goto done; }
     fputs("w ", stdout);
     print_list(stdout, w, d);
     putchar('\n');

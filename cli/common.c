@@ -36,14 +36,52 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+cli_settings cli = { .digits = 0 };
+
+int cli_interrupted(void)
+{
+    fputs("nwreg: interrupted\n", stderr);
+    return EXIT_INTERRUPTED;
+}
+
 int cli_lib_error(nw_status status, const nw_diag *diag, const char *what)
 {
+    if (status == NW_ERR_STOPPED || interrupted()) return cli_interrupted();
     if (diag && diag->message[0]) return cli_error("%s", diag->message);
     return cli_error("%s: %s", what, nw_strerror(status));
 }
 
+int cli_input_error(nw_status status, const nw_diag *diag, const char *what)
+{
+    int rc = cli_lib_error(status, diag, what);
+    return rc == EXIT_FAIL && status != NW_ERR_NOMEM ? EXIT_USAGE : rc;
+}
+
+int cli_bad_input(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nwreg: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+void cli_verbose(const char *fmt, ...)
+{
+    if (!cli.verbose) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nwreg: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 void cli_warning(const char *fmt, ...)
 {
+    if (cli.quiet) return;
     va_list ap;
     va_start(ap, fmt);
     fputs("nwreg: warning: ", stderr);
@@ -64,12 +102,25 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
     const char *word = optind > 1 && optind <= argc ? argv[optind - 1] : "";
     if (strncmp(word, "--", 2) == 0) {
         size_t len = strcspn(word, "=");
-        if (c == ':')
+        if (c == ':') {
             cli_usage_error(argv[0], "option '%.*s' needs a value", (int) len, word);
-        else if (optopt == 0)
-            cli_usage_error(argv[0], "unknown option '%.*s'", (int) len, word);
-        else
+        } else if (optopt == 0) {
+            /* a suggestion among this subcommand's long options */
+            const char *names[128];
+            char name[64];
+            size_t n = 0;
+            for (const struct option *o = longopts; o && o->name && n < 128; o++) names[n++] = o->name;
+            snprintf(name, sizeof name, "%.*s", (int) (len - 2 < sizeof name - 1 ? len - 2 : sizeof name - 1),
+                     word + 2);
+            const char *best = cli_closest(name, names, n);
+            if (best)
+                cli_usage_error(argv[0], "unknown option '%.*s'; did you mean '--%s'?", (int) len,
+                                word, best);
+            else
+                cli_usage_error(argv[0], "unknown option '%.*s'", (int) len, word);
+        } else {
             cli_usage_error(argv[0], "option '%.*s' takes no value", (int) len, word);
+        }
     } else if (c == ':') {
         cli_usage_error(argv[0], "option '-%c' needs a value", optopt);
     } else {
@@ -243,6 +294,149 @@ double cli_now(void)
     return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
+/* ------------------------------------------------------- shared options */
+
+const char io_opts_help[] =
+    "input and output:\n"
+    "  --delim D             field delimiter of input CSV: ',', ';', tab (or\n"
+    "                        '\\t'), '|' (default: detected from the header line)\n"
+    "  --comment C           skip input lines starting with the character C\n"
+    "                        (e.g. '#'; default: no comment lines)\n"
+    "  --precision N         significant digits of output numbers, 1 to 17\n"
+    "                        (default: the shortest form that reads back exactly)\n"
+    "  -q, --quiet           no progress bar, warnings or summaries\n"
+    "  --verbose             timings, the engine that ran and its error bound\n"
+    "                        on stderr\n"
+    "Any input or output file may be '-': stdin or stdout.  A progress bar is\n"
+    "drawn on stderr when it is a terminal; Ctrl-C stops cleanly (exit 130).\n";
+
+const char engine_opts_help[] =
+    "arithmetic:\n"
+    "  --engine E            auto, dense, sorted, tree or fgt (default auto)\n"
+    "  --tolerance T         relative error the fast engines certify per\n"
+    "                        prediction, 1e-15 to 1e-2 (default 1e-12)\n"
+    "  --precision f32|f64   arithmetic of the sums (default f64; f32 is faster,\n"
+    "                        its error is measured, not certified)\n";
+
+/* --delim: one character; "\t", "tab" and a real tab mean tab. */
+static int opt_delim(const char *cmd, const char *arg, char *out)
+{
+    if (strcmp(arg, "\\t") == 0 || strcmp(arg, "tab") == 0) { *out = '\t'; return 0; }
+    if (strlen(arg) != 1 || arg[0] == '"' || arg[0] == '\n' || arg[0] == '\r')
+        return cli_usage_error(cmd, "--delim '%s': give one character such as ',', ';', tab", arg);
+    *out = arg[0];
+    return 0;
+}
+
+int cli_settings_parse(const char *cmd, int id, const char *arg, int computes)
+{
+    switch (id) {
+    case 'q': cli.quiet = 1; cli.verbose = 0; return 0;
+    case OPT_VERBOSE: cli.verbose = 1; cli.quiet = 0; return 0;
+    case OPT_DELIM: return opt_delim(cmd, arg, &cli.csv.delimiter);
+    case OPT_COMMENT:
+        if (strlen(arg) != 1 || arg[0] == '"' || arg[0] == '\n' || arg[0] == '\r')
+            return cli_usage_error(cmd, "--comment '%s': give one character such as '#'", arg);
+        cli.csv.comment = arg[0];
+        if (cli.csv.comment == cli.csv.delimiter)
+            return cli_usage_error(cmd, "--comment '%s' is the delimiter", arg);
+        return 0;
+    case OPT_PRECISION:
+        if (strcmp(arg, "f32") == 0 || strcmp(arg, "f64") == 0) {
+            if (!computes)
+                return cli_usage_error(cmd, "--precision %s sets the arithmetic of predict, fit, cv "
+                                            "and train; here give digits (1 to 17)", arg);
+            cli.arith_set = 1;
+            cli.arith = arg[1] == '3' ? NW_PRECISION_F32 : NW_PRECISION_F64;
+            return 0;
+        }
+        {
+            int digits;
+            char *end;
+            long v = strtol(arg, &end, 10);
+            if (!*arg || *end || v < 1 || v > 17)
+                return cli_usage_error(cmd, "--precision '%s': give digits 1 to 17%s", arg,
+                                       computes ? ", or f32 or f64" : "");
+            digits = (int) v;
+            cli.digits = digits;
+        }
+        return 0;
+    case OPT_ENGINE:
+    case OPT_TOLERANCE:
+        if (!computes) return -1;
+        if (id == OPT_ENGINE) {
+            if (nw_engine_from_name(arg, &cli.engine) != NW_OK)
+                return cli_usage_error(cmd, "--engine '%s': use auto, dense, sorted, tree or fgt", arg);
+            cli.engine_set = 1;
+            return 0;
+        }
+        if (opt_double(cmd, "--tolerance", arg, &cli.tolerance)) return EXIT_USAGE;
+        if (!(cli.tolerance >= 1e-15 && cli.tolerance <= 1e-2))
+            return cli_usage_error(cmd, "--tolerance %s: must be between 1e-15 and 1e-2", arg);
+        cli.tolerance_set = 1;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int cli_apply_engine(nw_model *model, const char *what)
+{
+    nw_status st = NW_OK;
+    if ((cli.engine_set && (st = nw_model_set_engine(model, cli.engine))) ||
+        (cli.tolerance_set && (st = nw_model_set_tolerance(model, cli.tolerance))) ||
+        (cli.arith_set && (st = nw_model_set_precision(model, cli.arith))))
+        return cli_input_error(st, NULL, what);
+    return 0;
+}
+
+void cli_report_run(const char *what, const nw_run_info *info)
+{
+    cli_verbose("%s: engine %s, certified relative error %.3g, %zu exact fallbacks, %.3g s", what,
+                nw_engine_name(info->engine), info->error_bound, info->exact_fallbacks,
+                info->seconds);
+}
+
+/* Optimal string alignment distance (insertions, deletions, substitutions
+ * and swaps of neighbours), for words of at most 63 characters. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return SIZE_MAX;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const char *cli_closest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 3, len = strlen(word);
+    for (size_t i = 0; i < n; i++) {
+        size_t dist = edit_distance(word, candidates[i]);
+        if (dist < best_d && dist < len) best = candidates[i], best_d = dist;
+    }
+    return best;
+}
+
+int cli_table_read(const char *path, nw_table **table)
+{
+    nw_diag diag = { { 0 }, 0, 0 };
+    nw_status st = nw_table_read_with(path, &cli.csv, table, &diag);
+    return st ? cli_input_error(st, &diag, path) : 0;
+}
+
 /* ----------------------------------------------------------------- data */
 
 static int contains(const size_t *cols, size_t count, size_t c)
@@ -266,13 +460,13 @@ static int resolve_columns(const nw_table *table, const char *path, const char *
     for (size_t i = 0; i < k; i++) {
         char *comma = strchr(item, ',');
         if (comma) *comma = '\0';
-        if (!*item) { rc = cli_error("%s '%s': empty column name", opt, spec); goto done; }
+        if (!*item) { rc = cli_bad_input("%s '%s': empty column name", opt, spec); goto done; }
         if (nw_table_find(table, item, &cols[i]) != NW_OK) {
-            rc = cli_error("%s: no column '%s' (%s)", path, item, opt);
+            rc = cli_bad_input("%s: no column '%s' (%s)", path, item, opt);
             goto done;
         }
         if (contains(cols, i, cols[i])) {
-            rc = cli_error("%s: column '%s' chosen twice (%s)", path, item, opt);
+            rc = cli_bad_input("%s: column '%s' chosen twice (%s)", path, item, opt);
             goto done;
         }
         item = comma ? comma + 1 : item;
@@ -305,7 +499,7 @@ static int default_columns(const nw_table *table, const char *path,
     size_t cols = nw_table_cols(table), cx, cy;
     if (!*xc && !*yc) {
         if (cols < 2)
-            return cli_error("%s: needs at least two columns (inputs, then the output)", path);
+            return cli_bad_input("%s: needs at least two columns (inputs, then the output)", path);
         if (free_named(table, "x", NULL, 0, &cx) && free_named(table, "y", NULL, 0, &cy)) {
             if (!(*xc = malloc(sizeof **xc)) || !(*yc = malloc(sizeof **yc)))
                 return cli_error("out of memory");
@@ -324,7 +518,7 @@ static int default_columns(const nw_table *table, const char *path,
         if (!free_named(table, "y", *xc, *d, &cy)) {
             size_t c = cols;
             while (c > 0 && contains(*xc, *d, c - 1)) c--;
-            if (c == 0) return cli_error("%s: no column left for the output (--x takes them all)", path);
+            if (c == 0) return cli_bad_input("%s: no column left for the output (--x takes them all)", path);
             cy = c - 1;
         }
         if (!(*yc = malloc(sizeof **yc))) return cli_error("out of memory");
@@ -338,7 +532,7 @@ static int default_columns(const nw_table *table, const char *path,
         else
             for (size_t c = 0; c < cols; c++)
                 if (!contains(*yc, *p, c)) (*xc)[(*d)++] = c;
-        if (*d == 0) return cli_error("%s: no column left for the inputs (--y takes them all)", path);
+        if (*d == 0) return cli_bad_input("%s: no column left for the inputs (--y takes them all)", path);
     }
     return 0;
 }
@@ -349,8 +543,9 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
     size_t *xc = NULL, *yc = NULL, d = 0, p = 0;
     int rc;
     memset(data, 0, sizeof *data);
-    nw_status st = nw_table_read(path, &data->table, &diag);
-    if (st) return cli_lib_error(st, &diag, path);
+    nw_status st;
+    (void) diag;
+    if ((rc = cli_table_read(path, &data->table))) return rc;
     const nw_table *t = data->table;
 
     if (x_spec && (rc = resolve_columns(t, path, "--x", x_spec, &xc, &d))) goto fail;
@@ -358,7 +553,7 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
     if ((rc = default_columns(t, path, &xc, &d, &yc, &p))) goto fail;
     for (size_t c = 0; c < p; c++)
         if (contains(xc, d, yc[c])) {
-            rc = cli_error("%s: column '%s' is chosen as both input and output", path,
+            rc = cli_bad_input("%s: column '%s' is chosen as both input and output", path,
                            nw_table_name(t, yc[c]));
             goto fail;
         }
@@ -412,7 +607,7 @@ int data_columns_by_name(const nw_table *table, const char *path,
         size_t c, ncols = nw_table_cols(table);
         for (c = 0; c < ncols; c++)
             if (strcmp(nw_table_name(table, c), names[k]) == 0) break;
-        if (c == ncols) { rc = cli_error("%s: no column '%s' (an input of the model)", path, names[k]); goto done; }
+        if (c == ncols) { rc = cli_bad_input("%s: no column '%s' (an input of the model)", path, names[k]); goto done; }
         cols[k] = c;
     }
     nw_status st = nw_table_columns(table, cols, count, v);
@@ -535,10 +730,16 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
         (st = nw_model_set_empty_policy(model, o->empty)) ||
         (st = nw_model_set_names(model, data->x_names, data->y_names)) ||
         (o->threads >= 0 && (st = nw_model_set_threads(model, o->threads)))) {
-        rc = cli_lib_error(st, NULL, "cannot make the model");
+        rc = cli_input_error(st, NULL, "cannot make the model");
         goto done;
     }
+    if ((rc = cli_apply_engine(model, o->cmd))) goto done;
 
+    /* a bar for the selection and the training; Ctrl-C stops them */
+    progress bar;
+    progress_start(&bar, o->method == BW_SGD || o->method == BW_ADAM ? "training" : "selecting h",
+                   cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
     double t0 = cli_now();
     switch (o->method) {
     case BW_NONE:
@@ -551,14 +752,14 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
             break;
         fi.method = o->method == BW_SCALE ? "fixed scale w" : "fixed bandwidth";
         st = o->method == BW_SCALE ? nw_model_set_scale(model, h) : nw_model_set_bandwidth(model, h);
-        if (st) rc = cli_lib_error(st, NULL, "cannot set the bandwidth");
+        if (st) rc = cli_input_error(st, NULL, "cannot set the bandwidth");
         break;
     case BW_SCOTT:
     case BW_SILVERMAN:
         fi.method = o->method == BW_SCOTT ? "Scott's rule" : "Silverman's rule";
         if ((st = nw_rule_of_thumb(model, o->method == BW_SCOTT ? NW_RULE_SCOTT : NW_RULE_SILVERMAN, h)) ||
             (st = nw_model_set_bandwidth(model, h)))
-            rc = cli_lib_error(st, NULL, fi.method);
+            rc = cli_input_error(st, NULL, fi.method);
         break;
     case BW_LOO:
     case BW_AICC: {
@@ -584,6 +785,11 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
     }
     }
     fi.seconds = cli_now() - t0;
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
+    if (!rc && interrupted()) rc = cli_interrupted();
+    if (!rc) cli_verbose("bandwidths by %s: %d evaluations, %.3g s", fi.method, fi.evaluations,
+                         fi.seconds);
 done:
     free(h);
     if (rc) {
@@ -614,14 +820,17 @@ int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
         return cli_usage_error(cmd, "option %s cannot change a saved model (%s)", o->model_flag, source);
     nw_diag diag = { { 0 }, 0, 0 };
     nw_status st = nw_model_load(model, source, &diag);
-    if (st) return cli_lib_error(st, &diag, source);
+    if (st) return cli_input_error(st, &diag, source);
+    int rc = 0;
     if ((o->empty_set && (st = nw_model_set_empty_policy(*model, o->empty))) ||
-        (o->threads >= 0 && (st = nw_model_set_threads(*model, o->threads)))) {
+        (o->threads >= 0 && (st = nw_model_set_threads(*model, o->threads))))
+        rc = cli_input_error(st, NULL, source);
+    if (!rc) rc = cli_apply_engine(*model, source);
+    if (rc) {
         nw_model_free(*model);
         *model = NULL;
-        return cli_lib_error(st, NULL, source);
     }
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------- printing */

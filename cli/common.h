@@ -5,9 +5,13 @@
  *
  * Conventions of every subcommand:
  *  - it is `int cmd_NAME(int argc, char **argv)` with argv[0] = "NAME", and
- *    returns the exit status: 0 success, 1 failure, 2 usage error;
+ *    returns the exit status: 0 success; 2 a usage error or an input error
+ *    (a bad or missing input file, a bad CSV cell, a bad model file, a bad
+ *    option value); 1 anything else (a write failure, out of memory, a
+ *    numeric failure); 130 when Ctrl-C stopped it (message "interrupted");
  *  - it prints at most one error line, through cli_error / cli_usage_error /
- *    cli_lib_error, and frees everything it allocated before returning;
+ *    cli_input_error / cli_bad_input / cli_lib_error, and frees everything
+ *    it allocated before returning;
  *  - it writes every output file atomically (nw_csv_write, nw_model_save and
  *    the plot_* functions all do), and only after all computing is done.
  */
@@ -21,8 +25,9 @@
 
 #include "nwreg.h"
 #include "plot.h"
+#include "progress.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 /* The subcommands (each in its own cmd_*.c). */
 int cmd_demo(int argc, char **argv);
@@ -31,6 +36,8 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_cv(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* ------------------------------------------------------------- messages */
 
@@ -39,8 +46,17 @@ int cli_error(const char *fmt, ...);
 /* "nwreg: MESSAGE (see 'nwreg CMD --help')" on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 /* A library failure: the diag's message when it has one (it already starts
- * with FILE:LINE:), else "WHAT: <nw_strerror(status)>".  Returns EXIT_FAIL. */
+ * with FILE:LINE:), else "WHAT: <nw_strerror(status)>".  Returns EXIT_FAIL;
+ * but after Ctrl-C (or for NW_ERR_STOPPED) "nwreg: interrupted" and
+ * EXIT_INTERRUPTED. */
 int cli_lib_error(nw_status status, const nw_diag *diag, const char *what);
+/* The same for a failure caused by the input (reading a data or model file,
+ * a value the user gave): EXIT_USAGE, except EXIT_FAIL for NW_ERR_NOMEM. */
+int cli_input_error(nw_status status, const nw_diag *diag, const char *what);
+/* "nwreg: MESSAGE" about a bad input; returns EXIT_USAGE. */
+int cli_bad_input(const char *fmt, ...);
+/* "nwreg: interrupted"; returns EXIT_INTERRUPTED. */
+int cli_interrupted(void);
 /* "nwreg: warning: MESSAGE" on stderr. */
 void cli_warning(const char *fmt, ...);
 
@@ -52,8 +68,62 @@ enum {
     OPT_EMPTY, OPT_LR, OPT_EPOCHS, OPT_OPTIMIZER, OPT_X, OPT_Y, OPT_THREADS,
     OPT_WEIGHTS, OPT_CRITERION, OPT_GRID, OPT_HMIN, OPT_HMAX, OPT_PLOT,
     OPT_FORMAT, OPT_OUT, OPT_SEED, OPT_N, OPT_M, OPT_TRAIN, OPT_TEST, OPT_QUIET,
-    OPT_HELP
+    OPT_HELP, OPT_VERBOSE, OPT_DELIM, OPT_COMMENT, OPT_PRECISION, OPT_ENGINE,
+    OPT_TOLERANCE, OPT_JSON
 };
+
+/* The levels of --quiet / --verbose, and the CSV and arithmetic options
+ * every subcommand shares (one command runs per process). */
+typedef struct cli_settings {
+    int quiet;                /* -q, --quiet: no progress, warnings or summaries */
+    int verbose;              /* --verbose: timings, engine, bound on stderr */
+    nw_table_read_opts csv;   /* --delim, --comment */
+    int digits;               /* --precision N: significant digits (0 = exact) */
+    int arith_set;            /* --precision f32|f64 given */
+    nw_precision arith;
+    int engine_set;           /* --engine given */
+    nw_engine_kind engine;
+    int tolerance_set;        /* --tolerance given */
+    double tolerance;
+} cli_settings;
+extern cli_settings cli;
+
+/* Options of every subcommand (short option 'q'). */
+#define IO_LONGOPTS                                                 \
+    { "quiet", no_argument, NULL, 'q' },                            \
+    { "verbose", no_argument, NULL, OPT_VERBOSE },                  \
+    { "delim", required_argument, NULL, OPT_DELIM },                \
+    { "comment", required_argument, NULL, OPT_COMMENT },            \
+    { "precision", required_argument, NULL, OPT_PRECISION }
+/* Options of the subcommands that compute sums (predict, fit, cv, train). */
+#define ENGINE_LONGOPTS                                             \
+    { "engine", required_argument, NULL, OPT_ENGINE },              \
+    { "tolerance", required_argument, NULL, OPT_TOLERANCE }
+
+/* Handle option `id` if it is one of IO_LONGOPTS or ENGINE_LONGOPTS: 0 when
+ * it was, EXIT_USAGE after a message for a bad value, -1 when it is not.
+ * computes: whether cmd computes sums (else --engine, --tolerance and
+ * --precision f32|f64 are usage errors). */
+int cli_settings_parse(const char *cmd, int id, const char *arg, int computes);
+/* Usage lines of IO_LONGOPTS and ENGINE_LONGOPTS. */
+extern const char io_opts_help[];
+extern const char engine_opts_help[];
+/* Give the model the --engine, --tolerance, --precision f32|f64 that were
+ * set.  Returns 0 or EXIT_USAGE after a message. */
+int cli_apply_engine(nw_model *model, const char *what);
+/* With --verbose: "nwreg: WHAT: engine E, certified relative error B,
+ * F exact fallbacks, S s" on stderr. */
+void cli_report_run(const char *what, const nw_run_info *info);
+/* "nwreg: MESSAGE" on stderr with --verbose only. */
+void cli_verbose(const char *fmt, ...);
+
+/* The closest of n candidates to word by edit distance, or NULL when none
+ * is within 2 edits (and fewer edits than word has characters). */
+const char *cli_closest(const char *word, const char *const *candidates, size_t n);
+
+/* Read a CSV file with the --delim/--comment settings; prints an input
+ * error and returns EXIT_USAGE (EXIT_FAIL if out of memory) on failure. */
+int cli_table_read(const char *path, nw_table **table);
 
 /* getopt_long over argv (argv[0] is the subcommand's name), with getopt's
  * own messages turned off.  Returns the option's id, -1 when the options

@@ -18,6 +18,8 @@ static const struct command {
     { "predict", cmd_predict, "predict at query points (from data and options, or a model file)" },
     { "fit", cmd_fit, "choose the bandwidths, save the model and print a summary" },
     { "cv", cmd_cv, "tabulate (and plot) a bandwidth criterion over a grid" },
+    { "info", cmd_info, "show what a model file holds (kernel, bandwidths, names, version)" },
+    { "plot", cmd_plot, "draw a figure from files: fit, weights, cv or loss" },
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -32,8 +34,13 @@ static void usage(FILE *fp)
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
-          "CSV files have a header row.  Errors print one line and exit with 1\n"
-          "(2 for a usage error).\n", fp);
+          "CSV files have a header row; the delimiter (comma, tab, semicolon) is\n"
+          "detected from it.  Any input or output file may be '-' (stdin/stdout):\n"
+          "  nwreg gen | nwreg fit - -o m.json && nwreg gen --grid | nwreg predict m.json -\n"
+          "\n"
+          "Exit status: 0 success; 2 a usage error or a bad input (file, cell, model\n"
+          "file, option value); 1 any other failure (writing, memory, numerics);\n"
+          "130 stopped by Ctrl-C.  Every error is one line starting 'nwreg:'.\n", fp);
 }
 
 static const struct command *find(const char *name)
@@ -43,17 +50,29 @@ static const struct command *find(const char *name)
     return NULL;
 }
 
+/* "'NAME' is not a command", with the closest command when one is near. */
+static int not_a_command(const char *name)
+{
+    const char *names[N_COMMANDS + 1];
+    for (size_t i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
+    names[N_COMMANDS] = "help";
+    const char *best = cli_closest(name, names, N_COMMANDS + 1);
+    if (best) return cli_usage_error(NULL, "'%s' is not a command; did you mean '%s'?", name, best);
+    return cli_usage_error(NULL, "'%s' is not a command", name);
+}
+
 /* `nwreg help CMD` is `nwreg CMD --help`. */
 static int help(const char *name)
 {
     const struct command *c = find(name);
-    if (!c) return cli_usage_error(NULL, "'%s' is not a command", name);
+    if (!c) return not_a_command(name);
     char *argv[] = { (char *) c->name, (char *) "--help", NULL };
     return c->run(2, argv);
 }
 
 int main(int argc, char **argv)
 {
+    interrupt_install();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -78,7 +97,7 @@ int main(int argc, char **argv)
     const struct command *c = find(name);
     if (!c) {
         if (name[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", name);
-        return cli_usage_error(NULL, "'%s' is not a command", name);
+        return not_a_command(name);
     }
     return c->run(argc - 1, argv + 1);
 }

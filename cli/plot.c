@@ -27,6 +27,8 @@
 #include <plplot.h>
 
 enum { PAGE_W = 800, PAGE_H = 600, TEXT_MAX = 256, MAX_DEVS = 128 };
+/* Margins in pixels (points), so that text keeps its size on any page. */
+enum { MARGIN_BOTTOM = 66, MARGIN_TOP = 48, RIGHT_PLAIN = 24, RIGHT_BAR = 128 };
 
 /* cmap0 slots: 0 is the background, 1 the default foreground. */
 enum { C_BG, C_FG, C_GRID, C_TRUTH, C_PRED, C_DATA, C_MARK, C_FRAME, C_WHITE, C_NCOL };
@@ -93,11 +95,12 @@ static int have_device(const char *name)
     return 0;
 }
 
-/* Create the temporary output beside path and start PLplot on it with our
- * page, colours and font size.  On success *tmp is its name (malloc'd), to
- * be handed to finish(); on failure nothing is left on disk. */
-static int begin(const char *path, plot_format fmt, char **tmp,
-                 char *err, size_t errlen)
+/* Create the temporary output beside path and start PLplot on it with the
+ * style's page (default 800 x 600), our colours and font size.  On success
+ * *tmp is its name (malloc'd), to be handed to finish(); on failure nothing
+ * is left on disk. */
+static int begin(const char *path, plot_format fmt, const plot_style *style,
+                 char **tmp, char *err, size_t errlen)
 {
     static const unsigned char rgb[C_NCOL][3] = {
         [C_BG] = { 255, 255, 255 },    [C_FG] = { 0, 0, 0 },
@@ -110,6 +113,12 @@ static int begin(const char *path, plot_format fmt, char **tmp,
         return fail(err, errlen, "no output path given");
     if ((unsigned)fmt > PLOT_PDF)
         return fail(err, errlen, "cannot write %s: unknown plot format", path);
+    int width = style && style->width ? style->width : PAGE_W;
+    int height = style && style->height ? style->height : PAGE_H;
+    if (width < PLOT_SIZE_MIN || width > PLOT_SIZE_MAX ||
+        height < PLOT_SIZE_MIN || height > PLOT_SIZE_MAX)
+        return fail(err, errlen, "cannot write %s: page %d x %d is outside %d..%d",
+                    path, width, height, PLOT_SIZE_MIN, PLOT_SIZE_MAX);
     if (!have_device(DEVICE[fmt]))
         return fail(err, errlen, "cannot write %s: PLplot has no %s driver "
                     "(install plplot-driver-cairo)", path, DEVICE[fmt]);
@@ -133,7 +142,7 @@ static int begin(const char *path, plot_format fmt, char **tmp,
 
     plsdev(DEVICE[fmt]);
     plsfnam(name);
-    plspage(0, 0, PAGE_W, PAGE_H, 0, 0);
+    plspage(0, 0, width, height, 0, 0);
     plscmap0n(C_NCOL);
     for (int i = 0; i < C_NCOL; i++)
         plscol0(i, rgb[i][0], rgb[i][1], rgb[i][2]);
@@ -232,16 +241,22 @@ static int y_chars(const axis *a)
     return whole + (decimals ? decimals + 1 : 0) + (fmin(a->lo, a->hi) < 0.0);
 }
 
-/* Viewport with room on the left for y's numbers, ending at `right` (room
- * for a colour bar), of height/width `aspect` (0: fill); window x by y;
- * a light grid at the numbered ticks when `grid`. */
-static void open_axes(const axis *x, const axis *y, double right, double aspect, int grid)
+/* Viewport with room on the left for y's numbers, `right` pixels on the
+ * right (RIGHT_BAR: room for a colour bar), of height/width `aspect`
+ * (0: fill); window x by y; a light grid at the numbered ticks when `grid`.
+ * The margins are fixed in pixels (points) whatever the page size. */
+static void open_axes(const axis *x, const axis *y, int right, double aspect, int grid)
 {
-    double left = (2.8 + 0.5 * y_chars(y) + 1.5) * CHAR_PX / PAGE_W;
+    PLFLT xp, yp;
+    PLINT w = PAGE_W, h = PAGE_H, xoff, yoff;
+    plgpage(&xp, &yp, &w, &h, &xoff, &yoff);
+    double left = (2.8 + 0.5 * y_chars(y) + 1.5) * CHAR_PX / w;
+    double r = 1.0 - (double)right / w;
+    double bottom = (double)MARGIN_BOTTOM / h, top = 1.0 - (double)MARGIN_TOP / h;
     if (aspect > 0.0)
-        plvpas(left, right, 0.11, 0.92, aspect);
+        plvpas(left, r, bottom, top, aspect);
     else
-        plvpor(left, right, 0.11, 0.92);
+        plvpor(left, r, bottom, top);
     plwind(x->lo, x->hi, y->lo, y->hi);
     if (grid) {
         plcol0(C_GRID);
@@ -347,22 +362,46 @@ static int quiet_corner(const double *const xs[3], const double *const ys[3],
     return corner[best] | PL_POSITION_INSIDE;
 }
 
+/* The style's label when it gives one, else `fallback`. */
+static const char *label_or(const char *label, const char *fallback)
+{
+    return label ? label : fallback;
+}
+
 int plot_fit(const char *path, plot_format fmt, const char *title,
              const double *xq, const double *truth, const double *pred, size_t m,
              const double *xtrain, const double *ytrain, size_t n,
              double xlo, double xhi, double ylo, double yhi,
              char *err, size_t errlen)
 {
+    const plot_style style = { 0, 0, title, NULL, NULL };
+    return plot_fit_styled(path, fmt, &style, xq, pred, m, truth ? xq : NULL, truth,
+                           truth ? m : 0, xtrain, ytrain, n, xlo, xhi, ylo, yhi, err, errlen);
+}
+
+int plot_fit_styled(const char *path, plot_format fmt, const plot_style *style,
+                    const double *xq, const double *pred, size_t m,
+                    const double *xtruth, const double *truth, size_t mt,
+                    const double *xtrain, const double *ytrain, size_t n,
+                    double xlo, double xhi, double ylo, double yhi,
+                    char *err, size_t errlen)
+{
+    static const plot_style none = { 0, 0, NULL, NULL, NULL };
+    if (!style)
+        style = &none;
     char *tmp = NULL;
-    if (!xq || !pred || m == 0 || m > INT_MAX || n > INT_MAX || (n && (!xtrain || !ytrain)))
+    if (!xq || !pred || m == 0 || m > INT_MAX || n > INT_MAX || (n && (!xtrain || !ytrain)) ||
+        mt > INT_MAX || (mt && !xtruth))
         return fail(err, errlen, "cannot plot %s: no predictions to draw", path);
+    if (mt == 0)
+        truth = NULL;
     if (!(xlo < xhi && ylo < yhi && isfinite(xhi - xlo) && isfinite(yhi - ylo)))
         return fail(err, errlen, "cannot plot %s: empty axis range", path);
-    if (begin(path, fmt, &tmp, err, errlen))
+    if (begin(path, fmt, style, &tmp, err, errlen))
         return -1;
 
     axis x = linear(xlo, xhi), y = linear(ylo, yhi);
-    open_axes(&x, &y, 0.97, 0.0, 1);
+    open_axes(&x, &y, RIGHT_PLAIN, 0.0, 1);
     /* Training points under the lines; smaller and fainter when many. */
     double crowd = n > 300 ? sqrt(300.0 / (double)n) : 1.0;
     plscol0a(C_DATA, DATA_RGB, 0.1 + 0.45 * crowd);
@@ -374,12 +413,12 @@ int plot_fit(const char *path, plot_format fmt, const char *title,
     plwidth(2.0);
     if (truth) {
         plcol0(C_TRUTH);
-        draw(xq, truth, m, 0);
+        draw(xtruth, truth, mt, 0);
     }
     plcol0(C_PRED);
     pllsty(STYLE_DASHED);
     draw(xq, pred, m, 0);
-    close_axes(&x, &y, title, "x", "y");
+    close_axes(&x, &y, style->title, label_or(style->xlabel, "x"), label_or(style->ylabel, "y"));
 
     /* Legend: Truth (if given), Pred, Data (if any). */
     static const char *const name[3] = { "Truth", "Pred", "Data" };
@@ -394,8 +433,8 @@ int plot_fit(const char *path, plot_format fmt, const char *title,
         tcol[k] = C_FG, lcol[k] = col[e], lsty[k] = e == 1 ? STYLE_DASHED : 1;
         lwid[k] = 2.0, sscl[k] = 1.0, snum[k] = 1;
     }
-    const double *xs[3] = { xq, xq, xtrain }, *ys[3] = { truth, pred, ytrain };
-    const size_t ns[3] = { m, m, n };
+    const double *xs[3] = { xtruth, xq, xtrain }, *ys[3] = { truth, pred, ytrain };
+    const size_t ns[3] = { mt, m, n };
     PLFLT lw, lh;
     pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
              quiet_corner(xs, ys, ns, xlo, xhi, ylo, yhi), 0.02, 0.03, 0.07,
@@ -413,23 +452,39 @@ static void cmap(const PLFLT r[9], const PLFLT g[9], const PLFLT b[9])
 }
 
 /* A vertical colour bar right of the viewport, numbered from `values`;
- * a high cap (PL_COLORBAR_CAP_HIGH in kind) has the top colour. */
-static void colour_bar(PLINT kind, PLINT nvalues, const PLFLT *values)
+ * a high cap (PL_COLORBAR_CAP_HIGH in kind) has the top colour; `label`
+ * (NULL: none) is written above it. */
+static void colour_bar(PLINT kind, PLINT nvalues, const PLFLT *values, const char *label)
 {
     const char *axis_opts[1] = { "bcfvtm" };
+    char buf[TEXT_MAX];
+    const char *labels[1] = { literal(label, buf) };
+    PLINT label_opts[1] = { PL_COLORBAR_LABEL_TOP };
     PLFLT ticks[1] = { 0.0 }, w, h;
     PLINT sub[1] = { 0 }, nv[1] = { nvalues };
     const PLFLT *vals[1] = { values };
     plcol0(C_FG);
     plcolorbar(&w, &h, kind, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT,
                0.03, 0.0, 0.04, 1.0, C_BG, C_FG, 1, 0.0, 1.0, C_FG, 0.5,
-               0, NULL, NULL, 1, axis_opts, ticks, sub, nv, (const PLFLT *const *)vals);
+               label && *label ? 1 : 0, label_opts, labels, 1, axis_opts, ticks, sub, nv,
+               (const PLFLT *const *)vals);
 }
 
 int plot_heatmap(const char *path, plot_format fmt, const char *title,
                  const double *weights, size_t m, size_t n,
                  char *err, size_t errlen)
 {
+    const plot_style style = { 0, 0, title, NULL, NULL };
+    return plot_heatmap_styled(path, fmt, &style, weights, m, n, 0, 0, err, errlen);
+}
+
+int plot_heatmap_styled(const char *path, plot_format fmt, const plot_style *style,
+                        const double *weights, size_t m, size_t n,
+                        size_t m_span, size_t n_span, char *err, size_t errlen)
+{
+    static const plot_style none = { 0, 0, NULL, NULL, NULL };
+    if (!style)
+        style = &none;
     /* matplotlib's 'Reds' (ColorBrewer), white to dark red. */
     static const PLFLT r[9] = { 1.000, 0.996, 0.988, 0.988, 0.984, 0.937, 0.796, 0.647, 0.404 };
     static const PLFLT g[9] = { 0.961, 0.878, 0.733, 0.573, 0.416, 0.231, 0.094, 0.059, 0.000 };
@@ -441,28 +496,44 @@ int plot_heatmap(const char *path, plot_format fmt, const char *title,
     if (!minmax(weights, m * n, &vals[0], &vals[1]))
         vals[0] = 0.0, vals[1] = 1.0;
     widen(&vals[0], &vals[1]);
-    if (begin(path, fmt, &tmp, err, errlen))
+    if (begin(path, fmt, style, &tmp, err, errlen))
         return -1;
 
     /* Whole indices; y runs downwards so that query 0 is on top, as imshow
-     * has it; square cells within reason for long matrices. */
-    axis x = { 0.0, (double)n, nice_step(fmax(1.0, n / 6.0)), 0 };
-    axis y = { (double)m, 0.0, nice_step(fmax(1.0, m / 6.0)), 0 };
-    open_axes(&x, &y, 0.84, fmin(2.0, fmax(0.5, (double)m / (double)n)), 0);
+     * has it; square cells within reason for long matrices.  The image is
+     * drawn in cell units, the axes in span units (binned matrices). */
+    double xs = n_span ? (double)n_span : (double)n, ys = m_span ? (double)m_span : (double)m;
+    axis x = { 0.0, (double)n, 0, 0 }, y = { (double)m, 0.0, 0, 0 };
+    axis xa = { 0.0, xs, nice_step(fmax(1.0, xs / 6.0)), 0 };
+    axis ya = { ys, 0.0, nice_step(fmax(1.0, ys / 6.0)), 0 };
+    open_axes(&x, &ya, RIGHT_BAR, fmin(2.0, fmax(0.5, ys / xs)), 0);
+    plwind(x.lo, x.hi, y.lo, y.hi);
     cmap(r, g, b);
     /* W[q*n + k] is column-major for x = key, y = query; pltr0 puts cell
      * (k, q) on [k, k+1] x [q, q+1].  NaN cells stay blank. */
     PLfGrid2 grid = { (PLFLT **)(uintptr_t)weights, (PLINT)n, (PLINT)m };
     plfimagefr(plf2ops_grid_col_major(), &grid, (PLINT)n, (PLINT)m, 0.0, (double)n,
                0.0, (double)m, vals[0], vals[1], vals[0], vals[1], pltr0, NULL);
-    close_axes(&x, &y, title, "Sorted training inputs", "Sorted testing inputs");
-    colour_bar(PL_COLORBAR_IMAGE, 2, vals);
+    plwind(xa.lo, xa.hi, ya.lo, ya.hi);
+    close_axes(&xa, &ya, style->title, label_or(style->xlabel, "Sorted training inputs"),
+               label_or(style->ylabel, "Sorted testing inputs"));
+    colour_bar(PL_COLORBAR_IMAGE, 2, vals, NULL);
     return finish(path, tmp, err, errlen);
 }
 
 int plot_loss(const char *path, plot_format fmt, const char *title,
               const double *loss, size_t epochs, char *err, size_t errlen)
 {
+    const plot_style style = { 0, 0, title, NULL, NULL };
+    return plot_loss_styled(path, fmt, &style, loss, epochs, err, errlen);
+}
+
+int plot_loss_styled(const char *path, plot_format fmt, const plot_style *style,
+                     const double *loss, size_t epochs, char *err, size_t errlen)
+{
+    static const plot_style none = { 0, 0, NULL, NULL, NULL };
+    if (!style)
+        style = &none;
     char *tmp = NULL;
     double *epoch = NULL;
     int rc = -1;
@@ -478,7 +549,7 @@ int plot_loss(const char *path, plot_format fmt, const char *title,
         epoch[i] = (double)(i + 1);
     double ylo, yhi;
     range(loss, epochs, &ylo, &yhi);
-    if (begin(path, fmt, &tmp, err, errlen))
+    if (begin(path, fmt, style, &tmp, err, errlen))
         goto fail;
 
     /* Whole epochs, <= 10 numbered; a little room so end dots show whole. */
@@ -486,13 +557,14 @@ int plot_loss(const char *path, plot_format fmt, const char *title,
     axis x = { 1.0 - pad, (double)epochs + pad,
                nice_step(fmax(1.0, (double)(epochs - 1) / 10.0)), 0 };
     axis y = linear(ylo, yhi);
-    open_axes(&x, &y, 0.97, 0.0, 1);
+    open_axes(&x, &y, RIGHT_PLAIN, 0.0, 1);
     plcol0(C_TRUTH);
     plwidth(2.0);
     draw(epoch, loss, epochs, 0);
     if (epochs <= 60)
         draw(epoch, loss, epochs, 1);
-    close_axes(&x, &y, title, "epoch", "loss");
+    close_axes(&x, &y, style->title, label_or(style->xlabel, "epoch"),
+               label_or(style->ylabel, "loss"));
     rc = finish(path, tmp, err, errlen);
 fail:
     free(epoch);
@@ -504,6 +576,17 @@ int plot_curve(const char *path, plot_format fmt, const char *title,
                const double *h, const double *value, size_t k,
                double hopt, double vopt, char *err, size_t errlen)
 {
+    const plot_style style = { 0, 0, title, xlabel, ylabel };
+    return plot_curve_styled(path, fmt, &style, h, value, k, hopt, vopt, err, errlen);
+}
+
+int plot_curve_styled(const char *path, plot_format fmt, const plot_style *style,
+                      const double *h, const double *value, size_t k,
+                      double hopt, double vopt, char *err, size_t errlen)
+{
+    static const plot_style none = { 0, 0, NULL, NULL, NULL };
+    if (!style)
+        style = &none;
     char *tmp = NULL;
     double *lh = NULL;
     int rc = -1;
@@ -531,10 +614,10 @@ int plot_curve(const char *path, plot_format fmt, const char *title,
     double ylo, yhi;
     range(value, k, &ylo, &yhi);
     axis y = linear(ylo, yhi);
-    if (begin(path, fmt, &tmp, err, errlen))
+    if (begin(path, fmt, style, &tmp, err, errlen))
         goto fail;
 
-    open_axes(&x, &y, 0.97, 0.0, 1);
+    open_axes(&x, &y, RIGHT_PLAIN, 0.0, 1);
     plcol0(C_TRUTH);
     plwidth(2.0);
     draw(lh, value, k, 0);
@@ -558,7 +641,8 @@ int plot_curve(const char *path, plot_format fmt, const char *title,
         plptex(lx + (right ? 0.015 : -0.015) * (x.hi - x.lo), y.hi - 0.06 * (y.hi - y.lo),
                1.0, 0.0, right ? 0.0 : 1.0, label);
     }
-    close_axes(&x, &y, title, xlabel, ylabel);
+    close_axes(&x, &y, style->title, label_or(style->xlabel, "bandwidth h (log scale)"),
+               label_or(style->ylabel, "criterion"));
     rc = finish(path, tmp, err, errlen);
 fail:
     free(lh);
@@ -581,6 +665,19 @@ int plot_contour(const char *path, plot_format fmt, const char *title,
                  const double *value, double h1opt, double h2opt,
                  char *err, size_t errlen)
 {
+    const plot_style style = { 0, 0, title, xlabel, ylabel };
+    return plot_contour_styled(path, fmt, &style, h1, k1, h2, k2, value, h1opt, h2opt,
+                               err, errlen);
+}
+
+int plot_contour_styled(const char *path, plot_format fmt, const plot_style *style,
+                        const double *h1, size_t k1, const double *h2, size_t k2,
+                        const double *value, double h1opt, double h2opt,
+                        char *err, size_t errlen)
+{
+    static const plot_style none = { 0, 0, NULL, NULL, NULL };
+    if (!style)
+        style = &none;
     /* matplotlib's 'viridis', dark purple (low, good) to yellow. */
     static const PLFLT r[9] = { 0.267, 0.282, 0.243, 0.192, 0.149, 0.122, 0.208, 0.431, 0.992 };
     static const PLFLT g[9] = { 0.004, 0.157, 0.286, 0.408, 0.510, 0.620, 0.718, 0.808, 0.906 };
@@ -636,11 +733,11 @@ int plot_contour(const char *path, plot_format fmt, const char *title,
     while (level[nlev++] < hi && nlev < MAXLEV);
     for (size_t i = 0; i < cells; i++)     /* above the top, or undefined */
         z[i] = isfinite(value[i]) ? fmin(value[i], level[nlev - 1]) : level[nlev - 1];
-    if (begin(path, fmt, &tmp, err, errlen))
+    if (begin(path, fmt, style, &tmp, err, errlen))
         goto fail;
 
     axis x = { xg[0], xg[k1 - 1], 0, 1 }, y = { yg[0], yg[k2 - 1], 0, 1 };
-    open_axes(&x, &y, 0.84, 0.0, 0);
+    open_axes(&x, &y, RIGHT_BAR, 0.0, 0);
     cmap(r, g, b);
     PLfGrid2 grid = { (PLFLT **)z, (PLINT)k1, (PLINT)k2 };    /* z[i*k2 + j] */
     PLcGrid cgrid = { xg, yg, NULL, (PLINT)k1, (PLINT)k2, 0 };
@@ -663,11 +760,88 @@ int plot_contour(const char *path, plot_format fmt, const char *title,
         plptex(ox + (right ? 0.02 : -0.02) * dx, oy + (below ? -0.04 : 0.0) * dy,
                1.0, 0.0, right ? 0.0 : 1.0, label);
     }
-    close_axes(&x, &y, title, xlabel, ylabel);
+    close_axes(&x, &y, style->title, label_or(style->xlabel, "bandwidth h1 (log scale)"),
+               label_or(style->ylabel, "bandwidth h2 (log scale)"));
     colour_bar(PL_COLORBAR_SHADE | PL_COLORBAR_SHADE_LABEL | (capped ? PL_COLORBAR_CAP_HIGH : 0),
-               nlev, level);
+               nlev, level, NULL);
     rc = finish(path, tmp, err, errlen);
 fail:
     free(buf);
     return rc;
+}
+
+int plot_surface(const char *path, plot_format fmt, const plot_style *style,
+                 const double *x1, size_t k1, const double *x2, size_t k2,
+                 const double *z, const char *zlabel,
+                 const double *px, const double *py, const double *pv, size_t n,
+                 char *err, size_t errlen)
+{
+    static const plot_style none = { 0, 0, NULL, NULL, NULL };
+    /* matplotlib's 'viridis', as plot_contour. */
+    static const PLFLT r[9] = { 0.267, 0.282, 0.243, 0.192, 0.149, 0.122, 0.208, 0.431, 0.992 };
+    static const PLFLT g[9] = { 0.004, 0.157, 0.286, 0.408, 0.510, 0.620, 0.718, 0.808, 0.906 };
+    static const PLFLT b[9] = { 0.329, 0.471, 0.537, 0.557, 0.557, 0.537, 0.475, 0.345, 0.145 };
+    char *tmp = NULL;
+    if (!style)
+        style = &none;
+    if (!x1 || !x2 || !z || k1 < 2 || k2 < 2 || k1 > INT_MAX || k2 > INT_MAX ||
+        k1 > SIZE_MAX / k2 || n > INT_MAX || (n && (!px || !py || !pv)))
+        return fail(err, errlen, "cannot plot %s: need at least a 2 x 2 grid", path);
+    double dx = (x1[k1 - 1] - x1[0]) / (double)(k1 - 1), dy = (x2[k2 - 1] - x2[0]) / (double)(k2 - 1);
+    if (!(dx > 0.0 && dy > 0.0 && isfinite(dx) && isfinite(dy)))
+        return fail(err, errlen, "cannot plot %s: the grid must be ascending", path);
+    /* One colour scale for the surface and the points' values. */
+    PLFLT vals[2], plo, phi;
+    if (!minmax(z, k1 * k2, &vals[0], &vals[1]))
+        vals[0] = INFINITY, vals[1] = -INFINITY;
+    if (minmax(pv, n, &plo, &phi))
+        vals[0] = fmin(vals[0], plo), vals[1] = fmax(vals[1], phi);
+    if (!(vals[0] <= vals[1]))
+        return fail(err, errlen, "cannot plot %s: no finite values", path);
+    widen(&vals[0], &vals[1]);
+    if (begin(path, fmt, style, &tmp, err, errlen))
+        return -1;
+
+    /* Grid values sit at cell centres: the image spans half a cell more. */
+    axis x = linear(x1[0] - 0.5 * dx, x1[k1 - 1] + 0.5 * dx);
+    axis y = linear(x2[0] - 0.5 * dy, x2[k2 - 1] + 0.5 * dy);
+    open_axes(&x, &y, RIGHT_BAR, 0.0, 0);
+    cmap(r, g, b);
+    /* z[i*k2 + j] at (x1[i], x2[j]) is row-major with x slowest.  plimagefr
+     * passes cell corners (i, j), i = 0..k1, j = 0..k2, through pltr1, which
+     * looks them up in the cell edges xe, ye.  NaN cells (no training point
+     * in a compact kernel's reach) stay blank. */
+    double *edges = malloc((k1 + k2 + 2) * sizeof *edges);
+    if (!edges) {
+        plend();
+        unlink(tmp);
+        free(tmp);
+        return fail(err, errlen, "cannot plot %s: out of memory", path);
+    }
+    double *xe = edges, *ye = edges + k1 + 1;
+    for (size_t i = 0; i <= k1; i++)
+        xe[i] = x.lo + dx * (double)i;
+    for (size_t j = 0; j <= k2; j++)
+        ye[j] = y.lo + dy * (double)j;
+    PLfGrid2 grid = { (PLFLT **)(uintptr_t)z, (PLINT)k1, (PLINT)k2 };
+    PLcGrid cgrid = { xe, ye, NULL, (PLINT)k1 + 1, (PLINT)k2 + 1, 0 };
+    plfimagefr(plf2ops_grid_row_major(), &grid, (PLINT)k1, (PLINT)k2, x.lo, x.hi, y.lo, y.hi,
+               vals[0], vals[1], vals[0], vals[1], pltr1, &cgrid);
+    free(edges);
+    /* The points, each a dot in the colour of its own value ringed in white:
+     * where it differs from the surface beneath it, the fit misses it. */
+    for (size_t i = 0; i < n; i++) {
+        if (!(isfinite(px[i]) && isfinite(py[i]) && isfinite(pv[i])))
+            continue;
+        plcol0(C_WHITE);
+        plschr(0.0, 0.95);
+        plstring(1, &px[i], &py[i], DOT);
+        plcol1((pv[i] - vals[0]) / (vals[1] - vals[0]));
+        plschr(0.0, 0.65);
+        plstring(1, &px[i], &py[i], DOT);
+    }
+    plschr(0.0, 1.0);
+    close_axes(&x, &y, style->title, label_or(style->xlabel, "x1"), label_or(style->ylabel, "x2"));
+    colour_bar(PL_COLORBAR_IMAGE, 2, vals, zlabel);
+    return finish(path, tmp, err, errlen);
 }

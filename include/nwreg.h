@@ -14,7 +14,16 @@
  *  - The library never prints, never exits, and keeps no global state: two
  *    models may be used from two threads at once.  One model may be read
  *    (predict, loss) from several threads at once; changing it (set_*, train,
- *    select) needs exclusive access.
+ *    select) needs exclusive access.  Calls that take no model (names,
+ *    kernels, synthetic data, tables, files) are thread-safe; an nw_table
+ *    may be read from several threads at once.
+ *  - Errors common to every call: NW_ERR_ARG for a NULL pointer where one is
+ *    needed or an enum value out of range, NW_ERR_NOMEM when an allocation
+ *    fails.  Each comment below names the other errors a call returns.  On
+ *    failure a call leaves its outputs unspecified and the model unchanged,
+ *    unless its comment says otherwise.
+ *  - Getters that return a value rather than a status (nw_model_kernel, ...)
+ *    need a valid, non-NULL model.
  *  - Where a call reads a file it may fill an optional nw_diag (may be NULL)
  *    with a one-line message naming the file, line and column.
  *
@@ -59,7 +68,8 @@ typedef enum nw_status {
     NW_ERR_STOPPED     /* a callback asked to stop */
 } nw_status;
 
-/* A static, never-NULL sentence for a status. */
+/* A static, never-NULL sentence for a status ("unknown status" for a value
+ * outside the enum).  The string must not be freed. */
 const char *nw_strerror(nw_status status);
 
 /* Details of a failure that involves a file; line and column are 1-based,
@@ -87,27 +97,33 @@ typedef enum nw_kernel {
     NW_KERNEL_COUNT
 } nw_kernel;
 
-/* Name ("gaussian", "epanechnikov", ...) of a kernel; NULL if out of range. */
+/* Name ("gaussian", "epanechnikov", ...) of a kernel, a static string;
+ * NULL if out of range. */
 const char *nw_kernel_name(nw_kernel kernel);
-/* Parse a kernel name (exact, lower case).  NW_ERR_ARG if unknown. */
+/* Parse a kernel name (exact, lower case) into *kernel.  NW_ERR_ARG if
+ * unknown (then *kernel is unchanged). */
 nw_status nw_kernel_from_name(const char *name, nw_kernel *kernel);
-/* K(u) as documented above (K(0) = 1 for every kernel). */
+/* K(u) as documented above (K(0) = 1 for every kernel; 0 outside a compact
+ * kernel's support).  kernel must be in range. */
 double nw_kernel_eval(nw_kernel kernel, double u);
 
 /* Local linear fits, at each query q, the line (plane) minimising
  * sum_i K_i(q) (y_i - a - b.(x_i - q))^2 and predicts a.  Where the local
  * design is singular -- fewer than d + 1 affinely independent points carry
  * weight, e.g. a compact kernel's window holding one distinct x, or weights
- * below e^-700 of the largest, which count as 0 -- it falls back to the
- * local-constant estimate at that query. */
+ * below e^-700 of the largest, which count as 0, or a query so far away
+ * (log-weights below -2^52) that rounding hides the weights' ratios -- it
+ * falls back to the local-constant estimate at that query. */
 typedef enum nw_estimator {
     NW_ESTIMATOR_CONSTANT = 0, /* local constant: Nadaraya–Watson, the notebook */
     NW_ESTIMATOR_LINEAR,       /* local linear (statsmodels reg_type='ll')      */
     NW_ESTIMATOR_COUNT
 } nw_estimator;
 
-const char *nw_estimator_name(nw_estimator estimator); /* "lc", "ll" */
-/* Accepts "lc", "constant", "nw"; "ll", "linear". */
+/* "lc" or "ll", a static string; NULL if out of range. */
+const char *nw_estimator_name(nw_estimator estimator);
+/* Parse "lc", "constant", "nw" or "ll", "linear" into *estimator.
+ * NW_ERR_ARG if unknown. */
 nw_status nw_estimator_from_name(const char *name, nw_estimator *estimator);
 
 /* What a query whose kernel weights are all zero (possible only with a
@@ -123,29 +139,39 @@ typedef enum nw_empty_policy {
  * bandwidth per input column. */
 typedef struct nw_model nw_model;
 
-/* Make a model from n points: x is n x d, y is n x p (both copied).
+/* Make a model from n points: x is n x d, y is n x p (both copied: the
+ * caller may free them at once).  *model receives a new model, to be freed
+ * with nw_model_free; it is NULL after a failure.
  * Defaults: Gaussian kernel, local constant, every bandwidth 1, NaN for
- * empty neighbourhoods, threads = 0 (OpenMP's default).
+ * empty neighbourhoods, threads = 0 (OpenMP's default), no names.
  * Errors: NW_ERR_ARG (NULL pointers), NW_ERR_EMPTY (n, d or p is 0),
  * NW_ERR_NONFINITE (a NaN or infinity in x or y), NW_ERR_NOMEM. */
 nw_status nw_model_new(nw_model **model, const double *x, const double *y,
                        size_t n, size_t d, size_t p);
+/* Free a model and everything it owns (its copies of the data and names);
+ * a no-op on NULL.  Pointers from nw_model_x/y/x_name/y_name die with it. */
 void nw_model_free(nw_model *model);
 
+/* Sizes (0 for a NULL model). */
 size_t nw_model_n(const nw_model *model); /* number of training points */
 size_t nw_model_d(const nw_model *model); /* number of input columns */
 size_t nw_model_p(const nw_model *model); /* number of output columns */
-/* Read-only views of the training data (valid until the model is freed). */
+/* Read-only views of the training data, x n x d and y n x p row-major,
+ * owned by the model (valid until it is freed; NULL for a NULL model). */
 const double *nw_model_x(const nw_model *model);
 const double *nw_model_y(const nw_model *model);
 
+/* The kernel, estimator and empty policy of the model: each setter returns
+ * NW_ERR_ARG for a value out of range (the model keeps its old one). */
 nw_status nw_model_set_kernel(nw_model *model, nw_kernel kernel);
 nw_kernel nw_model_kernel(const nw_model *model);
 nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator);
 nw_estimator nw_model_estimator(const nw_model *model);
 nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy);
 nw_empty_policy nw_model_empty_policy(const nw_model *model);
-/* Threads for the sums: 0 = OpenMP's default, 1 = serial. */
+/* Threads for the sums: 0 = OpenMP's default, 1 = serial.  NW_ERR_ARG if
+ * negative.  The threads are the library's own per call (OpenMP); results do
+ * not depend on their number beyond rounding. */
 nw_status nw_model_set_threads(nw_model *model, int threads);
 
 /* ------------------------------------------------------------- engines */
@@ -165,14 +191,16 @@ typedef enum nw_engine_kind {
     NW_ENGINE_COUNT
 } nw_engine_kind;
 
-/* "auto", "dense", "sorted", "tree", "fgt"; NULL if out of range. */
+/* "auto", "dense", "sorted", "tree", "fgt", a static string; NULL if out of
+ * range. */
 const char *nw_engine_name(nw_engine_kind engine);
-/* Parse an engine name.  NW_ERR_ARG if unknown. */
+/* Parse an engine name into *engine.  NW_ERR_ARG if unknown. */
 nw_status nw_engine_from_name(const char *name, nw_engine_kind *engine);
 
 /* The engine for every sum of this model (default NW_ENGINE_AUTO).  An engine
  * that does not apply to the model (sorted or fgt with d > 1, fgt with
- * another kernel than the Gaussian) makes the calls fail with NW_ERR_ARG. */
+ * another kernel than the Gaussian) makes the calls fail with NW_ERR_ARG.
+ * Setting it: NW_ERR_ARG for a value out of range. */
 nw_status nw_model_set_engine(nw_model *model, nw_engine_kind engine);
 nw_engine_kind nw_model_engine(const nw_model *model);
 
@@ -181,13 +209,15 @@ nw_engine_kind nw_model_engine(const nw_model *model);
  * value in [1e-15, 1e-2]).  Where an engine's bound at a query does not meet
  * it (a prediction near 0, a query far from the data), that query is
  * recomputed by the dense engine, so the guarantee always holds.  Floating
- * point rounding, which the dense engine has too, is not counted. */
+ * point rounding, which the dense engine has too, is not counted.
+ * NW_ERR_ARG for a tol outside [1e-15, 1e-2] (the old one is kept). */
 nw_status nw_model_set_tolerance(nw_model *model, double tol);
 double nw_model_tolerance(const nw_model *model);
 
 /* Arithmetic of the dense engine's sums.  F32 is faster and less exact:
  * the tolerance is then not certified (nw_run_info gives the error bound
- * measured for single precision instead). */
+ * measured for single precision instead).  Setting it: NW_ERR_ARG for a
+ * value out of range. */
 typedef enum nw_precision { NW_PRECISION_F64 = 0, NW_PRECISION_F32 } nw_precision;
 nw_status nw_model_set_precision(nw_model *model, nw_precision precision);
 nw_precision nw_model_precision(const nw_model *model);
@@ -200,22 +230,30 @@ nw_precision nw_model_precision(const nw_model *model);
  * one call.
  * Return nonzero to stop: the call then returns NW_ERR_STOPPED and leaves
  * the model and the caller's outputs in an unspecified but valid state
- * (the model's settings are unchanged).  fn = NULL turns it off. */
+ * (the model's settings are unchanged).  fn = NULL turns it off.  The
+ * model keeps fn and ctx (not copied; ctx must outlive their use).  Calls
+ * made on one model from several threads at once each call fn from their
+ * own thread, so fn must then be thread-safe. */
 typedef int (*nw_progress_fn)(double done, double total, void *ctx);
 nw_status nw_model_set_progress(nw_model *model, nw_progress_fn fn, void *ctx);
 
-/* Bandwidths h (d values, each finite and > 0), in the inputs' units. */
+/* Bandwidths h (d values, each finite and > 0), in the inputs' units.
+ * Setting: NW_ERR_BANDWIDTH if one is not (the model keeps its old ones).
+ * Getting: h (caller-allocated, d values) receives them. */
 nw_status nw_model_set_bandwidth(nw_model *model, const double *h);
 nw_status nw_model_bandwidth(const nw_model *model, double *h);
 /* The notebook's scales w = 1/|h|: any finite nonzero w (the sign does not
- * matter: every kernel is symmetric).  Stored as h = 1/|w|. */
+ * matter: every kernel is symmetric).  Stored as h = 1/|w|.  w has d
+ * values; NW_ERR_BANDWIDTH if one is 0 or not finite, or 1/|w| overflows. */
 nw_status nw_model_set_scale(nw_model *model, const double *w);
 
 /* Column names for model files and CSV output (copied; NULL clears them).
- * x_names has d entries, y_names p entries. */
+ * x_names has d entries, y_names p entries; a NULL entry is stored as "".
+ * Errors: NW_ERR_ARG (NULL model), NW_ERR_NOMEM (the old names are kept). */
 nw_status nw_model_set_names(nw_model *model, const char *const *x_names,
                              const char *const *y_names);
-/* The name of input column k / output column c, or NULL if unnamed. */
+/* The name of input column k / output column c, owned by the model (valid
+ * until it is freed or renamed), or NULL if unnamed or out of range. */
 const char *nw_model_x_name(const nw_model *model, size_t k);
 const char *nw_model_y_name(const nw_model *model, size_t c);
 
@@ -227,7 +265,11 @@ const char *nw_model_y_name(const nw_model *model, size_t c);
  * far from every point gets the nearest points' values, never NaN or Inf.
  * A query with an empty neighbourhood (compact kernels) gets NaN or the
  * nearest value, per the empty policy; *n_empty (may be NULL) receives how
- * many queries had one.  No m x n matrix is built. */
+ * many queries had one.  No m x n matrix is built; m = 0 does nothing.
+ * Errors: NW_ERR_NONFINITE (a NaN or infinity in q), NW_ERR_ARG (an
+ * engine that does not apply, see nw_model_set_engine), NW_ERR_STOPPED (the
+ * progress callback asked to stop).  Reads the model only: safe from
+ * several threads at once. */
 nw_status nw_predict(const nw_model *model, const double *q, size_t m,
                      double *yhat, size_t *n_empty);
 
@@ -242,7 +284,8 @@ typedef struct nw_run_info {
     double seconds;         /* wall-clock time of the computation */
 } nw_run_info;
 
-/* nw_predict, and what it did in *info (may be NULL). */
+/* nw_predict, and what it did in *info (may be NULL; filled on success).
+ * The same errors and thread safety as nw_predict. */
 nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                           double *yhat, size_t *n_empty, nw_run_info *info);
 
@@ -250,19 +293,26 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
  * holds query j's normalised kernel weights over the n training points, in
  * the model's order, summing to 1).  A row with an empty neighbourhood is
  * all NaN (policy NaN) or spread evenly over the nearest points.
- * Always the local-constant (Nadaraya–Watson) weights. */
+ * Always the local-constant (Nadaraya–Watson) weights, always the dense
+ * (exact) sums.  The caller sizes weights: m * n doubles can be large.
+ * Errors: NW_ERR_NONFINITE (a NaN or infinity in q).
+ * Reads the model only: safe from several threads at once. */
 nw_status nw_attention(const nw_model *model, const double *q, size_t m,
                        double *weights);
 
 /* The constant-mean baseline: mean (caller-allocated, p values) = column
- * means of y. */
+ * means of y.  Reads the model only. */
 nw_status nw_baseline(const nw_model *model, double *mean);
 
 /* -------------------------------------------------------- leave-one-out */
 
 /* Leave-one-out predictions: yhat (n x p), row i predicted at x_i from every
  * point but i (only point i itself is left out; duplicates of x_i stay).
- * With n = 1 there is nothing left: NW_ERR_EMPTY. */
+ * yhat is caller-allocated; *n_empty (may be NULL) receives how many points
+ * had an empty leave-one-out neighbourhood (compact kernels; their rows are
+ * NaN or the nearest value, per the empty policy).  With n = 1 there is
+ * nothing left: NW_ERR_EMPTY.  NW_ERR_STOPPED if the progress callback
+ * asked to stop.  Reads the model only: safe from several threads at once. */
 nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
 
 /* The leave-one-out loss of the notebook, at scales w (d values, nonzero;
@@ -274,7 +324,10 @@ nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
  * Compact kernels: a point whose leave-one-out neighbourhood is empty is
  * counted in *n_empty (may be NULL) and makes the loss +INFINITY under the
  * NaN policy; under the nearest policy it is predicted by its nearest
- * neighbours (and adds nothing to the gradient). */
+ * neighbours (and adds nothing to the gradient).  loss is required; w and
+ * grad are d values.  Errors: NW_ERR_EMPTY (n = 1), NW_ERR_BANDWIDTH (a w is
+ * 0 or not finite), NW_ERR_STOPPED.  Reads the model only (w does not
+ * change it): safe from several threads at once. */
 nw_status nw_loo_loss(const nw_model *model, const double *w, double *loss,
                       double *grad, size_t *n_empty);
 
@@ -304,6 +357,7 @@ typedef struct nw_train_options {
     void *ctx;
 } nw_train_options;
 
+/* Fill *opts with the defaults above (on_epoch and ctx NULL). */
 void nw_train_options_init(nw_train_options *opts);
 
 /* Full-batch gradient descent on the leave-one-out loss over the scales w,
@@ -311,7 +365,14 @@ void nw_train_options_init(nw_train_options *opts);
  * (SGD: w -= lr * grad).  w0 (d values, nonzero) starts it; NULL starts from
  * the model's 1/h.  On success the model's bandwidths become 1/|w|; if w
  * reaches 0 or a non-finite value, NW_ERR_BANDWIDTH and the model is left
- * unchanged.  w_out (may be NULL) receives the final signed w. */
+ * unchanged.  w_out (may be NULL) receives the final signed w (d values).
+ * opts may be NULL (the defaults).  Errors: NW_ERR_ARG (lr not finite and
+ * > 0, epochs < 0, an unknown optimizer, Adam's beta1, beta2 outside [0, 1)
+ * or eps < 0), NW_ERR_BANDWIDTH (a w0 of 0, or w leaving the finite nonzero
+ * numbers), NW_ERR_EMPTY (n = 1), NW_ERR_NUMERIC (a non-finite loss or
+ * gradient), NW_ERR_STOPPED (on_epoch or the progress callback asked to
+ * stop).  On every failure the model is unchanged.  Changes the model: needs exclusive
+ * access; on_epoch is called from the calling thread. */
 nw_status nw_train(nw_model *model, const nw_train_options *opts,
                    const double *w0, double *w_out);
 
@@ -324,8 +385,11 @@ typedef enum nw_criterion {
                              log(sigma^2) + (1 + tr(H)/n) / (1 - (tr(H) + 2)/n) */
 } nw_criterion;
 
-/* The criterion at bandwidths h (d values; NULL = the model's).  If
- * grad_log_h is not NULL it receives d(value)/d(log h_k). */
+/* The criterion at bandwidths h (d values; NULL = the model's) into *value.
+ * If grad_log_h is not NULL it receives d(value)/d(log h_k) (d values).
+ * AICc is +INFINITY where it is undefined (tr(H) + 2 >= n: the fit
+ * interpolates).  Errors: NW_ERR_BANDWIDTH (an h not finite and > 0),
+ * NW_ERR_EMPTY (n = 1).  Reads the model only. */
 nw_status nw_criterion_eval(const nw_model *model, nw_criterion criterion,
                             const double *h, double *value, double *grad_log_h);
 
@@ -335,7 +399,9 @@ typedef enum nw_rule { NW_RULE_SCOTT = 0, NW_RULE_SILVERMAN } nw_rule;
  * IQR_k the interquartile range:
  *   scott:     h_k = 1.06 s_k n^(-1/(4+d))   (statsmodels' normal_reference)
  *   silverman: h_k = 0.9 min(s_k, IQR_k/1.349) n^(-1/(4+d))
- * A column with zero spread gets NW_ERR_BANDWIDTH. */
+ * h is caller-allocated, d values.  A column with zero spread gets
+ * NW_ERR_BANDWIDTH.  Reads the model only (it does not set the bandwidths:
+ * pass h to nw_model_set_bandwidth). */
 nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h);
 
 typedef struct nw_select_options {
@@ -350,6 +416,7 @@ typedef struct nw_select_options {
     int max_iter;     /* per refinement (default 200) */
 } nw_select_options;
 
+/* Fill *opts with the defaults above. */
 void nw_select_options_init(nw_select_options *opts);
 
 typedef struct nw_select_result {
@@ -367,7 +434,12 @@ typedef struct nw_select_result {
  * matter wants h -> infinity).  With the uniform kernel the criteria are
  * step functions of h and the result is the best scan point refined, not a
  * certified global minimum.  On success the model's bandwidths are set.
- * opts and result may be NULL. */
+ * opts and result may be NULL.  Errors: NW_ERR_ARG (bad options: grid_lo
+ * <= 0, grid_hi <= grid_lo, tol <= 0),
+ * NW_ERR_EMPTY (n = 1), NW_ERR_BANDWIDTH (an input with zero spread),
+ * NW_ERR_NUMERIC (no finite criterion anywhere on the scan), NW_ERR_STOPPED;
+ * on failure the model's bandwidths are unchanged.  Changes the model:
+ * needs exclusive access. */
 nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
                               const nw_select_options *opts,
                               nw_select_result *result);
@@ -379,11 +451,13 @@ double nw_notebook_f(double x);
 
 /* The notebook's training data from a seed: x ~ U(0, 5) sorted ascending,
  * y = f(x) + N(0, 0.5^2).  x and y are caller-allocated, n values each.
- * The same seed gives the same data on every platform. */
+ * The same seed gives the same data on every platform.  NW_ERR_EMPTY if
+ * n = 0. */
 nw_status nw_generate(uint64_t seed, size_t n, double *x, double *y);
 
 /* The notebook's test grid: x_j = 0.1 j for j = 0..m-1 and truth f(x_j).
- * (m = 50 gives 0, 0.1, ..., 4.9.) */
+ * (m = 50 gives 0, 0.1, ..., 4.9.)  x and truth are caller-allocated, m
+ * values each.  NW_ERR_EMPTY if m = 0. */
 nw_status nw_generate_grid(size_t m, double *x, double *truth);
 
 /* -------------------------------------------------------------- tables */
@@ -398,7 +472,8 @@ typedef struct nw_table nw_table;
  * cells trimmed, blank lines skipped anywhere.  Errors name the file, line
  * and column in diag: NW_ERR_IO (cannot open/read), NW_ERR_PARSE (ragged
  * row, non-numeric or non-finite cell, misplaced quote), NW_ERR_EMPTY (no
- * header or no data rows). */
+ * header or no data rows).  *table receives a new table, to be freed with
+ * nw_table_free (NULL after a failure).  diag may be NULL. */
 nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag);
 
 /* How nw_table_read_with splits a file. */
@@ -410,6 +485,7 @@ typedef struct nw_table_read_opts {
                        default) = no comment lines */
 } nw_table_read_opts;
 
+/* Fill *opts with the defaults (delimiter and comment 0). */
 void nw_table_read_opts_init(nw_table_read_opts *opts);
 /* nw_table_read with options (opts NULL = the defaults).  NW_ERR_ARG for a
  * delimiter or comment that is '"', CR or LF, or a delimiter equal to the
@@ -418,24 +494,31 @@ nw_status nw_table_read_with(const char *path, const nw_table_read_opts *opts,
                              nw_table **table, nw_diag *diag);
 /* The delimiter the table was read with (as given, or as detected). */
 char nw_table_delimiter(const nw_table *table);
+/* Free a table; a no-op on NULL.  Its names and data die with it. */
 void nw_table_free(nw_table *table);
 size_t nw_table_rows(const nw_table *table);
 size_t nw_table_cols(const nw_table *table);
-const char *nw_table_name(const nw_table *table, size_t col); /* 0-based */
-/* Row-major rows x cols values. */
+/* The name of column col (0-based), owned by the table; col < cols. */
+const char *nw_table_name(const nw_table *table, size_t col);
+/* Row-major rows x cols values, owned by the table (read-only). */
 const double *nw_table_data(const nw_table *table);
 /* The 0-based index of a column: by exact name, else by a 1-based index
  * written as a number ("2").  NW_ERR_ARG if there is no such column. */
 nw_status nw_table_find(const nw_table *table, const char *name_or_index,
                         size_t *col);
-/* Copy chosen columns into out (caller-allocated, rows x ncols). */
+/* Copy chosen columns (0-based indices, ncols of them, repeats allowed) into
+ * out (caller-allocated, rows x ncols, row-major).  NW_ERR_ARG for an index
+ * >= cols, NW_ERR_EMPTY for ncols = 0. */
 nw_status nw_table_columns(const nw_table *table, const size_t *cols,
                            size_t ncols, double *out);
 
 /* Write a CSV file atomically: to a temporary file beside path, renamed
  * over path only when everything was written ("-" = stdout).  names may be
  * NULL (no header).  Doubles are written in the shortest form that reads
- * back exactly (at most 17 significant digits), in the C locale. */
+ * back exactly (at most 17 significant digits), in the C locale.  data is
+ * rows x cols, row-major; names has cols entries.  Errors: NW_ERR_EMPTY
+ * (cols = 0), NW_ERR_IO (with diag, may be NULL: cannot create, write or
+ * rename; path is then untouched). */
 nw_status nw_csv_write(const char *path, const char *const *names,
                        const double *data, size_t rows, size_t cols,
                        nw_diag *diag);
@@ -448,9 +531,20 @@ nw_status nw_csv_write_digits(const char *path, const char *const *names,
 
 /* ---------------------------------------------------------- model files */
 
-/* Save a model as versioned JSON (atomically, as nw_csv_write). */
+/* Save a model as versioned JSON (atomically, as nw_csv_write; "-" =
+ * stdout): format
+ * version, kernel, estimator, empty policy, names,
+ * bandwidths and the training data, numbers written to read back exactly
+ * (not the thread count or the progress callback).
+ * NW_ERR_IO (with diag, may be NULL) if it cannot be written; path is then
+ * untouched.  Reads the model only. */
 nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag);
-/* Load one; NW_ERR_FORMAT (with diag) for a wrong version or missing field. */
+/* Load a model saved by nw_model_save ("-" = stdin) into *model (a new
+ * model, to be freed with nw_model_free; NULL after a failure).  Errors,
+ * with diag (may be NULL) naming the file: NW_ERR_IO (cannot open or read),
+ * NW_ERR_PARSE (not JSON, with the line and column), NW_ERR_FORMAT (another
+ * format or version, a missing or ill-typed field, shapes that disagree),
+ * NW_ERR_NONFINITE / NW_ERR_BANDWIDTH (bad numbers in the file). */
 nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag);
 
 #ifdef __cplusplus

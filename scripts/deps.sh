@@ -5,7 +5,7 @@
 # reference and benchmark peers: see scripts/deps-peers.sh).
 set -eu
 PKGS="gcc make cmake pkg-config libc6-dev libgomp1 libplplot-dev plplot-driver-cairo \
-fonts-dejavu-core libcmocka-dev libcsv-dev libcjson-dev"
+fonts-dejavu-core libcmocka-dev libcsv-dev libcjson-dev man-db groff-base"
 PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

@@ -23,6 +23,7 @@ struct nw_table {
     size_t rows, cols;
     double *data;  /* rows x cols, row-major */
     char **names;  /* cols names, never NULL */
+    char delimiter; /* the field delimiter the file was read with */
 };
 
 enum { READ_CHUNK = 64 * 1024, EXCERPT_MAX = 40 };
@@ -32,11 +33,12 @@ typedef struct reader {
     const char *file;    /* the name messages use */
     nw_diag *diag;
     nw_status status;    /* the first failure; callbacks do nothing once set */
+    char comment;        /* comment character, 0 for none */
     size_t line;         /* physical line on which the next field starts */
     int after_cr;        /* the last event ended a row with a CR */
+    int ended_line;      /* the last event was a row end at a CR or LF */
     size_t field;        /* fields seen so far in the current row */
     size_t row_line;     /* line on which the current row starts */
-    size_t blank_line;   /* first blank line since the last row, 0 if none */
     int have_header;
     size_t cols;
     char **names;
@@ -128,21 +130,12 @@ static void on_field(void *s, size_t len, void *ctx)
     reader *r = ctx;
     const char *cell = s;
     if (r->status) return;
-    if (r->field == 0) {  /* a row begins: a blank line before it is an error */
-        if (r->blank_line) {
-            if (!r->have_header)
-                nw_diag_set(r->diag, r->blank_line, 0, "%s:%zu: empty header", r->file,
-                            r->blank_line);
-            else
-                nw_diag_set(r->diag, r->blank_line, 0, "%s:%zu: expected %zu column%s, found 0",
-                            r->file, r->blank_line, r->cols, r->cols == 1 ? "" : "s");
-            r->status = NW_ERR_PARSE;
-            return;
-        }
+    if (r->field == 0) {  /* a row begins */
         r->row_line = r->line;
         if (r->have_header && !grow_rows(r)) { r->status = NW_ERR_NOMEM; return; }
     }
     r->after_cr = 0;
+    r->ended_line = 0;
     if (!r->have_header) {
         if (!grow_names(r) || !(r->names[r->field] = malloc(len + 1))) {
             r->status = NW_ERR_NOMEM;
@@ -160,14 +153,15 @@ static void on_field(void *s, size_t len, void *ctx)
 
 /* libcsv's end-of-row callback: c is CR, LF, or -1 at the end of input.
  * With CSV_REPALL_NL every unquoted CR and LF arrives here, so a CRLF pair
- * is a row end followed by an empty "row" made of the LF alone. */
+ * is a row end followed by an empty "row" made of the LF alone.  A row of
+ * no fields is a blank line (or one of blanks only), and is skipped. */
 static void on_row_end(int c, void *ctx)
 {
     reader *r = ctx;
     if (r->status) return;
+    r->ended_line = (c == '\n' || c == '\r');
     if (r->field == 0) {
         if (c == '\n' && r->after_cr) { r->after_cr = 0; return; } /* the LF of a CRLF */
-        if (!r->blank_line) r->blank_line = r->line;
     } else if (!r->have_header) {
         r->have_header = 1;
         r->cols = r->field;
@@ -184,19 +178,99 @@ static void on_row_end(int c, void *ctx)
     r->after_cr = (c == '\r');
 }
 
-/* Feed the whole stream to libcsv in READ_CHUNK pieces. */
-static nw_status parse_stream(reader *r, FILE *fp, struct csv_parser *parser)
+/* The delimiter of the header line: of comma, tab and semicolon, the one
+ * that occurs most often outside quotes on the first line that is neither
+ * blank nor a comment (ties: comma, then tab, then semicolon); comma when
+ * none occurs.  Only the first READ_CHUNK bytes are looked at. */
+static char sniff_delimiter(const char *s, size_t len, char comment)
+{
+    size_t i = 0;
+    for (;;) { /* skip blank and comment lines */
+        size_t j = i;
+        while (j < len && (s[j] == ' ' || s[j] == '\t')) j++;
+        if (j < len && (s[j] == '\n' || s[j] == '\r')) { i = j + 1; continue; }
+        if (comment && i < len && s[i] == comment) {
+            while (i < len && s[i] != '\n' && s[i] != '\r') i++;
+            continue;
+        }
+        break;
+    }
+    size_t comma = 0, tab = 0, semicolon = 0;
+    int quoted = 0;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (c == '"') quoted = !quoted;
+        else if (quoted) continue;
+        else if (c == '\n' || c == '\r') break;
+        else if (c == ',') comma++;
+        else if (c == '\t') tab++;
+        else if (c == ';') semicolon++;
+    }
+    if (tab > comma && tab >= semicolon) return '\t';
+    if (semicolon > comma && semicolon > tab) return ';';
+    return ',';
+}
+
+/* Feed s[0..len) to libcsv.  Without a comment character all of it at
+ * once.  With one, a line at a time, so that a line that starts (outside
+ * quotes) with the comment character can be dropped up to its line break;
+ * the break itself is still fed, as a blank line, so lines keep counting. */
+static int feed(reader *r, struct csv_parser *parser, const char *s, size_t len,
+                int *at_line_start, int *in_comment)
+{
+    if (!r->comment) {
+        size_t used = csv_parse(parser, s, len, on_field, on_row_end, r);
+        return used == len;
+    }
+    size_t pos = 0;
+    while (pos < len && !r->status) {
+        if (*in_comment) {
+            while (pos < len && s[pos] != '\n' && s[pos] != '\r') pos++;
+            if (pos < len) *in_comment = 0;
+            continue;
+        }
+        if (*at_line_start && s[pos] == r->comment) {
+            *in_comment = 1;
+            continue;
+        }
+        size_t end = pos;
+        while (end < len && s[end] != '\n' && s[end] != '\r') end++;
+        int whole_line = end < len;
+        if (whole_line) end++; /* with its line break */
+        r->ended_line = 0;
+        if (csv_parse(parser, s + pos, end - pos, on_field, on_row_end, r) != end - pos) return 0;
+        /* a line begins here only if that line break ended a row (was not quoted) */
+        *at_line_start = whole_line && r->ended_line;
+        pos = end;
+    }
+    return 1;
+}
+
+/* What libcsv trims around unquoted cells: blanks, but never the delimiter. */
+static int is_space_or_tab(unsigned char c) { return c == ' ' || c == '\t'; }
+static int is_space(unsigned char c) { return c == ' '; }
+static int is_tab(unsigned char c) { return c == '\t'; }
+
+/* Feed the whole stream to libcsv in READ_CHUNK pieces; the first piece
+ * loses a UTF-8 byte-order mark and, with delimiter 0, sets the delimiter. */
+static nw_status parse_stream(reader *r, FILE *fp, struct csv_parser *parser, char *delimiter)
 {
     char *buf = malloc(READ_CHUNK);
-    int first = 1;
-    if (!buf) return NW_ERR_NOMEM;
+    int first = 1, at_line_start = 1, in_comment = 0;
+    if (!buf) return r->status = NW_ERR_NOMEM; /* the caller returns r->status */
     for (;;) {
         size_t got = fread(buf, 1, READ_CHUNK, fp), skip = 0;
-        if (first && got >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) skip = 3; /* UTF-8 BOM */
-        first = 0;
-        size_t used = csv_parse(parser, buf + skip, got - skip, on_field, on_row_end, r);
+        if (first) {
+            if (got >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) skip = 3; /* UTF-8 BOM */
+            if (!*delimiter) *delimiter = sniff_delimiter(buf + skip, got - skip, r->comment);
+            csv_set_delim(parser, (unsigned char) *delimiter);
+            csv_set_space_func(parser, *delimiter == '\t' ? is_space
+                                       : *delimiter == ' ' ? is_tab : is_space_or_tab);
+            first = 0;
+        }
+        int all = feed(r, parser, buf + skip, got - skip, &at_line_start, &in_comment);
         if (r->status) break;
-        if (used < got - skip) {
+        if (!all) {
             int err = csv_error(parser);
             r->status = err == CSV_EPARSE ? NW_ERR_PARSE : NW_ERR_NOMEM;
             nw_diag_set(r->diag, r->line, r->field + 1, "%s:%zu: column %zu: %s", r->file,
@@ -221,17 +295,42 @@ static nw_status parse_stream(reader *r, FILE *fp, struct csv_parser *parser)
     return r->status;
 }
 
+
+void nw_table_read_opts_init(nw_table_read_opts *opts)
+{
+    if (!opts) return;
+    opts->delimiter = 0;
+    opts->comment = 0;
+}
+
 /* Read a CSV table: a header row of names, then rows of finite numbers,
- * every row as long as the header.  Blank lines at the end are ignored; a
- * blank line anywhere else is a row of 0 columns.  See nwreg.h for errors. */
+ * every row as long as the header.  Blank lines are skipped anywhere, and
+ * so are lines starting with opts->comment when it is set.  See nwreg.h
+ * for errors. */
 nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag)
+{
+    return nw_table_read_with(path, NULL, table, diag);
+}
+
+nw_status nw_table_read_with(const char *path, const nw_table_read_opts *opts,
+                             nw_table **table, nw_diag *diag)
 {
     if (!table) return NW_ERR_ARG;
     *table = NULL;
     if (!path) return NW_ERR_ARG;
+    nw_table_read_opts defaults;
+    nw_table_read_opts_init(&defaults);
+    if (!opts) opts = &defaults;
+    char delimiter = opts->delimiter;
+    if (delimiter && (delimiter == '"' || delimiter == '\n' || delimiter == '\r'
+                      || delimiter == opts->comment))
+        return NW_ERR_ARG;
+    if (opts->comment && (opts->comment == '"' || opts->comment == '\n' || opts->comment == '\r'))
+        return NW_ERR_ARG;
 
     int from_stdin = strcmp(path, "-") == 0;
-    reader r = { .file = from_stdin ? "<stdin>" : path, .diag = diag, .line = 1 };
+    reader r = { .file = from_stdin ? "<stdin>" : path, .diag = diag, .line = 1,
+                 .comment = opts->comment };
     struct csv_parser parser;
     int parser_ready = 0;
     nw_table *t = NULL;
@@ -248,7 +347,7 @@ nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag)
         goto fail;
     parser_ready = 1;
     r.status = NW_OK;
-    if (parse_stream(&r, fp, &parser) != NW_OK) goto fail;
+    if (parse_stream(&r, fp, &parser, &delimiter) != NW_OK) goto fail;
 
     if (!r.have_header) {
         nw_diag_set(diag, 0, 0, "%s: empty file", r.file);
@@ -266,6 +365,7 @@ nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag)
     t->cols = r.cols;
     t->data = fitted ? fitted : r.data;
     t->names = r.names;
+    t->delimiter = delimiter;
     r.data = NULL;
     r.names = NULL;
     *table = t;
@@ -295,6 +395,7 @@ void nw_table_free(nw_table *table)
 
 size_t nw_table_rows(const nw_table *table) { return table ? table->rows : 0; }
 size_t nw_table_cols(const nw_table *table) { return table ? table->cols : 0; }
+char nw_table_delimiter(const nw_table *table) { return table ? table->delimiter : 0; }
 const double *nw_table_data(const nw_table *table) { return table ? table->data : NULL; }
 
 const char *nw_table_name(const nw_table *table, size_t col)
@@ -354,7 +455,9 @@ static mode_t process_umask(void)
 /* Write a file atomically: write_fn(fp, ctx) fills a temporary file created
  * beside path, which then replaces path by rename; on any failure the
  * temporary file is removed and path is left as it was.  "-" writes to
- * stdout instead.  write runs in the C locale and returns NW_OK, NW_ERR_IO
+ * stdout instead; so does a path that exists and is not a regular file (a
+ * device such as /dev/null or /dev/full, a FIFO): that is written in place,
+ * never replaced.  write runs in the C locale and returns NW_OK, NW_ERR_IO
  * (a stream call failed, errno set) or another status.  The new file keeps
  * the permissions of the file it replaces, else gets 0666 less the umask. */
 nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, nw_diag *diag)
@@ -379,6 +482,21 @@ nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, nw_
             status = NW_ERR_IO;
             err = errno;
         }
+        if (status == NW_ERR_IO)
+            nw_diag_set(diag, 0, 0, "%s: cannot write: %s", file, strerror(err));
+        goto done;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        status = NW_ERR_IO;
+        if (!(fp = fopen(path, "wb"))) {
+            nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
+            goto done;
+        }
+        status = write_fn(fp, ctx);
+        err = errno;
+        if (status == NW_OK && (fflush(fp) != 0 || ferror(fp))) status = NW_ERR_IO, err = errno;
+        if (fclose(fp) != 0 && status == NW_OK) status = NW_ERR_IO, err = errno;
+        fp = NULL;
         if (status == NW_ERR_IO)
             nw_diag_set(diag, 0, 0, "%s: cannot write: %s", file, strerror(err));
         goto done;
@@ -431,15 +549,17 @@ typedef struct csv_source {
     const char *const *names;
     const double *data;
     size_t rows, cols;
+    int digits; /* significant digits, 0 = the shortest exact form */
 } csv_source;
 
 /* Write one header name, quoted (by libcsv) where a reader would otherwise
- * split, trim or skip it. */
+ * split, trim or skip it: a tab or semicolon outside quotes would make the
+ * reader take it for the delimiter, a leading UTF-8 BOM for the file's. */
 static int write_name(FILE *fp, const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || strpbrk(name, ",\"\r\n") || name[0] == ' ' || name[0] == '\t'
-        || name[len - 1] == ' ' || name[len - 1] == '\t')
+    if (len == 0 || strpbrk(name, ",;\t\"\r\n") || name[0] == ' ' || name[0] == '\t'
+        || name[len - 1] == ' ' || name[len - 1] == '\t' || strncmp(name, "\xEF\xBB\xBF", 3) == 0)
         return csv_fwrite(fp, name, len) == 0 ? 0 : -1;
     return fputs(name, fp) == EOF ? -1 : 0;
 }
@@ -458,7 +578,9 @@ static nw_status write_csv(FILE *fp, void *ctx)
     for (size_t i = 0; i < src->rows; i++) {
         for (size_t j = 0; j < src->cols; j++) {
             char buf[32];
-            nw_format_double(buf, sizeof buf, src->data[i * src->cols + j]);
+            double v = src->data[i * src->cols + j];
+            if (src->digits > 0 && isfinite(v)) snprintf(buf, sizeof buf, "%.*g", src->digits, v);
+            else nw_format_double(buf, sizeof buf, v);
             if (fprintf(fp, "%s%s", j > 0 ? "," : "", buf) < 0) return NW_ERR_IO;
         }
         if (putc('\n', fp) == EOF) return NW_ERR_IO;
@@ -471,8 +593,16 @@ static nw_status write_csv(FILE *fp, void *ctx)
 nw_status nw_csv_write(const char *path, const char *const *names, const double *data,
                        size_t rows, size_t cols, nw_diag *diag)
 {
-    if (!path || (rows > 0 && !data)) return NW_ERR_ARG;
+    return nw_csv_write_digits(path, names, data, rows, cols, 0, diag);
+}
+
+/* As nw_csv_write, finite numbers with `digits` significant digits (%.*g)
+ * when digits is 1..17, the shortest exact form when it is 0. */
+nw_status nw_csv_write_digits(const char *path, const char *const *names, const double *data,
+                              size_t rows, size_t cols, int digits, nw_diag *diag)
+{
+    if (!path || (rows > 0 && !data) || digits < 0 || digits > 17) return NW_ERR_ARG;
     if (cols == 0) return NW_ERR_EMPTY;
-    csv_source src = { names, data, rows, cols };
+    csv_source src = { names, data, rows, cols, digits };
     return nw_write_atomic(path, write_csv, &src, diag);
 }

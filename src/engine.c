@@ -10,6 +10,9 @@
 #include "engine.h"
 
 static const nw_engine_impl *const impls[] = {
+    &nw_engine_fgt_impl,
+    &nw_engine_tree_impl,
+    &nw_engine_sorted_impl,
     NULL /* end */
 };
 
@@ -33,6 +36,7 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
     if (!e) return NW_ERR_NOMEM;
     e->pb = pb;
     e->tol = tol;
+    e->m = m;
     e->kind = NW_ENGINE_DENSE;
 
     const nw_engine_impl *impl = NULL;

@@ -97,6 +97,7 @@ struct nw_engine {
     nw_engine_kind kind;     /* never NW_ENGINE_AUTO */
     const nw_problem *pb;
     double tol;              /* certified relative error per prediction */
+    size_t m;                /* queries expected (for choices inside an engine) */
     void *state;             /* the engine's prepared data */
     nw_engine_moments_fn moments;
     void (*free_state)(void *state);
@@ -121,6 +122,12 @@ typedef struct nw_engine_impl {
     nw_status (*init)(nw_engine *e);
     double (*cost)(const nw_problem *pb, size_t m);
 } nw_engine_impl;
+
+extern const nw_engine_impl nw_engine_fgt_impl;     /* engine_fgt.c */
+
+extern const nw_engine_impl nw_engine_tree_impl;    /* engine_tree.c */
+
+extern const nw_engine_impl nw_engine_sorted_impl;  /* engine_sorted.c */
 
 /* What the estimator makes of the moments at one query. */
 typedef struct nw_estimate {

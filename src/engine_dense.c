@@ -1,6 +1,25 @@
 /*
- * engine_dense.c: the exact reference engine.  Keys are visited in tiles of
- * TILE points; each tile goes through three named passes:
+ * engine_dense.c: the exact reference engine.
+ *
+ * The fast path: one input, one output, a log kernel (Gaussian, Laplace),
+ * local constant or linear, with or without the derivative moments.  Keys
+ * are visited in tiles of FAST_TILE; per tile
+ *
+ *   1. max:   the tile's largest base-2 score log2 K(u) (the skipped key
+ *             left out); if it beats the running maximum, the sums so far
+ *             are multiplied by 2^(old - new) (online softmax);
+ *   2. sums:  one fused loop: u = (q - x) w, the weight 2^(score - max) by
+ *             the inline exp2_poly, and every moment's accumulator.
+ *
+ * Nothing in the fused loop calls out, so it runs at the speed of the
+ * polynomial (bench/limit.c measures the loop alone).  In single precision
+ * (pb->f32) pass 1 also rounds u = (q - x) w (formed in double) and y to
+ * float into scratch, and pass 2 runs in float, 16 lanes per AVX-512
+ * vector, its sums carried in float within a tile and in double across
+ * tiles (error analysis at dense1d_f32).
+ *
+ * The general path (any kernel, d, p): tiles of TILE points through three
+ * named passes:
  *
  *   1. scores:  log-weights (log kernels) or weights (compact kernels) of the
  *               tile's keys, and the u_jk the moments need;
@@ -9,30 +28,85 @@
  *               exp(old - new) (online softmax), then weight = exp(score - max);
  *   3. moments: the weighted sums of engine.h.
  *
+ * In both, terms more than e^700 below the largest are dropped (weight 0,
+ * not e^-700: a floor would put fake relative weights on far points, and
+ * local linear would fit a slope through them).
+ *
  * Nothing is allocated here: the scratch lives in nw_moments.
  */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 #include "kernels.h"
 
-/* glibc's libmvec has SIMD variants of exp (_ZGVbN2v_exp, ...).  math.h
- * declares them only under -ffast-math, which we do not want (it breaks
- * infinities), so declare exp once more under another name with `omp
- * declare simd`: the vectoriser then calls the SIMD variant. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(NW_HAVE_LIBMVEC)
-#pragma omp declare simd notinbranch
-extern double vexp(double) __asm__("exp");
-#else
-#define vexp exp
+#define TILE 256
+#define FAST_TILE 512
+/* exp(-700) ~ 1e-304: terms this far below the largest are negligible (they
+ * are set to 0).  In base 2: 700 / ln 2 = 1009.9; the clamp keeps 2^k a
+ * normal number.  Single precision: 2^-126 (e^-87.3). */
+#define MIN_EXP2_ARG (-1009.0)
+#define MIN_EXP2_ARGF (-126.0f)
+#define LOG2E 0x1.71547652b82fep0          /* 1 / ln 2 */
+
+#ifndef M_LN2
+#define M_LN2 0.69314718055994530942
 #endif
 
-#define TILE 256
-/* exp(-700) ~ 1e-304: terms this far below the largest are negligible (they
- * are set to 0), and clamping keeps libmvec's exp off its slow underflow path. */
-#define MIN_EXP_ARG (-700.0)
+/* 2^a for a in [-1022, 0] (callers clamp; below, they drop the term):
+ * a = k + f with k = round(a) (by the shifter's rounding) and |f| <= 1/2,
+ * 2^f by its degree-11 Chebyshev interpolant on [-1/2, 1/2] (largest error
+ * 0.94 ulp with Horner's rounding, measured against mpmath), times 2^k built
+ * from the shifter's low bits.  Callers form the base-2 exponent
+ * a = (score - max) / ln 2 directly (log2 K(u) = -u^2 / (2 ln 2) for the
+ * Gaussian), so e^x needs no Cody-Waite reduction.  Vectorises (no branch,
+ * no table, no call). */
+static inline double exp2_poly(double a)
+{
+    const double shifter = 0x1.8p52;
+    double t = a + shifter, k = t - shifter, f = a - k;
+    double p = 0x1.e9ec1fcb69a7fp-32;
+    p = p * f + 0x1.e6228acd1c6e5p-28;
+    p = p * f + 0x1.b524ebd13a55fp-24;
+    p = p * f + 0x1.62bfc2c86d700p-20;
+    p = p * f + 0x1.ffcbfc6da6ed1p-17;
+    p = p * f + 0x1.430913112c61bp-13;
+    p = p * f + 0x1.5d87fe78a3f9cp-10;
+    p = p * f + 0x1.3b2ab6fb9f1a5p-7;
+    p = p * f + 0x1.c6b08d704a0c6p-5;
+    p = p * f + 0x1.ebfbdff82c5aep-3;
+    p = p * f + 0x1.62e42fefa39efp-1;
+    p = p * f + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* The same in single precision for a in [-126, 0]: degree 6 (0.75 ulp). */
+static inline float exp2f_poly(float a)
+{
+    const float shifter = 0x1.8p23f;
+    float t = a + shifter, k = t - shifter, f = a - k;
+    float p = 0x1.444p-13f;
+    p = p * f + 0x1.5f48cp-10f;
+    p = p * f + 0x1.3b2a1cp-7f;
+    p = p * f + 0x1.c6aeccp-5f;
+    p = p * f + 0x1.ebfbep-3f;
+    p = p * f + 0x1.62e43p-1f;
+    p = p * f + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
 
 nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
 {
@@ -139,17 +213,13 @@ static inline void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moment
 {
     const double *score = mo->score;
     double *weight = mo->weight;
-    for (size_t t = 0; t < nt; t++) {
-        double a = score[t] - logscale;
-        weight[t] = a < MIN_EXP_ARG ? MIN_EXP_ARG : a;
-    }
 #pragma omp simd
-    for (size_t t = 0; t < nt; t++) weight[t] = vexp(weight[t]);
-    /* below the clamp the weight is taken as 0, not e^-700: a floor would
-     * put fake relative weights on far points (local linear would fit a
-     * slope through them) */
-    for (size_t t = 0; t < nt; t++)
-        if (score[t] - logscale < MIN_EXP_ARG) weight[t] = 0;
+    for (size_t t = 0; t < nt; t++) {
+        double a = (score[t] - logscale) * LOG2E;
+        int keep = a >= MIN_EXP2_ARG;
+        double e = exp2_poly(keep ? a : MIN_EXP2_ARG);
+        weight[t] = keep ? e : 0;
+    }
     if (skip_t < nt) weight[skip_t] = 0;
 }
 
@@ -248,10 +318,254 @@ static inline void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_m
     }
 }
 
+/* ------------------------------------------------ the 1-d fast path */
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* The base-2 exponent of the weight K(u) / K(u_min) of the 1-d log
+ * kernels, from au = |u| and s = the smallest |u| (the largest weight):
+ *     Gaussian  -(au^2 - s^2) / (2 ln 2) = -(au - s)(au + s) / (2 ln 2),
+ *     Laplace   -(au - s) / ln 2.
+ * Formed as a product of differences, not as score - max: it is exactly 0
+ * for the largest term (however fused multiply-adds round) and has a
+ * relative error of a few ulps, where score - max loses |max| ulps when
+ * the query is far from every key. */
+static ALWAYS_INLINE double exponent2(double au, double s, int laplace)
+{
+    return laplace ? (au - s) * -LOG2E : (au - s) * ((au + s) * (-0.5 * LOG2E));
+}
+
+static ALWAYS_INLINE float exponent2f(float au, float s, int laplace)
+{
+    return laplace ? (au - s) * (float) -LOG2E : (au - s) * ((au + s) * (float) (-0.5 * LOG2E));
+}
+
+/* rho(u) = u K'(u) / K(u): Gaussian -u^2, Laplace -|u| */
+static ALWAYS_INLINE double rho1d(double u, int laplace) { return laplace ? -fabs(u) : -u * u; }
+static ALWAYS_INLINE float rho1df(float u, int laplace) { return laplace ? -fabsf(u) : -u * u; }
+
+/* The moments' accumulators: A = [a0 a1; a1 a2], B = [b0; b1], and the
+ * derivative moments dA = [g0 g1; g1 g2], dB = [h0; h1]. */
+typedef struct sums1d { double a0, a1, a2, b0, b1, g0, g1, g2, h0, h1; } sums1d;
+
+static void sums1d_scale(sums1d *S, double f)
+{
+    if (f == 0) {   /* all negligible (and inf * 0 would be NaN) */
+        memset(S, 0, sizeof *S);
+        return;
+    }
+    S->a0 *= f; S->a1 *= f; S->a2 *= f; S->b0 *= f; S->b1 *= f;
+    S->g0 *= f; S->g1 *= f; S->g2 *= f; S->h0 *= f; S->h1 *= f;
+}
+
+/* Smallest |u| = |q - x| |w| of keys [t0, t1) (INFINITY if none). */
+static ALWAYS_INLINE double min_abs_u(const double *x, size_t t0, size_t t1, double q, double w)
+{
+    double m = INFINITY;
+#pragma omp simd reduction(min:m)
+    for (size_t t = t0; t < t1; t++) {
+        double au = fabs((q - x[t]) * w);
+        m = m < au ? m : au;
+    }
+    return m;
+}
+
+/* Pass 2 over keys [t0, t1): weights 2^exponent2 and every moment, in one
+ * loop.  A dropped term (below the clamp, or u infinite) gets e = 0 and
+ * u = 0, so no 0 * inf reaches the sums. */
+static ALWAYS_INLINE void sums_f64(const double *x, const double *y, size_t t0, size_t t1,
+                                   double q, double w, double c, double s,
+                                   int laplace, int linear, int grad, sums1d *S)
+{
+    double a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
+#pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
+    for (size_t t = t0; t < t1; t++) {
+        double u = (q - x[t]) * w, a = exponent2(fabs(u), s, laplace);
+        int keep = a >= MIN_EXP2_ARG;
+        double e = exp2_poly(keep ? a : MIN_EXP2_ARG);
+        e = keep ? e : 0;
+        u = keep ? u : 0;
+        double yt = y[t];
+        a0 += e;
+        b0 += e * yt;
+        if (linear) {
+            double v = u - c, ev = e * v;
+            a1 += ev; a2 += ev * v; b1 += ev * yt;
+        }
+        if (grad) {
+            double er = e * rho1d(u, laplace);
+            g0 += er; h0 += er * yt;
+            if (linear) {
+                double v = u - c, erv = er * v;
+                g1 += erv; g2 += erv * v; h1 += erv * yt;
+            }
+        }
+    }
+    S->a0 += a0; S->a1 += a1; S->a2 += a2; S->b0 += b0; S->b1 += b1;
+    S->g0 += g0; S->g1 += g1; S->g2 += g2; S->h0 += h0; S->h1 += h1;
+}
+
+/* The same in float over the tile's rounded uf, yf (dropped keys: uf = inf). */
+static ALWAYS_INLINE void sums_f32(const float *uf, const float *yf, size_t nt, float c,
+                                   float s, int laplace, int linear, int grad, sums1d *S)
+{
+    float a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
+#pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
+    for (size_t t = 0; t < nt; t++) {
+        float u = uf[t], a = exponent2f(fabsf(u), s, laplace);
+        int keep = a >= MIN_EXP2_ARGF;
+        float e = exp2f_poly(keep ? a : MIN_EXP2_ARGF);
+        e = keep ? e : 0;
+        u = keep ? u : 0;
+        float yt = yf[t];
+        a0 += e;
+        b0 += e * yt;
+        if (linear) {
+            float v = u - c, ev = e * v;
+            a1 += ev; a2 += ev * v; b1 += ev * yt;
+        }
+        if (grad) {
+            float er = e * rho1df(u, laplace);
+            g0 += er; h0 += er * yt;
+            if (linear) {
+                float v = u - c, erv = er * v;
+                g1 += erv; g2 += erv * v; h1 += erv * yt;
+            }
+        }
+    }
+    S->a0 += a0; S->a1 += a1; S->a2 += a2; S->b0 += b0; S->b1 += b1;
+    S->g0 += g0; S->g1 += g1; S->g2 += g2; S->h0 += h0; S->h1 += h1;
+}
+
+/* Online softmax on the smallest |u|: when a tile brings s_new < s, what
+ * was summed so far is multiplied by 2^exponent2(s, s_new). */
+static void rescale1d(sums1d *S, double *s, double s_new, int laplace)
+{
+    if (*s != INFINITY) sums1d_scale(S, exp2(exponent2(*s, s_new, laplace)));
+    *s = s_new;
+}
+
+/* Store the sums in mo in the engine's layout, with logscale = log K at
+ * the smallest |u| = s: -s^2/2 or -s (rounded once; s = 0, the case the hat
+ * diagonal reads, is exact; -DBL_MAX where -s^2/2 is beyond the doubles:
+ * the weights relative to the nearest key are still right). */
+static void store1d(const nw_problem *pb, const sums1d *S, double s, int laplace, nw_moments *mo)
+{
+    mo->logscale = s == INFINITY ? -INFINITY : laplace ? -s : fmax(-0.5 * s * s, -DBL_MAX);
+    if (pb->linear) {
+        mo->A[0] = S->a0; mo->A[1] = mo->A[2] = S->a1; mo->A[3] = S->a2;
+        mo->B[0] = S->b0; mo->B[1] = S->b1;
+        if (pb->grad) {
+            mo->dA[0] = S->g0; mo->dA[1] = mo->dA[2] = S->g1; mo->dA[3] = S->g2;
+            mo->dB[0] = S->h0; mo->dB[1] = S->h1;
+        }
+    } else {
+        mo->A[0] = S->a0; mo->B[0] = S->b0;
+        if (pb->grad) { mo->dA[0] = S->g0; mo->dB[0] = S->h0; }
+    }
+}
+
+/* Double precision: the keys [0, skip_t) and (skip_t, nt) of each tile. */
+static ALWAYS_INLINE void dense1d_f64(const nw_problem *pb, double q, size_t skip,
+                                      nw_moments *mo, int laplace, int linear, int grad)
+{
+    const size_t n = pb->n;
+    const double w = pb->w[0], c = mo->shift[0];
+    double s = INFINITY;
+    sums1d S = { 0 };
+    for (size_t j0 = 0; j0 < n; j0 += FAST_TILE) {
+        size_t nt = n - j0 < FAST_TILE ? n - j0 : FAST_TILE;
+        size_t sk = (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) ? skip - j0 : nt;
+        size_t r1 = sk < nt ? sk + 1 : nt;
+        const double *x = pb->x + j0, *y = pb->y + j0;
+        double m1 = min_abs_u(x, 0, sk, q, w), m2 = min_abs_u(x, r1, nt, q, w);
+        double tmin = m1 < m2 ? m1 : m2;
+        if (tmin == INFINITY) continue;
+        if (tmin < s) rescale1d(&S, &s, tmin, laplace);
+        sums_f64(x, y, 0, sk, q, w, c, s, laplace, linear, grad, &S);
+        sums_f64(x, y, r1, nt, q, w, c, s, laplace, linear, grad, &S);
+    }
+    store1d(pb, &S, s, laplace, mo);
+}
+
+/* Single precision.  Per tile, u = (q - x) w is formed in double and
+ * rounded once to float (so the float u has relative error <= 2^-24 however
+ * far q and x are from 0), y is rounded to float, and pass 2 runs in float.
+ *
+ * Error, for a term whose weight is e^-z relative to the largest (z >= 0
+ * nats; Gaussian z = (u^2 - s^2)/2):
+ *   - u rounded: z moves by u du <= u^2 2^-24 = (2z + s^2) 2^-24; the
+ *     smallest |u| = s is rounded the same way, which is a common factor
+ *     of every weight and cancels in the ratios; so the weight's relative
+ *     error is <= ~2z 2^-24 from u, plus ~3 2^-24 z from forming the
+ *     exponent, plus exp2f's 0.75 ulp;
+ *   - the sums: float within a tile (each of 16 lanes adds FAST_TILE/16 =
+ *     32 terms: <= 31 2^-24 = 1.8e-6 of the tile's sum of |terms| in the
+ *     worst case, ~sqrt(32) 2^-24 typically), double across tiles;
+ *   - y rounded: 2^-24 relative per value.
+ * Local constant, yhat = B / A: the relative errors of A and B (B relative
+ * to sum e |y|) add; the weight errors are <= (5 zbar + 2) 2^-24 with zbar
+ * the weighted mean of z (<= ~log n + 1 however the keys lie), so the
+ * prediction errs by at most ~(10 (log n + 1) + 4 + 2 * 31) 2^-24 ~ 1e-5
+ * (n = 1e6) times the weighted mean of |y|: a prediction near 0 from values
+ * of both signs has no relative bound.  Local linear multiplies the
+ * moments' errors by the local design's conditioning.  Measured
+ * (tests/test_engine_dense.c, bench/f32_error below): see
+ * NW_F32_ERROR_BOUND (estimate.h). */
+static ALWAYS_INLINE void dense1d_f32(const nw_problem *pb, double q, size_t skip,
+                                      nw_moments *mo, int laplace, int linear, int grad)
+{
+    const size_t n = pb->n;
+    const double w = pb->w[0];
+    const float c = (float) mo->shift[0];
+    /* scratch: mo->score holds TILE * (2 + 2d) >= 2 * FAST_TILE floats */
+    float *uf = (float *) mo->score, *yf = uf + FAST_TILE;
+    double s = INFINITY;
+    sums1d S = { 0 };
+    for (size_t j0 = 0; j0 < n; j0 += FAST_TILE) {
+        size_t nt = n - j0 < FAST_TILE ? n - j0 : FAST_TILE;
+        const double *x = pb->x + j0, *y = pb->y + j0;
+#pragma omp simd
+        for (size_t t = 0; t < nt; t++) {
+            uf[t] = (float) ((q - x[t]) * w);
+            yf[t] = (float) y[t];
+        }
+        if (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) uf[skip - j0] = INFINITY;
+        float m = INFINITY;
+#pragma omp simd reduction(min:m)
+        for (size_t t = 0; t < nt; t++) {
+            float au = fabsf(uf[t]);
+            m = m < au ? m : au;
+        }
+        if (m == INFINITY) continue;
+        if (m < s) rescale1d(&S, &s, m, laplace);
+        sums_f32(uf, yf, nt, c, (float) s, laplace, linear, grad, &S);
+    }
+    store1d(pb, &S, s, laplace, mo);
+}
+
+/* One specialised loop per (kernel, estimator, grad), f64 or f32. */
+static ALWAYS_INLINE void dense1d(const nw_problem *pb, double q, size_t skip, nw_moments *mo)
+{
+    const int laplace = pb->kernel == NW_KERNEL_LAPLACE;
+    const int code = laplace * 4 + (pb->linear ? 2 : 0) + (pb->grad ? 1 : 0);
+#define DENSE1D_CASE(k) \
+    case k: if (pb->f32) dense1d_f32(pb, q, skip, mo, (k) >> 2, ((k) >> 1) & 1, (k) & 1); \
+            else dense1d_f64(pb, q, skip, mo, (k) >> 2, ((k) >> 1) & 1, (k) & 1); \
+            break;
+    switch (code) {
+    DENSE1D_CASE(0) DENSE1D_CASE(1) DENSE1D_CASE(2) DENSE1D_CASE(3)
+    DENSE1D_CASE(4) DENSE1D_CASE(5) DENSE1D_CASE(6) DENSE1D_CASE(7)
+    }
+#undef DENSE1D_CASE
+}
+
+/* ------------------------------------------------------------ the engine */
+
 /* One copy of the engine per instruction set, picked at load time (glibc
- * ifunc): with AVX2 or AVX-512 the exp loop calls libmvec's 4- or 8-lane
- * exp instead of the 2-lane SSE2 one. */
-#if defined(NW_HAVE_LIBMVEC) && defined(__GNUC__) && !defined(__clang__)
+ * ifunc): with AVX2 or AVX-512 the loops run 4 or 8 lanes of double (8 or
+ * 16 of float) instead of SSE2's 2. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define NW_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NW_TARGET_CLONES
@@ -264,6 +578,10 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
     const size_t n = pb->n, total = moments_size(pb, mo);
     memset(mo->A, 0, total * sizeof(double));
     mo->approx = 0;
+    if (pb->d == 1 && pb->p == 1 && kernel_is_log(pb->kernel)) {
+        dense1d(pb, q[0], skip, mo);
+        return;
+    }
     mo->logscale = kernel_is_log(pb->kernel) ? -INFINITY : 0;
 
     for (size_t j0 = 0; j0 < n; j0 += TILE) {
@@ -277,7 +595,7 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
                 /* online softmax: rescale what was summed so far */
                 if (mo->logscale != -INFINITY) {
                     double f = exp(mo->logscale - tmax);
-                    for (size_t i = 0; i < total; i++) mo->A[i] *= f;
+                    for (size_t i = 0; i < total; i++) mo->A[i] = f == 0 ? 0 : mo->A[i] * f;
                 }
                 mo->logscale = tmax;
             }
@@ -286,6 +604,11 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
             memcpy(mo->weight, mo->score, nt * sizeof(double));
             if (skip_t < nt) mo->weight[skip_t] = 0;
         }
+        /* a dropped key's u may be infinite: zero it so no 0 * inf reaches
+         * the moments */
+        for (size_t t = 0; t < nt; t++)
+            if (mo->weight[t] == 0)
+                for (size_t k = 0; k < pb->d; k++) mo->u[t * pb->d + k] = 0;
         tile_moments(pb, j0, nt, mo);
     }
 

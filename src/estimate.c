@@ -68,7 +68,14 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
             for (size_t i = 0; i < d * p; i++) est->dyhat[i] = 0;
         return;
     }
-    if (r > 1) {
+    /* Log-weights below -2^52 (a Gaussian query ~1e8 bandwidths from every
+     * point) carry rounding errors of 1 and more: the weights' ratios have
+     * no correct digit left (far enough, distinct points even tie).  Their
+     * average is still a value of the nearest points, but a slope fitted
+     * through them is noise, extrapolated ~1e8 bandwidths: local constant,
+     * as for a singular design (pivot 0). */
+    if (r > 1 && !(mo->logscale > -0x1p52)) est->pivot = 0;
+    else if (r > 1) {
         /* local linear: beta = A^-1 B (r x p), yhat = beta_0.  With
          * a = A^-1 e_1 (A is symmetric) the derivative of beta_0 is
          *   d beta_0 / d w_k = a . (dB_k - dA_k beta) / w_k
@@ -179,8 +186,9 @@ static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
 }
 
 /* Below this relative pivot the raw local-linear moments have lost more
- * than ~4 of their 16 digits to cancellation: recentre. */
-#define LL_RECENTRE_PIVOT 1e-4
+ * than ~2 of their 16 digits to cancellation (a prediction off by up to
+ * 1e-11 relative, measured): recentre through the dense engine. */
+#define LL_RECENTRE_PIVOT 1e-2
 
 static void estimate_dense(const nw_problem *pb, const double *q, size_t skip,
                            nw_moments *mo, nw_estimate *est)
@@ -229,7 +237,7 @@ void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
                      int grad)
 {
     pb->x = model->x;
-    pb->y = model->y;
+    pb->y = model->y_sums ? model->y_sums : model->y;   /* see nw_unscale */
     pb->n = model->n;
     pb->d = model->d;
     pb->p = model->p;
@@ -249,14 +257,41 @@ nw_status nw_scales(const nw_model *model, const double *w_in, double *w)
     return NW_OK;
 }
 
-/* Squared distance from q to point i in units of the largest scale wmax:
- * the order of ((q - x) w)^2 without its overflow when w is huge. */
+/* Half the scaled offset of point i from q along input k,
+ * (q_k - x_ik) / 2 * w_k / wmax: halving (exact) keeps the difference of
+ * two doubles from overflowing, and w_k / wmax <= 1 keeps huge w from it. */
+static double half_offset(const nw_model *model, const double *w, double wmax,
+                          const double *q, size_t i, size_t k)
+{
+    return (0.5 * q[k] - 0.5 * model->x[i * model->d + k]) * (w[k] / wmax);
+}
+
+/* The unit of scaled_dist2 at q: the smallest over the points (but skip)
+ * of their largest half offset, 1 if that is 0.  The nearest points are
+ * then about 1 unit away, so their squared distances neither overflow nor
+ * underflow however far q is (q = 1e300 from data at 1e299 and 2e299). */
+static double distance_unit(const nw_model *model, const double *w, double wmax,
+                            const double *q, size_t skip)
+{
+    double unit = INFINITY;
+    for (size_t i = 0; i < model->n; i++) {
+        if (i == skip) continue;
+        double m = 0;
+        for (size_t k = 0; k < model->d; k++) m = fmax(m, fabs(half_offset(model, w, wmax, q, i, k)));
+        unit = fmin(unit, m);
+    }
+    return unit > 0 && isfinite(unit) ? unit : 1;
+}
+
+/* Squared distance from q to point i in the scaled metric sum ((q - x) w)^2,
+ * in units of (2 wmax unit)^2: it orders the points as that metric does,
+ * without overflow. */
 static double scaled_dist2(const nw_model *model, const double *w, double wmax,
-                           const double *q, size_t i)
+                           double unit, const double *q, size_t i)
 {
     double s = 0;
     for (size_t k = 0; k < model->d; k++) {
-        double u = (q[k] - model->x[i * model->d + k]) * (w[k] / wmax);
+        double u = half_offset(model, w, wmax, q, i, k) / unit;
         s += u * u;
     }
     return s;
@@ -274,11 +309,13 @@ void nw_nearest_value(const nw_model *model, const double *w, const double *q,
 {
     const size_t n = model->n, d = model->d, p = model->p;
     double best = INFINITY, wmax = max_abs(w, d);
+    double unit = distance_unit(model, w, wmax, q, skip);
+    const double *y = model->y_sums ? model->y_sums : model->y; /* sums cannot overflow */
     size_t count = 0;
     for (size_t c = 0; c < p; c++) out[c] = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == skip) continue;
-        double s = scaled_dist2(model, w, wmax, q, i);
+        double s = scaled_dist2(model, w, wmax, unit, q, i);
         if (s < best) {
             best = s;
             count = 0;
@@ -286,10 +323,20 @@ void nw_nearest_value(const nw_model *model, const double *w, const double *q,
         }
         if (s == best) {
             count++;
-            for (size_t c = 0; c < p; c++) out[c] += model->y[i * p + c];
+            for (size_t c = 0; c < p; c++) out[c] += y[i * p + c];
         }
     }
-    for (size_t c = 0; c < p; c++) out[c] = count ? out[c] / (double) count : NAN;
+    for (size_t c = 0; c < p; c++)
+        out[c] = count ? ldexp(out[c] / (double) count, model->y_exp) : NAN;
+}
+
+void nw_unscale(const nw_model *model, nw_estimate *est, int grad)
+{
+    if (!model->y_exp || est->empty) return;
+    for (size_t c = 0; c < model->p; c++) est->yhat[c] = ldexp(est->yhat[c], model->y_exp);
+    if (grad && est->dyhat)
+        for (size_t i = 0; i < model->d * model->p; i++)
+            est->dyhat[i] = ldexp(est->dyhat[i], model->y_exp);
 }
 
 int nw_threads(const nw_model *model, size_t work)
@@ -357,6 +404,7 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                 if (!mo) continue;
                 nw_estimate est = { .yhat = yhat + j * p };
                 nw_estimate_at(eng, q + j * d, NW_NO_SKIP, mo, &est);
+                nw_unscale(model, &est, 0);
                 fallbacks += (size_t) est.fallback;
                 if (est.bound > bound) bound = est.bound;
                 if (est.empty) {
@@ -435,9 +483,10 @@ nw_status nw_attention(const nw_model *model, const double *q, size_t m,
             continue;
         }
         double best = INFINITY, wmax = max_abs(w, d);
+        double unit = distance_unit(model, w, wmax, qj, NW_NO_SKIP);
         size_t ties = 0;
         for (size_t i = 0; i < n; i++) {
-            double s = scaled_dist2(model, w, wmax, qj, i);
+            double s = scaled_dist2(model, w, wmax, unit, qj, i);
             row[i] = s;
             if (s < best) { best = s; ties = 0; }
             if (s == best) ties++;
@@ -453,8 +502,10 @@ nw_status nw_baseline(const nw_model *model, double *mean)
     const size_t n = model->n, p = model->p;
     for (size_t c = 0; c < p; c++) {
         double s = 0;
-        for (size_t i = 0; i < n; i++) s += model->y[i * p + c];
-        mean[c] = s / (double) n;
+        /* scaled outputs (see internal.h): their sum cannot overflow */
+        const double *y = model->y_sums ? model->y_sums : model->y;
+        for (size_t i = 0; i < n; i++) s += y[i * p + c];
+        mean[c] = ldexp(s / (double) n, model->y_exp);
     }
     return NW_OK;
 }

@@ -19,6 +19,9 @@ double nw_clock(void);
  * sums accumulate in f32 per tile and in f64 across tiles: see
  * engine_dense.c). */
 #define NW_F32_ERROR_BOUND 1e-5
+/* Scale an estimate's predictions (and, if grad, derivatives) back by
+ * 2^y_exp when the sums read y_sums (see internal.h); no-op if empty. */
+void nw_unscale(const nw_model *model, nw_estimate *est, int grad);
 /* Threads for a job of `work` kernel evaluations. */
 int nw_threads(const nw_model *model, size_t work);
 

@@ -13,6 +13,13 @@ struct nw_model {
     size_t n, d, p;
     double *x;          /* n x d, row-major (owned) */
     double *y;          /* n x p, row-major (owned) */
+    /* Outputs near the largest double would overflow the kernel sums (50
+     * values of 1e307 already do): when max |y| > 2^512, the sums read
+     * y_sums = y 2^-y_exp (owned; max |y_sums| < 1) and the predictions are
+     * scaled back by 2^y_exp.  Powers of 2 scale exactly, so nothing else
+     * changes.  Otherwise y_sums is NULL and y_exp 0. */
+    double *y_sums;
+    int y_exp;
     double *h;          /* d bandwidths, each finite and > 0 */
     nw_kernel kernel;
     nw_estimator estimator;

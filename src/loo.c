@@ -82,6 +82,7 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                 double *yh = yhat_out ? yhat_out + i * p : buf;
                 nw_estimate est = { .yhat = yh, .dyhat = buf + p };
                 nw_estimate_at(eng, xi, leave_out ? i : NW_NO_SKIP, mo, &est);
+                nw_unscale(model, &est, want_grad);
                 fallbacks += (size_t) est.fallback;
                 if (est.bound > bound) bound = est.bound;
                 if (est.empty) {

@@ -31,6 +31,13 @@ nw_status nw_model_new(nw_model **model, const double *x, const double *y,
     if (!m->x || !m->y || !m->h) { nw_model_free(m); return NW_ERR_NOMEM; }
     memcpy(m->x, x, n * d * sizeof(double));
     memcpy(m->y, y, n * p * sizeof(double));
+    double ymax = 0;
+    for (size_t i = 0; i < n * p; i++) ymax = fmax(ymax, fabs(y[i]));
+    if (ymax > 0x1p512) {   /* see internal.h */
+        m->y_exp = ilogb(ymax) + 1;
+        if (!(m->y_sums = malloc(n * p * sizeof(double)))) { nw_model_free(m); return NW_ERR_NOMEM; }
+        for (size_t i = 0; i < n * p; i++) m->y_sums[i] = ldexp(y[i], -m->y_exp);
+    }
     for (size_t k = 0; k < d; k++) m->h[k] = 1.0;
     m->kernel = NW_KERNEL_GAUSSIAN;
     m->estimator = NW_ESTIMATOR_CONSTANT;
@@ -47,6 +54,7 @@ void nw_model_free(nw_model *model)
     if (!model) return;
     free(model->x);
     free(model->y);
+    free(model->y_sums);
     free(model->h);
     free_names(model->x_names, model->d);
     free_names(model->y_names, model->p);
@@ -147,8 +155,10 @@ nw_status nw_model_set_progress(nw_model *model, nw_progress_fn fn, void *ctx)
 nw_status nw_model_set_bandwidth(nw_model *model, const double *h)
 {
     if (!model || !h) return NW_ERR_ARG;
+    /* h so small (subnormal) that the scale 1/h overflows is refused too:
+     * no sum could use it */
     for (size_t k = 0; k < model->d; k++)
-        if (!isfinite(h[k]) || !(h[k] > 0)) return NW_ERR_BANDWIDTH;
+        if (!isfinite(h[k]) || !(h[k] > 0) || !isfinite(1.0 / h[k])) return NW_ERR_BANDWIDTH;
     memcpy(model->h, h, model->d * sizeof(double));
     return NW_OK;
 }

@@ -187,7 +187,8 @@ static nw_status get_count(const checker *c, const cJSON *root, const char *fiel
     return NW_OK;
 }
 
-/* 1 if array is an array of exactly k finite numbers, each > 0 if positive. */
+/* 1 if array is an array of exactly k finite numbers, each > 0 if positive
+ * (and not so small that 1/v overflows: a bandwidth's scale must be finite). */
 static int is_numbers(const cJSON *array, size_t k, int positive)
 {
     const cJSON *item;
@@ -195,7 +196,7 @@ static int is_numbers(const cJSON *array, size_t k, int positive)
     if (!cJSON_IsArray(array)) return 0;
     cJSON_ArrayForEach(item, array) {
         if (i == k || !cJSON_IsNumber(item) || !isfinite(item->valuedouble)) return 0;
-        if (positive && !(item->valuedouble > 0)) return 0;
+        if (positive && !(item->valuedouble > 0 && isfinite(1.0 / item->valuedouble))) return 0;
         i++;
     }
     return i == k;
@@ -377,9 +378,18 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
     old_locale = uselocale(c_locale); /* cJSON reads numbers with strtod */
     /* len + 1 takes in the final NUL: with "require null terminated" set,
      * cJSON 1.7 rejects a text that ends exactly at buffer_length. */
+    errno = 0;
     root = cJSON_ParseWithLengthOpts(text, len + 1, &error_at, 1);
+    int parse_errno = errno;
     uselocale(old_locale);
     freelocale(c_locale);
+    /* cJSON reports a failed allocation as a parse error: malloc's ENOMEM
+     * tells them apart (its number parsing sets ERANGE at most) */
+    if (!root && parse_errno == ENOMEM) {
+        nw_diag_set(diag, 0, 0, "%s: out of memory", c.file);
+        status = NW_ERR_NOMEM;
+        goto fail;
+    }
     if (!root) {
         size_t offset = error_at && error_at >= text ? (size_t) (error_at - text) : 0;
         size_t line = 1, column = 1;

@@ -42,7 +42,7 @@ fails_with() { status_is "$1" && one_line_err && err_has "$2"; }
 magic() { od -An -tx1 -N4 "$1" | tr -d ' \n'; }
 
 # ------------------------------------------------------------------ help
-for c in demo gen train predict fit cv; do
+for c in demo gen train predict fit cv info; do
     run "$c" --help
     check "$c --help exits 0 with a usage block" eval 'status_is 0 && out_has "usage: nwreg $c" && [ ! -s err ]'
     cp out help1
@@ -87,35 +87,35 @@ check "train -o saves a model" eval 'status_is 0 && [ -s trained.json ]'
 # ------------------------------------------------------------ bad inputs
 printf 'x,y\n1,2\n2,abc\n3,4\n' >bad.csv
 run predict bad.csv "$TEST" --w 1 -o pred.csv --weights w.csv
-check "non-numeric cell: exit 1, one line naming bad.csv:3:" fails_with 1 "bad.csv:3:"
+check "non-numeric cell: exit 2, one line naming bad.csv:3:" fails_with 2 "bad.csv:3:"
 check "non-numeric cell: no output files" absent pred.csv w.csv
 run train bad.csv -o model.json
-check "train on a bad file: no model file" eval 'status_is 1 && absent model.json'
+check "train on a bad file: no model file" eval 'status_is 2 && absent model.json'
 run predict "$TRAIN" bad.csv --w 1 -o pred.csv
-check "bad queries file: exit 1, no output" eval 'fails_with 1 "bad.csv:3:" && absent pred.csv'
+check "bad queries file: exit 2, no output" eval 'fails_with 2 "bad.csv:3:" && absent pred.csv'
 run predict no-such-file.csv "$TEST" --w 1 -o pred.csv
-check "missing file: the message names it" eval 'fails_with 1 "no-such-file.csv" && absent pred.csv'
+check "missing file: exit 2, the message names it" eval 'fails_with 2 "no-such-file.csv" && absent pred.csv'
 printf 'x,y\n1,2\n2,nan\n' >nan.csv
 run fit nan.csv
-check "NaN cell: exit 1 naming nan.csv:3:" fails_with 1 "nan.csv:3:"
+check "NaN cell: exit 2 naming nan.csv:3:" fails_with 2 "nan.csv:3:"
 printf 'x,y\n' >empty.csv
 run fit empty.csv -o model.json
-check "header only: exit 1, no model" eval 'fails_with 1 "empty.csv" && absent model.json'
+check "header only: exit 2, no model" eval 'fails_with 2 "empty.csv" && absent model.json'
 printf 'x,y\n1,2\n3\n4,5\n' >ragged.csv
 run train ragged.csv
-check "ragged row: exit 1 naming ragged.csv:3:" fails_with 1 "ragged.csv:3:"
+check "ragged row: exit 2 naming ragged.csv:3:" fails_with 2 "ragged.csv:3:"
 for bw in "--w 0" "--bandwidth 0" "--bandwidth -1"; do
     # shellcheck disable=SC2086
     run predict "$TRAIN" "$TEST" $bw -o pred.csv
-    check "predict $bw: clear error, no output" eval '{ status_is 1 || status_is 2; } && one_line_err && absent pred.csv'
+    check "predict $bw: exit 2, one line, no output" eval 'status_is 2 && one_line_err && absent pred.csv'
 done
 run fit "$TRAIN" --x nope
-check "unknown column: exit 1 naming it" fails_with 1 "'nope'"
+check "unknown column: exit 2 naming it" fails_with 2 "'nope'"
 
 # ------------------------------------------------------------ prediction
 run predict "$TRAIN" "$TEST" --w 1 -o pred.csv --weights w.csv
 check "predict: exit 0, nothing on stdout" eval 'status_is 0 && [ ! -s out ]'
-check "predict: header x,yhat and 50 rows" eval '[ "$(head -n 1 pred.csv)" = "x,yhat" ] && [ "$(wc -l <pred.csv)" -eq 51 ]'
+check "predict: the query columns x,y_truth then yhat, 50 rows" eval '[ "$(head -n 1 pred.csv)" = "x,y_truth,yhat" ] && [ "$(wc -l <pred.csv)" -eq 51 ]'
 check "weights: 50 rows of 50 columns, each summing to 1" \
     awk -F, '{ s = 0; for (i = 1; i <= NF; i++) s += $i; if (NF != 50 || s < 1 - 1e-12 || s > 1 + 1e-12) bad = 1 }
              END { exit bad || NR != 50 }' w.csv
@@ -157,9 +157,9 @@ check "two inputs by default (all but the last)" eval 'status_is 0 && out_has "2
 run predict m2.json q2.csv
 check "two-input model predicts, columns a,b,yhat" eval 'status_is 0 && [ "$(head -n 1 out)" = "a,b,yhat" ]'
 run predict d2.csv q2.csv --x 1 --y z --w 2
-check "--x by index, --y by name" eval 'status_is 0 && [ "$(head -n 1 out)" = "a,yhat" ]'
+check "--x by index, --y by name; the query columns kept" eval 'status_is 0 && [ "$(head -n 1 out)" = "a,b,yhat" ]'
 run predict m2.json "$TEST"
-check "missing query column is named" fails_with 1 "no column 'a'"
+check "missing query column is named (exit 2)" fails_with 2 "no column 'a'"
 
 # ------------------------------------------------------------ compact kernels
 run predict "$TRAIN" "$TEST" --kernel uniform --bandwidth 0.01 -o pred.csv
@@ -194,6 +194,175 @@ check "demo on the notebook data: learned w and LOO optimum" eval \
     'status_is 0 && grep -q "^learned (SGD, 5) *4\.5967 *0\.21755" out && grep -q "^LOO optimum *3\.9643 *0\.25225" out && [ "$(grep -c "^epoch" out)" -eq 5 ]'
 run demo --train "$TRAIN"
 check "demo --train without --test exits 2" fails_with 2 "--test"
+
+# ------------------------------------------- issue 5: pipes, CSV dialects
+"$NW" gen | "$NW" fit - -o m.json >/dev/null 2>err && "$NW" gen --grid | "$NW" predict m.json - >pipe.csv 2>>err
+check "pipeline gen | fit - -o m.json && gen --grid | predict m.json - > out.csv" eval \
+    '[ ! -s err ] && [ "$(head -n 1 pipe.csv)" = "x,y_truth,yhat" ] && [ "$(wc -l <pipe.csv)" -eq 51 ]'
+"$NW" gen -o g.csv && "$NW" gen --grid -o grid.csv && "$NW" fit g.csv -o mf.json >/dev/null &&
+    "$NW" predict mf.json grid.csv -o pf.csv
+check "the pipeline gives what the files give, byte for byte" eval 'cmp -s pipe.csv pf.csv && cmp -s m.json mf.json'
+"$NW" gen | "$NW" predict - grid.csv --w 2 >p1.csv 2>err
+"$NW" predict g.csv grid.csv --w 2 >p2.csv 2>>err
+check "training data from stdin" eval '[ ! -s err ] && [ -s p1.csv ] && cmp -s p1.csv p2.csv'
+"$NW" fit g.csv -o - >m_stdout.json 2>summary.txt
+check "fit -o -: the model on stdout, the summary on stderr" eval 'cmp -s m_stdout.json mf.json && grep -q "R-squared" summary.txt'
+run predict - - --w 1 </dev/null
+check "predict - -: stdin only once (exit 2)" fails_with 2 "only one of"
+
+# the same data in other dialects predict the same
+"$NW" predict "$TRAIN" "$TEST" --w 1 -o ref.csv
+tr , '\t' <"$TRAIN" >train.tsv
+tr , ';' <"$TEST" >test.ssv
+run predict train.tsv test.ssv --w 1 -o dialect.csv
+check "tab and semicolon files detected: same predictions" eval 'status_is 0 && cmp -s dialect.csv ref.csv'
+{ printf '\357\273\277'; sed 's/$/\r/' "$TRAIN"; } >bom_crlf.csv
+{ head -n 1 "$TEST" | sed 's/\([^,]*\)/"\1"/g'; tail -n +2 "$TEST"; } >quoted.csv
+rm -f dialect.csv
+run predict bom_crlf.csv quoted.csv --w 1 -o dialect.csv
+check "BOM, CRLF and quoted header names: same predictions" eval 'status_is 0 && cmp -s dialect.csv ref.csv'
+{ echo "# made by hand"; head -n 1 "$TRAIN"; echo; echo "#, a comment with a \"quote"; tail -n +2 "$TRAIN"; echo; } >commented.csv
+rm -f dialect.csv
+run predict commented.csv "$TEST" --w 1 --comment '#' -o dialect.csv
+check "--comment '#' skips comment lines, blank lines skipped" eval 'status_is 0 && cmp -s dialect.csv ref.csv'
+rm -f dialect.csv
+run predict commented.csv "$TEST" --w 1 -o dialect.csv
+check "comment lines are data without --comment (exit 2, line named)" eval 'fails_with 2 "commented.csv:2:" && absent dialect.csv'
+run predict train.tsv "$TEST" --w 1 --delim ';'
+check "--delim ';' forced on a tab file: exit 2 naming the line" fails_with 2 "train.tsv:2: column 1"
+tr , '\t' <"$TEST" >test.tsv
+run predict train.tsv test.tsv --w 1 --delim tab
+check "--delim tab (forced for every input file; output stays comma)" eval 'status_is 0 && cmp -s out ref.csv'
+run predict "$TRAIN" "$TEST" --w 1 --delim ab
+check "--delim ab: exit 2" fails_with 2 "--delim 'ab'"
+
+# the output keeps every query column
+awk -F, 'NR == 1 { print "id," $0 ",note"; next } { print NR - 1 "," $0 ",7" }' "$TEST" >q_extra.csv
+run predict "$TRAIN" q_extra.csv --w 1
+check "output keeps the query columns (id,x,y_truth,note) and adds yhat" eval \
+    'status_is 0 && [ "$(head -n 1 out)" = "id,x,y_truth,note,yhat" ] && [ "$(sed -n 3p out | cut -d, -f1,4)" = "2,7" ] &&
+     [ "$(cut -d, -f5 out)" = "$(cut -d, -f3 ref.csv)" ]'
+
+# --precision
+run predict "$TRAIN" "$TEST" --w 1 --precision 4
+check "--precision 4: each prediction is the exact one to 4 digits" eval \
+    'status_is 0 && paste -d, out ref.csv | awk -F, -v OFS=, '\''NR > 1 { if (sprintf("%.4g", $6) != $3) bad = 1 } END { exit bad }'\'
+for bad in 0 18 abc f16; do
+    run predict "$TRAIN" "$TEST" --w 1 --precision $bad
+    check "--precision $bad: exit 2" fails_with 2 "--precision"
+done
+run gen --precision f32
+check "gen --precision f32: exit 2 (no arithmetic here)" fails_with 2 "--precision f32"
+"$NW" gen -o exact.csv
+run gen --precision 3
+check "gen --precision 3: the exact values to 3 digits" eval 'status_is 0 && [ "$(wc -l <out)" -eq 51 ] && paste -d, out exact.csv |
+    awk -F, '\''NR > 1 { if (sprintf("%.3g", $3) != $1 || sprintf("%.3g", $4) != $2) bad = 1 } END { exit bad }'\'
+
+# engines, tolerance, f32
+run predict "$TRAIN" "$TEST" --w 1 --engine dense --verbose -o dense.csv
+check "--engine dense --verbose names the engine on stderr" eval 'status_is 0 && err_has "engine dense"'
+for e in auto sorted tree fgt; do
+    run predict "$TRAIN" "$TEST" --w 1 --engine $e --tolerance 1e-10 -o e.csv
+    check "--engine $e within --tolerance 1e-10 of dense" eval 'status_is 0 && paste -d, e.csv dense.csv |
+        awk -F, '\''NR > 1 { d = $3 - $6; if (d < 0) d = -d; a = $6 < 0 ? -$6 : $6; if (d > 1e-10 * a + 1e-300) bad = 1 } END { exit bad }'\'
+done
+run predict "$TRAIN" "$TEST" --w 1 --precision f32 -o f32.csv
+check "--precision f32: within 1e-4 of f64" eval 'status_is 0 && paste -d, f32.csv dense.csv |
+    awk -F, '\''NR > 1 { d = $3 - $6; if (d < 0) d = -d; a = $6 < 0 ? -$6 : $6; if (d > 1e-4 * a + 1e-6) bad = 1 } END { exit bad }'\'
+run predict "$TRAIN" "$TEST" --w 1 --engine warp
+check "--engine warp: exit 2" fails_with 2 "--engine 'warp'"
+run predict "$TRAIN" "$TEST" --w 1 --tolerance 1
+check "--tolerance 1: exit 2" fails_with 2 "--tolerance"
+run gen --engine dense
+check "gen has no --engine (exit 2)" fails_with 2 "unknown option '--engine'"
+
+# quiet and verbose
+run predict "$TRAIN" "$TEST" --kernel uniform --bandwidth 0.01 -q -o pred.csv
+check "--quiet: no warning" eval 'status_is 0 && [ ! -s err ] && grep -q nan pred.csv'
+run fit "$TRAIN" --quiet -o q.json
+check "fit --quiet: no summary, the model saved" eval 'status_is 0 && [ ! -s out ] && [ ! -s err ] && [ -s q.json ]'
+run fit "$TRAIN" --verbose
+check "fit --verbose: selection and engine on stderr" eval 'status_is 0 && err_has "evaluations" && err_has "engine"'
+
+# ---------------------------------------------------------- nwreg info
+run info mf.json
+check "info: kernel, estimator, n, d, p, names, version" eval 'status_is 0 && out_has "gaussian" && out_has "version 1" &&
+    grep -q "^points (n) *50$" out && grep -q "^inputs (d) *1: x$" out && grep -q "^outputs (p) *1: y$" out'
+check "info: the bandwidth of the file, exactly" eval \
+    'grep -q "^bandwidth *x: h = $(sed -n "/\"bandwidth\"/ s/.*\[\(.*\)\].*/\1/p" mf.json) " out'
+run info --json - <mf.json
+check "info --json from stdin: the model's values" eval 'status_is 0 && python3 -c "
+import json, sys
+i = json.load(open(\"out\")); m = json.load(open(\"mf.json\"))
+assert i[\"file\"] == \"<stdin>\" and i[\"version\"] == 1 and i[\"kernel\"] == \"gaussian\"
+assert (i[\"n\"], i[\"d\"], i[\"p\"]) == (50, 1, 1) and i[\"inputs\"] == [\"x\"] and i[\"outputs\"] == [\"y\"]
+assert i[\"bandwidth\"] == m[\"bandwidth\"] and abs(i[\"scale\"][0] * m[\"bandwidth\"][0] - 1) < 1e-15
+assert i[\"engine\"] == \"auto\" and i[\"precision\"] == \"f64\"
+"'
+sed 's/"version": 1/"version": 7/' mf.json >v7.json
+run info v7.json
+check "info on a version-7 model: exit 2 naming the version" eval 'fails_with 2 "v7.json" && err_has "7"'
+run predict v7.json grid.csv
+check "predict on a version-7 model: exit 2" fails_with 2 "v7.json"
+run info g.csv
+check "info on a CSV file: exit 2" fails_with 2 "g.csv"
+run info nothing.json
+check "info on a missing file: exit 2" fails_with 2 "nothing.json"
+
+# ------------------------------------------------ messages and exit 1
+run pridict "$TRAIN" "$TEST"
+check "mistyped command: a suggestion" fails_with 2 "'pridict' is not a command; did you mean 'predict'?"
+run help fitt
+check "help of a mistyped command: a suggestion" fails_with 2 "did you mean 'fit'?"
+run fit "$TRAIN" --kernal uniform
+check "mistyped option: a suggestion" fails_with 2 "unknown option '--kernal'; did you mean '--kernel'?"
+run fit "$TRAIN" --zzzzzzzz
+check "far-off option: no suggestion" eval 'fails_with 2 "unknown option" && ! err_has "did you mean"'
+run predict "$TRAIN" "$TEST" --w 1 -o no-such-dir/out.csv
+check "write failure: exit 1, one line naming the file" fails_with 1 "no-such-dir/out.csv"
+if [ -w /dev/full ]; then
+    run gen -o - >/dev/full
+    "$NW" gen >/dev/full 2>err; rc=$?
+    check "writing to a full device: exit 1" fails_with 1 "<stdout>"
+fi
+
+# ---------------------------------------------- progress and Ctrl-C
+"$NW" gen --n 20000 --seed 1 -o big.csv
+# start_bg ARGS...: nwreg in the background, stdout ./out, stderr ./err, pid in $bg
+start_bg() { "$NW" "$@" >out 2>err & bg=$!; }
+# interrupt_bg: SIGINT after 1 s; waits at most 20 s for the exit; status in $rc
+interrupt_bg() {
+    sleep 1
+    kill -INT "$bg" 2>/dev/null
+    i=0
+    while kill -0 "$bg" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -0 "$bg" 2>/dev/null && kill -KILL "$bg"
+    wait "$bg"; rc=$?
+}
+mkdir -p sig
+start_bg fit big.csv --engine dense -o sig/model.json
+interrupt_bg
+check "Ctrl-C stops fit: exit 130, 'nwreg: interrupted', no file" eval \
+    'fails_with 130 "nwreg: interrupted" && [ -z "$(ls sig)" ] && [ ! -s out ]'
+start_bg cv big.csv --engine dense --grid 40
+interrupt_bg
+check "Ctrl-C stops cv: exit 130, no table" eval 'fails_with 130 "nwreg: interrupted" && [ ! -s out ]'
+"$NW" gen --grid --m 200000 -o queries.csv
+start_bg predict big.csv queries.csv --w 1 --engine dense -o sig/pred.csv
+interrupt_bg
+check "Ctrl-C stops predict: exit 130, no files" eval 'fails_with 130 "nwreg: interrupted" && [ -z "$(ls sig)" ]'
+# with the bar due at once (NWREG_PROGRESS_DELAY=0) and a short run
+"$NW" gen --n 300 -o small.csv
+export NWREG_PROGRESS_DELAY=0
+run cv small.csv --grid 5
+check "stderr not a terminal: no progress output" eval 'status_is 0 && [ ! -s err ] && [ -s out ]'
+if command -v script >/dev/null 2>&1; then
+    script -qc "\"$NW\" cv small.csv --grid 5 >/dev/null" /dev/null </dev/null >tty.txt 2>&1
+    check "under a terminal (script): a progress bar with rate and ETA" eval 'grep -q "cv grid \[#*\.*\] .*%.*/s *ETA [0-9-]" tty.txt'
+    script -qc "\"$NW\" cv small.csv --grid 5 --quiet >/dev/null" /dev/null </dev/null >tty.txt 2>&1
+    check "under a terminal with --quiet: no bar" eval '[ -f tty.txt ] && ! grep -q "ETA" tty.txt'
+fi
+unset NWREG_PROGRESS_DELAY
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

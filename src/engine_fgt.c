@@ -1,0 +1,824 @@
+/*
+ * engine_fgt.c: the fast Gauss transform for d = 1 and the Gaussian kernel,
+ * with a certified error.
+ *
+ * Keys are bucketed into boxes of width BETA in scaled units (BETA / w in
+ * x).  Box b has centre c_b; for a key x in it and a query q write
+ *
+ *     u = (q - x) w = tau + v,   tau = (q - c_b) w,   v = (c_b - x) w,  |v| <= BETA/2.
+ *
+ * Every moment the estimators need is a sum over keys of f u^a e^{-u^2/2}
+ * with f = 1 or y_c and a = 0..4 (local constant: a = 0, its bandwidth
+ * gradient a = 2; local linear: a <= 2, gradient a <= 4).  By the binomial
+ * theorem u^a = sum_i C(a,i) tau^(a-i) v^i, so per box we need
+ *
+ *     H_b[phi](tau) = sum_{x in b} phi e^{-(tau + v)^2/2},   phi = f v^i.
+ *
+ * Taylor in v about tau, with g(s) = e^{-s^2/2} and g^(k)(s) =
+ * (-1)^k He_k(s) e^{-s^2/2} (probabilists' Hermite polynomials):
+ *
+ *     H_b[phi](tau) = sum_{k < P} g^(k)(tau) M_k[phi] + R_P,
+ *     M_k[phi] = sum_{x in b} phi v^k / k!        (the box's moments),
+ *
+ * and by Lagrange's remainder and Cramer's inequality
+ * |He_k(s)| e^{-s^2/4} <= K sqrt(k!), K = 1.086435,
+ *
+ *     |R_P| <= sum |phi| (BETA/2)^P / P! * max_xi |g^(P)(xi)|
+ *           <= sum |phi| K (BETA/2)^P / sqrt(P!) * e^{-dist^2/4},
+ *
+ * dist = max(|tau| - BETA/2, 0), the query's distance to the box.  P is
+ * chosen per (query, box) as the smallest that meets the box's share of the
+ * budget.  The rounding of the sum of products is bounded too (a few ulps of
+ * sum_k |g^(k)| |M_k|, which is large where terms cancel).
+ *
+ * Far boxes are pruned: a key at distance >= dist carries at most
+ * e^{-dist^2/2}, and |u|^a e^{-u^2/2} decreases for |u| > sqrt(a), so the
+ * keys from box b outward add at most count * dist^a e^{-dist^2/2}
+ * (dist >= 2).  The budget for everything neglected is tol/1024 of a lower
+ * bound on sum_j K_j (the nearest box's keys, at its far edge): errA/errB
+ * carry all of it to the estimator, which certifies each prediction (or
+ * recomputes it densely).  Boxes too far for a cheap expansion (a query far
+ * from the data) are summed directly, exactly.
+ *
+ * Leave-one-out subtracts the key's own term e^0 * (1, y) after the sum;
+ * the estimator's check catches the cancellation this can cause.
+ *
+ * Everything is in scaled form: logscale = -dist_min^2/2 for the nearest
+ * non-empty box, so no sum overflows or underflows.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define BETA 1.0          /* box width in scaled units: |v| <= 1/2 */
+#define P_MAX 40          /* most Taylor terms */
+#define P_LOC 30          /* terms of the local (target) expansions */
+#define LOC_REACH 13      /* boxes a local expansion may gather from, each side */
+#define AMAX 4            /* largest power of u any moment needs */
+#define DIRECT_DIST 12.0  /* beyond this distance expansions lose accuracy: sum directly */
+#define CRAMER_K 1.086435
+#define MIN_EXP_ARG (-700.0)
+
+typedef struct fgt_state {
+    size_t nb;            /* boxes */
+    double x0, wbox;      /* box b covers [x0 + b wbox, x0 + (b+1) wbox) */
+    double w;             /* the scale */
+    size_t *start;        /* nb + 1 offsets into the bucketed keys */
+    double *xs, *ys;      /* keys and values in box order (n, n x p) */
+    size_t *idx;          /* their original indices */
+    double *centre;       /* nb box centres (x units) */
+    size_t na1, nay;      /* powers of v needed: 0..na1-1 for f = 1, 0..nay-1 for y */
+    size_t nf;            /* sums per query: na1 + p nay (D_a[1], D_a[y_c]) */
+    size_t ns;            /* moment sets per box: 1 + p (f = 1, y_c) */
+    size_t nfp;           /* nf rounded up to a multiple of 4 (local layout) */
+    double *mom;          /* nb x ns x P_MAX: M_k[f] = sum f v^k / k! */
+    double *absy;         /* nb x p: sum |y_c| */
+    double *cum_count;    /* nb + 1 prefix counts */
+    double *cum_absy;     /* (nb + 1) x p prefix sums of |y_c| */
+    size_t *next_left, *next_right; /* nearest non-empty box at or left/right of b (nb = none) */
+    double lsqrtfact[P_MAX + 1];    /* log sqrt(k!) */
+    double half_beta_pow[P_MAX + 1];/* (BETA/2)^k / k! */
+    /* local mode: per target box T (the same grid), the Taylor coefficients
+     * about its centre of every sum, nb x P_LOC x nf, their absolute error
+     * bounds (nb x nf), the box's logscale, and whether T has them */
+    double *loc, *loc_err, *loc_logscale;
+    unsigned char *loc_ok;
+} fgt_state;
+
+/* Powers of u needed per f: local constant 1 (gradient: 3), local linear 3 for
+ * f = 1 and 2 for y (gradient: 5 and 4). */
+static void powers_needed(const nw_problem *pb, size_t *na1, size_t *nay)
+{
+    if (pb->linear) { *na1 = pb->grad ? 5 : 3; *nay = pb->grad ? 4 : 2; }
+    else            { *na1 = pb->grad ? 3 : 1; *nay = pb->grad ? 3 : 1; }
+}
+
+static int data_range(const nw_problem *pb, double *lo, double *hi)
+{
+    if (pb->n == 0) return 0;
+    double a = pb->x[0], b = pb->x[0];
+    for (size_t j = 1; j < pb->n; j++) {
+        double v = pb->x[j];
+        if (v < a) a = v;
+        if (v > b) b = v;
+    }
+    *lo = a; *hi = b;
+    return 1;
+}
+
+static double boxes_for(const nw_problem *pb, double lo, double hi)
+{
+    return floor((hi - lo) * fabs(pb->w[0]) / BETA) + 1;
+}
+
+static double fgt_cost(const nw_problem *pb, size_t m)
+{
+    double lo, hi;
+    if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || pb->f32 || !data_range(pb, &lo, &hi))
+        return INFINITY;
+    double nb = boxes_for(pb, lo, hi);
+    if (!(nb <= 4.0 * (double) pb->n + 64)) return INFINITY;
+    size_t na1, nay;
+    powers_needed(pb, &na1, &nay);
+    double nf = (double) (na1 + pb->p * nay);
+    /* per-query mode: pruning keeps boxes within ~9 scaled units of the
+     * query, each summed directly (few keys) or expanded (~25 terms, a term
+     * ~1/4 of a dense evaluation); local mode: the translations, then
+     * P_LOC terms per sum and query.  The cheaper is taken in init. */
+    double keys_per_box = (double) pb->n / nb;
+    double boxes = fmin(nb, 2 * 9.0 / BETA + 1);
+    double per_query = boxes * fmin(keys_per_box, 25 * (2 + nf) / 4);
+    double local = nb * (2 * LOC_REACH + 1) * nf * P_LOC * P_LOC / 16 + (double) m * P_LOC * nf / 4;
+    double setup = (double) pb->n * (2 + (1.0 + (double) pb->p) * P_MAX / 4.0);
+    return setup + fmin((double) m * per_query, local);
+}
+
+static void fgt_free(void *p)
+{
+    fgt_state *s = p;
+    if (!s) return;
+    free(s->start); free(s->xs); free(s->ys); free(s->idx); free(s->centre);
+    free(s->mom); free(s->absy); free(s->cum_count); free(s->cum_absy);
+    free(s->next_left); free(s->next_right);
+    free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
+    free(s);
+}
+
+static size_t box_of(const fgt_state *s, double x)
+{
+    double b = floor((x - s->x0) / s->wbox);
+    if (!(b >= 0)) return 0;
+    if (b >= (double) s->nb) return s->nb - 1;
+    return (size_t) b;
+}
+
+static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol);
+
+/* Bucket the keys into boxes (counting sort) and compute each box's moments. */
+static nw_status fgt_init(nw_engine *e)
+{
+    const nw_problem *pb = e->pb;
+    const size_t n = pb->n, p = pb->p;
+    double lo, hi;
+    if (!isfinite(fgt_cost(pb, 1)) || !data_range(pb, &lo, &hi)) return NW_ERR_ARG;
+    fgt_state *s = calloc(1, sizeof *s);
+    if (!s) return NW_ERR_NOMEM;
+    s->w = fabs(pb->w[0]);
+    s->nb = (size_t) boxes_for(pb, lo, hi);
+    s->wbox = BETA / s->w;
+    /* centre the boxes on the data's span */
+    s->x0 = 0.5 * (lo + hi) - 0.5 * (double) s->nb * s->wbox;
+    powers_needed(pb, &s->na1, &s->nay);
+    s->nf = s->na1 + p * s->nay;
+    s->ns = 1 + p;
+    s->nfp = (s->nf + 3) & ~(size_t) 3;
+    const size_t nb = s->nb;
+    s->start = calloc(nb + 1, sizeof *s->start);
+    s->xs = malloc(n * sizeof *s->xs);
+    s->ys = malloc(n * p * sizeof *s->ys);
+    s->idx = malloc(n * sizeof *s->idx);
+    s->centre = malloc(nb * sizeof *s->centre);
+    s->mom = calloc(nb * s->ns * P_MAX, sizeof *s->mom);
+    s->absy = calloc(nb * p, sizeof *s->absy);
+    s->cum_count = malloc((nb + 1) * sizeof *s->cum_count);
+    s->cum_absy = malloc((nb + 1) * p * sizeof *s->cum_absy);
+    s->next_left = malloc(nb * sizeof *s->next_left);
+    s->next_right = malloc(nb * sizeof *s->next_right);
+    size_t *fill = malloc(nb * sizeof *fill);
+    if (!s->start || !s->xs || !s->ys || !s->idx || !s->centre || !s->mom || !s->absy ||
+        !s->cum_count || !s->cum_absy || !s->next_left || !s->next_right || !fill) {
+        free(fill);
+        fgt_free(s);
+        return NW_ERR_NOMEM;
+    }
+    for (size_t j = 0; j < n; j++) s->start[box_of(s, pb->x[j]) + 1]++;
+    for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
+    memcpy(fill, s->start, nb * sizeof *fill);
+    for (size_t j = 0; j < n; j++) {
+        size_t t = fill[box_of(s, pb->x[j])]++;
+        s->xs[t] = pb->x[j];
+        memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
+        s->idx[t] = j;
+    }
+    free(fill);
+    for (size_t b = 0; b < nb; b++) s->centre[b] = s->x0 + ((double) b + 0.5) * s->wbox;
+
+    /* moments M_k[f] = sum f v^k / k!, per box (boxes in parallel), in
+     * batches of keys so that every loop runs across keys (SIMD):
+     * t = v^k / k! advances by t *= v / (k + 1) */
+    const size_t nf = s->nf, ns = s->ns;
+    double inv[P_MAX];
+    for (size_t k = 0; k < P_MAX; k++) inv[k] = 1.0 / (double) (k + 1);
+    int failed = 0;
+#pragma omp parallel if (n > 100000)
+    {
+        enum { BATCH = 256 };
+        double *buf = malloc((2 + ns) * BATCH * sizeof(double));
+        if (!buf) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nb; b++) {
+            if (!buf) continue;
+            double *mb = s->mom + b * ns * P_MAX, *v = buf, *tt = buf + BATCH, *wt = buf + 2 * BATCH;
+            for (size_t t0 = s->start[b]; t0 < s->start[b + 1]; t0 += BATCH) {
+                size_t nt = s->start[b + 1] - t0 < BATCH ? s->start[b + 1] - t0 : BATCH;
+                for (size_t t = 0; t < nt; t++) {
+                    v[t] = (s->centre[b] - s->xs[t0 + t]) * s->w;
+                    tt[t] = 1;
+                    wt[t] = 1;
+                    for (size_t c = 0; c < p; c++) wt[(1 + c) * BATCH + t] = s->ys[(t0 + t) * p + c];
+                }
+                for (size_t k = 0; k < P_MAX; k++) {
+                    for (size_t f = 0; f < ns; f++) {
+                        const double *wf = wt + f * BATCH;
+                        double acc = 0;
+#pragma omp simd reduction(+:acc)
+                        for (size_t t = 0; t < nt; t++) acc += wf[t] * tt[t];
+                        mb[f * P_MAX + k] += acc;
+                    }
+                    const double ik = inv[k];
+#pragma omp simd
+                    for (size_t t = 0; t < nt; t++) tt[t] *= v[t] * ik;
+                }
+                for (size_t t = 0; t < nt; t++)
+                    for (size_t c = 0; c < p; c++) s->absy[b * p + c] += fabs(s->ys[(t0 + t) * p + c]);
+            }
+        }
+        free(buf);
+    }
+    if (failed) {
+        fgt_free(s);
+        return NW_ERR_NOMEM;
+    }
+    s->cum_count[0] = 0;
+    for (size_t c = 0; c < p; c++) s->cum_absy[c] = 0;
+    for (size_t b = 0; b < nb; b++) {
+        s->cum_count[b + 1] = s->cum_count[b] + (double) (s->start[b + 1] - s->start[b]);
+        for (size_t c = 0; c < p; c++)
+            s->cum_absy[(b + 1) * p + c] = s->cum_absy[b * p + c] + s->absy[b * p + c];
+    }
+    size_t last = nb;
+    for (size_t b = 0; b < nb; b++) {
+        if (s->start[b + 1] > s->start[b]) last = b;
+        s->next_left[b] = last;
+    }
+    last = nb;
+    for (size_t b = nb; b-- > 0;) {
+        if (s->start[b + 1] > s->start[b]) last = b;
+        s->next_right[b] = last;
+    }
+    double lf = 0, hb = 1;
+    for (size_t k = 0; k <= P_MAX; k++) {
+        if (k > 0) { lf += log((double) k); hb *= (BETA / 2) / (double) k; }
+        s->lsqrtfact[k] = 0.5 * lf;
+        s->half_beta_pow[k] = hb;
+    }
+    e->state = s;
+    e->moments = NULL; /* set by the caller of init (below) */
+    /* local mode when translating every box's neighbours costs less than
+     * expanding each query's boxes one by one */
+    double local_cost = (double) nb * (2 * LOC_REACH + 1) * (double) nf * P_LOC * P_LOC / 4;
+    double query_cost = (double) e->m * (2 * LOC_REACH + 1) * 20 * (2 + (double) nf);
+    if (local_cost < query_cost) return build_locals(s, pb, e->tol);
+    return NW_OK;
+}
+
+/* ------------------------------------------------------------ local mode
+ *
+ * Targets are bucketed on the same grid.  For a query q in box T write
+ * q = c_T + s / w, |s| <= BETA/2 = rho; for a key x in box S,
+ * u = tau + s + v with tau = (c_T - c_S) w = (T - S) BETA.  With
+ * g_a(u) = u^a e^{-u^2/2}, the double Taylor series about (s, v) = 0
+ *
+ *     g_a(tau + s + v) = sum_{k,l} g_a^(k+l)(tau) s^l v^k / (l! k!)
+ *
+ * converges (g_a is entire), so keeping k < P, l < P gives the local
+ * coefficients
+ *
+ *     L_l = (1/l!) sum_S sum_{k<P} g_a^(k+l)(tau_TS) M_k^S[f]
+ *
+ * and a query costs one Horner sum of P terms per moment.  The omitted
+ * terms all have j = k + l >= P, and sum_{k+l=j} 1/(k! l!) = 2^j / j!, so
+ * with |s|, |v| <= rho = 1/2 (2 rho = 1) and Cramer's inequality through
+ * Leibniz's rule, |g_a^(j)(tau)| <= K e^{-tau^2/4}
+ * sum_{i<=min(a,j)} C(j,i) a!/(a-i)! |tau|^(a-i) sqrt((j-i)!) =: K e^{-tau^2/4} B_a(j, tau),
+ *
+ *     |omitted| <= sum |f| K e^{-tau^2/4} sum_{j>=P} B_a(j, tau) / j!.
+ *
+ * Rounding: the translation's sums are below 4 P u sum_j |g_a^(j)| / j!
+ * times sum |f| (the same splitting), and Horner's at the query below
+ * 2 P u sum_l |L_l| rho^l.  Boxes beyond the pruning distance add the tail
+ * bound of the per-query mode; a target box whose sums would need a source
+ * box farther than LOC_REACH boxes that cannot be pruned (far from the
+ * data) is left to the per-query mode.
+ */
+
+/* Per offset delta = T - S: g_a^(j)(delta BETA) e^{-tau^2/2} (j < 2 P_LOC),
+ * and the truncation and rounding factors above. */
+typedef struct offset_table {
+    double g[AMAX + 1][2 * P_LOC];
+    double trunc[AMAX + 1];   /* K e^{-tau^2/4} sum_{j>=P} B_a(j,tau)/j! */
+    double round[AMAX + 1];   /* 4 P u sum_j |g_a^(j)| / j! */
+} offset_table;
+
+static void offset_fill(offset_table *t, double tau, size_t amax)
+{
+    enum { J = 2 * P_LOC + AMAX };
+    double he[J], gauss = exp(-0.5 * tau * tau);
+    he[0] = 1;
+    he[1] = tau;
+    for (size_t j = 1; j + 1 < J; j++) he[j + 1] = tau * he[j] - (double) j * he[j - 1];
+    double g0[J];
+    for (size_t j = 0; j < J; j++) g0[j] = (j & 1 ? -he[j] : he[j]) * gauss;
+    for (size_t a = 0; a <= amax; a++) {
+        double rsum = 0, fact = 1;
+        for (size_t j = 0; j < 2 * P_LOC; j++) {
+            /* Leibniz: (tau^a g0)^(j) = sum_i C(j,i) a!/(a-i)! tau^(a-i) g0^(j-i) */
+            double v = 0, cji = 1, fall = 1;
+            for (size_t i = 0; i <= a && i <= j; i++) {
+                v += cji * fall * pow(tau, (double) (a - i)) * g0[j - i];
+                cji = cji * (double) (j - i) / (double) (i + 1);
+                fall *= (double) (a - i);
+            }
+            t->g[a][j] = v;
+            if (j > 0) fact *= (double) j;
+            rsum += fabs(v) / fact;
+        }
+        t->round[a] = 4.0 * P_LOC * 0x1p-53 * rsum;
+        /* sum_{j=P}^{P+80} B_a(j,|tau|)/j! in logs (the terms fall like
+         * 1/sqrt(j!) long before j = P + 80) */
+        double tail = 0, at = fabs(tau);
+        for (size_t j = P_LOC; j < P_LOC + 80; j++) {
+            double b = 0, lcji = 0, fall = 1;
+            for (size_t i = 0; i <= a && i <= j; i++) {
+                double lterm = lcji + 0.5 * lgamma((double) (j - i) + 1) - lgamma((double) j + 1);
+                b += exp(lterm) * fall * pow(at, (double) (a - i));
+                lcji += log((double) (j - i)) - log((double) (i + 1));
+                fall *= (double) (a - i);
+            }
+            tail += b;
+        }
+        t->trunc[a] = CRAMER_K * exp(-0.25 * tau * tau) * tail;
+    }
+}
+
+static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
+{
+    const size_t nb = s->nb, nf = s->nf, p = pb->p, na1 = s->na1, nay = s->nay;
+    const size_t amax = (na1 > nay ? na1 : nay) - 1;
+    offset_table *tab = malloc((LOC_REACH + 1) * sizeof *tab);
+    const size_t ns = s->ns;
+    const size_t nfp = s->nfp;
+    s->loc = calloc(nb * nfp * P_LOC, sizeof *s->loc);
+    s->loc_err = calloc(nb * nf, sizeof *s->loc_err);
+    s->loc_logscale = calloc(nb, sizeof *s->loc_logscale);
+    s->loc_ok = calloc(nb, 1);
+    if (!tab || !s->loc || !s->loc_err || !s->loc_logscale || !s->loc_ok) {
+        free(tab);
+        free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
+        s->loc = s->loc_err = s->loc_logscale = NULL;
+        s->loc_ok = NULL;
+        return NW_OK;  /* the per-query mode needs none of it */
+    }
+    /* g_a^(j)(-tau) = (-1)^(j+a) g_a^(j)(tau): one table per |delta| */
+    for (size_t dlt = 0; dlt <= LOC_REACH; dlt++) offset_fill(&tab[dlt], (double) dlt * BETA, amax);
+    double invfact[P_LOC];
+    invfact[0] = 1;
+    for (size_t l = 1; l < P_LOC; l++) invfact[l] = invfact[l - 1] / (double) l;
+
+#pragma omp parallel for schedule(dynamic, 16) if (nb > 64)
+    for (size_t T = 0; T < nb; T++) {
+        double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
+        size_t bl = s->next_left[T], br = s->next_right[T];
+        double gl = bl < nb ? fmax((double) (T - bl) - 1, 0) * BETA : INFINITY;
+        double gr = br < nb ? fmax((double) (br - T) - 1, 0) * BETA : INFINITY;
+        size_t bn = gl <= gr ? bl : br;
+        double gap = fmin(gl, gr);
+        const double logscale = -0.5 * gap * gap;
+        s->loc_logscale[T] = logscale;
+        /* every key of box bn lies within (|T - bn| + 1) BETA of every q in T */
+        double far = ((double) (bn > T ? bn - T : T - bn) + 1) * BETA;
+        double a_lower = (double) (s->start[bn + 1] - s->start[bn]) *
+                         exp(fmax(-0.5 * far * far - logscale, MIN_EXP_ARG));
+        const double budget = tol / 1024 * a_lower;
+        int ok = 1;
+        for (int side = 0; side < 2 && ok; side++) {
+            for (size_t dlt = side; ; dlt++) {
+                if (side == 0 ? dlt > T : T + dlt >= nb) break;
+                size_t S = side == 0 ? T - dlt : T + dlt;
+                double g = fmax((double) dlt - 1, 0) * BETA;
+                if (g >= 2) {
+                    size_t t0 = side == 0 ? 0 : S, t1 = side == 0 ? S + 1 : nb;
+                    double wmax = exp(fmax(-0.5 * g * g - logscale, MIN_EXP_ARG - 40));
+                    double cnt = s->cum_count[t1] - s->cum_count[t0];
+                    if (cnt * pow(g, (double) amax) * wmax <= budget / 4) {
+                        double ga = 1;
+                        for (size_t a = 0; a < na1; a++, ga *= g) E[a] += cnt * ga * wmax;
+                        for (size_t c = 0; c < p; c++) {
+                            double ay = s->cum_absy[t1 * p + c] - s->cum_absy[t0 * p + c];
+                            ga = 1;
+                            for (size_t a = 0; a < nay; a++, ga *= g) E[na1 + c * nay + a] += ay * ga * wmax;
+                        }
+                        break;
+                    }
+                }
+                if (dlt > LOC_REACH) { ok = 0; break; }
+                size_t cnt = s->start[S + 1] - s->start[S];
+                if (cnt == 0) continue;
+                const offset_table *t = &tab[dlt];
+                /* tau = (T - S) BETA: side 1 has S > T, tau < 0: flip signs */
+                double scale = exp(-logscale);
+                const double *mb = s->mom + S * ns * P_MAX;
+                for (size_t f = 0; f < nf; f++) {
+                    size_t a = f < na1 ? f : (f - na1) % nay;
+                    /* the moments of f: set 0 (f = 1) or 1 + c (f = y_c) */
+                    size_t set = f < na1 ? 0 : 1 + (f - na1) / nay;
+                    const double *M = mb + set * P_MAX;
+                    for (size_t l = 0; l < P_LOC; l++) {
+                        double acc = 0;
+                        for (size_t k = 0; k < P_LOC; k++) {
+                            double gj = t->g[a][k + l];
+                            /* sign of g_a^(j)(-tau) = (-1)^(j + a) */
+                            if (side == 1 && ((k + l + a) & 1)) gj = -gj;
+                            acc += gj * M[k];
+                        }
+                        L[l * nfp + f] += scale * invfact[l] * acc;
+                    }
+                    double absf = f < na1 ? (double) cnt : s->absy[S * p + (f - na1) / nay];
+                    E[f] += scale * absf * (t->trunc[a] + t->round[a]);
+                }
+            }
+        }
+        if (ok) {
+            /* Horner's rounding at the query */
+            for (size_t f = 0; f < nf; f++) {
+                double h = 0, rl = 1;
+                for (size_t l = 0; l < P_LOC; l++, rl *= BETA / 2) h += fabs(L[l * nfp + f]) * rl;
+                E[f] += 2.0 * P_LOC * 0x1p-53 * h;
+            }
+        }
+        s->loc_ok[T] = (unsigned char) ok;
+    }
+    free(tab);
+    return NW_OK;
+}
+
+/* Per-thread scratch: the sums D_a[f] and their error bounds. */
+typedef struct fgt_acc {
+    double D1[AMAX + 1], E1[AMAX + 1];   /* f = 1 */
+    double *Dy, *Ey;                     /* p x (AMAX + 1) */
+    double *Hbuf;                        /* nf values (many outputs) */
+} fgt_acc;
+
+static void acc_free(void *p)
+{
+    fgt_acc *a = p;
+    if (a) free(a->Dy);
+    free(a);
+}
+
+static fgt_acc *acc_get(nw_moments *mo, size_t p)
+{
+    if (!mo->scratch) {
+        fgt_acc *a = calloc(1, sizeof *a);
+        if (!a) return NULL;
+        a->Dy = calloc(2 * p * (AMAX + 1) + AMAX + 1 + p * (AMAX + 1) + 4, sizeof(double));
+        if (!a->Dy) { free(a); return NULL; }
+        a->Ey = a->Dy + p * (AMAX + 1);
+        a->Hbuf = a->Ey + p * (AMAX + 1);
+        mo->scratch = a;
+        mo->free_scratch = acc_free;
+    }
+    return mo->scratch;
+}
+
+/* Add one box by direct summation (exact up to rounding). */
+static void box_direct(const fgt_state *s, const nw_problem *pb, size_t b, double q,
+                       double logscale, size_t skip, fgt_acc *acc)
+{
+    const size_t p = pb->p;
+    for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
+        if (s->idx[t] == skip) continue;
+        double u = (q - s->xs[t]) * s->w, a = -0.5 * u * u - logscale;
+        if (a < MIN_EXP_ARG) continue;
+        double e = exp(a), ua = e;
+        for (size_t i = 0; i < s->na1; i++, ua *= u) acc->D1[i] += ua;
+        for (size_t c = 0; c < p; c++) {
+            double y = s->ys[t * p + c];
+            ua = e * y;
+            for (size_t i = 0; i < s->nay; i++, ua *= u) acc->Dy[c * (AMAX + 1) + i] += ua;
+        }
+    }
+}
+
+/* The Taylor remainder of g_a(tau + v) after P terms, |v| <= rho = BETA/2,
+ * per key and in scaled form: rho^P / P! max |g_a^(P)(xi)| over
+ * |xi - tau| <= rho, with (Leibniz and Cramer)
+ *     |g_a^(P)(xi)| <= sum_{i<=a} C(P,i) a!/(a-i)! |xi|^(a-i) K sqrt((P-i)!) e^{-xi^2/4},
+ * |xi| <= |tau| + rho, e^{-xi^2/4} <= e^{-dist^2/4}. */
+static double trunc_bound(size_t a, size_t P, double tau, double dist, double logscale)
+{
+    const double rho = BETA / 2, at = fabs(tau) + rho;
+    double b = 0, cpi = 1, fall = 1;
+    for (size_t i = 0; i <= a && i <= P; i++) {
+        double l = (double) P * log(rho) - lgamma((double) P + 1) + 0.5 * lgamma((double) (P - i) + 1);
+        b += cpi * fall * pow(at, (double) (a - i)) * exp(l);
+        cpi = cpi * (double) (P - i) / (double) (i + 1);
+        fall *= (double) (a - i);
+    }
+    return CRAMER_K * b * exp(fmax(-0.25 * dist * dist - logscale, MIN_EXP_ARG));
+}
+
+/* Add one box by its Taylor expansion with P terms:
+ *     D_a[f] += sum_{k<P} g_a^(k)(tau) M_k[f],
+ *     g_a^(k) = sum_{i<=min(a,k)} C(k,i) a!/(a-i)! tau^(a-i) g_0^(k-i),
+ *     g_0^(k)(tau) = (-1)^k He_k(tau) e^{-tau^2/2}   (scaled by e^{-logscale}),
+ * and the truncation and rounding bounds into E. */
+static void box_expand(const fgt_state *s, const nw_problem *pb, size_t b, double tau,
+                       double dist, double logscale, size_t P, fgt_acc *acc)
+{
+    const size_t p = pb->p, ns = s->ns, na1 = s->na1, nay = s->nay;
+    const size_t amax = (na1 > nay ? na1 : nay) - 1;
+    double g0[P_MAX], ga[P_MAX];
+    double base = exp(fmax(-0.5 * tau * tau - logscale, MIN_EXP_ARG));
+    double h0 = 1, h1 = tau;
+    g0[0] = base;
+    if (P > 1) g0[1] = -tau * base;
+    for (size_t k = 2; k < P; k++) {
+        double h2 = tau * h1 - (double) (k - 1) * h0;
+        g0[k] = (k & 1 ? -h2 : h2) * base;
+        h0 = h1; h1 = h2;
+    }
+    const double *mb = s->mom + b * ns * P_MAX;
+    const double count = (double) (s->start[b + 1] - s->start[b]);
+    for (size_t a = 0; a <= amax; a++) {
+        double gabs = 0;
+        for (size_t k = 0; k < P; k++) {
+            double v = 0, cki = 1, fall = 1;
+            for (size_t i = 0; i <= a && i <= k; i++) {
+                v += cki * fall * pow(tau, (double) (a - i)) * g0[k - i];
+                cki = cki * (double) (k - i) / (double) (i + 1);
+                fall *= (double) (a - i);
+            }
+            ga[k] = v;
+            gabs += fabs(v) * s->half_beta_pow[k];
+        }
+        /* rounding of the expansion beyond what a direct sum has: with unit
+         * roundoff u = 2^-53, the dot product of P terms errs by at most
+         * P u sum_k |g_k M_k| (Higham, 3.1), and g_k by about (k + 2) u |g_k|
+         * (exp, the Hermite recurrence -- forward-stable here: its solution
+         * is the dominant one outside the oscillatory range and grows
+         * polynomially inside it -- and Leibniz' few terms);
+         * |M_k| <= sum |f| (BETA/2)^k / k!.  Charged: 2 (P + 2) u. */
+        const double err = trunc_bound(a, P, tau, dist, logscale) +
+                           2 * ((double) P + 2) * 0x1p-53 * gabs;
+        for (size_t f = 0; f < ns; f++) {
+            if (f == 0 ? a >= na1 : a >= nay) continue;
+            const double *mk = mb + f * P_MAX;
+            double h = 0;
+            for (size_t k = 0; k < P; k++) h += ga[k] * mk[k];
+            if (f == 0) {
+                acc->D1[a] += h;
+                acc->E1[a] += count * err;
+            } else {
+                acc->Dy[(f - 1) * (AMAX + 1) + a] += h;
+                acc->Ey[(f - 1) * (AMAX + 1) + a] += s->absy[b * p + f - 1] * err;
+            }
+        }
+    }
+}
+
+/* Bound on the keys of boxes [b0, b1) (all at scaled distance >= dist >= 2
+ * from q): count dist^a e^{-dist^2/2 - logscale}, and likewise with sum |y|. */
+static void add_tail(const fgt_state *s, const nw_problem *pb, size_t b0, size_t b1,
+                     double dist, double logscale, fgt_acc *acc)
+{
+    if (b1 <= b0) return;
+    const size_t p = pb->p;
+    double wmax = exp(fmax(-0.5 * dist * dist - logscale, MIN_EXP_ARG - 40));
+    double cnt = s->cum_count[b1] - s->cum_count[b0], da = 1;
+    for (size_t a = 0; a < s->na1; a++, da *= dist) acc->E1[a] += cnt * da * wmax;
+    for (size_t c = 0; c < p; c++) {
+        double ay = s->cum_absy[b1 * p + c] - s->cum_absy[b0 * p + c];
+        da = 1;
+        for (size_t a = 0; a < s->nay; a++, da *= dist) acc->Ey[c * (AMAX + 1) + a] += ay * da * wmax;
+    }
+}
+
+/* The sums D_a[f] of one query by expanding its boxes one by one (any
+ * query; far from the data the boxes are summed directly).  Returns the
+ * logscale. */
+static double perquery_sums(const nw_engine *e, double q, size_t skip, fgt_acc *acc)
+{
+    const nw_problem *pb = e->pb;
+    const fgt_state *s = e->state;
+    const size_t p = pb->p, nb = s->nb;
+    const double hb = BETA / 2;
+    /* the nearest box with a key other than the skipped one: logscale and
+     * a lower bound on sum K */
+    const size_t bs = skip != NW_NO_SKIP ? box_of(s, pb->x[skip]) : nb;
+#define KEYS(b) (s->start[(b) + 1] - s->start[b] - ((b) == bs))
+    size_t bq = box_of(s, q), bl = s->next_left[bq], br = s->next_right[bq], bn;
+    while (bl < nb && KEYS(bl) == 0) bl = bl > 0 ? s->next_left[bl - 1] : nb;
+    while (br < nb && KEYS(br) == 0) br = br + 1 < nb ? s->next_right[br + 1] : nb;
+    if (bl == nb && br == nb) return 0;   /* no key left: every sum is 0, exactly */
+    double dl = bl < nb ? fmax(fabs(q - s->centre[bl]) * s->w - hb, 0) : INFINITY;
+    double dr = br < nb ? fmax(fabs(q - s->centre[br]) * s->w - hb, 0) : INFINITY;
+    bn = dl <= dr ? bl : br;
+    double dn = fmin(dl, dr);
+    /* the scale: -dn^2/2 is at most 2 dn + 2 above the largest log-weight;
+     * far from the data (dn > 4) take the exact largest, from the nearest
+     * box's keys (then every box is summed directly anyway) */
+    if (dn > 4) {
+        double best = INFINITY;
+        for (size_t t = s->start[bn]; t < s->start[bn + 1]; t++) {
+            if (s->idx[t] == skip) continue;
+            double u = fabs(q - s->xs[t]) * s->w;
+            if (u < best) best = u;
+        }
+        if (best < INFINITY) dn = best;
+    }
+    const double logscale = -0.5 * dn * dn;
+    double cn = (double) KEYS(bn);
+#undef KEYS
+    double far = dn + BETA;                             /* the far edge of the nearest box */
+    double a_lower = cn * exp(fmax(-0.5 * far * far - logscale, MIN_EXP_ARG));
+
+    int self_added = 0;
+    /* the budget: tol/1024 of the lower bound (so that the bound stays well
+     * below tol even where a_lower underestimates the sum, and predictions
+     * near 0 are still certified), half for pruning, half for
+     * truncation shared over the boxes that get expanded (a skipped key that
+     * was alone in the nearest box leaves a_lower = 0: everything is then
+     * summed directly, exactly) */
+    const double budget = e->tol / 1024 * a_lower;
+    const double budget_box = budget / 2 / (2 * DIRECT_DIST / BETA + 4);
+
+    /* walk outwards from the query's box, both ways */
+    for (int side = 0; side < 2; side++) {
+        size_t b = side == 0 ? bq : bq + 1;
+        for (;;) {
+            if (side == 0 ? (b == (size_t) -1) : (b >= nb)) break;
+            size_t cnt = s->start[b + 1] - s->start[b];
+            double tau = (q - s->centre[b]) * s->w, dist = fmax(fabs(tau) - hb, 0);
+            /* prune everything from here outward once it fits the budget */
+            if (dist >= 2) {
+                size_t t0 = side == 0 ? 0 : b, t1 = side == 0 ? b + 1 : nb;
+                double tail = (s->cum_count[t1] - s->cum_count[t0]) * pow(dist, (double) (s->na1 - 1)) *
+                              exp(fmax(-0.5 * dist * dist - logscale, MIN_EXP_ARG - 40));
+                if (tail <= budget / 4) {
+                    add_tail(s, pb, t0, t1, dist, logscale, acc);
+                    break;
+                }
+            }
+            if (cnt > 0) {
+                /* the fewest terms whose remainder (for the largest power
+                 * of u, the worst) fits the box's share of the budget */
+                const size_t amax = (s->na1 > s->nay ? s->na1 : s->nay) - 1;
+                size_t P = 0;
+                /* a box of few keys is cheaper summed directly than expanded */
+                if (dist <= DIRECT_DIST && cnt > 24) {
+                    for (size_t k = 8; k <= P_MAX; k += 4)
+                        if ((double) cnt * trunc_bound(amax, k, tau, dist, logscale) <= budget_box) {
+                            P = k;
+                            break;
+                        }
+                }
+                if (P > 0) {
+                    box_expand(s, pb, b, tau, dist, logscale, P, acc);
+                    if (b == bs) self_added = 1;
+                } else {
+                    box_direct(s, pb, b, q, logscale, skip, acc);
+                }
+            }
+            if (side == 0) b--; else b++;
+        }
+    }
+
+    /* leave-one-out: subtract the key's own term where its box was expanded
+     * (a box summed directly skipped it; a pruned one only widened the
+     * bound).  For nw_pass q is the key itself: u = 0, the term is
+     * e^{-logscale} (1, y) in the a = 0 sums. */
+    if (self_added) {
+        double u = (q - pb->x[skip]) * s->w, ex = exp(fmax(-0.5 * u * u - logscale, MIN_EXP_ARG));
+        double ua = ex;
+        for (size_t a = 0; a < s->na1; a++, ua *= u) acc->D1[a] -= ua;
+        for (size_t c = 0; c < p; c++) {
+            ua = ex * pb->y[skip * p + c];
+            for (size_t a = 0; a < s->nay; a++, ua *= u) acc->Dy[c * (AMAX + 1) + a] -= ua;
+        }
+    }
+
+    return logscale;
+}
+
+/* The sums of a query in box T from T's local expansions. */
+static double local_sums(const fgt_state *s, const nw_problem *pb, size_t T, double q,
+                         size_t skip, fgt_acc *acc)
+{
+    const size_t p = pb->p, nf = s->nf, na1 = s->na1, nay = s->nay;
+    const double sq = (q - s->centre[T]) * s->w, logscale = s->loc_logscale[T];
+    const size_t nfp = s->nfp;
+    const double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
+    /* Horner for every sum at once, four independent chains at a time held
+     * in registers (L is l-major with rows padded to nfp) */
+    double *hv = acc->Hbuf;
+    for (size_t f0 = 0; f0 < nfp; f0 += 4) {
+        double h4[4];
+        for (size_t j = 0; j < 4; j++) h4[j] = L[(P_LOC - 1) * nfp + f0 + j];
+        for (size_t l = P_LOC - 1; l-- > 0;) {
+            const double *Ll = L + l * nfp + f0;
+            for (size_t j = 0; j < 4; j++) h4[j] = h4[j] * sq + Ll[j];
+        }
+        for (size_t j = 0; j < 4; j++) hv[f0 + j] = h4[j];
+    }
+    for (size_t f = 0; f < nf; f++) {
+        if (f < na1) { acc->D1[f] = hv[f]; acc->E1[f] = E[f]; }
+        else {
+            size_t c = (f - na1) / nay, a = (f - na1) % nay;
+            acc->Dy[c * (AMAX + 1) + a] = hv[f];
+            acc->Ey[c * (AMAX + 1) + a] = E[f];
+        }
+    }
+    if (skip != NW_NO_SKIP) {
+        /* leave-one-out: the key's own term, exactly */
+        double u = (q - pb->x[skip]) * s->w, ex = exp(fmax(-0.5 * u * u - logscale, MIN_EXP_ARG));
+        double ua = ex;
+        for (size_t a = 0; a < na1; a++, ua *= u) acc->D1[a] -= ua;
+        for (size_t c = 0; c < p; c++) {
+            ua = ex * pb->y[skip * p + c];
+            for (size_t a = 0; a < nay; a++, ua *= u) acc->Dy[c * (AMAX + 1) + a] -= ua;
+        }
+    }
+    return logscale;
+}
+
+static void fgt_moments(const nw_engine *e, const double *qp, size_t skip, nw_moments *mo)
+{
+    const nw_problem *pb = e->pb;
+    const fgt_state *s = e->state;
+    const size_t p = pb->p, r = mo->r;
+    const double q = qp[0];
+    fgt_acc *acc = acc_get(mo, p);
+    if (!acc) {   /* no memory for the scratch: the dense engine needs none */
+        nw_engine_dense(pb, qp, skip, mo);
+        return;
+    }
+    memset(acc->D1, 0, sizeof acc->D1);
+    memset(acc->E1, 0, sizeof acc->E1);
+    memset(acc->Dy, 0, 2 * p * (AMAX + 1) * sizeof(double));
+    double logscale, bf = floor((q - s->x0) / s->wbox);
+    if (s->loc_ok && bf >= 0 && bf < (double) s->nb && s->loc_ok[(size_t) bf])
+        logscale = local_sums(s, pb, (size_t) bf, q, skip, acc);
+    else
+        logscale = perquery_sums(e, q, skip, acc);
+
+    /* the moments of engine.h */
+    double *A = mo->A, *B = mo->B, *eA = mo->errA, *eB = mo->errB;
+    mo->logscale = logscale;
+    mo->approx = 1;
+    if (r == 1) {
+        A[0] = acc->D1[0]; eA[0] = acc->E1[0];
+        for (size_t c = 0; c < p; c++) {
+            B[c] = acc->Dy[c * (AMAX + 1)];
+            eB[c] = acc->Ey[c * (AMAX + 1)];
+        }
+        if (pb->grad) {
+            mo->dA[0] = -acc->D1[2];
+            for (size_t c = 0; c < p; c++) mo->dB[c] = -acc->Dy[c * (AMAX + 1) + 2];
+        }
+    } else {
+        A[0] = acc->D1[0]; A[1] = A[2] = acc->D1[1]; A[3] = acc->D1[2];
+        eA[0] = acc->E1[0]; eA[1] = eA[2] = acc->E1[1]; eA[3] = acc->E1[2];
+        for (size_t c = 0; c < p; c++) {
+            B[c] = acc->Dy[c * (AMAX + 1)];
+            B[p + c] = acc->Dy[c * (AMAX + 1) + 1];
+            eB[c] = acc->Ey[c * (AMAX + 1)];
+            eB[p + c] = acc->Ey[c * (AMAX + 1) + 1];
+        }
+        if (pb->grad) {
+            double *dA = mo->dA, *dB = mo->dB;
+            dA[0] = -acc->D1[2]; dA[1] = dA[2] = -acc->D1[3]; dA[3] = -acc->D1[4];
+            for (size_t c = 0; c < p; c++) {
+                dB[c] = -acc->Dy[c * (AMAX + 1) + 2];
+                dB[p + c] = -acc->Dy[c * (AMAX + 1) + 3];
+            }
+        }
+    }
+}
+
+static nw_status fgt_init_engine(nw_engine *e)
+{
+    nw_status st = fgt_init(e);
+    if (st == NW_OK) {
+        e->moments = fgt_moments;
+        e->free_state = fgt_free;
+    }
+    return st;
+}
+
+const nw_engine_impl nw_engine_fgt_impl = { NW_ENGINE_FGT, fgt_init_engine, fgt_cost };

@@ -1,0 +1,528 @@
+/*
+ * test_engine_dense.c: the dense engine (engine_dense.c) against an
+ * independent long-double evaluation of the moments of engine.h, for every
+ * kernel, local constant and linear, d = 1..3, p = 1..2, with the
+ * derivative moments and with a key left out; hard cases (duplicates,
+ * clusters, queries far outside the data, tiny and huge bandwidths, n = 1,
+ * 2); predictions against a long-double solve; the f32 arithmetic against
+ * its stated error bound.
+ *
+ * Tolerances.  Each moment M = sum_j m_j is compared with the reference on
+ * the reference's scale (the engine's sums times exp(logscale - ref
+ * logscale)) within tol * sum_j |m_j|: the weights are exact to a few ulps
+ * (exp2 0.94 ulp, u and the exponent a few more), the sums are plain
+ * (8-lane partial sums within a tile of 512, then across tiles): for
+ * n <= 5000 the rounding bound is ~(64 + n / 512 + 8) eps; we allow 128
+ * eps.  A query far from every key has scores of size |logscale|, each
+ * rounded to eps |score| (the general path subtracts the largest score;
+ * the scale factor exp(logscale - ref) carries it too): 8 d eps |logscale|
+ * more.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "estimate.h"
+#include "testutil.h"
+
+#define EPS DBL_EPSILON
+#define MAXR 4     /* d <= 3 */
+#define MAXP 2
+
+/* a fixed LCG: the tests are reproducible */
+static uint64_t rng_state = 12345;
+static double uniform01(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double) (rng_state >> 11) * 0x1.0p-53;
+}
+
+/* ------------------------------------------------ long-double reference */
+
+static int is_log(nw_kernel k) { return k == NW_KERNEL_GAUSSIAN || k == NW_KERNEL_LAPLACE; }
+
+static long double ld_log(nw_kernel k, long double u)
+{
+    return k == NW_KERNEL_LAPLACE ? -fabsl(u) : -u * u / 2;
+}
+
+static long double ld_value(nw_kernel k, long double u)
+{
+    long double a = fabsl(u), t;
+    switch (k) {
+    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? (1 - a) * (1 + a) : 0;
+    case NW_KERNEL_UNIFORM:      return a <= 1 ? 1 : 0;
+    case NW_KERNEL_TRIANGULAR:   return a < 1 ? 1 - a : 0;
+    case NW_KERNEL_TRICUBE:      t = (1 - a) * (1 + a + a * a); return a < 1 ? t * t * t : 0;
+    case NW_KERNEL_BIWEIGHT:     t = (1 - a) * (1 + a); return a < 1 ? t * t : 0;
+    case NW_KERNEL_COSINE:       return a < 1 ? sinl(1.5707963267948966192313216916397514L * (1 - a)) : 0;
+    default:                     return expl(ld_log(k, u));
+    }
+}
+
+static long double ld_rho(nw_kernel k, long double u)
+{
+    long double a = fabsl(u), hp = 1.5707963267948966192313216916397514L;
+    switch (k) {
+    case NW_KERNEL_GAUSSIAN:     return -u * u;
+    case NW_KERNEL_LAPLACE:      return -a;
+    case NW_KERNEL_EPANECHNIKOV: return a < 1 ? -2 * u * u / ((1 - a) * (1 + a)) : 0;
+    case NW_KERNEL_UNIFORM:      return 0;
+    case NW_KERNEL_TRIANGULAR:   return a < 1 ? -a / (1 - a) : 0;
+    case NW_KERNEL_TRICUBE:      return a < 1 ? -9 * a * a * a / ((1 - a) * (1 + a + a * a)) : 0;
+    case NW_KERNEL_BIWEIGHT:     return a < 1 ? -4 * u * u / ((1 - a) * (1 + a)) : 0;
+    default: /* cosine */        return a < 1 ? -hp * a * cosl(hp * (1 - a)) / sinl(hp * (1 - a)) : 0;
+    }
+}
+
+/* The moments of engine.h in long double, and the sums of the terms'
+ * absolute values (the scale of each moment's rounding). */
+typedef struct ref_moments {
+    long double logscale;
+    long double A[MAXR * MAXR], B[MAXR * MAXP], dA[3 * MAXR * MAXR], dB[3 * MAXR * MAXP];
+    long double sA[MAXR * MAXR], sB[MAXR * MAXP], sdA[3 * MAXR * MAXR], sdB[3 * MAXR * MAXP];
+} ref_moments;
+
+static void ref_compute(const nw_problem *pb, const double *q, size_t skip, const double *shift,
+                        ref_moments *R)
+{
+    const size_t n = pb->n, d = pb->d, p = pb->p, r = pb->linear ? d + 1 : 1;
+    memset(R, 0, sizeof *R);
+    R->logscale = is_log(pb->kernel) ? -INFINITY : 0;
+    long double *score = malloc(n * sizeof *score);
+    assert_non_null(score);
+    for (size_t j = 0; j < n; j++) {
+        long double s = is_log(pb->kernel) ? 0 : 1;
+        for (size_t k = 0; k < d; k++) {
+            long double u = (q[k] - pb->x[j * d + k]) * pb->w[k];   /* as the engine rounds it */
+            if (is_log(pb->kernel)) s += ld_log(pb->kernel, u);
+            else s *= ld_value(pb->kernel, u);
+        }
+        score[j] = s;
+        if (j != skip && is_log(pb->kernel) && s > R->logscale) R->logscale = s;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (j == skip) continue;
+        long double e = is_log(pb->kernel)
+            ? (R->logscale == -INFINITY ? 0 : expl(score[j] - R->logscale)) : score[j];
+        if (e == 0) continue;
+        long double phi[MAXR], u[3];
+        phi[0] = 1;
+        for (size_t k = 0; k < d; k++) {
+            u[k] = (q[k] - pb->x[j * d + k]) * pb->w[k];
+            if (r > 1) phi[k + 1] = u[k] - shift[k];
+        }
+        for (size_t g = 0; g <= (pb->grad ? d : 0); g++) {
+            long double eg = g == 0 ? e : e * ld_rho(pb->kernel, u[g - 1]);
+            long double *A = g == 0 ? R->A : R->dA + (g - 1) * r * r;
+            long double *B = g == 0 ? R->B : R->dB + (g - 1) * r * p;
+            long double *sA = g == 0 ? R->sA : R->sdA + (g - 1) * r * r;
+            long double *sB = g == 0 ? R->sB : R->sdB + (g - 1) * r * p;
+            for (size_t a = 0; a < r; a++) {
+                for (size_t b = 0; b < r; b++) {
+                    long double t = eg * phi[a] * phi[b];
+                    A[a * r + b] += t;
+                    sA[a * r + b] += fabsl(t);
+                }
+                for (size_t c = 0; c < p; c++) {
+                    long double t = eg * phi[a] * pb->y[j * p + c];
+                    B[a * p + c] += t;
+                    sB[a * p + c] += fabsl(t);
+                }
+            }
+        }
+    }
+    free(score);
+}
+
+/* One moment, normalised by A_00 (which cancels the common scale):
+ * |got / got_A00 - ref / ref_A00| <= tol (size + |ref|) / ref_A00. */
+static int moment_ok(double got, double gotA00, long double ref, long double refA00,
+                     long double size, double tol, const char *what, size_t i, const nw_problem *pb)
+{
+    long double diff = fabsl(got / (long double) gotA00 - ref / refA00);
+    /* plus the doubles' underflow: terms below 1e-290 of A_00 may vanish */
+    long double allowed = tol * (size + fabsl(ref)) / refA00 + 1e-290L;
+    if (fabsl(ref / refA00) > DBL_MAX) {
+        /* beyond the doubles: overflow, with its sign, or NaN where terms
+         * of both signs overflowed (inf - inf) */
+        if (isnan(got) || (isinf(got) && (got > 0) == (ref > 0))) return 1;
+    } else if (diff <= allowed) {
+        return 1;
+    }
+    fprintf(stderr, "%s[%zu] / A00: got %.17Lg, reference %.17Lg (diff %.3Lg, allowed %.3Lg): "
+            "kernel %d d %zu p %zu n %zu linear %d grad %d f32 %d\n",
+            what, i, got / (long double) gotA00, ref / refA00, diff, allowed, (int) pb->kernel,
+            pb->d, pb->p, pb->n, pb->linear, pb->grad, pb->f32);
+    return 0;
+}
+
+/* The engine's moments at q (leaving out skip) against the reference.
+ * The reference forms u = (q - x) w in double as the engine does (the
+ * input's rounding is part of the problem), then everything in long
+ * double.  A_00 itself is checked on the reference's scale where that
+ * scale is meaningful (|logscale| eps small); every moment relative to
+ * A_00. */
+static void check_query(const nw_problem *pb, nw_moments *mo, const double *q, size_t skip,
+                        double tol_base)
+{
+    const size_t d = pb->d, p = pb->p, r = pb->linear ? d + 1 : 1;
+    ref_moments R;
+    ref_compute(pb, q, skip, mo->shift, &R);
+    nw_engine_dense(pb, q, skip, mo);
+    assert_int_equal(mo->approx, 0);
+    if (R.A[0] == 0) {
+        /* nothing in reach: the engine must see nothing either */
+        assert_true(mo->A[0] == 0);
+        return;
+    }
+    if (R.logscale < -DBL_MAX) {
+        /* the largest score is beyond the doubles: the 1-d fast path keeps
+         * the weights relative to the nearest key (logscale -DBL_MAX); the
+         * general path sees every score as -inf (empty: the estimator then
+         * takes the nearest keys' value, the limit) */
+        if (mo->A[0] == 0) return;
+        assert_true(mo->logscale == -DBL_MAX);
+        R.logscale = -DBL_MAX;
+    }
+    if (!(isfinite(mo->logscale) && mo->A[0] > 0))
+        fail_msg("empty: A00 %g logscale %g, reference A00 %Lg logscale %Lg (kernel %d d %zu linear %d, "
+                 "q[0] = %g, w[0] = %g)", mo->A[0], mo->logscale, R.A[0], R.logscale,
+                 (int) pb->kernel, d, pb->linear, q[0], pb->w[0]);
+    double far = 8 * (double) d * EPS * (double) fabsl(R.logscale);
+    if (R.logscale == -DBL_MAX) far = 8 * (double) d * EPS;   /* only ratios are compared */
+    double tol = tol_base + far;
+    int ok = 1;
+    assert_true(fabsl(mo->logscale - R.logscale) <= 8 * (double) d * EPS * fabsl(R.logscale) + 1e-300);
+    if (far < 1e-6) {
+        long double f = expl((long double) mo->logscale - R.logscale);
+        long double diff = fabsl(f * mo->A[0] - R.A[0]);
+        if (!(diff <= (tol + 2 * far) * R.A[0])) {
+            fprintf(stderr, "A00 on the reference's scale: got %.17Lg, reference %.17Lg\n",
+                    f * mo->A[0], R.A[0]);
+            ok = 0;
+        }
+    }
+    const double gA = mo->A[0];
+    const long double rA = R.A[0];
+    for (size_t i = 0; i < r * r; i++)
+        ok &= moment_ok(mo->A[i], gA, R.A[i], rA, R.sA[i], tol, "A", i, pb);
+    for (size_t i = 0; i < r * p; i++)
+        ok &= moment_ok(mo->B[i], gA, R.B[i], rA, R.sB[i], tol, "B", i, pb);
+    if (pb->grad) {
+        for (size_t i = 0; i < d * r * r; i++)
+            ok &= moment_ok(mo->dA[i], gA, R.dA[i], rA, R.sdA[i], tol, "dA", i, pb);
+        for (size_t i = 0; i < d * r * p; i++)
+            ok &= moment_ok(mo->dB[i], gA, R.dB[i], rA, R.sdB[i], tol, "dB", i, pb);
+    }
+    if (!ok && getenv("DUMP")) {
+        FILE *fp = fopen(getenv("DUMP"), "w");
+        for (size_t j = 0; j < pb->n; j++) fprintf(fp, "%a %a\n", pb->x[j], pb->y[j]);
+        fclose(fp);
+    }
+    if (!ok)
+        fail_msg("at q[0] = %.17g, w[0] = %.17g, skip %zu (A00 %.17g, reference %.17Lg)", q[0], pb->w[0], skip, mo->A[0], R.A[0]);
+}
+
+/* Random data: uniform keys in [0, 1]^d, some repeated, values of both
+ * signs. */
+static void make_data(size_t n, size_t d, size_t p, double *x, double *y)
+{
+    for (size_t i = 0; i < n * d; i++) x[i] = uniform01();
+    for (size_t i = 5; i < n; i += 7)   /* duplicates */
+        memcpy(x + i * d, x + (i - 5) * d, d * sizeof(double));
+    for (size_t i = 0; i < n * p; i++) y[i] = 3 * uniform01() - 1;
+}
+
+static const nw_kernel all_kernels[] = {
+    NW_KERNEL_GAUSSIAN, NW_KERNEL_LAPLACE, NW_KERNEL_EPANECHNIKOV, NW_KERNEL_UNIFORM,
+    NW_KERNEL_TRIANGULAR, NW_KERNEL_TRICUBE, NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE,
+};
+#define N_KERNELS (sizeof all_kernels / sizeof all_kernels[0])
+
+/* Every kernel, d, p, estimator, grad, with and without a key left out, at
+ * queries inside and just outside the data. */
+static void run_configs(size_t n, const double *wscale, size_t nw)
+{
+    for (size_t d = 1; d <= 3; d++)
+        for (size_t p = 1; p <= MAXP; p++) {
+            double *x = malloc(n * d * sizeof *x), *y = malloc(n * p * sizeof *y);
+            assert_true(x && y);
+            make_data(n, d, p, x, y);
+            for (size_t kk = 0; kk < N_KERNELS; kk++)
+                for (int linear = 0; linear <= 1; linear++)
+                    for (int grad = 0; grad <= 1; grad++)
+                        for (size_t iw = 0; iw < nw; iw++) {
+                            double w[3];
+                            for (size_t k = 0; k < d; k++) w[k] = wscale[iw] * (1 + 0.3 * (double) k);
+                            nw_problem pb = { .x = x, .y = y, .n = n, .d = d, .p = p,
+                                              .kernel = all_kernels[kk], .w = w,
+                                              .linear = linear, .grad = grad };
+                            nw_moments *mo;
+                            assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+                            for (int j = 0; j < 6; j++) {
+                                double q[3];
+                                for (size_t k = 0; k < d; k++) q[k] = 1.2 * uniform01() - 0.1;
+                                size_t skip = j % 2 ? (size_t) (uniform01() * (double) n) : NW_NO_SKIP;
+                                if (j == 4) memcpy(q, x + (n / 2) * d, d * sizeof(double)), skip = n / 2;
+                                check_query(&pb, mo, q, skip, 128 * EPS);
+                            }
+                            nw_moments_free(mo);
+                        }
+            free(x);
+            free(y);
+        }
+}
+
+static void test_moments_all_kernels(void **state)
+{
+    (void) state;
+    const double ws[] = { 2, 15 };
+    run_configs(1500, ws, 2);
+}
+
+static void test_moments_small_n(void **state)
+{
+    (void) state;
+    const double ws[] = { 0.7, 40 };
+    for (size_t n = 1; n <= 3; n++) run_configs(n, ws, 2);
+}
+
+/* n = 2 with the second key at distance z: A_00 = 1 + e^{-z^2/2} checks the
+ * inline exp over the whole range of exponents it sees (and n = 1 gives
+ * exactly 1). */
+static void test_exp_accuracy(void **state)
+{
+    (void) state;
+    double x[2] = { 0, 0 }, y[2] = { 1, 1 }, w = 1, q = 0;
+    nw_problem pb = { .x = x, .y = y, .n = 2, .d = 1, .p = 1, .kernel = NW_KERNEL_GAUSSIAN, .w = &w };
+    nw_moments *mo;
+    assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+    double worst = 0;
+    for (int i = 0; i < 20000; i++) {
+        x[1] = 37.4 * (double) i / 20000.0;  /* exponents 0 .. -700 */
+        nw_engine_dense(&pb, &q, NW_NO_SKIP, mo);
+        assert_true(mo->logscale == 0);
+        long double e = expl(-(long double) x[1] * x[1] / 2);
+        /* the second weight is A_00 - 1 only to the rounding of A_00 */
+        double got = mo->A[0] - 1, err = fabs((double) ((got - e) / e));
+        double allowed = (2 + 0.5 * x[1] * x[1] * 4) * EPS + (double) (EPS / e);
+        if (err > allowed) fail_msg("x = %.17g: e = %.17Lg, got %.17g", x[1], e, got);
+        if (e > 0.5 && err > worst) worst = err;
+    }
+    /* two equal keys: exactly 2 (the largest term is exactly 1) */
+    x[1] = 0;
+    nw_engine_dense(&pb, &q, NW_NO_SKIP, mo);
+    assert_true(mo->A[0] == 2);
+    pb.n = 1;
+    nw_engine_dense(&pb, &q, NW_NO_SKIP, mo);
+    assert_true(mo->A[0] == 1 && mo->B[0] == 1 && mo->logscale == 0);
+    nw_engine_dense(&pb, &q, 0, mo);   /* the only key left out */
+    assert_true(mo->A[0] == 0);
+    printf("# exp: worst relative error of weights in (0.5, 1]: %.2g eps\n", worst / EPS);
+    nw_moments_free(mo);
+}
+
+/* Hard cases, 1-d and 2-d, log and compact kernels: duplicates and
+ * clusters, far queries, tiny and huge bandwidths. */
+static void test_hard_cases(void **state)
+{
+    (void) state;
+    const size_t n = 2000;
+    for (size_t d = 1; d <= 2; d++) {
+        double *x = malloc(n * d * sizeof *x), *y = malloc(n * sizeof *y);
+        assert_true(x && y);
+        /* three tight clusters and a run of 300 identical keys */
+        for (size_t i = 0; i < n; i++) {
+            double centre = (double) (i % 3) * 10;
+            for (size_t k = 0; k < d; k++)
+                x[i * d + k] = i < 300 ? 4.25 : centre + 1e-6 * uniform01();
+            y[i] = i < 300 ? 1.5 : sin((double) i);
+        }
+        const double scales[] = { 1e-12, 1e-3, 1, 1e3, 1e9, 1e200 };
+        const double queries[] = { 4.25, 5, 10 + 5e-7, -1e4, 1e12, 20 };
+        for (size_t kk = 0; kk < N_KERNELS; kk++)
+            for (int linear = 0; linear <= 1; linear++)
+                for (int grad = 0; grad <= 1; grad++)
+                    for (size_t iw = 0; iw < sizeof scales / sizeof *scales; iw++) {
+                        double w[2] = { scales[iw], scales[iw] * 0.5 };
+                        nw_problem pb = { .x = x, .y = y, .n = n, .d = d, .p = 1,
+                                          .kernel = all_kernels[kk], .w = w,
+                                          .linear = linear, .grad = grad };
+                        nw_moments *mo;
+                        assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+                        for (size_t iq = 0; iq < sizeof queries / sizeof *queries; iq++) {
+                            double q[2] = { queries[iq], queries[iq] };
+                            /* a query so far that the scores themselves are
+                             * ~1e32: only the tolerance's far term is left */
+                            check_query(&pb, mo, q, iq == 0 ? 7 : NW_NO_SKIP, 128 * EPS);
+                        }
+                        nw_moments_free(mo);
+                    }
+        free(x);
+        free(y);
+    }
+}
+
+/* A million identical keys: the sums are exact (the weights are exactly 1). */
+static void test_identical_keys_exact(void **state)
+{
+    (void) state;
+    const size_t n = 100000;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), w = 3;
+    assert_true(x && y);
+    for (size_t i = 0; i < n; i++) x[i] = 0.3, y[i] = -0.75;
+    for (int laplace = 0; laplace <= 1; laplace++)
+        for (int linear = 0; linear <= 1; linear++) {
+            nw_problem pb = { .x = x, .y = y, .n = n, .d = 1, .p = 1, .w = &w, .linear = linear,
+                              .kernel = laplace ? NW_KERNEL_LAPLACE : NW_KERNEL_GAUSSIAN };
+            nw_moments *mo;
+            assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+            double q = 17;
+            nw_engine_dense(&pb, &q, 5, mo);
+            assert_true(mo->A[0] == (double) (n - 1));
+            assert_true(mo->B[0] == -0.75 * (double) (n - 1));
+            nw_moments_free(mo);
+        }
+    free(x);
+    free(y);
+}
+
+/* ----------------------------------------------------- predictions */
+
+/* Reference prediction at q in long double: local constant B/A, local
+ * linear by the normal equations about the weighted mean (1-d, p = 1). */
+static long double ref_predict(const double *x, const double *y, size_t n, double w,
+                               nw_kernel kernel, int linear, double q, size_t skip,
+                               long double *ymean_abs)
+{
+    long double top = -INFINITY, s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0, sy = 0;
+    for (size_t j = 0; j < n; j++)
+        if (j != skip) {
+            long double u = ((long double) q - x[j]) * w;
+            if (ld_log(kernel, u) > top) top = ld_log(kernel, u);
+        }
+    long double m = 0, tot = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t j = 0; j < n; j++) {
+            if (j == skip) continue;
+            long double u = ((long double) q - x[j]) * w, e = expl(ld_log(kernel, u) - top);
+            if (pass == 0) { m += e * u; tot += e; continue; }
+            long double v = u - m / tot;
+            s0 += e; s1 += e * v; s2 += e * v * v; t0 += e * y[j]; t1 += e * v * y[j];
+            sy += e * fabsl(y[j]);
+        }
+    *ymean_abs = sy / s0;
+    if (!linear) return t0 / s0;
+    /* [s0 s1; s1 s2] beta = [t0; t1], yhat = beta_0 - (m / tot) beta_1 */
+    long double det = s0 * s2 - s1 * s1;
+    long double b0 = (s2 * t0 - s1 * t1) / det, b1 = (s0 * t1 - s1 * t0) / det;
+    return b0 - (m / tot) * b1;
+}
+
+/* The notebook's data (nw_generate) and uniform random data, predictions
+ * by nw_predict and nw_loo_predict with the dense engine, f64 and f32,
+ * against the long-double reference: f64 within 1e-13 (lc) / 1e-12 (ll) of
+ * the weighted mean |y|; f32 within NW_F32_ERROR_BOUND of it. */
+static void test_predictions(void **state)
+{
+    (void) state;
+    const size_t n = 2000, m = 200;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *q = malloc(m * sizeof *q), *yhat = malloc(n * sizeof *yhat);
+    assert_true(x && y && q && yhat);
+    double worst32[2] = { 0, 0 }, worst64[2] = { 0, 0 };
+    for (int data = 0; data < 2; data++) {
+        if (data == 0) {
+            assert_int_equal(nw_generate(7, n, x, y), NW_OK);
+        } else {
+            for (size_t i = 0; i < n; i++) x[i] = 10 * uniform01(), y[i] = uniform01() - 0.3;
+        }
+        for (size_t j = 0; j < m; j++) q[j] = (data ? 10.0 : 5.0) * (double) j / (double) (m - 1);
+        for (int laplace = 0; laplace <= 1; laplace++)
+            for (int linear = 0; linear <= 1; linear++)
+                for (int f32 = 0; f32 <= 1; f32++)
+                    for (int hh = 0; hh < 3; hh++) {
+                        const double hs[] = { 0.02, 0.1, 1 };
+                        double h = hs[hh];
+                        nw_kernel kernel = laplace ? NW_KERNEL_LAPLACE : NW_KERNEL_GAUSSIAN;
+                        nw_model *model;
+                        assert_int_equal(nw_model_new(&model, x, y, n, 1, 1), NW_OK);
+                        nw_model_set_bandwidth(model, &h);
+                        nw_model_set_kernel(model, kernel);
+                        nw_model_set_estimator(model, linear ? NW_ESTIMATOR_LINEAR : NW_ESTIMATOR_CONSTANT);
+                        nw_model_set_engine(model, NW_ENGINE_DENSE);
+                        nw_model_set_precision(model, f32 ? NW_PRECISION_F32 : NW_PRECISION_F64);
+                        for (int loo = 0; loo <= 1; loo++) {
+                            size_t count = loo ? n : m;
+                            if (loo) assert_int_equal(nw_loo_predict(model, yhat, NULL), NW_OK);
+                            else assert_int_equal(nw_predict(model, q, m, yhat, NULL), NW_OK);
+                            double tol = f32 ? NW_F32_ERROR_BOUND : linear ? 1e-12 : 1e-13;
+                            for (size_t j = 0; j < count; j += loo ? 7 : 1) {
+                                long double scale;
+                                double qj = loo ? x[j] : q[j];
+                                long double ref = ref_predict(x, y, n, 1 / h, kernel, linear, qj,
+                                                              loo ? j : NW_NO_SKIP, &scale);
+                                double err = (double) (fabsl(yhat[j] - ref) / scale);
+                                double *worst = f32 ? &worst32[linear] : &worst64[linear];
+                                if (err > *worst) *worst = err;
+                                if (!(err <= tol))
+                                    fail_msg("%s %s %s h=%g %s q=%.17g: got %.17g, reference %.17Lg "
+                                             "(error %.3g of the weighted mean |y|)",
+                                             data ? "random" : "notebook", laplace ? "laplace" : "gaussian",
+                                             linear ? "ll" : "lc", h, f32 ? "f32" : "f64", qj, yhat[j],
+                                             ref, err);
+                            }
+                        }
+                        nw_model_free(model);
+                    }
+    }
+    printf("# worst error / weighted mean |y|: f64 lc %.2g ll %.2g; f32 lc %.2g ll %.2g "
+           "(NW_F32_ERROR_BOUND %.1g)\n", worst64[0], worst64[1], worst32[0], worst32[1],
+           NW_F32_ERROR_BOUND);
+    free(x); free(y); free(q); free(yhat);
+}
+
+/* f32 LOO loss and gradient close to f64 (the gradient's moments come
+ * from the same float sums). */
+static void test_f32_loss_gradient(void **state)
+{
+    (void) state;
+    const size_t n = 3000;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    assert_true(x && y);
+    assert_int_equal(nw_generate(3, n, x, y), NW_OK);
+    for (int linear = 0; linear <= 1; linear++) {
+        nw_model *model;
+        assert_int_equal(nw_model_new(&model, x, y, n, 1, 1), NW_OK);
+        nw_model_set_estimator(model, linear ? NW_ESTIMATOR_LINEAR : NW_ESTIMATOR_CONSTANT);
+        nw_model_set_engine(model, NW_ENGINE_DENSE);
+        double w = 8, loss64, grad64, loss32, grad32;
+        assert_int_equal(nw_loo_loss(model, &w, &loss64, &grad64, NULL), NW_OK);
+        nw_model_set_precision(model, NW_PRECISION_F32);
+        assert_int_equal(nw_loo_loss(model, &w, &loss32, &grad32, NULL), NW_OK);
+        /* the loss is a sum of squared residuals of size ~0.5: the
+         * predictions' 1e-5 moves it by ~2e-5 relative at most */
+        assert_close(loss32, loss64, 1e-4, 0);
+        assert_close(grad32, grad64, 1e-3, 1e-4 * fabs(loss64));
+        nw_model_free(model);
+    }
+    free(x); free(y);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exp_accuracy),
+        cmocka_unit_test(test_identical_keys_exact),
+        cmocka_unit_test(test_moments_small_n),
+        cmocka_unit_test(test_moments_all_kernels),
+        cmocka_unit_test(test_hard_cases),
+        cmocka_unit_test(test_predictions),
+        cmocka_unit_test(test_f32_loss_gradient),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

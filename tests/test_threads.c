@@ -1,0 +1,270 @@
+/*
+ * test_threads.c: the library is reentrant.  ONE model is read by several
+ * POSIX threads at once -- nw_predict, nw_attention, nw_loo_loss (with its
+ * gradient), nw_criterion_eval (LOO and AICc, with gradients) -- and every
+ * thread must get, bit for bit, what a single thread got alone.
+ *
+ * The serial answers come from the same model with threads = 1 before any
+ * thread starts.  Each configuration (kernel, estimator, d, p) runs with every
+ * engine that applies to it (an engine that does not -- sorted or fgt with
+ * d > 1, an engine not built in -- answers NW_ERR_ARG serially and is
+ * skipped, with a line saying so); the first also in f32.  The threads
+ * run twice: with the model's OpenMP threads at 1 (pure pthread concurrency)
+ * and at 2, so teams of OpenMP threads run inside each pthread and the
+ * answers must not depend on the thread count either.  Under ThreadSanitizer
+ * (scripts/tsan) only the first: libgomp is not instrumented, and its own
+ * synchronisation would be reported as races.
+ *
+ * Sizes: n = 1000 keys and 1000 queries, so the predictions reach the
+ * library's threshold (1e6 kernel evaluations) above which it uses its
+ * OpenMP threads, and the approximate engines' cost model prefers them.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+enum { N = 1000, M = 1000, M_ATT = 40, THREADS = 3, ROUNDS = 1, MAXD = 2, MAXP = 2 };
+
+/* Everything one pass of calls produces. */
+typedef struct answers {
+    nw_status st_predict, st_attention, st_loss, st_loo, st_aicc;
+    double *yhat;        /* M x p */
+    size_t n_empty;
+    double *weights;     /* M_ATT x N */
+    double loss, grad[MAXD];
+    size_t loss_empty;
+    double loo, loo_grad[MAXD];
+    double aicc, aicc_grad[MAXD];
+} answers;
+
+static double X[N * MAXD], Y[N * MAXP], Q[M * MAXD];
+
+static void make_data(void)
+{
+    /* a fixed, irregular design: x in [0, 5)^2, queries partly outside */
+    for (int i = 0; i < N; i++) {
+        X[i * MAXD] = 5.0 * ((i * 7919) % N) / N;
+        X[i * MAXD + 1] = 2.5 + 2.5 * sin(0.37 * i);
+        Y[i * MAXP] = 2 * sin(X[i * MAXD]) + pow(X[i * MAXD], 0.8) + 0.3 * cos(11.0 * i);
+        Y[i * MAXP + 1] = X[i * MAXD] * X[i * MAXD + 1] / 5 - 0.2 * sin(5.0 * i);
+    }
+    for (int j = 0; j < M; j++) {
+        Q[j * MAXD] = -0.5 + 6.0 * j / M;
+        Q[j * MAXD + 1] = 2.5 + 3.0 * cos(0.11 * j);
+    }
+}
+
+/* The first d input columns and p output columns of the data. */
+static nw_model *make_model(size_t d, size_t p, nw_kernel kernel, nw_estimator est,
+                            const double *h)
+{
+    static double x[N * MAXD], y[N * MAXP];
+    for (int i = 0; i < N; i++) {
+        for (size_t k = 0; k < d; k++) x[i * d + k] = X[i * MAXD + k];
+        for (size_t c = 0; c < p; c++) y[i * p + c] = Y[i * MAXP + c];
+    }
+    nw_model *m;
+    assert_int_equal(nw_model_new(&m, x, y, N, d, p), NW_OK);
+    assert_int_equal(nw_model_set_kernel(m, kernel), NW_OK);
+    assert_int_equal(nw_model_set_estimator(m, est), NW_OK);
+    assert_int_equal(nw_model_set_bandwidth(m, h), NW_OK);
+    assert_int_equal(nw_model_set_empty_policy(m, NW_EMPTY_NEAREST), NW_OK);
+    return m;
+}
+
+static void answers_init(answers *a, size_t p)
+{
+    memset(a, 0, sizeof *a);
+    a->yhat = malloc(M * p * sizeof(double));
+    a->weights = malloc((size_t) M_ATT * N * sizeof(double));
+    assert_non_null(a->yhat);
+    assert_non_null(a->weights);
+}
+
+static void answers_free(answers *a)
+{
+    free(a->yhat);
+    free(a->weights);
+}
+
+/* One pass of every read-only call, from whichever thread runs it.  q holds
+ * the M queries (M x d), copied per thread so inputs are not shared either. */
+static void compute(const nw_model *m, const double *q, answers *a)
+{
+    a->st_predict = nw_predict(m, q, M, a->yhat, &a->n_empty);
+    a->st_attention = nw_attention(m, q, M_ATT, a->weights);
+    a->st_loss = nw_loo_loss(m, NULL, &a->loss, a->grad, &a->loss_empty);
+    a->st_loo = nw_criterion_eval(m, NW_CRITERION_LOO, NULL, &a->loo, a->loo_grad);
+    a->st_aicc = nw_criterion_eval(m, NW_CRITERION_AICC, NULL, &a->aicc, a->aicc_grad);
+}
+
+/* Bit-for-bit equality (NaN payloads included), with the first difference
+ * printed. */
+static int same_bits(const double *a, const double *b, size_t n, const char *what)
+{
+    if (memcmp(a, b, n * sizeof(double)) == 0) return 1;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(double)) != 0) {
+            print_error("%s[%zu]: %.17g in a thread, %.17g serially\n", what, i, a[i], b[i]);
+            break;
+        }
+    return 0;
+}
+
+static void assert_same(const answers *got, const answers *ref, size_t d, size_t p)
+{
+    assert_int_equal(got->st_predict, ref->st_predict);
+    assert_int_equal(got->st_attention, ref->st_attention);
+    assert_int_equal(got->st_loss, ref->st_loss);
+    assert_int_equal(got->st_loo, ref->st_loo);
+    assert_int_equal(got->st_aicc, ref->st_aicc);
+    assert_true(same_bits(got->yhat, ref->yhat, M * p, "yhat"));
+    assert_int_equal(got->n_empty, ref->n_empty);
+    assert_true(same_bits(got->weights, ref->weights, (size_t) M_ATT * N, "attention"));
+    assert_true(same_bits(&got->loss, &ref->loss, 1, "loo loss"));
+    assert_true(same_bits(got->grad, ref->grad, d, "loo loss gradient"));
+    assert_int_equal(got->loss_empty, ref->loss_empty);
+    assert_true(same_bits(&got->loo, &ref->loo, 1, "criterion loo"));
+    assert_true(same_bits(got->loo_grad, ref->loo_grad, d, "criterion loo gradient"));
+    assert_true(same_bits(&got->aicc, &ref->aicc, 1, "criterion aicc"));
+    assert_true(same_bits(got->aicc_grad, ref->aicc_grad, d, "criterion aicc gradient"));
+}
+
+typedef struct worker {
+    const nw_model *model;
+    pthread_barrier_t *start;
+    answers out[ROUNDS];
+    double q[M * MAXD];
+} worker;
+
+static void *run_worker(void *arg)
+{
+    worker *w = arg;
+    pthread_barrier_wait(w->start); /* all threads enter the library together */
+    for (int r = 0; r < ROUNDS; r++) compute(w->model, w->q, &w->out[r]);
+    return NULL;
+}
+
+/* THREADS pthreads, ROUNDS passes each, against the serial answers. */
+static void run_threads(const nw_model *m, const answers *ref)
+{
+    size_t d = nw_model_d(m), p = nw_model_p(m);
+    worker *w = calloc(THREADS, sizeof *w);
+    pthread_t tid[THREADS];
+    pthread_barrier_t start;
+    assert_non_null(w);
+    assert_int_equal(pthread_barrier_init(&start, NULL, THREADS), 0);
+    for (int t = 0; t < THREADS; t++) {
+        w[t].model = m;
+        w[t].start = &start;
+        for (size_t j = 0; j < M; j++)
+            for (size_t k = 0; k < d; k++) w[t].q[j * d + k] = Q[j * MAXD + k];
+        for (int r = 0; r < ROUNDS; r++) answers_init(&w[t].out[r], p);
+        assert_int_equal(pthread_create(&tid[t], NULL, run_worker, &w[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) assert_int_equal(pthread_join(tid[t], NULL), 0);
+    pthread_barrier_destroy(&start);
+    for (int t = 0; t < THREADS; t++)
+        for (int r = 0; r < ROUNDS; r++) {
+            assert_same(&w[t].out[r], ref, d, p);
+            answers_free(&w[t].out[r]);
+        }
+    free(w);
+}
+
+/* One configuration with every engine (and f32 too if with_f32). */
+static void check_config(size_t d, size_t p, nw_kernel kernel, nw_estimator est,
+                         const double *h, int with_f32)
+{
+    static const nw_engine_kind engines[] = {
+        NW_ENGINE_DENSE, NW_ENGINE_AUTO, NW_ENGINE_SORTED, NW_ENGINE_TREE, NW_ENGINE_FGT,
+    };
+    double q[M * MAXD];
+    for (size_t j = 0; j < M; j++)
+        for (size_t k = 0; k < d; k++) q[j * d + k] = Q[j * MAXD + k];
+    for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++)
+        for (int f32 = 0; f32 <= with_f32; f32++) {
+            nw_model *m = make_model(d, p, kernel, est, h);
+            assert_int_equal(nw_model_set_engine(m, engines[e]), NW_OK);
+            assert_int_equal(nw_model_set_precision(m, f32 ? NW_PRECISION_F32 : NW_PRECISION_F64),
+                             NW_OK);
+            assert_int_equal(nw_model_set_threads(m, 1), NW_OK);
+            answers ref;
+            answers_init(&ref, p);
+            compute(m, q, &ref);
+            if (ref.st_predict == NW_ERR_ARG) { /* this engine does not apply here */
+                printf("# skip: engine %s%s with %s, d = %zu\n", nw_engine_name(engines[e]),
+                       f32 ? " (f32)" : "", nw_kernel_name(kernel), d);
+                answers_free(&ref);
+                nw_model_free(m);
+                continue;
+            }
+            assert_int_equal(ref.st_predict, NW_OK);
+            assert_int_equal(ref.st_attention, NW_OK);
+            assert_int_equal(ref.st_loss, NW_OK);
+            assert_int_equal(ref.st_loo, NW_OK);
+            assert_int_equal(ref.st_aicc, NW_OK);
+            run_threads(m, &ref);
+            if (!UNDER_TSAN) {
+                assert_int_equal(nw_model_set_threads(m, 2), NW_OK);
+                run_threads(m, &ref);
+            }
+            answers_free(&ref);
+            nw_model_free(m);
+        }
+}
+
+static void test_gaussian_1d_lc(void **state)
+{
+    (void) state;
+    double h = 0.3;
+    check_config(1, 1, NW_KERNEL_GAUSSIAN, NW_ESTIMATOR_CONSTANT, &h, 1);
+}
+
+static void test_gaussian_1d_ll_two_outputs(void **state)
+{
+    (void) state;
+    double h = 0.25;
+    check_config(1, 2, NW_KERNEL_GAUSSIAN, NW_ESTIMATOR_LINEAR, &h, 0);
+}
+
+static void test_epanechnikov_2d_ll(void **state)
+{
+    (void) state;
+    double h[2] = { 0.6, 1.1 };
+    check_config(2, 2, NW_KERNEL_EPANECHNIKOV, NW_ESTIMATOR_LINEAR, h, 0);
+}
+
+static void test_laplace_2d_lc(void **state)
+{
+    (void) state;
+    double h[2] = { 0.4, 0.9 };
+    check_config(2, 1, NW_KERNEL_LAPLACE, NW_ESTIMATOR_CONSTANT, h, 0);
+}
+
+int main(void)
+{
+    make_data();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gaussian_1d_lc),
+        cmocka_unit_test(test_gaussian_1d_ll_two_outputs),
+        cmocka_unit_test(test_epanechnikov_2d_ll),
+        cmocka_unit_test(test_laplace_2d_lc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
