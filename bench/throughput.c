@@ -1,19 +1,27 @@
 /*
- * throughput.c: the engine's speed in nanoseconds per (query, key) pair.
- * Usage: bench_throughput [N [M [THREADS]]]   (defaults 1000000 200 0)
+ * throughput.c: the engine's speed in evaluations (query, key pairs) per
+ * second.
+ * Usage: bench_throughput [N [M [THREADS [ENGINE [PRECISION [GRAD]]]]]]
+ *        (defaults 1000000 200 0 dense f64 0)
  * N generated training points (the notebook's f), M queries on [0, 5],
- * bandwidth 0.1; local constant then local linear; median of 5 runs each.
+ * bandwidth 0.1, Gaussian; ENGINE dense or auto, PRECISION f64 or f32;
+ * local constant then local linear, median of 5 runs each, by the wall
+ * clock and per second of process CPU time (on a loaded machine the second
+ * is the machine's speed; run with OMP_WAIT_POLICY=passive).  GRAD=1 times
+ * the leave-one-out loss and its gradient over the N points instead (N^2
+ * pairs; M unused).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "nwreg.h"
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
 }
 
@@ -28,6 +36,9 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
     size_t m = argc > 2 ? strtoul(argv[2], NULL, 10) : 200;
     int threads = argc > 3 ? atoi(argv[3]) : 0;
+    int auto_engine = argc > 4 && strcmp(argv[4], "auto") == 0;
+    int f32 = argc > 5 && strcmp(argv[5], "f32") == 0;
+    int grad = argc > 6 && atoi(argv[6]) != 0;
     double *x = malloc(n * sizeof(double)), *y = malloc(n * sizeof(double));
     double *q = malloc(m * sizeof(double)), *yhat = malloc(m * sizeof(double)), h = 0.1;
     nw_model *model = NULL;
@@ -39,18 +50,30 @@ int main(int argc, char **argv)
     for (size_t j = 0; j < m; j++) q[j] = 5.0 * (double) j / (double) m;
     nw_model_set_bandwidth(model, &h);
     nw_model_set_threads(model, threads);
+    nw_model_set_engine(model, auto_engine ? NW_ENGINE_AUTO : NW_ENGINE_DENSE);
+    nw_model_set_precision(model, f32 ? NW_PRECISION_F32 : NW_PRECISION_F64);
+    double pairs = grad ? (double) n * (double) (n - 1) : (double) n * (double) m;
     for (int e = 0; e < 2; e++) {
-        double t[5];
+        double t[5], c[5];
         nw_model_set_estimator(model, (nw_estimator) e);
         for (int r = 0; r < 5; r++) {
-            t[r] = now();
-            nw_predict(model, q, m, yhat, NULL);
-            t[r] = now() - t[r];
+            t[r] = clock_s(CLOCK_MONOTONIC);
+            c[r] = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+            if (grad) {
+                double w = 1 / h, loss, g;
+                nw_loo_loss(model, &w, &loss, &g, NULL);
+            } else {
+                nw_predict(model, q, m, yhat, NULL);
+            }
+            t[r] = clock_s(CLOCK_MONOTONIC) - t[r];
+            c[r] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c[r];
         }
         qsort(t, 5, sizeof *t, cmp);
-        printf("%s n=%zu m=%zu threads=%d: median %.4f s, %.3f ns per pair\n",
-               e ? "local linear  " : "local constant", n, m, threads, t[2],
-               t[2] / (double) n / (double) m * 1e9);
+        qsort(c, 5, sizeof *c, cmp);
+        printf("%s%s %s %s n=%zu m=%zu threads=%d: median %.4f s, %.3e /s wall, %.3e /s per cpu-s\n",
+               e ? "local linear  " : "local constant", grad ? " LOO+grad" : "",
+               auto_engine ? "auto" : "dense", f32 ? "f32" : "f64", n, grad ? n : m, threads,
+               t[2], pairs / t[2], pairs / c[2]);
     }
     nw_model_free(model);
     free(x); free(y); free(q); free(yhat);

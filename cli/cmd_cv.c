@@ -119,6 +119,7 @@ int cmd_cv(int argc, char **argv)
         rc = cli_bad_input("%s: %zu inputs: cv draws 1-d and 2-d grids only; use fit --select", path, d);
         goto done;
     }
+    if ((rc = cli_need_two_rows(path, data.n))) goto done;
     if (k == 0) k = d == 1 ? 60 : 30;
     if ((st = nw_model_new(&model, data.x, data.y, data.n, d, data.p)) ||
         (st = nw_model_set_kernel(model, kernel)) ||
@@ -164,7 +165,7 @@ int cmd_cv(int argc, char **argv)
         if (!st && progress_update(&bar, (double) (cell + 1), (double) cells)) st = NW_ERR_STOPPED;
         if (st) {
             progress_end(&bar);
-            rc = cli_lib_error(st, NULL, "criterion evaluation failed");
+            rc = cli_data_error(st, path, "criterion evaluation failed");
             goto done;
         }
     }
@@ -177,7 +178,7 @@ int cmd_cv(int argc, char **argv)
     progress_end(&bar);
     nw_model_set_progress(model, NULL, NULL);
     if (st || (st = nw_model_bandwidth(model, hopt))) {
-        rc = cli_lib_error(st, NULL, "bandwidth selection failed");
+        rc = cli_data_error(st, path, "bandwidth selection failed");
         goto done;
     }
     cli_verbose("optimum after %d criterion evaluations", best.evaluations);

@@ -69,6 +69,7 @@ typedef struct demo {
     double curve_h[N_CURVE], curve_v[N_CURVE], hopt, vopt;
     double xlo, xhi, ylo, yhi;
     int quiet;
+    const char *source;     /* the training file, for messages */
 } demo;
 
 /* ---------------------------------------------------------------- data */
@@ -257,19 +258,19 @@ static int run_models(demo *dm, double w0, const nw_train_options *topt_in)
 
     if ((st = nw_model_new(&model, dm->x, dm->y, dm->n, 1, 1)) || (st = baseline(dm, model)) ||
         (st = nw_model_set_scale(model, &one)) || (st = evaluate(dm, model, 1, dm->att_fixed))) {
-        rc = cli_lib_error(st, NULL, "demo");
+        rc = cli_data_error(st, dm->source, "demo");
         goto done;
     }
     topt.on_epoch = record_epoch;
     topt.ctx = dm;
     if ((st = nw_train(model, &topt, &w0, &w)) || (st = evaluate(dm, model, 2, dm->att_learned))) {
-        rc = cli_lib_error(st, NULL, "training failed");
+        rc = cli_data_error(st, dm->source, "training failed");
         goto done;
     }
     dm->w[2] = w; /* signed, as trained */
     if ((st = nw_select_bandwidth(model, NW_CRITERION_LOO, NULL, &best)) ||
         (st = evaluate(dm, model, 3, NULL)) || (st = cv_curve(dm, model))) {
-        rc = cli_lib_error(st, NULL, "LOO optimum");
+        rc = cli_data_error(st, dm->source, "LOO optimum");
         goto done;
     }
     dm->hopt = 1 / dm->w[3];
@@ -459,6 +460,7 @@ int cmd_demo(int argc, char **argv)
     }
     if (rc) return rc;
     dm.quiet = cli.quiet;
+    dm.source = train ? train : "generated data";
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!train != !test) return cli_usage_error(cmd, "give both --train and --test, or neither");
     if (!have_w0) w0 = draw_w0(seed);

@@ -55,6 +55,15 @@ static double residual_sd(const double *y, const double *yhat, size_t n, size_t 
     return sqrt(s / (double) n);
 }
 
+/* A summary number as %.6g; "undefined" for NaN (R-squared of constant
+ * predictions, sums that overflow), "inf" for overflow. */
+static const char *summary_value(char *buf, double v)
+{
+    if (v != v) return "undefined";
+    snprintf(buf, 64, "%.6g", v);
+    return buf;
+}
+
 static void print_names(FILE *fp, const char *label, const char *const *names, size_t k)
 {
     fprintf(fp, "%-14s%zu:", label, k);
@@ -101,6 +110,10 @@ int cmd_fit(int argc, char **argv)
     }
     if (o.method == BW_NONE) o.method = BW_LOO;
     const char *path = argv[optind];
+    if ((rc = cli_check_output(cmd, "-o", out, &path, 1))) {
+        model_opts_free(&o);
+        return rc;
+    }
 
     cli_data data;
     nw_model *model = NULL;
@@ -125,7 +138,7 @@ int cmd_fit(int argc, char **argv)
         (st = nw_criterion_eval(model, crit, NULL, &value, NULL)) ||
         (st = nw_predict_info(model, data.x, n, yhat, NULL, &run))) {
         progress_end(&bar);
-        rc = cli_lib_error(st, NULL, path);
+        rc = cli_data_error(st, path, "summary");
         goto done;
     }
     progress_end(&bar);
@@ -155,14 +168,15 @@ int cmd_fit(int argc, char **argv)
     }
     fprintf(fp, "%-14s%s, %d evaluations, %.3g s\n", "chosen by", info.method, info.evaluations,
            info.seconds);
-    if (crit == NW_CRITERION_AICC) fprintf(fp, "%-14s%.6g\n", "AICc", value);
-    else fprintf(fp, "%-14s%.6g (mean squared leave-one-out error)\n", "LOO CV", value);
+    char buf[64];
+    if (crit == NW_CRITERION_AICC) fprintf(fp, "%-14s%s\n", "AICc", summary_value(buf, value));
+    else fprintf(fp, "%-14s%s (mean squared leave-one-out error)\n", "LOO CV", summary_value(buf, value));
     for (size_t c2 = 0; c2 < p; c2++)
-        fprintf(fp, "%-14s%s: %.6g\n", c2 == 0 ? "R-squared" : "", data.y_names[c2],
-               r_squared(data.y, yhat, n, p, c2));
+        fprintf(fp, "%-14s%s: %s\n", c2 == 0 ? "R-squared" : "", data.y_names[c2],
+                summary_value(buf, r_squared(data.y, yhat, n, p, c2)));
     for (size_t c2 = 0; c2 < p; c2++)
-        fprintf(fp, "%-14s%s: %.6g\n", c2 == 0 ? "residual sd" : "", data.y_names[c2],
-               residual_sd(data.y, yhat, n, p, c2));
+        fprintf(fp, "%-14s%s: %s\n", c2 == 0 ? "residual sd" : "", data.y_names[c2],
+                summary_value(buf, residual_sd(data.y, yhat, n, p, c2)));
     if (out) fprintf(fp, "%-14s%s\n", "saved to", out);
 done:
     free(h);

@@ -41,23 +41,26 @@ int cmd_gen(int argc, char **argv)
     const char *cmd = argv[0], *out = "-";
     size_t n = 50, m = 50;
     uint64_t seed = 0;
-    int grid = 0, c, rc;
+    int grid = 0, n_set = 0, m_set = 0, seed_set = 0, c, rc;
 
     while ((c = cli_getopt(argc, argv, ":hqo:", longopts)) != -1) {
         rc = 0;
         switch (c) {
         case 'h': fputs(usage, stdout); fputs(io_opts_help, stdout); return EXIT_OK;
         case 'o': out = optarg; break;
-        case OPT_N: rc = opt_size(cmd, "--n", optarg, 1, &n); break;
-        case OPT_SEED: rc = opt_seed(cmd, "--seed", optarg, &seed); break;
+        case OPT_N: rc = opt_size(cmd, "--n", optarg, 1, &n); n_set = 1; break;
+        case OPT_SEED: rc = opt_seed(cmd, "--seed", optarg, &seed); seed_set = 1; break;
         case OPT_GRID: grid = 1; break;
-        case OPT_M: rc = opt_size(cmd, "--m", optarg, 1, &m); break;
+        case OPT_M: rc = opt_size(cmd, "--m", optarg, 1, &m); m_set = 1; break;
         case '?': return EXIT_USAGE;
         default: rc = cli_settings_parse(cmd, c, optarg, 0); break;
         }
         if (rc) return rc;
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (grid && n_set) return cli_usage_error(cmd, "--n is for training data; the grid takes --m");
+    if (!grid && m_set) return cli_usage_error(cmd, "--m is for the grid (--grid); training data take --n");
+    if (grid && seed_set) return cli_usage_error(cmd, "--seed is for training data; the grid is not random");
 
     size_t rows = grid ? m : n;
     double *x = malloc(rows * sizeof *x), *y = malloc(rows * sizeof *y);

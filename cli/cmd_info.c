@@ -41,7 +41,7 @@ static const char usage[] =
 /* Members every version-1 model has; others are printed as extras. */
 static const char *const known[] = {
     "format", "version", "kernel", "estimator", "empty", "n", "d", "p",
-    "inputs", "outputs", "bandwidth", "x", "y",
+    "inputs", "outputs", "bandwidth", "x", "y", "engine", "tolerance", "precision",
 };
 
 static int is_known(const char *name)

@@ -414,17 +414,27 @@ done:
     return rc;
 }
 
-/* Predictions of output c at m queries q (m x d) into out (m values). */
-static int predict_output(const nw_model *model, const double *q, size_t m, size_t c, double *out)
+/* Predictions of output c at m queries q (m x d) into out (m values), with
+ * a progress bar (unless --quiet) and, with --verbose, the engine's report. */
+static int predict_output(const plot_args *a, nw_model *model, const double *q, size_t m,
+                          size_t c, double *out)
 {
     size_t p = nw_model_p(model);
     double *yhat = p == 1 ? out : malloc(m * p * sizeof *yhat);
     if (!yhat) return cli_error("out of memory");
-    nw_status st = nw_predict(model, q, m, yhat, NULL);
+    progress bar;
+    nw_run_info run;
+    progress_start(&bar, "predict", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
+    nw_status st = nw_predict_info(model, q, m, yhat, NULL, &run);
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
     if (st == NW_OK && p > 1)
         for (size_t j = 0; j < m; j++) out[j] = yhat[j * p + c];
     if (p > 1) free(yhat);
-    return st ? cli_lib_error(st, NULL, "prediction failed") : 0;
+    if (st) return cli_lib_error(st, NULL, "prediction failed");
+    cli_report_run(a->cmd, &run);
+    return 0;
 }
 
 static int run_fit(const plot_args *a)
@@ -477,7 +487,7 @@ static int run_fit(const plot_args *a)
         double pad = 0.02 * (hi[0] - lo[0]);   /* so that end points show whole */
         lo[0] -= pad, hi[0] += pad;
         for (size_t j = 0; j < m; j++) grid[j] = lo[0] + (hi[0] - lo[0]) * (double) j / (double) (m - 1);
-        if ((rc = predict_output(model, grid, m, c, pred))) goto done;
+        if ((rc = predict_output(a, model, grid, m, c, pred))) goto done;
         double ylo = INFINITY, yhi = -INFINITY;
         fold(pred, m, 1, &ylo, &yhi);
         fold(pv, n, 1, &ylo, &yhi);
@@ -511,7 +521,7 @@ static int run_fit(const plot_args *a)
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
             q[2 * (i * k + j)] = grid[i], q[2 * (i * k + j) + 1] = grid[k + j];
-    if ((rc = predict_output(model, q, k * k, c, pred))) goto done;
+    if ((rc = predict_output(a, model, q, k * k, c, pred))) goto done;
     double *p1 = q, *p2 = q + n;          /* reuse q for the points' columns */
     if (n > k * k) {
         free(q);
@@ -622,8 +632,15 @@ static int run_weights(const plot_args *a)
         goto done;
     }
     if (!(w = malloc(m * n * sizeof *w))) { rc = cli_error("out of memory"); goto done; }
+    progress bar;
+    progress_start(&bar, "attention", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
+    double t0 = cli_now();
     nw_status st = nw_attention(model, q, m, w);
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
     if (st) { rc = cli_lib_error(st, NULL, "attention failed"); goto done; }
+    cli_verbose("%s: attention matrix %zu x %zu in %.3g s", a->cmd, m, n, cli_now() - t0);
 
     plot_style style = a->style;
     describe_h(model, hdesc, sizeof hdesc);
@@ -702,19 +719,37 @@ static int cv_from_model(const plot_args *a, nw_model *model, const char *source
     for (size_t j = 0; j < d; j++)
         for (size_t i = 0; i < k; i++)
             grid[j * k + i] = lo[j] * exp(log(hi[j] / lo[j]) * (double) i / (double) (k - 1));
+    /* the criterion on the grid (h1 slowest), a bar over the cells; then the
+     * optimum, a bar over the search (as `nwreg cv`) */
+    progress bar;
+    double t0 = cli_now();
+    progress_start(&bar, "cv grid", cli.quiet);
+    nw_model_set_progress(model, progress_stop_only, NULL);
     for (size_t cell = 0; cell < cells; cell++) {
         double h[2] = { grid[d == 1 ? cell : cell / k], d == 2 ? grid[k + cell % k] : 0 };
-        if (interrupted()) { rc = cli_interrupted(); goto done; }
-        if ((st = nw_criterion_eval(model, a->crit, h, &value[cell], NULL))) {
+        if (interrupted()) { progress_end(&bar); rc = cli_interrupted(); goto done; }
+        st = nw_criterion_eval(model, a->crit, h, &value[cell], NULL);
+        if (!st && progress_update(&bar, (double) (cell + 1), (double) cells)) st = NW_ERR_STOPPED;
+        if (st) {
+            progress_end(&bar);
+            nw_model_set_progress(model, NULL, NULL);
             rc = cli_lib_error(st, NULL, "criterion evaluation failed");
             goto done;
         }
     }
+    progress_end(&bar);
+    cli_verbose("%s: %zu criterion evaluations on the grid in %.3g s", a->cmd, cells, cli_now() - t0);
+    progress_start(&bar, "optimum", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
     nw_select_result best;
-    if ((st = nw_select_bandwidth(model, a->crit, NULL, &best)) || (st = nw_model_bandwidth(model, hopt))) {
+    st = nw_select_bandwidth(model, a->crit, NULL, &best);
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
+    if (st || (st = nw_model_bandwidth(model, hopt))) {
         rc = cli_lib_error(st, NULL, "bandwidth selection failed");
         goto done;
     }
+    cli_verbose("%s: optimum after %d criterion evaluations", a->cmd, best.evaluations);
     plot_style style = a->style;
     snprintf(title, sizeof title, "%s, %s kernel, %s", a->crit == NW_CRITERION_LOO ? "LOO CV" : "AICc",
              nw_kernel_name(nw_model_kernel(model)), nw_estimator_name(nw_model_estimator(model)));
@@ -1130,12 +1165,14 @@ int cmd_plot(int argc, char **argv)
         rc = cli_usage_error(cmd, "-o -: figures are written to files, not stdout");
         goto done;
     }
+    double t0 = cli_now();
     switch (a.fig) {
     case FIG_FIT: rc = run_fit(&a); break;
     case FIG_WEIGHTS: rc = run_weights(&a); break;
     case FIG_CV: rc = run_cv(&a); break;
     default: rc = run_loss(&a); break;
     }
+    if (rc == 0) cli_verbose("%s: wrote %s in %.3g s", cmd, a.out, cli_now() - t0);
 done:
     args[0] = saved;
     free(a.hmin);

@@ -80,6 +80,12 @@ int cmd_predict(int argc, char **argv)
         return rc;
     }
     const char *source = argv[optind], *queries_path = argv[optind + 1];
+    const char *inputs[2] = { source, queries_path };
+    if ((rc = cli_check_output(cmd, "-o", out, inputs, 2)) ||
+        (rc = cli_check_output(cmd, "--weights", weights_path, inputs, 2))) {
+        model_opts_free(&o);
+        return rc;
+    }
 
     cli_data data = { 0 };
     nw_model *model = NULL;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -29,16 +30,24 @@ static const char usage[] =
     "                     (default: x if columns x and y exist, else all but the last)\n"
     "  --y COLS           output columns (default: y, else the last)\n"
     "  --threads N        threads for the sums (default 0: OpenMP's choice)\n"
-    "  -o MODEL.json      save the trained model\n"
+    "  -o MODEL.json      save the trained model ('-': to stdout, and the epoch\n"
+    "                     lines go to stderr)\n"
     "  -h, --help         show this help\n"
     "\n";
+
+/* Where the epoch lines go: stdout, or stderr when the model goes to stdout. */
+typedef struct epoch_out {
+    progress *bar;
+    FILE *fp;
+} epoch_out;
 
 /* Each epoch: erase the bar, print the epoch line; stop after Ctrl-C. */
 static int epoch_cb(const nw_epoch *e, void *ctx)
 {
-    progress_end(ctx);
-    print_epoch(e);
-    fflush(stdout);
+    epoch_out *eo = ctx;
+    progress_end(eo->bar);
+    fprint_epoch(eo->fp, e);
+    fflush(eo->fp);
     return interrupted();
 }
 
@@ -86,6 +95,7 @@ int cmd_train(int argc, char **argv)
     }
     if (rc == 0 && optind != argc - 1)
         rc = cli_usage_error(cmd, optind >= argc ? "missing TRAIN.csv" : "too many arguments");
+    if (rc == 0) rc = cli_check_output(cmd, "-o", out, (const char *const *) &argv[optind], 1);
     if (rc) {
         free(w0);
         return rc;
@@ -95,6 +105,7 @@ int cmd_train(int argc, char **argv)
     nw_model *model = NULL;
     nw_status st;
     if ((rc = data_read(&data, argv[optind], x_spec, y_spec))) goto done;
+    if ((rc = cli_need_two_rows(argv[optind], data.n))) goto done;
     const size_t d = data.d;
     if (!(w = malloc(d * sizeof *w))) { rc = cli_error("out of memory"); goto done; }
     for (size_t k = 0; k < d; k++) w[k] = 1;
@@ -110,19 +121,20 @@ int cmd_train(int argc, char **argv)
     progress bar;
     progress_start(&bar, "training", cli.quiet);
     nw_model_set_progress(model, progress_cb, &bar);
+    epoch_out eo = { &bar, out && strcmp(out, "-") == 0 ? stderr : stdout };
     topt.on_epoch = epoch_cb;
-    topt.ctx = &bar;
+    topt.ctx = &eo;
     st = nw_train(model, &topt, w, w);
     progress_end(&bar);
     nw_model_set_progress(model, NULL, NULL);
     if (st) {
-        rc = cli_lib_error(st, NULL, "training failed");
+        rc = cli_data_error(st, argv[optind], "training failed");
         goto done;
     }
     if (interrupted()) { rc = cli_interrupted(); goto done; }
-    fputs("w ", stdout);
-    print_list(stdout, w, d);
-    putchar('\n');
+    fputs("w ", eo.fp);
+    print_list(eo.fp, w, d);
+    putc('\n', eo.fp);
 
     if (out) {
         nw_diag diag = { { 0 }, 0, 0 };

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common.h"
@@ -15,6 +16,7 @@
 
 int cli_error(const char *fmt, ...)
 {
+    progress_clear();
     va_list ap;
     va_start(ap, fmt);
     fputs("nwreg: ", stderr);
@@ -26,6 +28,7 @@ int cli_error(const char *fmt, ...)
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    progress_clear();
     va_list ap;
     va_start(ap, fmt);
     fputs("nwreg: ", stderr);
@@ -40,6 +43,7 @@ cli_settings cli = { .digits = 0 };
 
 int cli_interrupted(void)
 {
+    progress_clear();
     fputs("nwreg: interrupted\n", stderr);
     return EXIT_INTERRUPTED;
 }
@@ -59,6 +63,7 @@ int cli_input_error(nw_status status, const nw_diag *diag, const char *what)
 
 int cli_bad_input(const char *fmt, ...)
 {
+    progress_clear();
     va_list ap;
     va_start(ap, fmt);
     fputs("nwreg: ", stderr);
@@ -68,9 +73,42 @@ int cli_bad_input(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_data_error(nw_status status, const char *path, const char *what)
+{
+    if (status == NW_ERR_STOPPED || interrupted()) return cli_interrupted();
+    cli_error("%s: %s: %s", path, what, nw_strerror(status));
+    switch (status) {
+    case NW_ERR_EMPTY: case NW_ERR_BANDWIDTH: case NW_ERR_SHAPE: case NW_ERR_NONFINITE:
+    case NW_ERR_PARSE: case NW_ERR_FORMAT:
+        return EXIT_USAGE;
+    default:
+        return EXIT_FAIL;
+    }
+}
+
+int cli_need_two_rows(const char *path, size_t n)
+{
+    if (n >= 2) return 0;
+    return cli_bad_input("%s: %zu row: leave-one-out needs at least 2", path, n);
+}
+
+int cli_check_output(const char *cmd, const char *opt, const char *out,
+                     const char *const *inputs, size_t n)
+{
+    struct stat so, si;
+    if (!out || strcmp(out, "-") == 0 || stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] && strcmp(inputs[i], "-") != 0 && stat(inputs[i], &si) == 0 &&
+            si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return cli_usage_error(cmd, "%s %s: is the input file %s; write elsewhere", opt, out,
+                                   inputs[i]);
+    return 0;
+}
+
 void cli_verbose(const char *fmt, ...)
 {
     if (!cli.verbose) return;
+    progress_clear();
     va_list ap;
     va_start(ap, fmt);
     fputs("nwreg: ", stderr);
@@ -82,6 +120,7 @@ void cli_verbose(const char *fmt, ...)
 void cli_warning(const char *fmt, ...)
 {
     if (cli.quiet) return;
+    progress_clear();
     va_list ap;
     va_start(ap, fmt);
     fputs("nwreg: warning: ", stderr);
@@ -311,6 +350,7 @@ const char io_opts_help[] =
     "drawn on stderr when it is a terminal; Ctrl-C stops cleanly (exit 130).\n";
 
 const char engine_opts_help[] =
+    "\n"
     "arithmetic:\n"
     "  --engine E            auto, dense, sorted, tree or fgt (default auto)\n"
     "  --tolerance T         relative error the fast engines certify per\n"
@@ -387,14 +427,18 @@ int cli_apply_engine(nw_model *model, const char *what)
         (cli.tolerance_set && (st = nw_model_set_tolerance(model, cli.tolerance))) ||
         (cli.arith_set && (st = nw_model_set_precision(model, cli.arith))))
         return cli_input_error(st, NULL, what);
+    if (nw_model_engine_applies(model) != NW_OK)
+        return cli_bad_input("--engine %s does not apply to this model (sorted and fgt need "
+                             "one input column, fgt the gaussian kernel)",
+                             nw_engine_name(nw_model_engine(model)));
     return 0;
 }
 
 void cli_report_run(const char *what, const nw_run_info *info)
 {
-    cli_verbose("%s: engine %s, certified relative error %.3g, %zu exact fallbacks, %.3g s", what,
-                nw_engine_name(info->engine), info->error_bound, info->exact_fallbacks,
-                info->seconds);
+    cli_verbose("%s: engine %s, %s relative error %.3g, %zu exact fallbacks, %.3g s", what,
+                nw_engine_name(info->engine), info->certified ? "certified" : "measured (f32)",
+                info->error_bound, info->exact_fallbacks, info->seconds);
 }
 
 /* Optimal string alignment distance (insertions, deletions, substitutions
@@ -543,6 +587,7 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
     size_t *xc = NULL, *yc = NULL, d = 0, p = 0;
     int rc;
     memset(data, 0, sizeof *data);
+    data->path = path;
     nw_status st;
     (void) diag;
     if ((rc = cli_table_read(path, &data->table))) return rc;
@@ -734,6 +779,9 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
         goto done;
     }
     if ((rc = cli_apply_engine(model, o->cmd))) goto done;
+    if (o->method >= BW_LOO && o->method != BW_SCOTT && o->method != BW_SILVERMAN &&
+        (rc = cli_need_two_rows(data->path, data->n)))
+        goto done;
 
     /* a bar for the selection and the training; Ctrl-C stops them */
     progress bar;
@@ -759,7 +807,7 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
         fi.method = o->method == BW_SCOTT ? "Scott's rule" : "Silverman's rule";
         if ((st = nw_rule_of_thumb(model, o->method == BW_SCOTT ? NW_RULE_SCOTT : NW_RULE_SILVERMAN, h)) ||
             (st = nw_model_set_bandwidth(model, h)))
-            rc = cli_input_error(st, NULL, fi.method);
+            rc = cli_data_error(st, data->path, fi.method);
         break;
     case BW_LOO:
     case BW_AICC: {
@@ -767,7 +815,7 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
         fi.method = o->method == BW_LOO ? "minimum LOO CV" : "minimum AICc";
         st = nw_select_bandwidth(model, o->method == BW_LOO ? NW_CRITERION_LOO : NW_CRITERION_AICC,
                                  NULL, &res);
-        if (st) rc = cli_lib_error(st, NULL, "bandwidth selection failed");
+        if (st) rc = cli_data_error(st, data->path, "bandwidth selection failed");
         fi.evaluations = res.evaluations;
         break;
     }
@@ -779,7 +827,7 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
         for (size_t k = 0; k < d; k++) h[k] = 1; /* w0 */
         if (o->w0 && (rc = spread_values(o->cmd, "--w0", o->w0, o->nw0, d, h))) break;
         st = nw_train(model, &topt, h, NULL);
-        if (st) rc = cli_lib_error(st, NULL, "training failed");
+        if (st) rc = cli_data_error(st, data->path, "training failed");
         fi.evaluations = topt.epochs;
         break;
     }
@@ -840,14 +888,16 @@ void print_list(FILE *fp, const double *v, size_t n)
     for (size_t i = 0; i < n; i++) fprintf(fp, "%s%.17g", i ? "," : "", v[i]);
 }
 
-void print_epoch(const nw_epoch *e)
+void fprint_epoch(FILE *fp, const nw_epoch *e)
 {
-    printf("epoch %d loss %.17g w ", e->epoch, e->loss);
-    print_list(stdout, e->w, e->d);
-    fputs(" grad ", stdout);
-    print_list(stdout, e->grad, e->d);
-    putchar('\n');
+    fprintf(fp, "epoch %d loss %.17g w ", e->epoch, e->loss);
+    print_list(fp, e->w, e->d);
+    fputs(" grad ", fp);
+    print_list(fp, e->grad, e->d);
+    putc('\n', fp);
 }
+
+void print_epoch(const nw_epoch *e) { fprint_epoch(stdout, e); }
 
 int print_epoch_cb(const nw_epoch *e, void *ctx)
 {

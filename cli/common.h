@@ -55,6 +55,17 @@ int cli_lib_error(nw_status status, const nw_diag *diag, const char *what);
 int cli_input_error(nw_status status, const nw_diag *diag, const char *what);
 /* "nwreg: MESSAGE" about a bad input; returns EXIT_USAGE. */
 int cli_bad_input(const char *fmt, ...);
+/* A computation on the data of `path` failed: "PATH: WHAT: <why>".  The
+ * statuses the data cause (too few rows, no spread for a bandwidth, sizes,
+ * non-finite values) exit EXIT_USAGE; a numeric breakdown and the rest
+ * EXIT_FAIL; Ctrl-C EXIT_INTERRUPTED. */
+int cli_data_error(nw_status status, const char *path, const char *what);
+/* EXIT_USAGE naming path when n < 2 rows (leave-one-out needs 2). */
+int cli_need_two_rows(const char *path, size_t n);
+/* Refuse (EXIT_USAGE, naming it) an output file `out` (may be NULL or "-")
+ * that is one of the n input files (compared by device and inode). */
+int cli_check_output(const char *cmd, const char *opt, const char *out,
+                     const char *const *inputs, size_t n);
 /* "nwreg: interrupted"; returns EXIT_INTERRUPTED. */
 int cli_interrupted(void);
 /* "nwreg: warning: MESSAGE" on stderr. */
@@ -175,6 +186,7 @@ double cli_now(void);
  * --x; with only --y, the inputs are the column x if there is one outside
  * --y, else every column outside --y. */
 typedef struct cli_data {
+    const char *path;         /* the file's name as given */
     nw_table *table;
     size_t n, d, p;
     double *x, *y;            /* n x d, n x p, row-major */
@@ -275,6 +287,8 @@ int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
 /* One training epoch as `epoch E loss L w W grad G` (%.17g; W and G as
  * comma-separated lists when d > 1), on stdout. */
 void print_epoch(const nw_epoch *e);
+/* The same on fp. */
+void fprint_epoch(FILE *fp, const nw_epoch *e);
 /* nw_epoch_fn that prints each epoch (ctx unused). */
 int print_epoch_cb(const nw_epoch *e, void *ctx);
 /* n doubles as %.17g separated by commas. */

@@ -95,6 +95,14 @@ static int have_device(const char *name)
     return 0;
 }
 
+/* 1 if path exists and is neither a regular file nor a folder (a device,
+ * a FIFO): outputs are written into it, never renamed over it. */
+static int is_special(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 /* Create the temporary output beside path and start PLplot on it with the
  * style's page (default 800 x 600), our colours and font size.  On success
  * *tmp is its name (malloc'd), to be handed to finish(); on failure nothing
@@ -123,21 +131,34 @@ static int begin(const char *path, plot_format fmt, const plot_style *style,
         return fail(err, errlen, "cannot write %s: PLplot has no %s driver "
                     "(install plplot-driver-cairo)", path, DEVICE[fmt]);
 
-    size_t len = strlen(path);
-    char *name = malloc(len + sizeof ".tmpXXXXXX");
+    /* a device or FIFO (/dev/null, /dev/stdout) is written through, never
+     * renamed over: draw into a temporary file in the temporary folder */
+    const char *dir_path = path;
+    if (is_special(path)) {
+        const char *t = getenv("TMPDIR");
+        dir_path = t && *t ? t : "/tmp";
+    }
+    size_t len = strlen(dir_path);
+    const char *suffix = is_special(path) ? "/nwreg-plot.tmpXXXXXX" : ".tmpXXXXXX";
+    size_t slen = strlen(suffix) + 1;
+    char *name = malloc(len + slen);
     if (!name)
         return fail(err, errlen, "cannot write %s: out of memory", path);
-    memcpy(name, path, len);
-    memcpy(name + len, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
+    memcpy(name, dir_path, len);
+    memcpy(name + len, suffix, slen);
     int fd = mkstemp(name);
     if (fd < 0) {
         fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
         free(name);
         return -1;
     }
-    mode_t mask = umask(0);            /* mkstemp gives 0600; use the usual */
+    /* mkstemp gives 0600: keep the mode of the file replaced, else the
+     * usual 0666 less the umask */
+    struct stat old;
+    mode_t mask = umask(0);
     umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
+    (void)fchmod(fd, stat(path, &old) == 0 && S_ISREG(old.st_mode) ? (old.st_mode & 0777)
+                                                                   : (0666 & ~mask));
     close(fd);
 
     plsdev(DEVICE[fmt]);
@@ -155,7 +176,23 @@ static int begin(const char *path, plot_format fmt, const plot_style *style,
     return 0;
 }
 
-/* End PLplot and move the temporary over path; removes it on failure. */
+/* Copy file `from` into the device or FIFO `to`; 0 or -1 with errno. */
+static int copy_into(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buf[1 << 14];
+    size_t k;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, k, out) != k) rc = -1;
+    if (rc == 0 && in && ferror(in)) rc = -1;
+    if (out && fclose(out) != 0) rc = -1;
+    if (in) fclose(in);
+    return rc;
+}
+
+/* End PLplot and move the temporary over path (or copy it into a device);
+ * the temporary is gone afterwards either way. */
 static int finish(const char *path, char *tmp, char *err, size_t errlen)
 {
     struct stat st;
@@ -163,9 +200,9 @@ static int finish(const char *path, char *tmp, char *err, size_t errlen)
     plend();
     if (stat(tmp, &st) != 0 || st.st_size == 0)
         rc = fail(err, errlen, "cannot write %s: PLplot produced no output", path);
-    else if (rename(tmp, path) != 0)
+    else if (is_special(path) ? copy_into(tmp, path) != 0 : rename(tmp, path) != 0)
         rc = fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    if (rc)
+    if (rc || is_special(path))
         unlink(tmp);
     free(tmp);
     return rc;

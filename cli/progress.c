@@ -12,6 +12,7 @@
 #include "progress.h"
 
 static volatile sig_atomic_t sigint_seen = 0;
+static int bar_visible = 0; /* a bar is on stderr's current line */
 
 static void on_sigint(int sig)
 {
@@ -86,16 +87,22 @@ int progress_update(progress *p, double done, double total)
     fprintf(stderr, "\r%s [%s] %5.1f%%  %.3g/s  ETA %s\033[K", p->label, bar, 100 * frac,
             elapsed > 0 ? done / elapsed : 0.0, eta);
     fflush(stderr);
+    bar_visible = 1;
     return interrupted();
 }
 
 void progress_end(progress *p)
 {
-    if (p && p->enabled && p->last_draw > 0) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-    }
+    if (p && p->enabled && p->last_draw > 0) progress_clear();
     if (p) p->last_draw = 0;
+}
+
+void progress_clear(void)
+{
+    if (!bar_visible) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    bar_visible = 0;
 }
 
 int progress_cb(double done, double total, void *ctx)

@@ -40,6 +40,8 @@ void progress_start(progress *p, const char *label, int quiet);
 int progress_update(progress *p, double done, double total);
 /* Erase the bar, if one was drawn. */
 void progress_end(progress *p);
+/* Erase whatever bar is on the screen (before a message is printed). */
+void progress_clear(void);
 
 /* nw_progress_fn: ctx is a progress *; draws and returns interrupted(). */
 int progress_cb(double done, double total, void *ctx);

@@ -46,6 +46,14 @@
 extern "C" {
 #endif
 
+/* What the shared library exports: the functions declared here, nothing
+ * else (it is built with hidden visibility). */
+#if defined(__GNUC__) && !defined(NW_STATIC_ONLY)
+#define NW_API __attribute__((visibility("default")))
+#else
+#define NW_API
+#endif
+
 #define NWREG_VERSION_MAJOR 0
 #define NWREG_VERSION_MINOR 1
 #define NWREG_VERSION_PATCH 0
@@ -70,7 +78,7 @@ typedef enum nw_status {
 
 /* A static, never-NULL sentence for a status ("unknown status" for a value
  * outside the enum).  The string must not be freed. */
-const char *nw_strerror(nw_status status);
+NW_API const char *nw_strerror(nw_status status);
 
 /* Details of a failure that involves a file; line and column are 1-based,
  * 0 when they do not apply.  message is one line, without a newline, and
@@ -99,13 +107,13 @@ typedef enum nw_kernel {
 
 /* Name ("gaussian", "epanechnikov", ...) of a kernel, a static string;
  * NULL if out of range. */
-const char *nw_kernel_name(nw_kernel kernel);
+NW_API const char *nw_kernel_name(nw_kernel kernel);
 /* Parse a kernel name (exact, lower case) into *kernel.  NW_ERR_ARG if
  * unknown (then *kernel is unchanged). */
-nw_status nw_kernel_from_name(const char *name, nw_kernel *kernel);
+NW_API nw_status nw_kernel_from_name(const char *name, nw_kernel *kernel);
 /* K(u) as documented above (K(0) = 1 for every kernel; 0 outside a compact
  * kernel's support).  kernel must be in range. */
-double nw_kernel_eval(nw_kernel kernel, double u);
+NW_API double nw_kernel_eval(nw_kernel kernel, double u);
 
 /* Local linear fits, at each query q, the line (plane) minimising
  * sum_i K_i(q) (y_i - a - b.(x_i - q))^2 and predicts a.  Where the local
@@ -121,10 +129,10 @@ typedef enum nw_estimator {
 } nw_estimator;
 
 /* "lc" or "ll", a static string; NULL if out of range. */
-const char *nw_estimator_name(nw_estimator estimator);
+NW_API const char *nw_estimator_name(nw_estimator estimator);
 /* Parse "lc", "constant", "nw" or "ll", "linear" into *estimator.
  * NW_ERR_ARG if unknown. */
-nw_status nw_estimator_from_name(const char *name, nw_estimator *estimator);
+NW_API nw_status nw_estimator_from_name(const char *name, nw_estimator *estimator);
 
 /* What a query whose kernel weights are all zero (possible only with a
  * compact kernel: no training point inside the support) gets. */
@@ -146,33 +154,33 @@ typedef struct nw_model nw_model;
  * empty neighbourhoods, threads = 0 (OpenMP's default), no names.
  * Errors: NW_ERR_ARG (NULL pointers), NW_ERR_EMPTY (n, d or p is 0),
  * NW_ERR_NONFINITE (a NaN or infinity in x or y), NW_ERR_NOMEM. */
-nw_status nw_model_new(nw_model **model, const double *x, const double *y,
+NW_API nw_status nw_model_new(nw_model **model, const double *x, const double *y,
                        size_t n, size_t d, size_t p);
 /* Free a model and everything it owns (its copies of the data and names);
  * a no-op on NULL.  Pointers from nw_model_x/y/x_name/y_name die with it. */
-void nw_model_free(nw_model *model);
+NW_API void nw_model_free(nw_model *model);
 
 /* Sizes (0 for a NULL model). */
-size_t nw_model_n(const nw_model *model); /* number of training points */
-size_t nw_model_d(const nw_model *model); /* number of input columns */
-size_t nw_model_p(const nw_model *model); /* number of output columns */
+NW_API size_t nw_model_n(const nw_model *model); /* number of training points */
+NW_API size_t nw_model_d(const nw_model *model); /* number of input columns */
+NW_API size_t nw_model_p(const nw_model *model); /* number of output columns */
 /* Read-only views of the training data, x n x d and y n x p row-major,
  * owned by the model (valid until it is freed; NULL for a NULL model). */
-const double *nw_model_x(const nw_model *model);
-const double *nw_model_y(const nw_model *model);
+NW_API const double *nw_model_x(const nw_model *model);
+NW_API const double *nw_model_y(const nw_model *model);
 
 /* The kernel, estimator and empty policy of the model: each setter returns
  * NW_ERR_ARG for a value out of range (the model keeps its old one). */
-nw_status nw_model_set_kernel(nw_model *model, nw_kernel kernel);
-nw_kernel nw_model_kernel(const nw_model *model);
-nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator);
-nw_estimator nw_model_estimator(const nw_model *model);
-nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy);
-nw_empty_policy nw_model_empty_policy(const nw_model *model);
+NW_API nw_status nw_model_set_kernel(nw_model *model, nw_kernel kernel);
+NW_API nw_kernel nw_model_kernel(const nw_model *model);
+NW_API nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator);
+NW_API nw_estimator nw_model_estimator(const nw_model *model);
+NW_API nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy);
+NW_API nw_empty_policy nw_model_empty_policy(const nw_model *model);
 /* Threads for the sums: 0 = OpenMP's default, 1 = serial.  NW_ERR_ARG if
  * negative.  The threads are the library's own per call (OpenMP); results do
  * not depend on their number beyond rounding. */
-nw_status nw_model_set_threads(nw_model *model, int threads);
+NW_API nw_status nw_model_set_threads(nw_model *model, int threads);
 
 /* ------------------------------------------------------------- engines */
 
@@ -193,16 +201,20 @@ typedef enum nw_engine_kind {
 
 /* "auto", "dense", "sorted", "tree", "fgt", a static string; NULL if out of
  * range. */
-const char *nw_engine_name(nw_engine_kind engine);
+NW_API const char *nw_engine_name(nw_engine_kind engine);
 /* Parse an engine name into *engine.  NW_ERR_ARG if unknown. */
-nw_status nw_engine_from_name(const char *name, nw_engine_kind *engine);
+NW_API nw_status nw_engine_from_name(const char *name, nw_engine_kind *engine);
 
 /* The engine for every sum of this model (default NW_ENGINE_AUTO).  An engine
  * that does not apply to the model (sorted or fgt with d > 1, fgt with
  * another kernel than the Gaussian) makes the calls fail with NW_ERR_ARG.
  * Setting it: NW_ERR_ARG for a value out of range. */
-nw_status nw_model_set_engine(nw_model *model, nw_engine_kind engine);
-nw_engine_kind nw_model_engine(const nw_model *model);
+NW_API nw_status nw_model_set_engine(nw_model *model, nw_engine_kind engine);
+NW_API nw_engine_kind nw_model_engine(const nw_model *model);
+/* NW_OK if the model's engine can compute its sums as the model now stands
+ * (AUTO and dense always can), NW_ERR_ARG if not: sorted or fgt with d > 1,
+ * fgt with another kernel than the Gaussian.  Cheap: nothing is built. */
+NW_API nw_status nw_model_engine_applies(const nw_model *model);
 
 /* The relative error the approximate engines certify on each prediction,
  * |yhat - yhat_exact| <= tol |yhat_exact| per output (default 1e-12; any
@@ -211,16 +223,16 @@ nw_engine_kind nw_model_engine(const nw_model *model);
  * recomputed by the dense engine, so the guarantee always holds.  Floating
  * point rounding, which the dense engine has too, is not counted.
  * NW_ERR_ARG for a tol outside [1e-15, 1e-2] (the old one is kept). */
-nw_status nw_model_set_tolerance(nw_model *model, double tol);
-double nw_model_tolerance(const nw_model *model);
+NW_API nw_status nw_model_set_tolerance(nw_model *model, double tol);
+NW_API double nw_model_tolerance(const nw_model *model);
 
 /* Arithmetic of the dense engine's sums.  F32 is faster and less exact:
  * the tolerance is then not certified (nw_run_info gives the error bound
  * measured for single precision instead).  Setting it: NW_ERR_ARG for a
  * value out of range. */
 typedef enum nw_precision { NW_PRECISION_F64 = 0, NW_PRECISION_F32 } nw_precision;
-nw_status nw_model_set_precision(nw_model *model, nw_precision precision);
-nw_precision nw_model_precision(const nw_model *model);
+NW_API nw_status nw_model_set_precision(nw_model *model, nw_precision precision);
+NW_API nw_precision nw_model_precision(const nw_model *model);
 
 /* Progress of a long call: nw_predict (queries done), nw_loo_predict and
  * nw_loo_loss (blocks of points), nw_select_bandwidth (criterion
@@ -235,27 +247,27 @@ nw_precision nw_model_precision(const nw_model *model);
  * made on one model from several threads at once each call fn from their
  * own thread, so fn must then be thread-safe. */
 typedef int (*nw_progress_fn)(double done, double total, void *ctx);
-nw_status nw_model_set_progress(nw_model *model, nw_progress_fn fn, void *ctx);
+NW_API nw_status nw_model_set_progress(nw_model *model, nw_progress_fn fn, void *ctx);
 
 /* Bandwidths h (d values, each finite and > 0), in the inputs' units.
  * Setting: NW_ERR_BANDWIDTH if one is not (the model keeps its old ones).
  * Getting: h (caller-allocated, d values) receives them. */
-nw_status nw_model_set_bandwidth(nw_model *model, const double *h);
-nw_status nw_model_bandwidth(const nw_model *model, double *h);
+NW_API nw_status nw_model_set_bandwidth(nw_model *model, const double *h);
+NW_API nw_status nw_model_bandwidth(const nw_model *model, double *h);
 /* The notebook's scales w = 1/|h|: any finite nonzero w (the sign does not
  * matter: every kernel is symmetric).  Stored as h = 1/|w|.  w has d
  * values; NW_ERR_BANDWIDTH if one is 0 or not finite, or 1/|w| overflows. */
-nw_status nw_model_set_scale(nw_model *model, const double *w);
+NW_API nw_status nw_model_set_scale(nw_model *model, const double *w);
 
 /* Column names for model files and CSV output (copied; NULL clears them).
  * x_names has d entries, y_names p entries; a NULL entry is stored as "".
  * Errors: NW_ERR_ARG (NULL model), NW_ERR_NOMEM (the old names are kept). */
-nw_status nw_model_set_names(nw_model *model, const char *const *x_names,
+NW_API nw_status nw_model_set_names(nw_model *model, const char *const *x_names,
                              const char *const *y_names);
 /* The name of input column k / output column c, owned by the model (valid
  * until it is freed or renamed), or NULL if unnamed or out of range. */
-const char *nw_model_x_name(const nw_model *model, size_t k);
-const char *nw_model_y_name(const nw_model *model, size_t c);
+NW_API const char *nw_model_x_name(const nw_model *model, size_t k);
+NW_API const char *nw_model_y_name(const nw_model *model, size_t c);
 
 /* ------------------------------------------------------------ prediction */
 
@@ -270,7 +282,7 @@ const char *nw_model_y_name(const nw_model *model, size_t c);
  * engine that does not apply, see nw_model_set_engine), NW_ERR_STOPPED (the
  * progress callback asked to stop).  Reads the model only: safe from
  * several threads at once. */
-nw_status nw_predict(const nw_model *model, const double *q, size_t m,
+NW_API nw_status nw_predict(const nw_model *model, const double *q, size_t m,
                      double *yhat, size_t *n_empty);
 
 /* What a prediction call did. */
@@ -279,6 +291,8 @@ typedef struct nw_run_info {
     double error_bound;     /* the largest certified relative error of a
                                prediction (0 for the dense engine in f64:
                                rounding only; f32: the measured bound) */
+    int certified;          /* 1: error_bound is certified; 0: f32 dense sums,
+                               whose bound is measured, not proved */
     size_t exact_fallbacks; /* queries recomputed by the dense engine because
                                the fast engine's bound missed the tolerance */
     double seconds;         /* wall-clock time of the computation */
@@ -286,7 +300,7 @@ typedef struct nw_run_info {
 
 /* nw_predict, and what it did in *info (may be NULL; filled on success).
  * The same errors and thread safety as nw_predict. */
-nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
+NW_API nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                           double *yhat, size_t *n_empty, nw_run_info *info);
 
 /* The attention matrix: weights (caller-allocated, m x n, row-major; row j
@@ -297,12 +311,12 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
  * (exact) sums.  The caller sizes weights: m * n doubles can be large.
  * Errors: NW_ERR_NONFINITE (a NaN or infinity in q).
  * Reads the model only: safe from several threads at once. */
-nw_status nw_attention(const nw_model *model, const double *q, size_t m,
+NW_API nw_status nw_attention(const nw_model *model, const double *q, size_t m,
                        double *weights);
 
 /* The constant-mean baseline: mean (caller-allocated, p values) = column
  * means of y.  Reads the model only. */
-nw_status nw_baseline(const nw_model *model, double *mean);
+NW_API nw_status nw_baseline(const nw_model *model, double *mean);
 
 /* -------------------------------------------------------- leave-one-out */
 
@@ -313,7 +327,7 @@ nw_status nw_baseline(const nw_model *model, double *mean);
  * NaN or the nearest value, per the empty policy).  With n = 1 there is
  * nothing left: NW_ERR_EMPTY.  NW_ERR_STOPPED if the progress callback
  * asked to stop.  Reads the model only: safe from several threads at once. */
-nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
+NW_API nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
 
 /* The leave-one-out loss of the notebook, at scales w (d values, nonzero;
  * NULL = the model's current 1/h):
@@ -328,7 +342,7 @@ nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty);
  * grad are d values.  Errors: NW_ERR_EMPTY (n = 1), NW_ERR_BANDWIDTH (a w is
  * 0 or not finite), NW_ERR_STOPPED.  Reads the model only (w does not
  * change it): safe from several threads at once. */
-nw_status nw_loo_loss(const nw_model *model, const double *w, double *loss,
+NW_API nw_status nw_loo_loss(const nw_model *model, const double *w, double *loss,
                       double *grad, size_t *n_empty);
 
 /* -------------------------------------------------------------- training */
@@ -358,7 +372,7 @@ typedef struct nw_train_options {
 } nw_train_options;
 
 /* Fill *opts with the defaults above (on_epoch and ctx NULL). */
-void nw_train_options_init(nw_train_options *opts);
+NW_API void nw_train_options_init(nw_train_options *opts);
 
 /* Full-batch gradient descent on the leave-one-out loss over the scales w,
  * the notebook's loop: each epoch computes L(w) and dL/dw, then steps
@@ -373,7 +387,7 @@ void nw_train_options_init(nw_train_options *opts);
  * gradient), NW_ERR_STOPPED (on_epoch or the progress callback asked to
  * stop).  On every failure the model is unchanged.  Changes the model: needs exclusive
  * access; on_epoch is called from the calling thread. */
-nw_status nw_train(nw_model *model, const nw_train_options *opts,
+NW_API nw_status nw_train(nw_model *model, const nw_train_options *opts,
                    const double *w0, double *w_out);
 
 /* ---------------------------------------------------- bandwidth selection */
@@ -390,7 +404,7 @@ typedef enum nw_criterion {
  * AICc is +INFINITY where it is undefined (tr(H) + 2 >= n: the fit
  * interpolates).  Errors: NW_ERR_BANDWIDTH (an h not finite and > 0),
  * NW_ERR_EMPTY (n = 1).  Reads the model only. */
-nw_status nw_criterion_eval(const nw_model *model, nw_criterion criterion,
+NW_API nw_status nw_criterion_eval(const nw_model *model, nw_criterion criterion,
                             const double *h, double *value, double *grad_log_h);
 
 typedef enum nw_rule { NW_RULE_SCOTT = 0, NW_RULE_SILVERMAN } nw_rule;
@@ -402,7 +416,7 @@ typedef enum nw_rule { NW_RULE_SCOTT = 0, NW_RULE_SILVERMAN } nw_rule;
  * h is caller-allocated, d values.  A column with zero spread gets
  * NW_ERR_BANDWIDTH.  Reads the model only (it does not set the bandwidths:
  * pass h to nw_model_set_bandwidth). */
-nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h);
+NW_API nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h);
 
 typedef struct nw_select_options {
     int grid_points;  /* 1-d: log-spaced scan points (default 60; x4 for compact
@@ -417,7 +431,7 @@ typedef struct nw_select_options {
 } nw_select_options;
 
 /* Fill *opts with the defaults above. */
-void nw_select_options_init(nw_select_options *opts);
+NW_API void nw_select_options_init(nw_select_options *opts);
 
 typedef struct nw_select_result {
     double value;     /* criterion at the chosen bandwidths */
@@ -440,25 +454,25 @@ typedef struct nw_select_result {
  * NW_ERR_NUMERIC (no finite criterion anywhere on the scan), NW_ERR_STOPPED;
  * on failure the model's bandwidths are unchanged.  Changes the model:
  * needs exclusive access. */
-nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
+NW_API nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
                               const nw_select_options *opts,
                               nw_select_result *result);
 
 /* ------------------------------------------------------ synthetic data */
 
 /* The notebook's truth f(x) = 2 sin x + x^0.8. */
-double nw_notebook_f(double x);
+NW_API double nw_notebook_f(double x);
 
 /* The notebook's training data from a seed: x ~ U(0, 5) sorted ascending,
  * y = f(x) + N(0, 0.5^2).  x and y are caller-allocated, n values each.
  * The same seed gives the same data on every platform.  NW_ERR_EMPTY if
  * n = 0. */
-nw_status nw_generate(uint64_t seed, size_t n, double *x, double *y);
+NW_API nw_status nw_generate(uint64_t seed, size_t n, double *x, double *y);
 
 /* The notebook's test grid: x_j = 0.1 j for j = 0..m-1 and truth f(x_j).
  * (m = 50 gives 0, 0.1, ..., 4.9.)  x and truth are caller-allocated, m
  * values each.  NW_ERR_EMPTY if m = 0. */
-nw_status nw_generate_grid(size_t m, double *x, double *truth);
+NW_API nw_status nw_generate_grid(size_t m, double *x, double *truth);
 
 /* -------------------------------------------------------------- tables */
 
@@ -474,7 +488,7 @@ typedef struct nw_table nw_table;
  * row, non-numeric or non-finite cell, misplaced quote), NW_ERR_EMPTY (no
  * header or no data rows).  *table receives a new table, to be freed with
  * nw_table_free (NULL after a failure).  diag may be NULL. */
-nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag);
+NW_API nw_status nw_table_read(const char *path, nw_table **table, nw_diag *diag);
 
 /* How nw_table_read_with splits a file. */
 typedef struct nw_table_read_opts {
@@ -486,30 +500,30 @@ typedef struct nw_table_read_opts {
 } nw_table_read_opts;
 
 /* Fill *opts with the defaults (delimiter and comment 0). */
-void nw_table_read_opts_init(nw_table_read_opts *opts);
+NW_API void nw_table_read_opts_init(nw_table_read_opts *opts);
 /* nw_table_read with options (opts NULL = the defaults).  NW_ERR_ARG for a
  * delimiter or comment that is '"', CR or LF, or a delimiter equal to the
  * comment character. */
-nw_status nw_table_read_with(const char *path, const nw_table_read_opts *opts,
+NW_API nw_status nw_table_read_with(const char *path, const nw_table_read_opts *opts,
                              nw_table **table, nw_diag *diag);
 /* The delimiter the table was read with (as given, or as detected). */
-char nw_table_delimiter(const nw_table *table);
+NW_API char nw_table_delimiter(const nw_table *table);
 /* Free a table; a no-op on NULL.  Its names and data die with it. */
-void nw_table_free(nw_table *table);
-size_t nw_table_rows(const nw_table *table);
-size_t nw_table_cols(const nw_table *table);
+NW_API void nw_table_free(nw_table *table);
+NW_API size_t nw_table_rows(const nw_table *table);
+NW_API size_t nw_table_cols(const nw_table *table);
 /* The name of column col (0-based), owned by the table; col < cols. */
-const char *nw_table_name(const nw_table *table, size_t col);
+NW_API const char *nw_table_name(const nw_table *table, size_t col);
 /* Row-major rows x cols values, owned by the table (read-only). */
-const double *nw_table_data(const nw_table *table);
+NW_API const double *nw_table_data(const nw_table *table);
 /* The 0-based index of a column: by exact name, else by a 1-based index
  * written as a number ("2").  NW_ERR_ARG if there is no such column. */
-nw_status nw_table_find(const nw_table *table, const char *name_or_index,
+NW_API nw_status nw_table_find(const nw_table *table, const char *name_or_index,
                         size_t *col);
 /* Copy chosen columns (0-based indices, ncols of them, repeats allowed) into
  * out (caller-allocated, rows x ncols, row-major).  NW_ERR_ARG for an index
  * >= cols, NW_ERR_EMPTY for ncols = 0. */
-nw_status nw_table_columns(const nw_table *table, const size_t *cols,
+NW_API nw_status nw_table_columns(const nw_table *table, const size_t *cols,
                            size_t ncols, double *out);
 
 /* Write a CSV file atomically: to a temporary file beside path, renamed
@@ -519,13 +533,13 @@ nw_status nw_table_columns(const nw_table *table, const size_t *cols,
  * rows x cols, row-major; names has cols entries.  Errors: NW_ERR_EMPTY
  * (cols = 0), NW_ERR_IO (with diag, may be NULL: cannot create, write or
  * rename; path is then untouched). */
-nw_status nw_csv_write(const char *path, const char *const *names,
+NW_API nw_status nw_csv_write(const char *path, const char *const *names,
                        const double *data, size_t rows, size_t cols,
                        nw_diag *diag);
 /* nw_csv_write with finite numbers in `digits` significant digits (printf's
  * %.*g) for digits 1..17; 0 = the shortest exact form, as nw_csv_write.
  * NW_ERR_ARG for other digits. */
-nw_status nw_csv_write_digits(const char *path, const char *const *names,
+NW_API nw_status nw_csv_write_digits(const char *path, const char *const *names,
                               const double *data, size_t rows, size_t cols,
                               int digits, nw_diag *diag);
 
@@ -538,14 +552,14 @@ nw_status nw_csv_write_digits(const char *path, const char *const *names,
  * (not the thread count or the progress callback).
  * NW_ERR_IO (with diag, may be NULL) if it cannot be written; path is then
  * untouched.  Reads the model only. */
-nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag);
+NW_API nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag);
 /* Load a model saved by nw_model_save ("-" = stdin) into *model (a new
  * model, to be freed with nw_model_free; NULL after a failure).  Errors,
  * with diag (may be NULL) naming the file: NW_ERR_IO (cannot open or read),
  * NW_ERR_PARSE (not JSON, with the line and column), NW_ERR_FORMAT (another
  * format or version, a missing or ill-typed field, shapes that disagree),
  * NW_ERR_NONFINITE / NW_ERR_BANDWIDTH (bad numbers in the file). */
-nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag);
+NW_API nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -95,7 +95,9 @@ typedef void (*nw_engine_moments_fn)(const nw_engine *e, const double *q,
                                      size_t skip, nw_moments *mo);
 struct nw_engine {
     nw_engine_kind kind;     /* never NW_ENGINE_AUTO */
-    const nw_problem *pb;
+    const nw_problem *pb;    /* = &problem */
+    nw_problem problem;      /* the caller's, f32 cleared for the fast engines
+                                (they work in f64, more exactly than f32) */
     double tol;              /* certified relative error per prediction */
     size_t m;                /* queries expected (for choices inside an engine) */
     void *state;             /* the engine's prepared data */
@@ -109,6 +111,8 @@ struct nw_engine {
 nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
                         size_t m, nw_engine **out);
 void nw_engine_free(nw_engine *e);
+/* 1 if engine `kind` can compute pb's sums (cost estimate finite). */
+int nw_engine_applies(const nw_problem *pb, nw_engine_kind kind);
 /* The moments at q by engine e (the dense engine when e->kind is dense). */
 void nw_engine_moments(const nw_engine *e, const double *q, size_t skip,
                        nw_moments *mo);

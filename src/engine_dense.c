@@ -5,18 +5,21 @@
  * local constant or linear, with or without the derivative moments.  Keys
  * are visited in tiles of FAST_TILE; per tile
  *
- *   1. max:   the tile's largest base-2 score log2 K(u) (the skipped key
- *             left out); if it beats the running maximum, the sums so far
- *             are multiplied by 2^(old - new) (online softmax);
- *   2. sums:  one fused loop: u = (q - x) w, the weight 2^(score - max) by
- *             the inline exp2_poly, and every moment's accumulator.
+ *   1. range: the tile's smallest |u| (the largest weight; the skipped key
+ *             left out); if it beats the running smallest s, the sums so
+ *             far are multiplied by K(new)/K(old) (online softmax);
+ *   2. sums:  one fused loop: u = (q - x) w, the weight K(u)/K(s) =
+ *             2^exponent2(|u|, s) by the inline exp2_poly, and every
+ *             moment's accumulator.
  *
  * Nothing in the fused loop calls out, so it runs at the speed of the
- * polynomial (bench/limit.c measures the loop alone).  In single precision
- * (pb->f32) pass 1 also rounds u = (q - x) w (formed in double) and y to
- * float into scratch, and pass 2 runs in float, 16 lanes per AVX-512
- * vector, its sums carried in float within a tile and in double across
- * tiles (error analysis at dense1d_f32).
+ * polynomial (bench/limit.c measures the loop alone: local constant reaches
+ * ~87% of it).  In single precision (pb->f32) pass 1 also rounds
+ * u = (q - x) w (formed in double) and y to float into scratch, and pass 2
+ * runs in float, 16 lanes per AVX-512 vector, its sums carried in float
+ * within a tile and in double across tiles (error analysis at dense1d_f32).
+ * Other kernels, d > 1 and p > 1 take the general path in double whatever
+ * pb->f32 says.
  *
  * The general path (any kernel, d, p): tiles of TILE points through three
  * named passes:
@@ -358,24 +361,29 @@ static void sums1d_scale(sums1d *S, double f)
     S->g0 *= f; S->g1 *= f; S->g2 *= f; S->h0 *= f; S->h1 *= f;
 }
 
-/* Smallest |u| = |q - x| |w| of keys [t0, t1) (INFINITY if none). */
-static ALWAYS_INLINE double min_abs_u(const double *x, size_t t0, size_t t1, double q, double w)
+/* Smallest and largest |u| = |q - x| |w| of keys [t0, t1) (INFINITY, 0
+ * if none). */
+static ALWAYS_INLINE void range_abs_u(const double *x, size_t t0, size_t t1, double q, double w,
+                                      double *lo, double *hi)
 {
-    double m = INFINITY;
-#pragma omp simd reduction(min:m)
+    double m = INFINITY, M = 0;
+#pragma omp simd reduction(min:m) reduction(max:M)
     for (size_t t = t0; t < t1; t++) {
         double au = fabs((q - x[t]) * w);
         m = m < au ? m : au;
+        M = M > au ? M : au;
     }
-    return m;
+    *lo = m < *lo ? m : *lo;
+    *hi = M > *hi ? M : *hi;
 }
 
 /* Pass 2 over keys [t0, t1): weights 2^exponent2 and every moment, in one
- * loop.  A dropped term (below the clamp, or u infinite) gets e = 0 and
- * u = 0, so no 0 * inf reaches the sums. */
+ * loop.  A dropped term (below the clamp) gets e = 0; where some u may be
+ * infinite (`safe`), u = 0 too, so no 0 * inf reaches the sums.  `centred`:
+ * the slope column is u itself (shift c = 0). */
 static ALWAYS_INLINE void sums_f64(const double *x, const double *y, size_t t0, size_t t1,
-                                   double q, double w, double c, double s,
-                                   int laplace, int linear, int grad, sums1d *S)
+                                   double q, double w, double c, double s, int laplace,
+                                   int linear, int grad, int centred, int safe, sums1d *S)
 {
     double a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
@@ -384,19 +392,19 @@ static ALWAYS_INLINE void sums_f64(const double *x, const double *y, size_t t0, 
         int keep = a >= MIN_EXP2_ARG;
         double e = exp2_poly(keep ? a : MIN_EXP2_ARG);
         e = keep ? e : 0;
-        u = keep ? u : 0;
+        if (safe) u = keep ? u : 0;
         double yt = y[t];
         a0 += e;
         b0 += e * yt;
         if (linear) {
-            double v = u - c, ev = e * v;
+            double v = centred ? u : u - c, ev = e * v;
             a1 += ev; a2 += ev * v; b1 += ev * yt;
         }
         if (grad) {
             double er = e * rho1d(u, laplace);
             g0 += er; h0 += er * yt;
             if (linear) {
-                double v = u - c, erv = er * v;
+                double v = centred ? u : u - c, erv = er * v;
                 g1 += erv; g2 += erv * v; h1 += erv * yt;
             }
         }
@@ -405,30 +413,32 @@ static ALWAYS_INLINE void sums_f64(const double *x, const double *y, size_t t0, 
     S->g0 += g0; S->g1 += g1; S->g2 += g2; S->h0 += h0; S->h1 += h1;
 }
 
-/* The same in float over the tile's rounded uf, yf (dropped keys: uf = inf). */
-static ALWAYS_INLINE void sums_f32(const float *uf, const float *yf, size_t nt, float c,
+/* The same in float over the tile's rounded uf, yf (dropped keys: uf =
+ * inf), with slope columns vf = u - c rounded from double (vf = uf when
+ * c = 0). */
+static ALWAYS_INLINE void sums_f32(const float *uf, const float *yf, const float *vf, size_t nt,
                                    float s, int laplace, int linear, int grad, sums1d *S)
 {
     float a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
     for (size_t t = 0; t < nt; t++) {
-        float u = uf[t], a = exponent2f(fabsf(u), s, laplace);
+        float u = uf[t], yt = yf[t], v = vf[t], a = exponent2f(fabsf(u), s, laplace);
         int keep = a >= MIN_EXP2_ARGF;
         float e = exp2f_poly(keep ? a : MIN_EXP2_ARGF);
         e = keep ? e : 0;
         u = keep ? u : 0;
-        float yt = yf[t];
+        v = keep ? v : 0;
         a0 += e;
         b0 += e * yt;
         if (linear) {
-            float v = u - c, ev = e * v;
+            float ev = e * v;
             a1 += ev; a2 += ev * v; b1 += ev * yt;
         }
         if (grad) {
             float er = e * rho1df(u, laplace);
             g0 += er; h0 += er * yt;
             if (linear) {
-                float v = u - c, erv = er * v;
+                float erv = er * v;
                 g1 += erv; g2 += erv * v; h1 += erv * yt;
             }
         }
@@ -478,68 +488,115 @@ static ALWAYS_INLINE void dense1d_f64(const nw_problem *pb, double q, size_t ski
         size_t sk = (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) ? skip - j0 : nt;
         size_t r1 = sk < nt ? sk + 1 : nt;
         const double *x = pb->x + j0, *y = pb->y + j0;
-        double m1 = min_abs_u(x, 0, sk, q, w), m2 = min_abs_u(x, r1, nt, q, w);
-        double tmin = m1 < m2 ? m1 : m2;
+        double tmin = INFINITY, tmax = 0;
+        range_abs_u(x, 0, sk, q, w, &tmin, &tmax);
+        range_abs_u(x, r1, nt, q, w, &tmin, &tmax);
         if (tmin == INFINITY) continue;
         if (tmin < s) rescale1d(&S, &s, tmin, laplace);
-        sums_f64(x, y, 0, sk, q, w, c, s, laplace, linear, grad, &S);
-        sums_f64(x, y, r1, nt, q, w, c, s, laplace, linear, grad, &S);
+        /* the common case: slope columns unshifted, every u^2 finite */
+        if (c == 0 && tmax <= 1e150) {
+            sums_f64(x, y, 0, sk, q, w, 0, s, laplace, linear, grad, 1, 0, &S);
+            sums_f64(x, y, r1, nt, q, w, 0, s, laplace, linear, grad, 1, 0, &S);
+        } else {
+            sums_f64(x, y, 0, sk, q, w, c, s, laplace, linear, grad, 0, 1, &S);
+            sums_f64(x, y, r1, nt, q, w, c, s, laplace, linear, grad, 0, 1, &S);
+        }
     }
     store1d(pb, &S, s, laplace, mo);
 }
 
+/* One tile of the f32 path in double (keys [0, sk) and (sk, nt)), for
+ * queries far from every key: out of line, so that the f32 loop's
+ * specialised copies stay lean (a rare path: runtime flags). */
+static __attribute__((noinline)) void tile_far_f64(const double *x, const double *y, size_t nt,
+                                                   size_t sk, double q, double w, double c,
+                                                   int laplace, int linear, int grad,
+                                                   double *s, sums1d *S)
+{
+    size_t r1 = sk < nt ? sk + 1 : nt;
+    double tmin = INFINITY, tmax = 0;
+    range_abs_u(x, 0, sk, q, w, &tmin, &tmax);
+    range_abs_u(x, r1, nt, q, w, &tmin, &tmax);
+    if (tmin < *s) rescale1d(S, s, tmin, laplace);
+    sums_f64(x, y, 0, sk, q, w, c, *s, laplace, linear, grad, 0, 1, S);
+    sums_f64(x, y, r1, nt, q, w, c, *s, laplace, linear, grad, 0, 1, S);
+}
+
+/* Past this smallest |u| (the query more than F32_MAX_S bandwidths from
+ * every key seen so far) a tile is summed in double: see dense1d_f32. */
+#define F32_MAX_S 4.0
+
 /* Single precision.  Per tile, u = (q - x) w is formed in double and
- * rounded once to float (so the float u has relative error <= 2^-24 however
- * far q and x are from 0), y is rounded to float, and pass 2 runs in float.
+ * rounded once to float, y is rounded to float, and pass 2 runs in float.
  *
- * Error, for a term whose weight is e^-z relative to the largest (z >= 0
- * nats; Gaussian z = (u^2 - s^2)/2):
- *   - u rounded: z moves by u du <= u^2 2^-24 = (2z + s^2) 2^-24; the
- *     smallest |u| = s is rounded the same way, which is a common factor
- *     of every weight and cancels in the ratios; so the weight's relative
- *     error is <= ~2z 2^-24 from u, plus ~3 2^-24 z from forming the
- *     exponent, plus exp2f's 0.75 ulp;
- *   - the sums: float within a tile (each of 16 lanes adds FAST_TILE/16 =
- *     32 terms: <= 31 2^-24 = 1.8e-6 of the tile's sum of |terms| in the
- *     worst case, ~sqrt(32) 2^-24 typically), double across tiles;
- *   - y rounded: 2^-24 relative per value.
- * Local constant, yhat = B / A: the relative errors of A and B (B relative
- * to sum e |y|) add; the weight errors are <= (5 zbar + 2) 2^-24 with zbar
- * the weighted mean of z (<= ~log n + 1 however the keys lie), so the
- * prediction errs by at most ~(10 (log n + 1) + 4 + 2 * 31) 2^-24 ~ 1e-5
- * (n = 1e6) times the weighted mean of |y|: a prediction near 0 from values
+ * Error.  A weight is 2^a with a = -(|u|^2 - s^2) / (2 ln 2) (Gaussian; s
+ * the smallest |u|).  Rounding u and s to float moves the exponent by
+ * |u| du + s ds <= (u^2 + s^2) 2^-24 nats (and by (|u| + s) 2^-24 for the
+ * Laplace kernel); forming a rounds twice more (~2 |a| 2^-24); exp2f is
+ * within 0.75 ulp.  So a term at z = (u^2 - s^2) / 2 nats below the largest
+ * carries a relative error of about (4 z + 2 s^2 + 1) 2^-24.  That grows
+ * with s^2: a query far from every key would lose every digit (s = 100:
+ * 6e-4), so a tile is summed in float only while s <= F32_MAX_S = 4 (at
+ * most 32 2^-24 = 2e-6 from s); beyond, in double.  Terms with z large
+ * weigh e^-z: their error z e^-z is at most 0.37 2^-24 each, relative to
+ * the largest term.
+ * The sums: float within a tile (each of 16 lanes adds FAST_TILE / 16 = 32
+ * terms: <= 31 2^-24 = 1.8e-6 of the tile's sum of |terms| at worst,
+ * ~sqrt(32) 2^-24 typically), double across tiles; y rounded: 2^-24.
+ * Local constant, yhat = B / A: the relative errors of A and B (B's
+ * relative to sum e |y|) add: the prediction is within ~(2 (4 zbar + 2 s^2
+ * + 1) + 2 * 31 + 1) 2^-24 of the exact one, times the weighted mean of |y|
+ * (zbar the weighted mean of z, <= ~log n + 1 however the keys lie): < 1e-5
+ * for n <= 1e6 at worst, ~1e-7 typically.  A prediction near 0 from values
  * of both signs has no relative bound.  Local linear multiplies the
- * moments' errors by the local design's conditioning.  Measured
- * (tests/test_engine_dense.c, bench/f32_error below): see
- * NW_F32_ERROR_BOUND (estimate.h). */
+ * moments' errors by the local design's conditioning (the estimator
+ * recentres the slope columns when it is poor; vf = u - c is rounded from
+ * double for that).  Measured: NW_F32_ERROR_BOUND (estimate.h). */
 static ALWAYS_INLINE void dense1d_f32(const nw_problem *pb, double q, size_t skip,
                                       nw_moments *mo, int laplace, int linear, int grad)
 {
     const size_t n = pb->n;
-    const double w = pb->w[0];
-    const float c = (float) mo->shift[0];
-    /* scratch: mo->score holds TILE * (2 + 2d) >= 2 * FAST_TILE floats */
-    float *uf = (float *) mo->score, *yf = uf + FAST_TILE;
+    const double w = pb->w[0], c = mo->shift[0];
+    /* scratch: mo->score holds TILE * (2 + 2d) >= 3 * FAST_TILE floats */
+    float *uf = (float *) mo->score, *yf = uf + FAST_TILE, *vf = yf + FAST_TILE;
     double s = INFINITY;
     sums1d S = { 0 };
     for (size_t j0 = 0; j0 < n; j0 += FAST_TILE) {
         size_t nt = n - j0 < FAST_TILE ? n - j0 : FAST_TILE;
+        size_t sk = (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) ? skip - j0 : nt;
         const double *x = pb->x + j0, *y = pb->y + j0;
-#pragma omp simd
-        for (size_t t = 0; t < nt; t++) {
-            uf[t] = (float) ((q - x[t]) * w);
-            yf[t] = (float) y[t];
-        }
-        if (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) uf[skip - j0] = INFINITY;
         float m = INFINITY;
 #pragma omp simd reduction(min:m)
         for (size_t t = 0; t < nt; t++) {
-            float au = fabsf(uf[t]);
+            float u = (float) ((q - x[t]) * w), au = fabsf(u);
+            uf[t] = u;
+            yf[t] = (float) y[t];
             m = m < au ? m : au;
         }
+        if (sk < nt) {
+            /* leave the key out, and take the smallest |u| again */
+            uf[sk] = INFINITY;
+            m = INFINITY;
+#pragma omp simd reduction(min:m)
+            for (size_t t = 0; t < nt; t++) {
+                float au = fabsf(uf[t]);
+                m = m < au ? m : au;
+            }
+        }
         if (m == INFINITY) continue;
+        if ((m < s ? m : s) > F32_MAX_S) {
+            /* far from every key so far: this tile in double */
+            tile_far_f64(x, y, nt, sk, q, w, c, laplace, linear, grad, &s, &S);
+            continue;
+        }
         if (m < s) rescale1d(&S, &s, m, laplace);
-        sums_f32(uf, yf, nt, c, (float) s, laplace, linear, grad, &S);
+        if (linear && c != 0) {
+#pragma omp simd
+            for (size_t t = 0; t < nt; t++) vf[t] = (float) ((q - x[t]) * w - c);
+            sums_f32(uf, yf, vf, nt, (float) s, laplace, linear, grad, &S);
+        } else {
+            sums_f32(uf, yf, uf, nt, (float) s, laplace, linear, grad, &S);
+        }
     }
     store1d(pb, &S, s, laplace, mo);
 }

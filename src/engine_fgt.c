@@ -2,46 +2,50 @@
  * engine_fgt.c: the fast Gauss transform for d = 1 and the Gaussian kernel,
  * with a certified error.
  *
- * Keys are bucketed into boxes of width BETA in scaled units (BETA / w in
- * x).  Box b has centre c_b; for a key x in it and a query q write
+ * Keys are bucketed into boxes of width BETA = 1 in scaled units (1/w in x).
+ * Box b has centre c_b; for a key x in it and a query q write
  *
- *     u = (q - x) w = tau + v,   tau = (q - c_b) w,   v = (c_b - x) w,  |v| <= BETA/2.
+ *     u = (q - x) w = tau + v,   tau = (q - c_b) w,   v = (c_b - x) w,  |v| <= rho = 1/2.
  *
- * Every moment the estimators need is a sum over keys of f u^a e^{-u^2/2}
- * with f = 1 or y_c and a = 0..4 (local constant: a = 0, its bandwidth
- * gradient a = 2; local linear: a <= 2, gradient a <= 4).  By the binomial
- * theorem u^a = sum_i C(a,i) tau^(a-i) v^i, so per box we need
+ * Every moment the estimators need is a sum over keys of f g_a(u) with
+ * g_a(u) = u^a e^{-u^2/2}, f = 1 or y_c and a = 0..4 (local constant: a = 0,
+ * its bandwidth gradient a = 2; local linear: a <= 2, gradient a <= 4).
+ * Taylor in v about tau:
  *
- *     H_b[phi](tau) = sum_{x in b} phi e^{-(tau + v)^2/2},   phi = f v^i.
- *
- * Taylor in v about tau, with g(s) = e^{-s^2/2} and g^(k)(s) =
- * (-1)^k He_k(s) e^{-s^2/2} (probabilists' Hermite polynomials):
- *
- *     H_b[phi](tau) = sum_{k < P} g^(k)(tau) M_k[phi] + R_P,
- *     M_k[phi] = sum_{x in b} phi v^k / k!        (the box's moments),
+ *     sum_{x in b} f g_a(tau + v) = sum_{k < P} g_a^(k)(tau) M_k[f] + R_P,
+ *     M_k[f] = sum_{x in b} f v^k / k!           (the box's moments),
+ *     g_a^(k) = sum_{i <= min(a,k)} C(k,i) a!/(a-i)! tau^(a-i) g_0^(k-i),
+ *     g_0^(k)(s) = (-1)^k He_k(s) e^{-s^2/2}      (probabilists' Hermite),
  *
  * and by Lagrange's remainder and Cramer's inequality
  * |He_k(s)| e^{-s^2/4} <= K sqrt(k!), K = 1.086435,
  *
- *     |R_P| <= sum |phi| (BETA/2)^P / P! * max_xi |g^(P)(xi)|
- *           <= sum |phi| K (BETA/2)^P / sqrt(P!) * e^{-dist^2/4},
+ *     |R_P| <= sum |f| rho^P / P! sum_{i<=a} C(P,i) a!/(a-i)! (|tau| + rho)^(a-i)
+ *                     K sqrt((P-i)!) e^{-dist^2/4}                 (trunc_bound)
  *
- * dist = max(|tau| - BETA/2, 0), the query's distance to the box.  P is
- * chosen per (query, box) as the smallest that meets the box's share of the
- * budget.  The rounding of the sum of products is bounded too (a few ulps of
- * sum_k |g^(k)| |M_k|, which is large where terms cancel).
+ * dist = max(|tau| - rho, 0), the query's distance to the box.  The
+ * rounding of the expansion (large where its terms cancel) is bounded too.
+ *
+ * Two modes, the cheaper for the expected number of queries:
+ *  - per query (perquery_sums): walk the boxes outward from the query's,
+ *    expanding each with the fewest terms that meet its share of the budget,
+ *    summing small or far boxes directly;
+ *  - local (build_locals, local_sums): for every box T, the Taylor
+ *    coefficients about c_T of all the sums above (a second expansion in the
+ *    query's offset s, see the comment there); a query then costs one Horner
+ *    sum of P_LOC terms per moment.  Queries in boxes the local expansions
+ *    cannot certify (far from the data) use the per-query mode.
  *
  * Far boxes are pruned: a key at distance >= dist carries at most
  * e^{-dist^2/2}, and |u|^a e^{-u^2/2} decreases for |u| > sqrt(a), so the
- * keys from box b outward add at most count * dist^a e^{-dist^2/2}
+ * keys from a box outward add at most count * dist^a e^{-dist^2/2}
  * (dist >= 2).  The budget for everything neglected is tol/1024 of a lower
  * bound on sum_j K_j (the nearest box's keys, at its far edge): errA/errB
  * carry all of it to the estimator, which certifies each prediction (or
- * recomputes it densely).  Boxes too far for a cheap expansion (a query far
- * from the data) are summed directly, exactly.
+ * recomputes it densely).
  *
- * Leave-one-out subtracts the key's own term e^0 * (1, y) after the sum;
- * the estimator's check catches the cancellation this can cause.
+ * Leave-one-out subtracts the key's own term after the sum; the
+ * estimator's check catches the cancellation this can cause.
  *
  * Everything is in scaled form: logscale = -dist_min^2/2 for the nearest
  * non-empty box, so no sum overflows or underflows.
@@ -57,7 +61,7 @@
 #define P_LOC 30          /* terms of the local (target) expansions */
 #define LOC_REACH 13      /* boxes a local expansion may gather from, each side */
 #define AMAX 4            /* largest power of u any moment needs */
-#define DIRECT_DIST 12.0  /* beyond this distance expansions lose accuracy: sum directly */
+#define DIRECT_DIST 12.0  /* per-query mode: farther boxes are summed directly */
 #define CRAMER_K 1.086435
 #define MIN_EXP_ARG (-700.0)
 
@@ -69,7 +73,7 @@ typedef struct fgt_state {
     double *xs, *ys;      /* keys and values in box order (n, n x p) */
     size_t *idx;          /* their original indices */
     double *centre;       /* nb box centres (x units) */
-    size_t na1, nay;      /* powers of v needed: 0..na1-1 for f = 1, 0..nay-1 for y */
+    size_t na1, nay;      /* powers of u needed: 0..na1-1 for f = 1, 0..nay-1 for y */
     size_t nf;            /* sums per query: na1 + p nay (D_a[1], D_a[y_c]) */
     size_t ns;            /* moment sets per box: 1 + p (f = 1, y_c) */
     size_t nfp;           /* nf rounded up to a multiple of 4 (local layout) */
@@ -78,7 +82,6 @@ typedef struct fgt_state {
     double *cum_count;    /* nb + 1 prefix counts */
     double *cum_absy;     /* (nb + 1) x p prefix sums of |y_c| */
     size_t *next_left, *next_right; /* nearest non-empty box at or left/right of b (nb = none) */
-    double lsqrtfact[P_MAX + 1];    /* log sqrt(k!) */
     double half_beta_pow[P_MAX + 1];/* (BETA/2)^k / k! */
     /* local mode: per target box T (the same grid), the Taylor coefficients
      * about its centre of every sum, nb x P_LOC x nf, their absolute error
@@ -271,10 +274,9 @@ static nw_status fgt_init(nw_engine *e)
         if (s->start[b + 1] > s->start[b]) last = b;
         s->next_right[b] = last;
     }
-    double lf = 0, hb = 1;
+    double hb = 1;
     for (size_t k = 0; k <= P_MAX; k++) {
-        if (k > 0) { lf += log((double) k); hb *= (BETA / 2) / (double) k; }
-        s->lsqrtfact[k] = 0.5 * lf;
+        if (k > 0) hb *= (BETA / 2) / (double) k;
         s->half_beta_pow[k] = hb;
     }
     e->state = s;
@@ -483,6 +485,11 @@ static void acc_free(void *p)
 
 static fgt_acc *acc_get(nw_moments *mo, size_t p)
 {
+    if (mo->scratch && mo->free_scratch != acc_free) {
+        /* another engine's scratch: replace it */
+        if (mo->free_scratch) mo->free_scratch(mo->scratch);
+        mo->scratch = NULL;
+    }
     if (!mo->scratch) {
         fgt_acc *a = calloc(1, sizeof *a);
         if (!a) return NULL;

@@ -7,9 +7,9 @@
  * into leaf order, each leaf one contiguous block (its keys' coordinates
  * dimension by dimension, then their values output by output: one stream
  * of memory per leaf, in vector-friendly runs); pos[i] is the leaf-order
- * place of the original key i (for skip).  Each node keeps its keys' bounding box (in the
- * inputs' own units: u is always computed as (q - x) w, as the dense engine
- * does) and sum_j |y_jc| per output.
+ * place of the original key i (for skip).  Each node keeps its keys'
+ * bounding box (in the inputs' own units: u is always computed as
+ * (q - x) w, as the dense engine does) and sum_j |y_jc| per output.
  *
  * Box bounds.  For a node with box [lo, hi] and a query q, every key x of
  * the node has, in floating point as computed,
@@ -48,6 +48,7 @@
  * A query allocates nothing: the heap and the leaf buffers live in the
  * thread's nw_moments scratch.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,7 +68,8 @@ extern double tree_vsin(double) __asm__("sin");
 #define tree_vsin sin
 #endif
 
-#if defined(NW_HAVE_LIBMVEC) && defined(__GNUC__) && !defined(__clang__)
+#if defined(NW_HAVE_LIBMVEC) && defined(__GNUC__) && !defined(__clang__) \
+    && !defined(__SANITIZE_THREAD__) /* TSan: the ifunc resolver would run before its runtime */
 #define NW_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NW_TARGET_CLONES
@@ -81,7 +83,7 @@ extern double tree_vsin(double) __asm__("sin");
 /* Below exp(-700) the dense engine sets a weight to 0 (engine_dense.c). */
 #define MIN_EXP_ARG (-700.0)
 /* Relative slack on the pruning bounds: exp and the bounds' own products
- * round by a few ulps. */
+ * round by a few ulps (the scores' rounding is the margin in try_prune). */
 #define BOUND_SLACK (1 + 1e-14)
 
 typedef struct tree_node {
@@ -539,7 +541,10 @@ static inline int try_prune(const tree_state *s, const nw_problem *pb, const dou
                             size_t id, double maxlog, double share, nw_moments *mo)
 {
     const size_t d = s->d, p = s->p, r = mo->r;
-    double gap = maxlog - mo->logscale;
+    /* a key's score and maxlog each round in up to d + 1 operations (and
+     * may be contracted to fmas differently): widen the gap by that */
+    double margin = 2 * (double) (d + 2) * DBL_EPSILON * (fabs(maxlog) + fabs(mo->logscale));
+    double gap = maxlog - mo->logscale + margin;
     if (!(gap <= 0)) return 0;                  /* nothing found yet, or NaN */
     if (gap < MIN_EXP_ARG) return 1;            /* dense weights are all 0 */
     double kmax = exp(gap) * BOUND_SLACK;
@@ -609,8 +614,9 @@ static void tree_moments(const nw_engine *e, const double *q, size_t skip, nw_mo
         for (int i = 0; i < 2; i++) {
             if (log_kernel) {
                 double key = box_maxlog(s, pb, kids[i], q);
-                /* exactly zero in the dense engine: never pushed */
-                if (mo->logscale != -INFINITY && key - mo->logscale < MIN_EXP_ARG) continue;
+                /* exactly zero in the dense engine: never pushed (2 MIN_EXP_ARG:
+                 * far beyond any rounding of the scores) */
+                if (mo->logscale != -INFINITY && key - mo->logscale < 2 * MIN_EXP_ARG) continue;
                 heap_push(h, &len, key, kids[i]);
             } else if (!box_outside(s, pb, kids[i], q)) {
                 h[len++].node = kids[i];
@@ -675,13 +681,28 @@ static double tree_cost(const nw_problem *pb, size_t m)
     }
     for (size_t k = 0; k < d; k++) {
         if (!(side[k] > 0)) continue;           /* one value: all within reach */
+        /* a window of half-width reach about a query spread uniformly
+         * over [0, side] overlaps the data by 2 reach - reach^2 / side on
+         * average (all of it once reach >= side) */
         double leaf = side[k] * pow(LEAF_MAX / nd, 1.0 / (double) d);
-        frac *= fmin(1, (2 * reach + leaf) / side[k]);
+        double overlap = reach >= side[k] ? side[k] : 2 * reach - reach * reach / side[k];
+        frac *= fmin(1, (overlap + leaf) / side[k]);
     }
     frac = fmin(1, frac * (frac < 1 ? shape : 1));
     double visited = fmax(frac * nd, fmin(nd, LEAF_MAX));
-    double per_query = 1.2 * visited + 8.0 * visited / LEAF_MAX * 2;
-    return (double) m * per_query + 2.0 * nd * log2(nd + 1);
+    /* Measured (n = 10^5, d = 2, one thread, CPU time): a visited key costs
+     * about one dense evaluation for the log kernels (both engines spend it
+     * in exp) and about 0.4 of one for the compact kernels (the dense
+     * engine's general path evaluates them one by one); a visited node
+     * ~20; the build ~6 per key and level.  At n = 10^6 a log-kernel key
+     * costs ~1.5 (the ~2e5 keys a query visits no longer stay in cache,
+     * while the dense engine streams). */
+    double per_key = kernel_is_log(pb->kernel) ? 1.0 + 0.5 * fmin(1, fmax(0, log10(nd / 1e5))) : 0.5;
+    double per_query = per_key * visited + 20.0 * 2 * visited / LEAF_MAX;
+    double cost = (double) m * per_query + 6.0 * nd * log2(nd + 1);
+    /* d = 1 is the sorted and fgt engines' ground: the tree stays
+     * available on request but AUTO should not prefer it */
+    return d == 1 ? 8 * cost : cost;
 }
 
 const nw_engine_impl nw_engine_tree_impl = {

@@ -2,9 +2,13 @@
  * model_io.c: models saved to and loaded from versioned JSON files.
  *
  *   {"format": "nwreg-model", "version": 1, "kernel": "gaussian",
- *    "estimator": "lc", "empty": "nan", "n": 50, "d": 1, "p": 1,
+ *    "estimator": "lc", "empty": "nan", "engine": "auto",
+ *    "tolerance": 1e-12, "precision": "f64", "n": 50, "d": 1, "p": 1,
  *    "inputs": ["x"], "outputs": ["y"], "bandwidth": [0.25],
  *    "x": [[x11, .., x1d], ...n rows], "y": [[y11, .., y1p], ...]}
+ *
+ * "engine", "tolerance" and "precision" are optional (files written before
+ * they existed load with the defaults: auto, 1e-12, f64).
  *
  * Loading parses with cJSON.  Saving writes the text itself: cJSON 1.7's
  * number printer accepts a 15-digit form that only approximately equals the
@@ -93,6 +97,12 @@ static nw_status write_model(FILE *fp, void *ctx)
                 m->empty == NW_EMPTY_NEAREST ? "nearest" : "nan", m->n, m->d, m->p) < 0)
         return NW_ERR_IO;
     if ((status = write_names(fp, m->x_names, m->d, "x")) != NW_OK) return status;
+    char tol[32];
+    nw_format_double(tol, sizeof tol, m->tolerance);
+    if (fprintf(fp, ",\n  \"engine\": \"%s\",\n  \"tolerance\": %s,\n  \"precision\": \"%s\"",
+                nw_engine_name(m->engine), tol,
+                m->precision == NW_PRECISION_F32 ? "f32" : "f64") < 0)
+        return NW_ERR_IO;
     if (fputs(",\n  \"outputs\": ", fp) == EOF) return NW_ERR_IO;
     if ((status = write_names(fp, m->y_names, m->p, "y")) != NW_OK) return status;
     if (fputs(",\n  \"bandwidth\": ", fp) == EOF) return NW_ERR_IO;
@@ -314,6 +324,27 @@ static nw_status build_model(const checker *c, const cJSON *root, nw_model **out
         && (status = get_string(c, root, "empty", &empty_name)) != NW_OK) return status;
     if (strcmp(empty_name, "nan") != 0 && strcmp(empty_name, "nearest") != 0)
         return bad(c, "must be \"nan\" or \"nearest\"", "empty");
+    nw_engine_kind engine = NW_ENGINE_AUTO;
+    nw_precision precision = NW_PRECISION_F64;
+    double tolerance = 1e-12;
+    const char *name;
+    if (cJSON_GetObjectItemCaseSensitive(root, "engine")) {
+        if ((status = get_string(c, root, "engine", &name)) != NW_OK) return status;
+        if (nw_engine_from_name(name, &engine) != NW_OK)
+            return bad(c, "names no known engine", "engine");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(root, "precision")) {
+        if ((status = get_string(c, root, "precision", &name)) != NW_OK) return status;
+        if (strcmp(name, "f32") != 0 && strcmp(name, "f64") != 0)
+            return bad(c, "must be \"f32\" or \"f64\"", "precision");
+        precision = strcmp(name, "f32") == 0 ? NW_PRECISION_F32 : NW_PRECISION_F64;
+    }
+    const cJSON *tol_item = cJSON_GetObjectItemCaseSensitive(root, "tolerance");
+    if (tol_item) {
+        if (!cJSON_IsNumber(tol_item) || !(tol_item->valuedouble >= 1e-15 && tol_item->valuedouble <= 1e-2))
+            return bad(c, "must be a number in [1e-15, 1e-2]", "tolerance");
+        tolerance = tol_item->valuedouble;
+    }
     if ((status = get_count(c, root, "n", &n)) != NW_OK
         || (status = get_count(c, root, "d", &d)) != NW_OK
         || (status = get_count(c, root, "p", &p)) != NW_OK) return status;
@@ -339,7 +370,10 @@ static nw_status build_model(const checker *c, const cJSON *root, nw_model **out
         || (status = nw_model_set_estimator(m, estimator)) != NW_OK
         || (status = nw_model_set_empty_policy(m, strcmp(empty_name, "nearest") == 0
                                                       ? NW_EMPTY_NEAREST : NW_EMPTY_NAN)) != NW_OK
-        || (status = nw_model_set_bandwidth(m, h)) != NW_OK) goto fail;
+        || (status = nw_model_set_bandwidth(m, h)) != NW_OK
+        || (status = nw_model_set_engine(m, engine)) != NW_OK
+        || (status = nw_model_set_tolerance(m, tolerance)) != NW_OK
+        || (status = nw_model_set_precision(m, precision)) != NW_OK) goto fail;
     if ((x_names || y_names) && (status = nw_model_set_names(m, x_names, y_names)) != NW_OK)
         goto fail;
     *out = m;

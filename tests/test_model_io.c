@@ -187,6 +187,44 @@ static void test_valid_model_loads(void **state)
     free(c);
 }
 
+/* The engine settings survive a save and load; files without them (as
+ * written before they existed) load with the defaults; bad ones are refused. */
+static void test_engine_settings(void **state)
+{
+    nw_model *m = NULL, *back = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_load(&m, make_file("valid.json", valid_model), &diag), NW_OK);
+    assert_int_equal(nw_model_engine(m), NW_ENGINE_AUTO);
+    assert_true(nw_model_tolerance(m) == 1e-12);
+    assert_int_equal(nw_model_precision(m), NW_PRECISION_F64);
+    assert_int_equal(nw_model_set_engine(m, NW_ENGINE_FGT), NW_OK);
+    assert_int_equal(nw_model_set_tolerance(m, 3e-11), NW_OK);
+    assert_int_equal(nw_model_set_precision(m, NW_PRECISION_F32), NW_OK);
+    const char *path = in_dir("engine.json");
+    assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+    assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
+    assert_int_equal(nw_model_engine(back), NW_ENGINE_FGT);
+    assert_true(nw_model_tolerance(back) == 3e-11);
+    assert_int_equal(nw_model_precision(back), NW_PRECISION_F32);
+    nw_model_free(back);
+    nw_model_free(m);
+
+    const char *bad[][2] = {
+        { "\"empty\": \"nan\",", "\"empty\": \"nan\", \"engine\": \"warp\"," },
+        { "\"empty\": \"nan\",", "\"empty\": \"nan\", \"tolerance\": 0.5," },
+        { "\"empty\": \"nan\",", "\"empty\": \"nan\", \"tolerance\": \"1e-12\"," },
+        { "\"empty\": \"nan\",", "\"empty\": \"nan\", \"precision\": \"f16\"," },
+    };
+    const char *field[] = { "engine", "tolerance", "tolerance", "precision" };
+    for (size_t i = 0; i < 4; i++) {
+        char *text = replaced(valid_model, bad[i][0], bad[i][1]);
+        assert_int_equal(nw_model_load(&m, make_file("bad_engine.json", text), &diag), NW_ERR_FORMAT);
+        assert_null(m);
+        assert_non_null(strstr(diag.message, field[i]));
+        free(text);
+    }
+}
+
 static void test_wrong_version(void **state)
 {
     char want[600];
@@ -331,6 +369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_default_names, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_valid_model_loads, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_settings, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_version, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_missing_fields, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, tmpdir_setup, tmpdir_teardown),

@@ -127,6 +127,59 @@ run help plot
 check "help plot equals plot --help" eval 'status_is 0 && cmp -s out help1'
 run plot fit --help
 check "plot fit --help is the same help" eval 'status_is 0 && cmp -s out help1'
+for opt in --quiet --verbose --delim --comment --precision --engine --tolerance; do
+    check "plot --help lists the common option $opt" grep -q -e "$opt" help1
+done
+
+# ---------------------------------------------------- common options
+# The options every subcommand shares.  SVG output is deterministic, so a
+# figure drawn from the same numbers read another way must be the same bytes.
+mkdir common
+run plot fit m1.json --truth grid.csv -o common/ref.svg
+# grid.csv with ';' for ',', a comment line before the header and one inside
+{ echo "# the test grid"; sed 's/,/;/' grid.csv | sed '3a # a comment'; } > grid_semi.csv
+run plot fit m1.json --truth grid_semi.csv -o common/semi.svg
+check "a comment line without --comment exits 2 naming the file and line" \
+    eval 'fails_with 2 "grid_semi.csv:2:" && [ ! -e common/semi.svg ]'
+run plot fit m1.json --truth grid_semi.csv --delim ';' --comment '#' -o common/semi.svg
+check "--delim ';' --comment '#': the same figure as from the comma file" \
+    eval 'status_is 0 && cmp -s common/ref.svg common/semi.svg'
+run plot fit m1.json --truth grid.csv --delim ';' -o common/wrong.svg
+check "--delim ';' on a comma file exits 2 (the file is read with it)" \
+    eval 'fails_with 2 "grid.csv:2:" && [ ! -e common/wrong.svg ]'
+tr ',' '\t' < grid.csv > grid.tsv
+run plot weights m1.json grid.tsv --delim tab -o common/wtab.svg
+run plot weights m1.json grid.csv -o common/wcomma.svg
+check "plot weights QUERIES --delim tab: the same figure as from the comma file" \
+    eval 'status_is 0 && cmp -s common/wcomma.svg common/wtab.svg'
+run plot fit m1.json --truth grid.csv --precision 5 -o common/digits.svg
+check "--precision N (digits of text output) leaves the figure as it was" \
+    eval 'status_is 0 && cmp -s common/ref.svg common/digits.svg'
+run plot fit m1.json --engine dense --verbose -o common/dense.png
+check "--verbose names the engine and the file written, on stderr only" \
+    eval 'status_is 0 && [ ! -s out ] && grep -q "^nwreg: plot fit: engine dense" err && grep -q "wrote common/dense.png" err'
+run plot fit m1.json --engine sorted --tolerance 1e-6 --verbose -o common/sorted.png
+check "--engine sorted --tolerance 1e-6: the sorted engine ran, bound within 1e-6" \
+    eval 'status_is 0 && is_fig common/sorted.png && awk "/engine sorted, certified relative error/ { ok = \$9 + 0 <= 1e-6 && \$9 ~ /^[0-9]/ } END { exit !ok }" err'
+run plot fit m1.json --precision f32 --verbose -o common/f32.png
+check "--precision f32 draws the figure" eval 'status_is 0 && is_fig common/f32.png && grep -q "engine dense" err'
+run plot fit m1.json --tolerance 1 -o common/tol.png
+check "--tolerance 1 (out of range) exits 2" eval 'fails_with 2 "--tolerance" && [ ! -e common/tol.png ]'
+run plot fit m1.json --engine warp -o common/warp.png
+check "--engine warp exits 2" eval 'fails_with 2 "--engine" && [ ! -e common/warp.png ]'
+run plot cv m1.json --grid 15 --verbose -o common/cv.png
+check "plot cv --verbose reports the grid and the optimum" \
+    eval 'status_is 0 && grep -q "15 criterion evaluations on the grid" err && grep -q "optimum after" err'
+run plot weights m1.json grid.csv --verbose -o common/wv.png
+check "plot weights --verbose reports the attention matrix" eval 'status_is 0 && grep -q "attention matrix 50 x 50" err'
+# the progress bar: forced on (stderr is not a terminal here), shown at once
+NWREG_PROGRESS=always NWREG_PROGRESS_DELAY=0 "$NW" plot cv m1.json --grid 400 -o common/bar.png 2>err
+check "NWREG_PROGRESS=always: plot cv draws a progress bar on stderr" \
+    eval '[ $? -eq 0 ] && grep -a -q "cv grid \[" err'
+NWREG_PROGRESS=always NWREG_PROGRESS_DELAY=0 "$NW" plot cv m1.json --grid 400 -q -o common/quiet.png 2>err
+check "... and -q turns it off (stderr empty)" eval '[ $? -eq 0 ] && [ ! -s err ] && is_fig common/quiet.png'
+"$NW" plot cv m1.json --grid 400 -o common/nobar.png 2>err
+check "no progress bar when stderr is not a terminal" eval '[ $? -eq 0 ] && [ ! -s err ]'
 
 # ---------------------------------------------------------- bad input: 2
 mkdir bad
@@ -193,6 +246,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 run plot fit m1.json -o no/such/dir/a.png
 check "a missing directory exits 1" fails_with 1 "no/such/dir/a.png"
+# Ctrl-C while plot cv computes (100000 criterion evaluations: minutes):
+# exit 130, "nwreg: interrupted", no figure
+"$NW" plot cv big.json --grid 100000 -o figs/intr.png 2>err &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "Ctrl-C during plot cv: exit 130, one line, no file" eval \
+    'fails_with 130 "interrupted" && [ -z "$(ls figs | grep intr)" ]'
 echo keep > figs/keep.png
 run plot fit missing.json -o figs/keep.png
 check "a failed plot leaves an existing file as it was" eval 'status_is 2 && [ "$(cat figs/keep.png)" = keep ]'

@@ -209,6 +209,15 @@ check "training data from stdin" eval '[ ! -s err ] && [ -s p1.csv ] && cmp -s p
 check "fit -o -: the model on stdout, the summary on stderr" eval 'cmp -s m_stdout.json mf.json && grep -q "R-squared" summary.txt'
 run predict - - --w 1 </dev/null
 check "predict - -: stdin only once (exit 2)" fails_with 2 "only one of"
+"$NW" train "$TRAIN" --w0 0.3755578398704529 -o - >m_train.json 2>epochs.txt
+"$NW" info m_train.json >/dev/null 2>err
+check "train -o -: the model on stdout, the epochs on stderr" eval \
+    '[ ! -s err ] && [ "$(grep -c "^epoch" epochs.txt)" -eq 5 ] && tail -n 1 epochs.txt | grep -q "^w 4\.59672"'
+cp g.csv g_copy.csv
+run fit g_copy.csv --bandwidth 1 -o ./g_copy.csv
+check "-o naming the input file: exit 2, the input kept" eval 'fails_with 2 "g_copy.csv" && cmp -s g.csv g_copy.csv'
+run gen --grid --n 10
+check "gen --grid --n: exit 2 (the grid takes --m)" fails_with 2 "--n"
 
 # the same data in other dialects predict the same
 "$NW" predict "$TRAIN" "$TEST" --w 1 -o ref.csv
@@ -327,24 +336,31 @@ if [ -w /dev/full ]; then
 fi
 
 # ---------------------------------------------- progress and Ctrl-C
+# Runs that would take hours (a million epochs, 100000 grid cells), so that
+# Ctrl-C always comes first, on data small enough for a quick stop even in
+# a sanitizer build.
+"$NW" gen --n 3000 --seed 1 -o mid.csv
 "$NW" gen --n 20000 --seed 1 -o big.csv
 # start_bg ARGS...: nwreg in the background, stdout ./out, stderr ./err, pid in $bg
 start_bg() { "$NW" "$@" >out 2>err & bg=$!; }
-# interrupt_bg: SIGINT after 1 s; waits at most 20 s for the exit; status in $rc
+# interrupt_bg: SIGINT after 1 s; waits at most 60 s for the exit; status in $rc
 interrupt_bg() {
     sleep 1
     kill -INT "$bg" 2>/dev/null
     i=0
-    while kill -0 "$bg" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    while kill -0 "$bg" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
     kill -0 "$bg" 2>/dev/null && kill -KILL "$bg"
     wait "$bg"; rc=$?
 }
 mkdir -p sig
-start_bg fit big.csv --engine dense -o sig/model.json
+start_bg fit mid.csv --engine dense --select sgd --epochs 1000000 -o sig/model.json
 interrupt_bg
 check "Ctrl-C stops fit: exit 130, 'nwreg: interrupted', no file" eval \
     'fails_with 130 "nwreg: interrupted" && [ -z "$(ls sig)" ] && [ ! -s out ]'
-start_bg cv big.csv --engine dense --grid 40
+start_bg train mid.csv --engine dense --epochs 1000000 -o sig/model.json
+interrupt_bg
+check "Ctrl-C stops train: exit 130, no model" eval 'fails_with 130 "nwreg: interrupted" && [ -z "$(ls sig)" ]'
+start_bg cv mid.csv --engine dense --grid 100000
 interrupt_bg
 check "Ctrl-C stops cv: exit 130, no table" eval 'fails_with 130 "nwreg: interrupted" && [ ! -s out ]'
 "$NW" gen --grid --m 200000 -o queries.csv
