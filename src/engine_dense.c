@@ -378,8 +378,8 @@ static ALWAYS_INLINE void range_abs_u(const double *x, size_t t0, size_t t1, dou
 }
 
 /* Pass 2 over keys [t0, t1): weights 2^exponent2 and every moment, in one
- * loop.  A dropped term (below the clamp) gets e = 0; where some u may be
- * infinite (`safe`), u = 0 too, so no 0 * inf reaches the sums.  `centred`:
+ * loop.  A dropped term (below the clamp) gets e = 0; where some |u| may
+ * be beyond 1e150 (`safe`), u = 0 too, so no 0 * inf reaches the sums.  `centred`:
  * the slope column is u itself (shift c = 0). */
 static ALWAYS_INLINE void sums_f64(const double *x, const double *y, size_t t0, size_t t1,
                                    double q, double w, double c, double s, int laplace,
@@ -388,7 +388,10 @@ static ALWAYS_INLINE void sums_f64(const double *x, const double *y, size_t t0, 
     double a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
     for (size_t t = t0; t < t1; t++) {
-        double u = (q - x[t]) * w, a = exponent2(fabs(u), s, laplace);
+        double u = (q - x[t]) * w, au = fabs(u);
+        /* safe: au + s may overflow (and 0 * inf give NaN): halve first */
+        double a = safe && !laplace ? (au - s) * ((0.5 * au + 0.5 * s) * -LOG2E)
+                                    : exponent2(au, s, laplace);
         int keep = a >= MIN_EXP2_ARG;
         double e = exp2_poly(keep ? a : MIN_EXP2_ARG);
         e = keep ? e : 0;
@@ -505,25 +508,8 @@ static ALWAYS_INLINE void dense1d_f64(const nw_problem *pb, double q, size_t ski
     store1d(pb, &S, s, laplace, mo);
 }
 
-/* One tile of the f32 path in double (keys [0, sk) and (sk, nt)), for
- * queries far from every key: out of line, so that the f32 loop's
- * specialised copies stay lean (a rare path: runtime flags). */
-static __attribute__((noinline)) void tile_far_f64(const double *x, const double *y, size_t nt,
-                                                   size_t sk, double q, double w, double c,
-                                                   int laplace, int linear, int grad,
-                                                   double *s, sums1d *S)
-{
-    size_t r1 = sk < nt ? sk + 1 : nt;
-    double tmin = INFINITY, tmax = 0;
-    range_abs_u(x, 0, sk, q, w, &tmin, &tmax);
-    range_abs_u(x, r1, nt, q, w, &tmin, &tmax);
-    if (tmin < *s) rescale1d(S, s, tmin, laplace);
-    sums_f64(x, y, 0, sk, q, w, c, *s, laplace, linear, grad, 0, 1, S);
-    sums_f64(x, y, r1, nt, q, w, c, *s, laplace, linear, grad, 0, 1, S);
-}
-
 /* Past this smallest |u| (the query more than F32_MAX_S bandwidths from
- * every key seen so far) a tile is summed in double: see dense1d_f32. */
+ * every key) the f32 sums are redone in double: see dense1d_f32. */
 #define F32_MAX_S 4.0
 
 /* Single precision.  Per tile, u = (q - x) w is formed in double and
@@ -536,10 +522,11 @@ static __attribute__((noinline)) void tile_far_f64(const double *x, const double
  * within 0.75 ulp.  So a term at z = (u^2 - s^2) / 2 nats below the largest
  * carries a relative error of about (4 z + 2 s^2 + 1) 2^-24.  That grows
  * with s^2: a query far from every key would lose every digit (s = 100:
- * 6e-4), so a tile is summed in float only while s <= F32_MAX_S = 4 (at
- * most 32 2^-24 = 2e-6 from s); beyond, in double.  Terms with z large
- * weigh e^-z: their error z e^-z is at most 0.37 2^-24 each, relative to
- * the largest term.
+ * 6e-4), so where the final s > F32_MAX_S = 4 the query is redone in
+ * double (returns 1; at s <= 4 the s^2 part is at most 32 2^-24 = 2e-6).
+ * Terms summed while the running s was larger carry larger errors, but
+ * are scaled down by the final e^-z: z e^-z is at most 0.37 2^-24 each,
+ * relative to the largest term.
  * The sums: float within a tile (each of 16 lanes adds FAST_TILE / 16 = 32
  * terms: <= 31 2^-24 = 1.8e-6 of the tile's sum of |terms| at worst,
  * ~sqrt(32) 2^-24 typically), double across tiles; y rounded: 2^-24.
@@ -552,8 +539,8 @@ static __attribute__((noinline)) void tile_far_f64(const double *x, const double
  * moments' errors by the local design's conditioning (the estimator
  * recentres the slope columns when it is poor; vf = u - c is rounded from
  * double for that).  Measured: NW_F32_ERROR_BOUND (estimate.h). */
-static ALWAYS_INLINE void dense1d_f32(const nw_problem *pb, double q, size_t skip,
-                                      nw_moments *mo, int laplace, int linear, int grad)
+static ALWAYS_INLINE int dense1d_f32(const nw_problem *pb, double q, size_t skip,
+                                     nw_moments *mo, int laplace, int linear, int grad)
 {
     const size_t n = pb->n;
     const double w = pb->w[0], c = mo->shift[0];
@@ -584,11 +571,6 @@ static ALWAYS_INLINE void dense1d_f32(const nw_problem *pb, double q, size_t ski
             }
         }
         if (m == INFINITY) continue;
-        if ((m < s ? m : s) > F32_MAX_S) {
-            /* far from every key so far: this tile in double */
-            tile_far_f64(x, y, nt, sk, q, w, c, laplace, linear, grad, &s, &S);
-            continue;
-        }
         if (m < s) rescale1d(&S, &s, m, laplace);
         if (linear && c != 0) {
 #pragma omp simd
@@ -598,23 +580,28 @@ static ALWAYS_INLINE void dense1d_f32(const nw_problem *pb, double q, size_t ski
             sums_f32(uf, yf, uf, nt, (float) s, laplace, linear, grad, &S);
         }
     }
+    if (s > F32_MAX_S && s != INFINITY) return 1;
     store1d(pb, &S, s, laplace, mo);
+    return 0;
 }
 
-/* One specialised loop per (kernel, estimator, grad), f64 or f32. */
-static ALWAYS_INLINE void dense1d(const nw_problem *pb, double q, size_t skip, nw_moments *mo)
+/* One specialised loop per (kernel, estimator, grad), f64 or f32.  Returns
+ * 1 where the f32 sums must be redone in double (a query far from every
+ * key). */
+static ALWAYS_INLINE int dense1d(const nw_problem *pb, double q, size_t skip, nw_moments *mo)
 {
     const int laplace = pb->kernel == NW_KERNEL_LAPLACE;
     const int code = laplace * 4 + (pb->linear ? 2 : 0) + (pb->grad ? 1 : 0);
 #define DENSE1D_CASE(k) \
-    case k: if (pb->f32) dense1d_f32(pb, q, skip, mo, (k) >> 2, ((k) >> 1) & 1, (k) & 1); \
-            else dense1d_f64(pb, q, skip, mo, (k) >> 2, ((k) >> 1) & 1, (k) & 1); \
-            break;
+    case k: if (pb->f32) return dense1d_f32(pb, q, skip, mo, (k) >> 2, ((k) >> 1) & 1, (k) & 1); \
+            dense1d_f64(pb, q, skip, mo, (k) >> 2, ((k) >> 1) & 1, (k) & 1); \
+            return 0;
     switch (code) {
     DENSE1D_CASE(0) DENSE1D_CASE(1) DENSE1D_CASE(2) DENSE1D_CASE(3)
     DENSE1D_CASE(4) DENSE1D_CASE(5) DENSE1D_CASE(6) DENSE1D_CASE(7)
     }
 #undef DENSE1D_CASE
+    return 0;
 }
 
 /* ------------------------------------------------------------ the engine */
@@ -622,7 +609,8 @@ static ALWAYS_INLINE void dense1d(const nw_problem *pb, double q, size_t skip, n
 /* One copy of the engine per instruction set, picked at load time (glibc
  * ifunc): with AVX2 or AVX-512 the loops run 4 or 8 lanes of double (8 or
  * 16 of float) instead of SSE2's 2. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(__SANITIZE_THREAD__) /* TSan: the ifunc resolver would run before its runtime */
 #define NW_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NW_TARGET_CLONES
@@ -636,7 +624,12 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
     memset(mo->A, 0, total * sizeof(double));
     mo->approx = 0;
     if (pb->d == 1 && pb->p == 1 && kernel_is_log(pb->kernel)) {
-        dense1d(pb, q[0], skip, mo);
+        if (dense1d(pb, q[0], skip, mo)) {
+            /* f32 far from every key: in double */
+            nw_problem pb64 = *pb;
+            pb64.f32 = 0;
+            nw_engine_dense(&pb64, q, skip, mo);
+        }
         return;
     }
     mo->logscale = kernel_is_log(pb->kernel) ? -INFINITY : 0;

@@ -50,11 +50,20 @@
  * Everything is in scaled form: logscale = -dist_min^2/2 for the nearest
  * non-empty box, so no sum overflows or underflows.
  */
+#define _DEFAULT_SOURCE /* lgamma_r */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
+
+/* lgamma writes the global signgam: two threads calling it race (found by
+ * ThreadSanitizer, scripts/tsan).  lgamma_r returns the sign instead. */
+static double lgamma_nosign(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
 
 #define BETA 1.0          /* box width in scaled units: |v| <= 1/2 */
 #define P_MAX 40          /* most Taylor terms */
@@ -357,7 +366,7 @@ static void offset_fill(offset_table *t, double tau, size_t amax)
         for (size_t j = P_LOC; j < P_LOC + 80; j++) {
             double b = 0, lcji = 0, fall = 1;
             for (size_t i = 0; i <= a && i <= j; i++) {
-                double lterm = lcji + 0.5 * lgamma((double) (j - i) + 1) - lgamma((double) j + 1);
+                double lterm = lcji + 0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1);
                 b += exp(lterm) * fall * pow(at, (double) (a - i));
                 lcji += log((double) (j - i)) - log((double) (i + 1));
                 fall *= (double) (a - i);
@@ -532,7 +541,7 @@ static double trunc_bound(size_t a, size_t P, double tau, double dist, double lo
     const double rho = BETA / 2, at = fabs(tau) + rho;
     double b = 0, cpi = 1, fall = 1;
     for (size_t i = 0; i <= a && i <= P; i++) {
-        double l = (double) P * log(rho) - lgamma((double) P + 1) + 0.5 * lgamma((double) (P - i) + 1);
+        double l = (double) P * log(rho) - lgamma_nosign((double) P + 1) + 0.5 * lgamma_nosign((double) (P - i) + 1);
         b += cpi * fall * pow(at, (double) (a - i)) * exp(l);
         cpi = cpi * (double) (P - i) / (double) (i + 1);
         fall *= (double) (a - i);

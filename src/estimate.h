@@ -22,7 +22,7 @@ double nw_clock(void);
  * constant: < 1e-5 for n <= 1e6 in the worst case); measured on the
  * notebook's data, uniform random data and two narrow clusters (n = 2e3
  * and 1e5, h = 0.003 .. 3, Gaussian and Laplace): <= 4e-7 local constant,
- * <= 3e-6 local linear (tests/test_engine_dense.c prints its worst). */
+ * <= 4e-6 local linear (tests/test_engine_dense.c prints its worst). */
 #define NW_F32_ERROR_BOUND 1e-5
 /* Scale an estimate's predictions (and, if grad, derivatives) back by
  * 2^y_exp when the sums read y_sums (see internal.h); no-op if empty. */

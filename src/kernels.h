@@ -55,7 +55,9 @@ static inline double kernel_rho(nw_kernel kernel, double u)
     case NW_KERNEL_TRIANGULAR:   return a < 1 ? -a / (1 - a) : 0;
     case NW_KERNEL_TRICUBE:      return a < 1 ? -9 * a * a * a / ((1 - a) * (1 + a + a * a)) : 0;
     case NW_KERNEL_BIWEIGHT:     return a < 1 ? -4 * u * u / ((1 - a) * (1 + a)) : 0;
-    case NW_KERNEL_COSINE:       /* -(pi/2) u tan(pi u/2) = -(pi/2) |u| cot(pi (1-|u|)/2) */
+    case NW_KERNEL_COSINE:       /* -(pi/2) u tan(pi u/2) = -(pi/2) |u| cot(pi (1-|u|)/2):
+                                    tan near 0 (cos(pi (1-a)/2) would cancel), cot near 1 */
+        if (a < 0.5) return -M_PI_2 * a * tan(M_PI_2 * a);
         return a < 1 ? -M_PI_2 * a * cos(M_PI_2 * (1 - a)) / sin(M_PI_2 * (1 - a)) : 0;
     default:                     return NAN;
     }

@@ -166,11 +166,29 @@ static void test_tricube_fixes_statsmodels(void **state)
     nwt_ref_free(ref);
 }
 
+/* Near u = 0 rho is O(u^2) and must keep its relative accuracy there:
+ * rho = -(pi/2) u tan(pi u/2) ~ -(pi^2/4) u^2 (1 + (pi^2/12) u^2) for the
+ * cosine kernel; the epanechnikov and biweight forms -2u^2/(1-u^2) and
+ * -4u^2/(1-u^2) likewise. */
+static void test_rho_relative_near_zero(void **state)
+{
+    (void) state;
+    const double pi = 3.14159265358979323846;
+    for (double u = 1e-12; u < 2e-4; u *= 10) {   /* the next term, (2/15) x^6, is below 1e-15 relative */
+        double c = -(pi * pi / 4) * u * u * (1 + pi * pi / 12 * u * u);
+        assert_close(kernel_rho(NW_KERNEL_COSINE, u), c, 1e-14, 0);
+        assert_close(kernel_rho(NW_KERNEL_COSINE, -u), c, 1e-14, 0);
+        assert_close(kernel_rho(NW_KERNEL_EPANECHNIKOV, u), -2 * u * u / (1 - u * u), 1e-14, 0);
+        assert_close(kernel_rho(NW_KERNEL_BIWEIGHT, u), -4 * u * u / (1 - u * u), 1e-14, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_match_formulas),
         cmocka_unit_test(test_rho_is_log_derivative),
+        cmocka_unit_test(test_rho_relative_near_zero),
         cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_strerror_covers_every_status),
         cmocka_unit_test(test_kernel_predictions_match_formulas),
