@@ -419,7 +419,7 @@ typedef enum nw_rule { NW_RULE_SCOTT = 0, NW_RULE_SILVERMAN } nw_rule;
 NW_API nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h);
 
 typedef struct nw_select_options {
-    int grid_points;  /* 1-d: log-spaced scan points (default 60; x4 for compact
+    int grid_points;  /* 1-d: log-spaced scan points (default 30; x4 for compact
                          kernels, whose criteria have kinks) */
     double grid_lo;   /* scan from grid_lo * scott to grid_hi * scott; */
     double grid_hi;   /* defaults 0.01 and 100 */

@@ -52,6 +52,7 @@
  */
 #define _DEFAULT_SOURCE /* lgamma_r */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,7 @@ static double lgamma_nosign(double x)
 #define LOC_REACH 13      /* boxes a local expansion may gather from, each side */
 #define AMAX 4            /* largest power of u any moment needs */
 #define DIRECT_DIST 12.0  /* per-query mode: farther boxes are summed directly */
+#define DIRECT_KEYS 24    /* per-query mode: boxes of no more keys are summed directly */
 #define CRAMER_K 1.086435
 #define MIN_EXP_ARG (-700.0)
 
@@ -86,7 +88,10 @@ typedef struct fgt_state {
     size_t nf;            /* sums per query: na1 + p nay (D_a[1], D_a[y_c]) */
     size_t ns;            /* moment sets per box: 1 + p (f = 1, y_c) */
     size_t nfp;           /* nf rounded up to a multiple of 4 (local layout) */
-    double *mom;          /* nb x ns x P_MAX: M_k[f] = sum f v^k / k! */
+    double *mom;          /* per box with a slot, ns x P_MAX: M_k[f] = sum f v^k / k! */
+    size_t *slot;         /* nb: the box's moments are mom + slot ns P_MAX
+                             (SIZE_MAX: none -- the box is always summed directly) */
+    int local;            /* local expansions were asked for */
     double *absy;         /* nb x p: sum |y_c| */
     double *cum_count;    /* nb + 1 prefix counts */
     double *cum_absy;     /* (nb + 1) x p prefix sums of |y_c| */
@@ -152,7 +157,7 @@ static void fgt_free(void *p)
     fgt_state *s = p;
     if (!s) return;
     free(s->start); free(s->xs); free(s->ys); free(s->idx); free(s->centre);
-    free(s->mom); free(s->absy); free(s->cum_count); free(s->cum_absy);
+    free(s->mom); free(s->slot); free(s->absy); free(s->cum_count); free(s->cum_absy);
     free(s->next_left); free(s->next_right);
     free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
     free(s);
@@ -192,14 +197,14 @@ static nw_status fgt_init(nw_engine *e)
     s->ys = malloc(n * p * sizeof *s->ys);
     s->idx = malloc(n * sizeof *s->idx);
     s->centre = malloc(nb * sizeof *s->centre);
-    s->mom = calloc(nb * s->ns * P_MAX, sizeof *s->mom);
+    s->slot = malloc(nb * sizeof *s->slot);
     s->absy = calloc(nb * p, sizeof *s->absy);
     s->cum_count = malloc((nb + 1) * sizeof *s->cum_count);
     s->cum_absy = malloc((nb + 1) * p * sizeof *s->cum_absy);
     s->next_left = malloc(nb * sizeof *s->next_left);
     s->next_right = malloc(nb * sizeof *s->next_right);
     size_t *fill = malloc(nb * sizeof *fill);
-    if (!s->start || !s->xs || !s->ys || !s->idx || !s->centre || !s->mom || !s->absy ||
+    if (!s->start || !s->xs || !s->ys || !s->idx || !s->centre || !s->slot || !s->absy ||
         !s->cum_count || !s->cum_absy || !s->next_left || !s->next_right || !fill) {
         free(fill);
         fgt_free(s);
@@ -217,10 +222,29 @@ static nw_status fgt_init(nw_engine *e)
     free(fill);
     for (size_t b = 0; b < nb; b++) s->centre[b] = s->x0 + ((double) b + 0.5) * s->wbox;
 
+    /* local mode when translating every box's neighbours costs less than
+     * expanding each query's boxes one by one; the per-query mode expands
+     * only boxes of more than DIRECT_KEYS keys, so only those need moments
+     * (memory is not free: a page fault costs ~12 us) */
+    size_t filled = 0, slots = 0;
+    for (size_t b = 0; b < nb; b++) filled += s->start[b + 1] > s->start[b];
+    double local_cost = (double) filled * (2 * LOC_REACH + 1) * (double) s->nf * P_LOC * P_LOC / 4;
+    double query_cost = (double) e->m * (2 * LOC_REACH + 1) * 20 * (2 + (double) s->nf);
+    s->local = local_cost < query_cost;
+    for (size_t b = 0; b < nb; b++) {
+        size_t cnt = s->start[b + 1] - s->start[b];
+        s->slot[b] = cnt > (s->local ? 0 : DIRECT_KEYS) ? slots++ : SIZE_MAX;
+    }
+    s->mom = calloc(slots ? slots * s->ns * P_MAX : 1, sizeof *s->mom);
+    if (!s->mom) {
+        fgt_free(s);
+        return NW_ERR_NOMEM;
+    }
+
     /* moments M_k[f] = sum f v^k / k!, per box (boxes in parallel), in
      * batches of keys so that every loop runs across keys (SIMD):
      * t = v^k / k! advances by t *= v / (k + 1) */
-    const size_t nf = s->nf, ns = s->ns;
+    const size_t ns = s->ns;
     double inv[P_MAX];
     for (size_t k = 0; k < P_MAX; k++) inv[k] = 1.0 / (double) (k + 1);
     int failed = 0;
@@ -235,7 +259,10 @@ static nw_status fgt_init(nw_engine *e)
 #pragma omp for schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
             if (!buf) continue;
-            double *mb = s->mom + b * ns * P_MAX, *v = buf, *tt = buf + BATCH, *wt = buf + 2 * BATCH;
+            for (size_t t = s->start[b]; t < s->start[b + 1]; t++)
+                for (size_t c = 0; c < p; c++) s->absy[b * p + c] += fabs(s->ys[t * p + c]);
+            if (s->slot[b] == SIZE_MAX) continue;
+            double *mb = s->mom + s->slot[b] * ns * P_MAX, *v = buf, *tt = buf + BATCH, *wt = buf + 2 * BATCH;
             for (size_t t0 = s->start[b]; t0 < s->start[b + 1]; t0 += BATCH) {
                 size_t nt = s->start[b + 1] - t0 < BATCH ? s->start[b + 1] - t0 : BATCH;
                 for (size_t t = 0; t < nt; t++) {
@@ -256,8 +283,6 @@ static nw_status fgt_init(nw_engine *e)
 #pragma omp simd
                     for (size_t t = 0; t < nt; t++) tt[t] *= v[t] * ik;
                 }
-                for (size_t t = 0; t < nt; t++)
-                    for (size_t c = 0; c < p; c++) s->absy[b * p + c] += fabs(s->ys[(t0 + t) * p + c]);
             }
         }
         free(buf);
@@ -290,11 +315,7 @@ static nw_status fgt_init(nw_engine *e)
     }
     e->state = s;
     e->moments = NULL; /* set by the caller of init (below) */
-    /* local mode when translating every box's neighbours costs less than
-     * expanding each query's boxes one by one */
-    double local_cost = (double) nb * (2 * LOC_REACH + 1) * (double) nf * P_LOC * P_LOC / 4;
-    double query_cost = (double) e->m * (2 * LOC_REACH + 1) * 20 * (2 + (double) nf);
-    if (local_cost < query_cost) return build_locals(s, pb, e->tol);
+    if (s->local) return build_locals(s, pb, e->tol);
     return NW_OK;
 }
 
@@ -307,13 +328,13 @@ static nw_status fgt_init(nw_engine *e)
  *
  *     g_a(tau + s + v) = sum_{k,l} g_a^(k+l)(tau) s^l v^k / (l! k!)
  *
- * converges (g_a is entire), so keeping k < P, l < P gives the local
- * coefficients
+ * converges (g_a is entire), so keeping the terms with k + l < P gives
+ * the local coefficients
  *
- *     L_l = (1/l!) sum_S sum_{k<P} g_a^(k+l)(tau_TS) M_k^S[f]
+ *     L_l = (1/l!) sum_S sum_{k<P-l} g_a^(k+l)(tau_TS) M_k^S[f]
  *
  * and a query costs one Horner sum of P terms per moment.  The omitted
- * terms all have j = k + l >= P, and sum_{k+l=j} 1/(k! l!) = 2^j / j!, so
+ * terms are those with j = k + l >= P, and sum_{k+l=j} 1/(k! l!) = 2^j / j!, so
  * with |s|, |v| <= rho = 1/2 (2 rho = 1) and Cramer's inequality through
  * Leibniz's rule, |g_a^(j)(tau)| <= K e^{-tau^2/4}
  * sum_{i<=min(a,j)} C(j,i) a!/(a-i)! |tau|^(a-i) sqrt((j-i)!) =: K e^{-tau^2/4} B_a(j, tau),
@@ -443,7 +464,7 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                 const offset_table *t = &tab[dlt];
                 /* tau = (T - S) BETA: side 1 has S > T, tau < 0: flip signs */
                 double scale = exp(-logscale);
-                const double *mb = s->mom + S * ns * P_MAX;
+                const double *mb = s->mom + s->slot[S] * ns * P_MAX;
                 for (size_t f = 0; f < nf; f++) {
                     size_t a = f < na1 ? f : (f - na1) % nay;
                     /* the moments of f: set 0 (f = 1) or 1 + c (f = y_c) */
@@ -451,7 +472,7 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                     const double *M = mb + set * P_MAX;
                     for (size_t l = 0; l < P_LOC; l++) {
                         double acc = 0;
-                        for (size_t k = 0; k < P_LOC; k++) {
+                        for (size_t k = 0; k + l < P_LOC; k++) {
                             double gj = t->g[a][k + l];
                             /* sign of g_a^(j)(-tau) = (-1)^(j + a) */
                             if (side == 1 && ((k + l + a) & 1)) gj = -gj;
@@ -569,7 +590,7 @@ static void box_expand(const fgt_state *s, const nw_problem *pb, size_t b, doubl
         g0[k] = (k & 1 ? -h2 : h2) * base;
         h0 = h1; h1 = h2;
     }
-    const double *mb = s->mom + b * ns * P_MAX;
+    const double *mb = s->mom + s->slot[b] * ns * P_MAX;
     const double count = (double) (s->start[b + 1] - s->start[b]);
     for (size_t a = 0; a <= amax; a++) {
         double gabs = 0;
@@ -697,7 +718,7 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, fgt_acc *
                 const size_t amax = (s->na1 > s->nay ? s->na1 : s->nay) - 1;
                 size_t P = 0;
                 /* a box of few keys is cheaper summed directly than expanded */
-                if (dist <= DIRECT_DIST && cnt > 24) {
+                if (dist <= DIRECT_DIST && s->slot[b] != SIZE_MAX) {
                     for (size_t k = 8; k <= P_MAX; k += 4)
                         if ((double) cnt * trunc_bound(amax, k, tau, dist, logscale) <= budget_box) {
                             P = k;

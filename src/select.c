@@ -161,7 +161,7 @@ nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h)
 void nw_select_options_init(nw_select_options *o)
 {
     if (!o) return;
-    o->grid_points = 60;
+    o->grid_points = 30;
     o->grid_lo = 0.01;
     o->grid_hi = 100;
     o->starts = 8;

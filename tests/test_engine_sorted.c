@@ -302,7 +302,7 @@ static void test_predict_tiny(void **state)
 static void test_loo(void **state)
 {
     (void) state;
-    enum { N = 3000 };
+    enum { N = 1500 };
     double *x = malloc(N * sizeof(double)), *y = malloc(2 * N * sizeof(double));
     double *ys = malloc(2 * N * sizeof(double)), *yd = malloc(2 * N * sizeof(double));
     for (int data = 0; data < DATA_COUNT; data++)
