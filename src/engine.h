@@ -102,6 +102,11 @@ struct nw_engine {
     size_t m;                /* queries expected (for choices inside an engine) */
     void *state;             /* the engine's prepared data */
     nw_engine_moments_fn moments;
+    /* optional: a slower, tighter `moments` (e.g. direct sums over the keys
+     * that matter) that the estimator tries before the dense engine when
+     * the bound of `moments` misses the tolerance or local linear must be
+     * recentred: it honours mo->shift; NULL if none */
+    nw_engine_moments_fn moments_exact;
     void (*free_state)(void *state);
 };
 

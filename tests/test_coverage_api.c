@@ -831,7 +831,7 @@ static void test_select_errors(void **state)
     nw_select_options o;
     nw_select_options_init(NULL); /* a no-op */
     nw_select_options_init(&o);
-    assert_true(o.grid_points == 60 && o.grid_lo == 0.01 && o.grid_hi == 100 && o.starts == 8
+    assert_true(o.grid_points == 30 && o.grid_lo == 0.01 && o.grid_hi == 100 && o.starts == 8
                 && o.tol == 1e-10 && o.max_iter == 200);
     nw_model *m = line_model(8);
     double h = 0.7, value, grad;
@@ -963,7 +963,7 @@ static void test_select_edge_when_input_does_not_matter(void **state)
 /* Every x twice, with the same y: leave-one-out at a small h predicts each
  * point from its twin exactly, so the criterion is 0 for every h below
  * about 0.1 and its best scan point is always the lowest: selection widens
- * the scan downwards 3 times (4 scans of 60 points, no refinement) and
+ * the scan downwards 3 times (4 scans of grid_points, no refinement) and
  * keeps the first point that reached the minimum, grid_lo times Scott's
  * rule (later zeros do not beat it). */
 static void test_select_lower_edge_with_twins(void **state)
@@ -975,7 +975,9 @@ static void test_select_lower_edge_with_twins(void **state)
     nw_select_result r = { 0 };
     assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &r), NW_OK);
     assert_true(r.value == 0);
-    assert_int_equal(r.evaluations, 4 * 60);
+    nw_select_options o;
+    nw_select_options_init(&o);
+    assert_int_equal(r.evaluations, 4 * o.grid_points);
     assert_close(bandwidth0(m), 0.01 * scott, 1e-14, 0);
     /* AICc: the in-sample fit is exact there too (sigma^2 = 0), where
      * log sigma^2 is -inf: the criterion counts that as undefined (+inf) */
@@ -985,12 +987,13 @@ static void test_select_lower_edge_with_twins(void **state)
     nw_model_free(m);
 }
 
-/* d = 5: the scan is a Halton sample of 400 points (no full grid), one
- * L-BFGS start (starts = 0 counts as 1), then the coordinate polish. */
-static void test_select_halton_5d(void **state)
+/* d = 6: a full grid would need 3^6 = 729 > 400 points, so the scan is a
+ * Halton sample of 400 points; one L-BFGS start (starts = 0 counts as 1),
+ * then the coordinate polish.  (d = 5 still gets the full 3^5 = 243 grid.) */
+static void test_select_halton_6d(void **state)
 {
     (void) state;
-    enum { N = 24, D = 5 };
+    enum { N = 24, D = 6 };
     double x[N * D], y[N];
     for (int i = 0; i < N; i++) {
         for (int k = 0; k < D; k++) x[i * D + k] = fmod(0.37 * (i + 1) * (k + 2), 3.0);
@@ -1055,7 +1058,7 @@ int main(void)
         cmocka_unit_test(test_select_no_finite_criterion),
         cmocka_unit_test(test_select_edge_when_input_does_not_matter),
         cmocka_unit_test(test_select_lower_edge_with_twins),
-        cmocka_unit_test(test_select_halton_5d),
+        cmocka_unit_test(test_select_halton_6d),
         cmocka_unit_test(test_train_engine_must_apply),
         cmocka_unit_test(test_nearest_with_underflowing_scale),
         cmocka_unit_test(test_synth_errors),
