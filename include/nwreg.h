@@ -424,7 +424,7 @@ typedef struct nw_select_options {
     double grid_lo;   /* scan from grid_lo * scott to grid_hi * scott; */
     double grid_hi;   /* defaults 0.01 and 100 */
     int starts;       /* d > 1: L-BFGS starts from the best of a scan of about
-                         400 points (a full grid, or a Halton sample for d >= 5);
+                         400 points (a full grid, or a Halton sample for d >= 6);
                          default 8 */
     double tol;       /* relative tolerance on log h (default 1e-10) */
     int max_iter;     /* per refinement (default 200) */
@@ -557,8 +557,9 @@ NW_API nw_status nw_model_save(const nw_model *model, const char *path, nw_diag 
  * model, to be freed with nw_model_free; NULL after a failure).  Errors,
  * with diag (may be NULL) naming the file: NW_ERR_IO (cannot open or read),
  * NW_ERR_PARSE (not JSON, with the line and column), NW_ERR_FORMAT (another
- * format or version, a missing or ill-typed field, shapes that disagree),
- * NW_ERR_NONFINITE / NW_ERR_BANDWIDTH (bad numbers in the file). */
+ * format or version, a missing or ill-typed field, shapes that disagree,
+ * a number out of range: a non-finite value, a bandwidth that is not
+ * finite and positive), NW_ERR_NOMEM. */
 NW_API nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag);
 
 #ifdef __cplusplus

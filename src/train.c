@@ -31,6 +31,7 @@ nw_status nw_train(nw_model *model, const nw_train_options *opts_in,
 {
     nw_train_options defaults;
     if (!model) return NW_ERR_ARG;
+    if (model->n < 2) return NW_ERR_EMPTY;  /* leave-one-out needs two points */
     if (!opts_in) { nw_train_options_init(&defaults); opts_in = &defaults; }
     const nw_train_options *o = opts_in;
     if (!(o->lr > 0) || !isfinite(o->lr) || o->epochs < 0 ||

@@ -131,6 +131,21 @@ static void test_many_epochs_reach_the_loo_optimum(void **state)
     nw_model_free(m2);
 }
 
+/* One point leaves nothing to leave one out from: NW_ERR_EMPTY, as the
+ * header promises, and the model is unchanged. */
+static void test_one_point_is_empty(void **state)
+{
+    (void) state;
+    double x = 1, y = 2, h = 0.5, w0 = 3, back;
+    nw_model *m = NULL;
+    assert_int_equal(nw_model_new(&m, &x, &y, 1, 1, 1), NW_OK);
+    assert_int_equal(nw_model_set_bandwidth(m, &h), NW_OK);
+    assert_int_equal(nw_train(m, NULL, &w0, NULL), NW_ERR_EMPTY);
+    assert_int_equal(nw_model_bandwidth(m, &back), NW_OK);
+    assert_true(back == h);
+    nw_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_adam_follows_pytorch_formula),
         cmocka_unit_test(test_callback_stops_and_model_unchanged_on_failure),
         cmocka_unit_test(test_many_epochs_reach_the_loo_optimum),
+        cmocka_unit_test(test_one_point_is_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
