@@ -31,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "exp2_poly.h"   /* the engine's own exp: the loop is held to the same arithmetic */
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -55,56 +57,6 @@ extern double vexp(double) __asm__("exp");
 #define MIN_EXP2_ARGF (-126.0f)
 /* sqrt(1 / (2 ln 2)): e^{-u^2/2} = 2^{-(c u)^2} */
 #define C_BASE2 0x1.b2da4e9808a53p-1
-
-/* 2^a for a in [-1010, 0] (callers clamp: below, the term is dropped):
- * a = k + f with k = round(a) (the shifter's rounding) and |f| <= 1/2,
- * 2^f by its degree-11 Chebyshev interpolant (max error 0.94 ulp in double
- * with Horner's rounding, measured against mpmath), times 2^k built from
- * the shifter's low bits.  The exponent a = score / ln2 is formed by the
- * caller, so e^score costs no Cody-Waite reduction. */
-static inline double exp2_poly(double a)
-{
-    const double shifter = 0x1.8p52;
-    double t = a + shifter, k = t - shifter, f = a - k;
-    double p = 0x1.e9ec1fcb69a7fp-32;
-    p = p * f + 0x1.e6228acd1c6e5p-28;
-    p = p * f + 0x1.b524ebd13a55fp-24;
-    p = p * f + 0x1.62bfc2c86d700p-20;
-    p = p * f + 0x1.ffcbfc6da6ed1p-17;
-    p = p * f + 0x1.430913112c61bp-13;
-    p = p * f + 0x1.5d87fe78a3f9cp-10;
-    p = p * f + 0x1.3b2ab6fb9f1a5p-7;
-    p = p * f + 0x1.c6b08d704a0c6p-5;
-    p = p * f + 0x1.ebfbdff82c5aep-3;
-    p = p * f + 0x1.62e42fefa39efp-1;
-    p = p * f + 1.0;
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits + 1023) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* The same in single precision for a in [-126, 0]: degree 6 (0.75 ulp). */
-static inline float exp2f_poly(float a)
-{
-    const float shifter = 0x1.8p23f;
-    float t = a + shifter, k = t - shifter, f = a - k;
-    float p = 0x1.444p-13f;
-    p = p * f + 0x1.5f48cp-10f;
-    p = p * f + 0x1.3b2a1cp-7f;
-    p = p * f + 0x1.c6aeccp-5f;
-    p = p * f + 0x1.ebfbep-3f;
-    p = p * f + 0x1.62e43p-1f;
-    p = p * f + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 typedef struct job {
     const double *x, *y, *q;

@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "exp2_poly.h"
 #include "kernels.h"
 
 #define TILE 256
@@ -58,58 +59,6 @@
 #ifndef M_LN2
 #define M_LN2 0.69314718055994530942
 #endif
-
-/* 2^a for a in [-1022, 0] (callers clamp; below, they drop the term):
- * a = k + f with k = round(a) (by the shifter's rounding) and |f| <= 1/2,
- * 2^f by its degree-11 Chebyshev interpolant on [-1/2, 1/2] (largest error
- * 0.94 ulp with Horner's rounding, measured against mpmath), times 2^k built
- * from the shifter's low bits.  Callers form the base-2 exponent
- * a = (score - max) / ln 2 directly (log2 K(u) = -u^2 / (2 ln 2) for the
- * Gaussian), so e^x needs no Cody-Waite reduction.  Vectorises (no branch,
- * no table, no call). */
-static inline double exp2_poly(double a)
-{
-    const double shifter = 0x1.8p52;
-    double t = a + shifter, k = t - shifter, f = a - k;
-    double p = 0x1.e9ec1fcb69a7fp-32;
-    p = p * f + 0x1.e6228acd1c6e5p-28;
-    p = p * f + 0x1.b524ebd13a55fp-24;
-    p = p * f + 0x1.62bfc2c86d700p-20;
-    p = p * f + 0x1.ffcbfc6da6ed1p-17;
-    p = p * f + 0x1.430913112c61bp-13;
-    p = p * f + 0x1.5d87fe78a3f9cp-10;
-    p = p * f + 0x1.3b2ab6fb9f1a5p-7;
-    p = p * f + 0x1.c6b08d704a0c6p-5;
-    p = p * f + 0x1.ebfbdff82c5aep-3;
-    p = p * f + 0x1.62e42fefa39efp-1;
-    p = p * f + 1.0;
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits + 1023) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* The same in single precision for a in [-126, 0]: degree 6 (0.75 ulp). */
-static inline float exp2f_poly(float a)
-{
-    const float shifter = 0x1.8p23f;
-    float t = a + shifter, k = t - shifter, f = a - k;
-    float p = 0x1.444p-13f;
-    p = p * f + 0x1.5f48cp-10f;
-    p = p * f + 0x1.3b2a1cp-7f;
-    p = p * f + 0x1.c6aeccp-5f;
-    p = p * f + 0x1.ebfbep-3f;
-    p = p * f + 0x1.62e43p-1f;
-    p = p * f + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
 {
