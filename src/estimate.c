@@ -450,6 +450,7 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     double bound = 0;
     int failed = 0, stopped = 0;
     int threads = nw_threads(model, m * model->n);
+    (void) threads;   /* without OpenMP the pragmas that use it are ignored */
     size_t *order = eng->kind == NW_ENGINE_TREE ? spatial_order(q, m, d, w) : NULL;
     for (size_t j0 = 0; j0 < m && !failed && !stopped; j0 += chunk) {
         size_t j1 = m - j0 < chunk ? m : j0 + chunk;
