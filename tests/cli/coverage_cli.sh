@@ -7,20 +7,11 @@
 # output file.  Prints "ok - NAME" / "not ok - NAME", then
 # "N passed, M failed"; exits 1 if any failed.
 NW=${1:?usage: coverage_cli.sh NWREG SOURCE_DIR}
+SRC=${2:?usage: coverage_cli.sh NWREG SOURCE_DIR}
 case $NW in /*) ;; *) NW=$(pwd)/$NW ;; esac
-T=$(mktemp -d "${TMPDIR:-/tmp}/nwreg-covcli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-cd "$T" || exit 1
-export OMP_NUM_THREADS=2
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ -s err ] && sed 's/^/#   stderr: /' err | head -3
-}
+case $SRC in /*) ;; *) SRC=$(pwd)/$SRC ;; esac
+. "$SRC/tests/cli/lib.sh"
+cli_test_setup covcli
 
 printf 'x,y\n0,1\n1,3\n2,2\n3,7\n' > xy.csv
 printf 'a,b,c\n0,1,2\n1,3,5\n2,2,2\n3,7,1\n' > abc.csv

@@ -17,22 +17,8 @@ case $SRC in /*) ;; *) SRC=$(pwd)/$SRC ;; esac
 TRAIN=$SRC/tests/cli/data/notebook_train.csv
 D2=$SRC/tests/reference/data/d2.csv
 D2P2=$SRC/tests/reference/data/d2p2.csv
-T=$(mktemp -d "${TMPDIR:-/tmp}/nwreg-plot.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-cd "$T" || exit 1
-export OMP_NUM_THREADS=2
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ -s err ] && sed 's/^/#   stderr: /' err | head -3
-}
-check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-run() { "$NW" "$@" >out 2>err; rc=$?; }
-status_is() { [ "$rc" -eq "$1" ]; }
+. "$SRC/tests/cli/lib.sh"
+cli_test_setup plot
 one_line_err() { [ "$(wc -l <err)" -eq 1 ] && grep -q '^nwreg: ' err; }
 err_has() { grep -q -F -- "$1" err; }
 fails_with() { status_is "$1" && one_line_err && err_has "$2"; }

@@ -12,27 +12,10 @@ case $SRC in /*) ;; *) SRC=$(pwd)/$SRC ;; esac
 DATA=$SRC/tests/cli/data
 TRAIN=$DATA/notebook_train.csv
 TEST=$DATA/notebook_test.csv
-T=$(mktemp -d "${TMPDIR:-/tmp}/nwreg-cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-cd "$T" || exit 1
-export OMP_NUM_THREADS=2
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ -s err ] && sed 's/^/#   stderr: /' err | head -3
-}
-# check NAME COMMAND...: passes when COMMAND succeeds
-check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-
-# run ARGS...: nwreg with stdout in ./out, stderr in ./err, status in $rc
-run() { "$NW" "$@" >out 2>err; rc=$?; }
+. "$SRC/tests/cli/lib.sh"
+cli_test_setup cli
 
 # helpers for check
-status_is() { [ "$rc" -eq "$1" ]; }
 one_line_err() { [ "$(wc -l <err)" -eq 1 ]; }
 err_has() { grep -q -F -- "$1" err; }
 out_has() { grep -q -F -- "$1" out; }
