@@ -131,57 +131,15 @@ int cmd_cv(int argc, char **argv)
     }
     if ((rc = cli_apply_engine(model, cmd))) goto done;
 
-    /* the grid: k log-spaced bandwidths per input, grid[j * k + i] for input j */
-    double scott[2], lo[2], hi[2];
-    if ((st = nw_rule_of_thumb(model, NW_RULE_SCOTT, scott))) {
-        rc = cli_input_error(st, NULL, path);
+    /* the criterion on a log grid of k bandwidths per input, and its optimum */
+    cv_grid cv;
+    if ((rc = cv_grid_compute(model, crit, k, cmd, path, hmin_opt, n_hmin, hmax_opt, n_hmax, &cv)))
         goto done;
-    }
-    for (size_t j = 0; j < d; j++) lo[j] = 0.05 * scott[j], hi[j] = 20 * scott[j];
-    if ((hmin_opt && (rc = spread_values(cmd, "--hmin", hmin_opt, n_hmin, d, lo))) ||
-        (hmax_opt && (rc = spread_values(cmd, "--hmax", hmax_opt, n_hmax, d, hi))))
-        goto done;
-    for (size_t j = 0; j < d; j++)
-        if (!(lo[j] < hi[j])) {
-            rc = cli_usage_error(cmd, "--hmin %g must be below --hmax %g", lo[j], hi[j]);
-            goto done;
-        }
-    const size_t cells = d == 1 ? k : k * k;
-    grid = malloc(d * k * sizeof *grid);
-    value = malloc(cells * sizeof *value);
-    if (!grid || !value) { rc = cli_error("out of memory"); goto done; }
-    for (size_t j = 0; j < d; j++)
-        for (size_t i = 0; i < k; i++)
-            grid[j * k + i] = lo[j] * exp(log(hi[j] / lo[j]) * (double) i / (double) (k - 1));
-
-    /* the criterion on the grid (h1 slowest), a bar over the cells; then the
-     * optimum, a bar over the search */
-    progress bar;
-    progress_start(&bar, "cv grid", cli.quiet);
-    nw_model_set_progress(model, progress_stop_only, NULL);
-    for (size_t cell = 0; cell < cells; cell++) {
-        double h[2] = { grid[d == 1 ? cell : cell / k], d == 2 ? grid[k + cell % k] : 0 };
-        st = nw_criterion_eval(model, crit, h, &value[cell], NULL);
-        if (!st && progress_update(&bar, (double) (cell + 1), (double) cells)) st = NW_ERR_STOPPED;
-        if (st) {
-            progress_end(&bar);
-            rc = cli_data_error(st, path, "criterion evaluation failed");
-            goto done;
-        }
-    }
-    progress_end(&bar);
-    progress_start(&bar, "optimum", cli.quiet);
-    nw_model_set_progress(model, progress_cb, &bar);
-    nw_select_result best;
-    double hopt[2];
-    st = nw_select_bandwidth(model, crit, NULL, &best);
-    progress_end(&bar);
-    nw_model_set_progress(model, NULL, NULL);
-    if (st || (st = nw_model_bandwidth(model, hopt))) {
-        rc = cli_data_error(st, path, "bandwidth selection failed");
-        goto done;
-    }
-    cli_verbose("optimum after %d criterion evaluations", best.evaluations);
+    grid = cv.grid;
+    value = cv.value;
+    const size_t cells = cv.cells;
+    double *hopt = cv.hopt;
+    nw_select_result best = cv.best;
 
     if (plot_path) {
         const char *name = crit == NW_CRITERION_LOO ? "LOO cross-validation (mean squared error)" : "AICc";

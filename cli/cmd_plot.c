@@ -695,61 +695,18 @@ done:
 static int cv_from_model(const plot_args *a, nw_model *model, const char *source)
 {
     const size_t d = nw_model_d(model);
-    double scott[2], lo[2], hi[2], hopt[2], *grid = NULL, *value = NULL;
     char err[512], title[512], xl[256], yl[256], buf[32];
-    nw_status st;
     int rc = 0;
     if (d > 2) return cli_bad_input("%s: %zu inputs: plot cv draws one or two (use nwreg fit --select)",
                                   source, d);
     size_t k = a->grid ? a->grid : d == 1 ? 60 : 30;
     if (d == 2 && k > MAX_GRID_2D)
         return cli_usage_error(a->cmd, "--grid %zu: at most %d per input for two inputs", k, MAX_GRID_2D);
-    if ((st = nw_rule_of_thumb(model, NW_RULE_SCOTT, scott))) return cli_input_error(st, NULL, source);
-    for (size_t j = 0; j < d; j++) lo[j] = 0.05 * scott[j], hi[j] = 20 * scott[j];
-    if ((a->hmin && (rc = spread_values(a->cmd, "--hmin", a->hmin, a->n_hmin, d, lo))) ||
-        (a->hmax && (rc = spread_values(a->cmd, "--hmax", a->hmax, a->n_hmax, d, hi))))
+    cv_grid cv;
+    if ((rc = cv_grid_compute(model, a->crit, k, a->cmd, source, a->hmin, a->n_hmin, a->hmax,
+                               a->n_hmax, &cv)))
         return rc;
-    for (size_t j = 0; j < d; j++)
-        if (!(lo[j] < hi[j]))
-            return cli_usage_error(a->cmd, "--hmin %g must be below --hmax %g", lo[j], hi[j]);
-    const size_t cells = d == 1 ? k : k * k;
-    grid = malloc(d * k * sizeof *grid);
-    value = malloc(cells * sizeof *value);
-    if (!grid || !value) { rc = cli_error("out of memory"); goto done; }
-    for (size_t j = 0; j < d; j++)
-        for (size_t i = 0; i < k; i++)
-            grid[j * k + i] = lo[j] * exp(log(hi[j] / lo[j]) * (double) i / (double) (k - 1));
-    /* the criterion on the grid (h1 slowest), a bar over the cells; then the
-     * optimum, a bar over the search (as `nwreg cv`) */
-    progress bar;
-    double t0 = cli_now();
-    progress_start(&bar, "cv grid", cli.quiet);
-    nw_model_set_progress(model, progress_stop_only, NULL);
-    for (size_t cell = 0; cell < cells; cell++) {
-        double h[2] = { grid[d == 1 ? cell : cell / k], d == 2 ? grid[k + cell % k] : 0 };
-        if (interrupted()) { progress_end(&bar); rc = cli_interrupted(); goto done; }
-        st = nw_criterion_eval(model, a->crit, h, &value[cell], NULL);
-        if (!st && progress_update(&bar, (double) (cell + 1), (double) cells)) st = NW_ERR_STOPPED;
-        if (st) {
-            progress_end(&bar);
-            nw_model_set_progress(model, NULL, NULL);
-            rc = cli_lib_error(st, NULL, "criterion evaluation failed");
-            goto done;
-        }
-    }
-    progress_end(&bar);
-    cli_verbose("%s: %zu criterion evaluations on the grid in %.3g s", a->cmd, cells, cli_now() - t0);
-    progress_start(&bar, "optimum", cli.quiet);
-    nw_model_set_progress(model, progress_cb, &bar);
-    nw_select_result best;
-    st = nw_select_bandwidth(model, a->crit, NULL, &best);
-    progress_end(&bar);
-    nw_model_set_progress(model, NULL, NULL);
-    if (st || (st = nw_model_bandwidth(model, hopt))) {
-        rc = cli_lib_error(st, NULL, "bandwidth selection failed");
-        goto done;
-    }
-    cli_verbose("%s: optimum after %d criterion evaluations", a->cmd, best.evaluations);
+    const double *grid = cv.grid, *value = cv.value, *hopt = cv.hopt;
     plot_style style = a->style;
     snprintf(title, sizeof title, "%s, %s kernel, %s", a->crit == NW_CRITERION_LOO ? "LOO CV" : "AICc",
              nw_kernel_name(nw_model_kernel(model)), nw_estimator_name(nw_model_estimator(model)));
@@ -757,7 +714,7 @@ static int cv_from_model(const plot_args *a, nw_model *model, const char *source
     if (d == 1) {
         if (!style.ylabel)
             style.ylabel = a->crit == NW_CRITERION_LOO ? "LOO cross-validation (mean squared error)" : "AICc";
-        rc = drawn(plot_curve_styled(a->out, a->fmt, &style, grid, value, k, hopt[0], best.value,
+        rc = drawn(plot_curve_styled(a->out, a->fmt, &style, grid, value, k, hopt[0], cv.best.value,
                                      err, sizeof err), err);
     } else {
         snprintf(xl, sizeof xl, "bandwidth h1 of %s (log scale)", x_name(model, 0, buf));
@@ -767,9 +724,7 @@ static int cv_from_model(const plot_args *a, nw_model *model, const char *source
         rc = drawn(plot_contour_styled(a->out, a->fmt, &style, grid, k, grid + k, k, value,
                                        hopt[0], hopt[1], err, sizeof err), err);
     }
-done:
-    free(grid);
-    free(value);
+    cv_grid_free(&cv);
     return rc;
 }
 

@@ -14,25 +14,30 @@
 
 /* ------------------------------------------------------------- messages */
 
-int cli_error(const char *fmt, ...)
+/* "nwreg: " PREFIX MESSAGE SUFFIX on stderr, the progress bar cleared first. */
+static void message(const char *prefix, const char *suffix, const char *fmt, va_list ap)
 {
     progress_clear();
+    fputs("nwreg: ", stderr);
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(suffix, stderr);
+}
+
+int cli_error(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    fputs("nwreg: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("", "\n", fmt, ap);
     va_end(ap);
     return EXIT_FAIL;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
-    progress_clear();
     va_list ap;
     va_start(ap, fmt);
-    fputs("nwreg: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    message("", "", fmt, ap);
     if (cmd) fprintf(stderr, " (see 'nwreg %s --help')\n", cmd);
     else fputs(" (see 'nwreg --help')\n", stderr);
     va_end(ap);
@@ -63,12 +68,9 @@ int cli_input_error(nw_status status, const nw_diag *diag, const char *what)
 
 int cli_bad_input(const char *fmt, ...)
 {
-    progress_clear();
     va_list ap;
     va_start(ap, fmt);
-    fputs("nwreg: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("", "\n", fmt, ap);
     va_end(ap);
     return EXIT_USAGE;
 }
@@ -108,24 +110,18 @@ int cli_check_output(const char *cmd, const char *opt, const char *out,
 void cli_verbose(const char *fmt, ...)
 {
     if (!cli.verbose) return;
-    progress_clear();
     va_list ap;
     va_start(ap, fmt);
-    fputs("nwreg: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("", "\n", fmt, ap);
     va_end(ap);
 }
 
 void cli_warning(const char *fmt, ...)
 {
     if (cli.quiet) return;
-    progress_clear();
     va_list ap;
     va_start(ap, fmt);
-    fputs("nwreg: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("warning: ", "\n", fmt, ap);
     va_end(ap);
 }
 
@@ -904,4 +900,74 @@ int print_epoch_cb(const nw_epoch *e, void *ctx)
     (void) ctx;
     print_epoch(e);
     return 0;
+}
+
+/* ------------------------------------------------------- criterion grid */
+
+int cv_grid_compute(nw_model *model, nw_criterion crit, size_t k, const char *cmd,
+                     const char *source, const double *hmin, size_t n_hmin,
+                     const double *hmax, size_t n_hmax, cv_grid *out)
+{
+    const size_t d = nw_model_d(model);
+    double scott[2], lo[2], hi[2];
+    nw_status st;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((st = nw_rule_of_thumb(model, NW_RULE_SCOTT, scott))) return cli_input_error(st, NULL, source);
+    for (size_t j = 0; j < d; j++) lo[j] = 0.05 * scott[j], hi[j] = 20 * scott[j];
+    if ((hmin && (rc = spread_values(cmd, "--hmin", hmin, n_hmin, d, lo))) ||
+        (hmax && (rc = spread_values(cmd, "--hmax", hmax, n_hmax, d, hi))))
+        return rc;
+    for (size_t j = 0; j < d; j++)
+        if (!(lo[j] < hi[j]))
+            return cli_usage_error(cmd, "--hmin %g must be below --hmax %g", lo[j], hi[j]);
+    out->k = k;
+    out->cells = d == 1 ? k : k * k;
+    out->grid = malloc(d * k * sizeof *out->grid);
+    out->value = malloc(out->cells * sizeof *out->value);
+    if (!out->grid || !out->value) {
+        cv_grid_free(out);
+        return cli_error("out of memory");
+    }
+    for (size_t j = 0; j < d; j++)
+        for (size_t i = 0; i < k; i++)
+            out->grid[j * k + i] = lo[j] * exp(log(hi[j] / lo[j]) * (double) i / (double) (k - 1));
+
+    /* the criterion on the grid, a bar over the cells; then the optimum, a
+     * bar over the search */
+    progress bar;
+    double t0 = cli_now();
+    progress_start(&bar, "cv grid", cli.quiet);
+    nw_model_set_progress(model, progress_stop_only, NULL);
+    for (size_t cell = 0; cell < out->cells; cell++) {
+        double h[2] = { out->grid[d == 1 ? cell : cell / k], d == 2 ? out->grid[k + cell % k] : 0 };
+        st = interrupted() ? NW_ERR_STOPPED : nw_criterion_eval(model, crit, h, &out->value[cell], NULL);
+        if (!st && progress_update(&bar, (double) (cell + 1), (double) out->cells)) st = NW_ERR_STOPPED;
+        if (st) {
+            progress_end(&bar);
+            nw_model_set_progress(model, NULL, NULL);
+            cv_grid_free(out);
+            return cli_data_error(st, source, "criterion evaluation failed");
+        }
+    }
+    progress_end(&bar);
+    cli_verbose("%s: %zu criterion evaluations on the grid in %.3g s", cmd, out->cells, cli_now() - t0);
+    progress_start(&bar, "optimum", cli.quiet);
+    nw_model_set_progress(model, progress_cb, &bar);
+    st = nw_select_bandwidth(model, crit, NULL, &out->best);
+    progress_end(&bar);
+    nw_model_set_progress(model, NULL, NULL);
+    if (st || (st = nw_model_bandwidth(model, out->hopt))) {
+        cv_grid_free(out);
+        return cli_data_error(st, source, "bandwidth selection failed");
+    }
+    cli_verbose("%s: optimum after %d criterion evaluations", cmd, out->best.evaluations);
+    return 0;
+}
+
+void cv_grid_free(cv_grid *c)
+{
+    free(c->grid);
+    free(c->value);
+    c->grid = c->value = NULL;
 }

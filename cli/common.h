@@ -62,6 +62,23 @@ int cli_bad_input(const char *fmt, ...);
 int cli_data_error(nw_status status, const char *path, const char *what);
 /* EXIT_USAGE naming path when n < 2 rows (leave-one-out needs 2). */
 int cli_need_two_rows(const char *path, size_t n);
+
+/* The criterion of `model` over a log grid of k bandwidths per input (0.05
+ * to 20 times Scott's rule, unless hmin/hmax give 1 or d values) and its
+ * optimum, as `nwreg cv` and `nwreg plot cv` show them, with progress bars
+ * and --verbose timings.  grid is d x k (grid[j k + i] for input j), value
+ * has k (d = 1) or k^2 cells (h1 slowest); both malloc'd (cv_grid_free).
+ * Returns 0, or an exit status after one message naming `source`. */
+typedef struct cv_grid {
+    size_t k, cells;
+    double *grid, *value;
+    double hopt[2];
+    nw_select_result best;
+} cv_grid;
+int cv_grid_compute(nw_model *model, nw_criterion crit, size_t k, const char *cmd,
+                     const char *source, const double *hmin, size_t n_hmin,
+                     const double *hmax, size_t n_hmax, cv_grid *out);
+void cv_grid_free(cv_grid *c);
 /* Refuse (EXIT_USAGE, naming it) an output file `out` (may be NULL or "-")
  * that is one of the n input files (compared by device and inode). */
 int cli_check_output(const char *cmd, const char *opt, const char *out,
