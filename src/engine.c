@@ -40,12 +40,14 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
     e->m = m;
     e->kind = NW_ENGINE_DENSE;
 
+    /* the fast engines always work in f64 (f32 is the dense engine's
+     * arithmetic); a cost is asked of the f64 problem */
+    nw_problem f64 = *pb;
+    f64.f32 = 0;
     const nw_engine_impl *impl = NULL;
     if (kind == NW_ENGINE_AUTO) {
-        /* f32 is the dense engine's arithmetic; a fast engine (always f64)
-         * is taken when it beats the dense f32 sums, ~4x faster than f64 */
-        nw_problem f64 = *pb;
-        f64.f32 = 0;
+        /* a fast engine is taken when it beats the dense sums (the f32 ones
+         * are ~4x faster than f64) */
         double dense = (double) pb->n * (double) m, best = pb->f32 ? dense / 4 : dense;
         if (dense > DENSE_ALWAYS_PAIRS) {
             for (size_t i = 0; impls[i]; i++) {
@@ -54,13 +56,11 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
             }
         }
     } else if (kind != NW_ENGINE_DENSE) {
-        nw_problem f64 = *pb;
-        f64.f32 = 0;
-        impl = find_impl(kind);
-        if (!impl || !isfinite(impl->cost(&f64, m))) {
+        if (!nw_engine_applies(pb, kind)) {
             free(e);
             return NW_ERR_ARG;
         }
+        impl = find_impl(kind);
     }
     if (impl) {
         e->problem.f32 = 0;

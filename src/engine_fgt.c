@@ -133,7 +133,7 @@ static double boxes_for(const nw_problem *pb, double lo, double hi)
 static double fgt_cost(const nw_problem *pb, size_t m)
 {
     double lo, hi;
-    if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || pb->f32 || !data_range(pb, &lo, &hi))
+    if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || !data_range(pb, &lo, &hi))
         return INFINITY;
     double nb = boxes_for(pb, lo, hi);
     if (!(nb <= 4.0 * (double) pb->n + 64)) return INFINITY;
@@ -597,12 +597,15 @@ static void box_expand(const fgt_state *s, const nw_problem *pb, size_t b, doubl
     }
     const double *mb = s->mom + s->slot[b] * ns * P_MAX;
     const double count = (double) (s->start[b + 1] - s->start[b]);
+    double tpow[AMAX + 1];   /* tau^i, not pow() in this per-query loop */
+    tpow[0] = 1;
+    for (size_t i = 1; i <= AMAX; i++) tpow[i] = tpow[i - 1] * tau;
     for (size_t a = 0; a <= amax; a++) {
         double gabs = 0;
         for (size_t k = 0; k < P; k++) {
             double v = 0, cki = 1, fall = 1;
             for (size_t i = 0; i <= a && i <= k; i++) {
-                v += cki * fall * pow(tau, (double) (a - i)) * g0[k - i];
+                v += cki * fall * tpow[a - i] * g0[k - i];
                 cki = cki * (double) (k - i) / (double) (i + 1);
                 fall *= (double) (a - i);
             }

@@ -926,7 +926,7 @@ static void setup_compact(sorted_state *st)
 static nw_status sorted_init(nw_engine *e)
 {
     const nw_problem *pb = e->pb;
-    if (pb->d != 1 || pb->n == 0 || pb->f32) return NW_ERR_ARG;
+    if (pb->d != 1 || pb->n == 0) return NW_ERR_ARG;
     init_binom();
     const size_t n = pb->n, p = pb->p;
     sorted_state *st = calloc(1, sizeof *st);
@@ -1004,7 +1004,7 @@ fail:
  * key, ~8 dense evaluations). */
 static double sorted_cost(const nw_problem *pb, size_t m)
 {
-    if (pb->d != 1 || pb->n == 0 || pb->f32 || !(pb->w[0] != 0)) return INFINITY;
+    if (pb->d != 1 || pb->n == 0 || !(pb->w[0] != 0)) return INFINITY;
     const double n = (double) pb->n, logn = log2(n + 1);
     double prep = 8 * n, per;
     if (kernel_is_log(pb->kernel)) {

@@ -651,7 +651,7 @@ static nw_status tree_init_engine(nw_engine *e)
 static double tree_cost(const nw_problem *pb, size_t m)
 {
     const size_t n = pb->n, d = pb->d;
-    if (n == 0 || d == 0 || pb->f32) return INFINITY;
+    if (n == 0 || d == 0) return INFINITY;
     double side[d], frac = 1, nd = (double) n;
     for (size_t k = 0; k < d; k++) {
         double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
