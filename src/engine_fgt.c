@@ -92,6 +92,8 @@ typedef struct fgt_state {
     size_t *slot;         /* nb: the box's moments are mom + slot ns P_MAX
                              (SIZE_MAX: none -- the box is always summed directly) */
     int local;            /* local expansions were asked for */
+    size_t pmom;          /* moments M_k computed for k < pmom: P_LOC in the
+                             local mode (its translations use no more), else P_MAX */
     double *absy;         /* nb x p: sum |y_c| */
     double *cum_count;    /* nb + 1 prefix counts */
     double *cum_absy;     /* (nb + 1) x p prefix sums of |y_c| */
@@ -116,10 +118,11 @@ static int data_range(const nw_problem *pb, double *lo, double *hi)
 {
     if (pb->n == 0) return 0;
     double a = pb->x[0], b = pb->x[0];
+#pragma omp simd reduction(min:a) reduction(max:b)
     for (size_t j = 1; j < pb->n; j++) {
         double v = pb->x[j];
-        if (v < a) a = v;
-        if (v > b) b = v;
+        a = v < a ? v : a;
+        b = v > b ? v : b;
     }
     *lo = a; *hi = b;
     return 1;
@@ -173,6 +176,123 @@ static size_t box_of(const fgt_state *s, double x)
 
 static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol);
 
+/* One copy per instruction set, picked at load time (as in engine_dense.c):
+ * the moments loop below runs 8 lanes with AVX-512 instead of SSE2's 2. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(__SANITIZE_THREAD__) && !defined(NW_COVERAGE)
+#define FGT_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FGT_TARGET_CLONES
+#endif
+
+#define BATCH 256
+
+/* Add the moments M_k[f] = sum f v^k / k! (k < pmom; f = 1, y_1..y_p; row
+ * f of mb has stride P_MAX) of nt <= BATCH keys xs (values ys, n x p) about
+ * centre, v = (centre - x) w, in one pass per k across the keys (SIMD):
+ * t = v^k / k! advances by t *= v / (k + 1); and sum |y_c| into absy (p).
+ * buf: (2 + p) BATCH doubles. */
+FGT_TARGET_CLONES
+static void batch_moments(const double *xs, const double *ys, size_t nt, size_t p, double centre,
+                          double w, size_t pmom, const double *inv, double *buf, double *mb,
+                          double *absy)
+{
+    double *v = buf, *tt = buf + BATCH, *wy = buf + 2 * BATCH;
+    for (size_t t = 0; t < nt; t++) {
+        v[t] = (centre - xs[t]) * w;
+        tt[t] = 1;
+        for (size_t c = 0; c < p; c++) {
+            wy[c * BATCH + t] = ys[t * p + c];
+            absy[c] += fabs(ys[t * p + c]);
+        }
+    }
+    for (size_t k = 0; k < pmom; k++) {
+        const double ik = inv[k];
+        if (p == 1) {
+            /* the common case, fused: one pass over the batch per k */
+            double a0 = 0, a1 = 0;
+#pragma omp simd reduction(+:a0, a1)
+            for (size_t t = 0; t < nt; t++) {
+                double tv = tt[t];
+                a0 += tv;
+                a1 += wy[t] * tv;
+                tt[t] = tv * (v[t] * ik);
+            }
+            mb[k] += a0;
+            mb[P_MAX + k] += a1;
+            continue;
+        }
+        double a0 = 0;
+#pragma omp simd reduction(+:a0)
+        for (size_t t = 0; t < nt; t++) a0 += tt[t];
+        mb[k] += a0;
+        for (size_t c = 0; c < p; c++) {
+            const double *wf = wy + c * BATCH;
+            double acc = 0;
+#pragma omp simd reduction(+:acc)
+            for (size_t t = 0; t < nt; t++) acc += wf[t] * tt[t];
+            mb[(1 + c) * P_MAX + k] += acc;
+        }
+#pragma omp simd
+        for (size_t t = 0; t < nt; t++) tt[t] *= v[t] * ik;
+    }
+}
+
+/* Bucket the keys into boxes: a stable counting sort, so the order within a
+ * box is the keys' order and the result is the same however many threads
+ * run it.  Large inputs are cut into BUCKET_CHUNKS fixed slices (not one per
+ * thread) counted and scattered in parallel: slice c's keys of box b go
+ * after those of slices < c.  fill: nb scratch counters. */
+#define BUCKET_CHUNKS 8
+static nw_status bucket_keys(fgt_state *s, const nw_problem *pb, size_t *fill)
+{
+    const size_t n = pb->n, p = pb->p, nb = s->nb;
+    /* per-slice counters cost BUCKET_CHUNKS nb: only where boxes are few */
+    size_t chunks = n >= 200000 && nb <= n / 16 ? BUCKET_CHUNKS : 1;
+    size_t *cnt = chunks > 1 ? calloc(chunks * nb, sizeof *cnt) : NULL;
+    if (chunks > 1 && !cnt) chunks = 1;
+    if (chunks == 1) {
+        for (size_t j = 0; j < n; j++) s->start[box_of(s, pb->x[j]) + 1]++;
+        for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
+        memcpy(fill, s->start, nb * sizeof *fill);
+        for (size_t j = 0; j < n; j++) {
+            size_t t = fill[box_of(s, pb->x[j])]++;
+            s->xs[t] = pb->x[j];
+            memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
+            s->idx[t] = j;
+        }
+        return NW_OK;
+    }
+#pragma omp parallel for schedule(static, 1)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t *cc = cnt + c * nb;
+        for (size_t j = c * n / chunks; j < (c + 1) * n / chunks; j++) cc[box_of(s, pb->x[j])]++;
+    }
+    /* slice c of box b starts after box b's keys of slices < c */
+    size_t at = 0;
+    for (size_t b = 0; b < nb; b++) {
+        s->start[b] = at;
+        for (size_t c = 0; c < chunks; c++) {
+            size_t k = cnt[c * nb + b];
+            cnt[c * nb + b] = at;
+            at += k;
+        }
+    }
+    s->start[nb] = at;
+#pragma omp parallel for schedule(static, 1)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t *cc = cnt + c * nb;
+        for (size_t j = c * n / chunks; j < (c + 1) * n / chunks; j++) {
+            size_t t = cc[box_of(s, pb->x[j])]++;
+            s->xs[t] = pb->x[j];
+            for (size_t k = 0; k < p; k++) s->ys[t * p + k] = pb->y[j * p + k];
+            s->idx[t] = j;
+        }
+    }
+    free(cnt);
+    return NW_OK;
+}
+
 /* Bucket the keys into boxes (counting sort) and compute each box's moments. */
 static nw_status fgt_init(nw_engine *e)
 {
@@ -210,14 +330,10 @@ static nw_status fgt_init(nw_engine *e)
         fgt_free(s);
         return NW_ERR_NOMEM;
     }
-    for (size_t j = 0; j < n; j++) s->start[box_of(s, pb->x[j]) + 1]++;
-    for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
-    memcpy(fill, s->start, nb * sizeof *fill);
-    for (size_t j = 0; j < n; j++) {
-        size_t t = fill[box_of(s, pb->x[j])]++;
-        s->xs[t] = pb->x[j];
-        memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
-        s->idx[t] = j;
+    if (bucket_keys(s, pb, fill) != NW_OK) {
+        free(fill);
+        fgt_free(s);
+        return NW_ERR_NOMEM;
     }
     free(fill);
     for (size_t b = 0; b < nb; b++) s->centre[b] = s->x0 + ((double) b + 0.5) * s->wbox;
@@ -231,6 +347,7 @@ static nw_status fgt_init(nw_engine *e)
     double local_cost = (double) filled * (2 * LOC_REACH + 1) * (double) s->nf * P_LOC * P_LOC / 4;
     double query_cost = (double) e->m * (2 * LOC_REACH + 1) * 20 * (2 + (double) s->nf);
     s->local = local_cost < query_cost;
+    s->pmom = s->local ? P_LOC : P_MAX;
     for (size_t b = 0; b < nb; b++) {
         size_t cnt = s->start[b + 1] - s->start[b];
         s->slot[b] = cnt > (s->local ? 0 : DIRECT_KEYS) ? slots++ : SIZE_MAX;
@@ -245,12 +362,12 @@ static nw_status fgt_init(nw_engine *e)
      * batches of keys so that every loop runs across keys (SIMD):
      * t = v^k / k! advances by t *= v / (k + 1) */
     const size_t ns = s->ns;
+    const size_t pmom = s->pmom;
     double inv[P_MAX];
     for (size_t k = 0; k < P_MAX; k++) inv[k] = 1.0 / (double) (k + 1);
     int failed = 0;
 #pragma omp parallel if (n > 100000)
     {
-        enum { BATCH = 256 };
         double *buf = malloc((2 + ns) * BATCH * sizeof(double));
         if (!buf) {
 #pragma omp atomic write
@@ -259,30 +376,16 @@ static nw_status fgt_init(nw_engine *e)
 #pragma omp for schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
             if (!buf) continue;
-            for (size_t t = s->start[b]; t < s->start[b + 1]; t++)
-                for (size_t c = 0; c < p; c++) s->absy[b * p + c] += fabs(s->ys[t * p + c]);
-            if (s->slot[b] == SIZE_MAX) continue;
-            double *mb = s->mom + s->slot[b] * ns * P_MAX, *v = buf, *tt = buf + BATCH, *wt = buf + 2 * BATCH;
+            if (s->slot[b] == SIZE_MAX) {
+                for (size_t t = s->start[b]; t < s->start[b + 1]; t++)
+                    for (size_t c = 0; c < p; c++) s->absy[b * p + c] += fabs(s->ys[t * p + c]);
+                continue;
+            }
+            double *mb = s->mom + s->slot[b] * ns * P_MAX;
             for (size_t t0 = s->start[b]; t0 < s->start[b + 1]; t0 += BATCH) {
                 size_t nt = s->start[b + 1] - t0 < BATCH ? s->start[b + 1] - t0 : BATCH;
-                for (size_t t = 0; t < nt; t++) {
-                    v[t] = (s->centre[b] - s->xs[t0 + t]) * s->w;
-                    tt[t] = 1;
-                    wt[t] = 1;
-                    for (size_t c = 0; c < p; c++) wt[(1 + c) * BATCH + t] = s->ys[(t0 + t) * p + c];
-                }
-                for (size_t k = 0; k < P_MAX; k++) {
-                    for (size_t f = 0; f < ns; f++) {
-                        const double *wf = wt + f * BATCH;
-                        double acc = 0;
-#pragma omp simd reduction(+:acc)
-                        for (size_t t = 0; t < nt; t++) acc += wf[t] * tt[t];
-                        mb[f * P_MAX + k] += acc;
-                    }
-                    const double ik = inv[k];
-#pragma omp simd
-                    for (size_t t = 0; t < nt; t++) tt[t] *= v[t] * ik;
-                }
+                batch_moments(s->xs + t0, s->ys + t0 * p, nt, p, s->centre[b], s->w, pmom, inv, buf, mb,
+                              s->absy + b * p);
             }
         }
         free(buf);
@@ -732,7 +835,7 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
                 size_t P = 0;
                 /* a box of few keys is cheaper summed directly than expanded */
                 if (!exact && dist <= DIRECT_DIST && s->slot[b] != SIZE_MAX) {
-                    for (size_t k = 8; k <= P_MAX; k += 4)
+                    for (size_t k = 8; k <= s->pmom; k += 4)
                         if ((double) cnt * trunc_bound(amax, k, tau, dist, logscale) <= budget_box) {
                             P = k;
                             break;

@@ -654,15 +654,20 @@ static double tree_cost(const nw_problem *pb, size_t m)
     if (n == 0 || d == 0) return INFINITY;
     double side[d], frac = 1, nd = (double) n;
     for (size_t k = 0; k < d; k++) {
-        double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
+        /* the spread about the first value (shifted sums: one cheap pass
+         * that vectorises; an estimate, so their rounding is immaterial) */
+        const double x0 = pb->x[k];
+        double s1 = 0, s2 = 0, lo = x0, hi = x0;
+#pragma omp simd reduction(+:s1, s2) reduction(min:lo) reduction(max:hi)
         for (size_t i = 0; i < n; i++) {
-            double v = pb->x[i * d + k], dv = v - mean;
-            mean += dv / (double) (i + 1);
-            m2 += dv * (v - mean);
-            lo = fmin(lo, v);
-            hi = fmax(hi, v);
+            double v = pb->x[i * d + k], dv = v - x0;
+            s1 += dv;
+            s2 += dv * dv;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
-        double extent = fmin(hi - lo, sqrt(12 * m2 / nd));
+        double var = fmax(s2 / nd - (s1 / nd) * (s1 / nd), 0);
+        double extent = fmin(hi - lo, sqrt(12 * var));
         side[k] = extent * fabs(pb->w[k]);      /* in bandwidths */
     }
     /* the kernel's reach in u: compact 1; log kernels where the weight
