@@ -98,6 +98,7 @@ int cmd_predict(int argc, char **argv)
     progress bar = { 0 };
 
     if ((rc = model_load_or_fit(source, &o, &data, &model))) goto done;
+    data_free(&data);   /* the model has its own copies: memory for the sums */
     const size_t n = nw_model_n(model), d = nw_model_d(model), p = nw_model_p(model);
 
     /* the queries, by the model's input names */

@@ -586,8 +586,8 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
     data->path = path;
     nw_status st;
     (void) diag;
-    if ((rc = cli_table_read(path, &data->table))) return rc;
-    const nw_table *t = data->table;
+    nw_table *t = NULL;
+    if ((rc = cli_table_read(path, &t))) return rc;
 
     if (x_spec && (rc = resolve_columns(t, path, "--x", x_spec, &xc, &d))) goto fail;
     if (y_spec && (rc = resolve_columns(t, path, "--y", y_spec, &yc, &p))) goto fail;
@@ -614,12 +614,29 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
         rc = cli_lib_error(st, NULL, path);
         goto fail;
     }
-    for (size_t k = 0; k < d; k++) data->x_names[k] = nw_table_name(t, xc[k]);
-    for (size_t c = 0; c < p; c++) data->y_names[c] = nw_table_name(t, yc[c]);
+    /* the names, copied: the table (as large as x and y) goes now */
+    size_t len = 0;
+    for (size_t k = 0; k < d; k++) len += strlen(nw_table_name(t, xc[k])) + 1;
+    for (size_t c = 0; c < p; c++) len += strlen(nw_table_name(t, yc[c])) + 1;
+    if (!(data->names_buf = malloc(len))) {
+        rc = cli_error("out of memory");
+        goto fail;
+    }
+    char *at = data->names_buf;
+    for (size_t i = 0; i < d + p; i++) {
+        const char *name = nw_table_name(t, i < d ? xc[i] : yc[i - d]);
+        size_t l = strlen(name) + 1;
+        memcpy(at, name, l);
+        if (i < d) data->x_names[i] = at;
+        else data->y_names[i - d] = at;
+        at += l;
+    }
+    nw_table_free(t);
     free(xc);
     free(yc);
     return 0;
 fail:
+    nw_table_free(t);
     free(xc);
     free(yc);
     data_free(data);
@@ -628,7 +645,7 @@ fail:
 
 void data_free(cli_data *data)
 {
-    nw_table_free(data->table);
+    free(data->names_buf);
     free(data->x);
     free(data->y);
     free(data->x_names);

@@ -204,11 +204,12 @@ double cli_now(void);
  * --y, else every column outside --y. */
 typedef struct cli_data {
     const char *path;         /* the file's name as given */
-    nw_table *table;
     size_t n, d, p;
     double *x, *y;            /* n x d, n x p, row-major */
-    const char **x_names;     /* d names (pointing into table) */
+    const char **x_names;     /* d names (pointing into names_buf) */
     const char **y_names;     /* p names */
+    char *names_buf;          /* the names' own copies (the table is freed
+                                 once x and y are out of it: memory) */
 } cli_data;
 
 /* Returns 0, or prints an error and returns EXIT_FAIL.  x_spec, y_spec
