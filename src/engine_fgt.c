@@ -52,6 +52,8 @@
  */
 #define _DEFAULT_SOURCE /* lgamma_r */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +83,8 @@ typedef struct fgt_state {
     double x0, wbox;      /* box b covers [x0 + b wbox, x0 + (b+1) wbox) */
     double w;             /* the scale */
     size_t *start;        /* nb + 1 offsets into the bucketed keys */
-    double *xs, *ys;      /* keys and values in box order (n, n x p) */
+    double *xs, *ys;      /* keys and values in box order (n, n x p); in the
+                             local mode made only when needed (ensure_buckets) */
     size_t *idx;          /* their original indices */
     double *centre;       /* nb box centres (x units) */
     size_t na1, nay;      /* powers of u needed: 0..na1-1 for f = 1, 0..nay-1 for y */
@@ -92,6 +95,9 @@ typedef struct fgt_state {
     size_t *slot;         /* nb: the box's moments are mom + slot ns P_MAX
                              (SIZE_MAX: none -- the box is always summed directly) */
     int local;            /* local expansions were asked for */
+    atomic_int bucketed;  /* xs, ys, idx are made (NULL if there was no memory) */
+    pthread_mutex_t bucket_lock;
+    int lock_made;
     size_t pmom;          /* moments M_k computed for k < pmom: P_LOC in the
                              local mode (its translations use no more), else P_MAX */
     double *absy;         /* nb x p: sum |y_c| */
@@ -163,6 +169,7 @@ static void fgt_free(void *p)
     free(s->mom); free(s->slot); free(s->absy); free(s->cum_count); free(s->cum_absy);
     free(s->next_left); free(s->next_right);
     free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
+    if (s->lock_made) pthread_mutex_destroy(&s->bucket_lock);
     free(s);
 }
 
@@ -238,59 +245,143 @@ static void batch_moments(const double *xs, const double *ys, size_t nt, size_t 
     }
 }
 
-/* Bucket the keys into boxes: a stable counting sort, so the order within a
- * box is the keys' order and the result is the same however many threads
- * run it.  Large inputs are cut into BUCKET_CHUNKS fixed slices (not one per
- * thread) counted and scattered in parallel: slice c's keys of box b go
- * after those of slices < c.  fill: nb scratch counters. */
-#define BUCKET_CHUNKS 8
-static nw_status bucket_keys(fgt_state *s, const nw_problem *pb, size_t *fill)
+/* Bucketing the keys into boxes is a stable counting sort, so the order
+ * within a box is the keys' order and the result is the same however many
+ * threads run it.  Large inputs are cut into `slices` fixed slices (not one
+ * per thread) counted and scattered in parallel: slice c's keys of box b go
+ * after those of slices < c. */
+#define SLICES 16
+static size_t slices_for(const fgt_state *s, size_t n)
+{
+    /* per-slice counters cost SLICES nb: only where boxes are few */
+    return n >= 200000 && s->nb <= n / 64 ? SLICES : 1;
+}
+
+/* Count the keys per slice and box (cnt: slices x nb, zeroed). */
+static void count_keys(const fgt_state *s, const nw_problem *pb, size_t slices, size_t *cnt)
+{
+    const size_t n = pb->n, nb = s->nb;
+#pragma omp parallel for schedule(static, 1) if (slices > 1)
+    for (size_t c = 0; c < slices; c++) {
+        size_t *cc = cnt + c * nb;
+        for (size_t j = c * n / slices; j < (c + 1) * n / slices; j++) cc[box_of(s, pb->x[j])]++;
+    }
+}
+
+/* Copy the keys, values and indices into box order (xs, ys, idx), from the
+ * per-slice counts of count_keys (overwritten). */
+static void scatter_keys(fgt_state *s, const nw_problem *pb, size_t slices, size_t *cnt)
 {
     const size_t n = pb->n, p = pb->p, nb = s->nb;
-    /* per-slice counters cost BUCKET_CHUNKS nb: only where boxes are few */
-    size_t chunks = n >= 200000 && nb <= n / 16 ? BUCKET_CHUNKS : 1;
-    size_t *cnt = chunks > 1 ? calloc(chunks * nb, sizeof *cnt) : NULL;
-    if (chunks > 1 && !cnt) chunks = 1;
-    if (chunks == 1) {
-        for (size_t j = 0; j < n; j++) s->start[box_of(s, pb->x[j]) + 1]++;
-        for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
-        memcpy(fill, s->start, nb * sizeof *fill);
-        for (size_t j = 0; j < n; j++) {
-            size_t t = fill[box_of(s, pb->x[j])]++;
-            s->xs[t] = pb->x[j];
-            memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
-            s->idx[t] = j;
-        }
-        return NW_OK;
-    }
-#pragma omp parallel for schedule(static, 1)
-    for (size_t c = 0; c < chunks; c++) {
-        size_t *cc = cnt + c * nb;
-        for (size_t j = c * n / chunks; j < (c + 1) * n / chunks; j++) cc[box_of(s, pb->x[j])]++;
-    }
-    /* slice c of box b starts after box b's keys of slices < c */
-    size_t at = 0;
     for (size_t b = 0; b < nb; b++) {
-        s->start[b] = at;
-        for (size_t c = 0; c < chunks; c++) {
+        size_t at = s->start[b];
+        for (size_t c = 0; c < slices; c++) {
             size_t k = cnt[c * nb + b];
             cnt[c * nb + b] = at;
             at += k;
         }
     }
-    s->start[nb] = at;
-#pragma omp parallel for schedule(static, 1)
-    for (size_t c = 0; c < chunks; c++) {
+#pragma omp parallel for schedule(static, 1) if (slices > 1)
+    for (size_t c = 0; c < slices; c++) {
         size_t *cc = cnt + c * nb;
-        for (size_t j = c * n / chunks; j < (c + 1) * n / chunks; j++) {
+        for (size_t j = c * n / slices; j < (c + 1) * n / slices; j++) {
             size_t t = cc[box_of(s, pb->x[j])]++;
             s->xs[t] = pb->x[j];
             for (size_t k = 0; k < p; k++) s->ys[t * p + k] = pb->y[j * p + k];
             s->idx[t] = j;
         }
     }
-    free(cnt);
-    return NW_OK;
+}
+
+/* The keys in box order, made on first use where the local mode did
+ * without them (a query it cannot serve, the exact mode): several threads
+ * may ask at once.  Returns 0 if there is no memory for them. */
+static int ensure_buckets(fgt_state *s, const nw_problem *pb)
+{
+    if (atomic_load_explicit(&s->bucketed, memory_order_acquire)) return s->xs != NULL;
+    pthread_mutex_lock(&s->bucket_lock);
+    if (!atomic_load_explicit(&s->bucketed, memory_order_relaxed)) {
+        size_t slices = slices_for(s, pb->n);
+        size_t *cnt = calloc(slices * s->nb, sizeof *cnt);
+        s->xs = malloc(pb->n * sizeof *s->xs);
+        s->ys = malloc(pb->n * pb->p * sizeof *s->ys);
+        s->idx = malloc(pb->n * sizeof *s->idx);
+        if (cnt && s->xs && s->ys && s->idx) {
+            count_keys(s, pb, slices, cnt);
+            scatter_keys(s, pb, slices, cnt);
+        } else {
+            free(s->xs); free(s->ys); free(s->idx);
+            s->xs = s->ys = NULL;
+            s->idx = NULL;
+        }
+        free(cnt);
+        atomic_store_explicit(&s->bucketed, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->bucket_lock);
+    return s->xs != NULL;
+}
+
+/* The local mode's moments straight from the keys in their own order (no
+ * copy of the data: memory), for few boxes: each fixed slice of keys is
+ * bucketed a chunk at a time into a small buffer and its moments summed
+ * per box into the slice's partial moments, and the partials are added in
+ * slice order (the same sums however many threads).  part: slices x nb x
+ * ns x P_MAX and slices x nb x p (absy) doubles, zeroed.  Returns 0 if a
+ * thread found no memory for its buffer. */
+#define CHUNK 32768
+static int unsorted_moments(fgt_state *s, const nw_problem *pb, size_t slices, double *part,
+                            double *part_absy, const double *inv)
+{
+    const size_t n = pb->n, p = pb->p, nb = s->nb, ns = s->ns;
+    int failed = 0;
+#pragma omp parallel
+    {
+        double *kx = malloc(CHUNK * (1 + p) * sizeof(double));
+        double *buf = malloc((2 + p) * BATCH * sizeof(double));
+        size_t *fill = malloc((nb + 1) * sizeof *fill);
+        if (!kx || !buf || !fill) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        double *ky = kx ? kx + CHUNK : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t c = 0; c < slices; c++) {
+            if (!kx || !buf || !fill) continue;
+            double *mc = part + c * nb * ns * P_MAX, *ac = part_absy + c * nb * p;
+            for (size_t j0 = c * n / slices, j1 = (c + 1) * n / slices; j0 < j1; j0 += CHUNK) {
+                size_t len = j1 - j0 < CHUNK ? j1 - j0 : CHUNK;
+                memset(fill, 0, (nb + 1) * sizeof *fill);
+                for (size_t j = j0; j < j0 + len; j++) fill[box_of(s, pb->x[j]) + 1]++;
+                for (size_t b = 0; b < nb; b++) fill[b + 1] += fill[b];
+                for (size_t j = j0; j < j0 + len; j++) {
+                    size_t t = fill[box_of(s, pb->x[j])]++;
+                    kx[t] = pb->x[j];
+                    for (size_t k = 0; k < p; k++) ky[t * p + k] = pb->y[j * p + k];
+                }
+                /* fill[b] is now the end of box b's run */
+                for (size_t b = 0, t0 = 0; b < nb; t0 = fill[b], b++)
+                    for (size_t t = t0; t < fill[b]; t += BATCH) {
+                        size_t nt = fill[b] - t < BATCH ? fill[b] - t : BATCH;
+                        batch_moments(kx + t, ky + t * p, nt, p, s->centre[b], s->w, s->pmom, inv,
+                                      buf, mc + b * ns * P_MAX, ac + b * p);
+                    }
+            }
+        }
+        free(kx);
+        free(buf);
+        free(fill);
+    }
+    if (failed) return 0;
+    for (size_t b = 0; b < nb; b++) {
+        if (s->slot[b] == SIZE_MAX) continue;
+        double *mb = s->mom + s->slot[b] * ns * P_MAX;
+        for (size_t c = 0; c < slices; c++) {
+            const double *mc = part + (c * nb + b) * ns * P_MAX;
+            for (size_t i = 0; i < ns * P_MAX; i++) mb[i] += mc[i];
+            for (size_t k = 0; k < p; k++) s->absy[b * p + k] += part_absy[(c * nb + b) * p + k];
+        }
+    }
+    return 1;
 }
 
 /* Bucket the keys into boxes (counting sort) and compute each box's moments. */
@@ -313,9 +404,6 @@ static nw_status fgt_init(nw_engine *e)
     s->nfp = (s->nf + 3) & ~(size_t) 3;
     const size_t nb = s->nb;
     s->start = calloc(nb + 1, sizeof *s->start);
-    s->xs = malloc(n * sizeof *s->xs);
-    s->ys = malloc(n * p * sizeof *s->ys);
-    s->idx = malloc(n * sizeof *s->idx);
     s->centre = malloc(nb * sizeof *s->centre);
     s->slot = malloc(nb * sizeof *s->slot);
     s->absy = calloc(nb * p, sizeof *s->absy);
@@ -323,19 +411,23 @@ static nw_status fgt_init(nw_engine *e)
     s->cum_absy = malloc((nb + 1) * p * sizeof *s->cum_absy);
     s->next_left = malloc(nb * sizeof *s->next_left);
     s->next_right = malloc(nb * sizeof *s->next_right);
-    size_t *fill = malloc(nb * sizeof *fill);
-    if (!s->start || !s->xs || !s->ys || !s->idx || !s->centre || !s->slot || !s->absy ||
-        !s->cum_count || !s->cum_absy || !s->next_left || !s->next_right || !fill) {
-        free(fill);
+    const size_t slices = slices_for(s, n);
+    size_t *cnt = calloc(slices * nb, sizeof *cnt);
+    if (!s->start || !s->centre || !s->slot || !s->absy || !s->cum_count || !s->cum_absy ||
+        !s->next_left || !s->next_right || !cnt) {
+        free(cnt);
         fgt_free(s);
         return NW_ERR_NOMEM;
     }
-    if (bucket_keys(s, pb, fill) != NW_OK) {
-        free(fill);
-        fgt_free(s);
-        return NW_ERR_NOMEM;
+    pthread_mutex_init(&s->bucket_lock, NULL);
+    s->lock_made = 1;
+    count_keys(s, pb, slices, cnt);
+    size_t at = 0;
+    for (size_t b = 0; b < nb; b++) {
+        s->start[b] = at;
+        for (size_t c = 0; c < slices; c++) at += cnt[c * nb + b];
     }
-    free(fill);
+    s->start[nb] = at;
     for (size_t b = 0; b < nb; b++) s->centre[b] = s->x0 + ((double) b + 0.5) * s->wbox;
 
     /* local mode when translating every box's neighbours costs less than
@@ -349,27 +441,50 @@ static nw_status fgt_init(nw_engine *e)
     s->local = local_cost < query_cost;
     s->pmom = s->local ? P_LOC : P_MAX;
     for (size_t b = 0; b < nb; b++) {
-        size_t cnt = s->start[b + 1] - s->start[b];
-        s->slot[b] = cnt > (s->local ? 0 : DIRECT_KEYS) ? slots++ : SIZE_MAX;
+        size_t c = s->start[b + 1] - s->start[b];
+        s->slot[b] = c > (s->local ? 0 : DIRECT_KEYS) ? slots++ : SIZE_MAX;
     }
     s->mom = calloc(slots ? slots * s->ns * P_MAX : 1, sizeof *s->mom);
     if (!s->mom) {
+        free(cnt);
         fgt_free(s);
         return NW_ERR_NOMEM;
     }
 
-    /* moments M_k[f] = sum f v^k / k!, per box (boxes in parallel), in
-     * batches of keys so that every loop runs across keys (SIMD):
-     * t = v^k / k! advances by t *= v / (k + 1) */
+    /* moments M_k[f] = sum f v^k / k! per box (batch_moments) */
     const size_t ns = s->ns;
     const size_t pmom = s->pmom;
     double inv[P_MAX];
     for (size_t k = 0; k < P_MAX; k++) inv[k] = 1.0 / (double) (k + 1);
+    int done = 0;
+    if (s->local && slices > 1) {
+        /* without a copy of the keys: the local mode needs none unless a
+         * query falls outside its expansions (ensure_buckets) */
+        double *part = calloc(slices * nb * (ns * P_MAX + p), sizeof *part);
+        if (part && unsorted_moments(s, pb, slices, part, part + slices * nb * ns * P_MAX, inv))
+            done = 1;
+        else   /* start again the usual way, with less memory */
+            memset(s->absy, 0, nb * p * sizeof *s->absy);
+        free(part);
+    }
+    if (!done) {
+        s->xs = malloc(n * sizeof *s->xs);
+        s->ys = malloc(n * p * sizeof *s->ys);
+        s->idx = malloc(n * sizeof *s->idx);
+        if (!s->xs || !s->ys || !s->idx) {
+            free(cnt);
+            fgt_free(s);
+            return NW_ERR_NOMEM;
+        }
+        scatter_keys(s, pb, slices, cnt);
+        atomic_store_explicit(&s->bucketed, 1, memory_order_relaxed);
+    }
+    free(cnt);
     int failed = 0;
-#pragma omp parallel if (n > 100000)
+#pragma omp parallel if (n > 100000 && !done)
     {
-        double *buf = malloc((2 + ns) * BATCH * sizeof(double));
-        if (!buf) {
+        double *buf = done ? NULL : malloc((2 + ns) * BATCH * sizeof(double));
+        if (!done && !buf) {
 #pragma omp atomic write
             failed = 1;
         }
@@ -642,7 +757,7 @@ static fgt_acc *acc_get(nw_moments *mo, size_t p)
  * near 0, or local linear extrapolating -- so its sums must be as good as
  * the dense engine's pairwise-blocked ones, not n ulps off). */
 static void box_direct(const fgt_state *s, const nw_problem *pb, size_t b, double q,
-                       double logscale, size_t skip, fgt_acc *acc)
+                       double dn, size_t skip, fgt_acc *acc)
 {
     const size_t p = pb->p;
     for (size_t c = 0; c <= p; c++) {
@@ -650,7 +765,13 @@ static void box_direct(const fgt_state *s, const nw_problem *pb, size_t b, doubl
         long double sum[AMAX + 1] = { 0 };
         for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
             if (s->idx[t] == skip) continue;
-            double u = (q - s->xs[t]) * s->w, a = -0.5 * u * u - logscale;
+            /* the exponent -(u^2 - dn^2)/2 (logscale = -dn^2/2) as a product
+             * of differences, accurate to a few ulps of itself: -u^2/2 -
+             * logscale would lose |logscale| ulps far from the data (q 100
+             * bandwidths away: 5e-13 relative per term); halved terms keep
+             * |u| + dn from overflowing */
+            double u = (q - s->xs[t]) * s->w, au = fabs(u);
+            double a = -(au - dn) * (0.5 * au + 0.5 * dn);
             if (a < MIN_EXP_ARG) continue;
             double uc = u - acc->shift, ua = exp(a) * (c == 0 ? 1 : s->ys[t * p + c - 1]);
             for (size_t i = 0; i < na; i++, ua *= uc) sum[i] += ua;
@@ -845,7 +966,7 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
                     box_expand(s, pb, b, tau, dist, logscale, P, acc);
                     if (b == bs) self_added = 1;
                 } else {
-                    box_direct(s, pb, b, q, logscale, skip, acc);
+                    box_direct(s, pb, b, q, dn, skip, acc);
                 }
             }
             if (side == 0) b--; else b++;
@@ -929,8 +1050,12 @@ static void fgt_sums(const nw_engine *e, const double *qp, size_t skip, int exac
     double logscale, bf = floor((q - s->x0) / s->wbox);
     if (!exact && s->loc_ok && bf >= 0 && bf < (double) s->nb && s->loc_ok[(size_t) bf])
         logscale = local_sums(s, pb, (size_t) bf, q, skip, acc);
-    else
+    else if (ensure_buckets(e->state, pb))
         logscale = perquery_sums(e, q, skip, exact, acc);
+    else {  /* no memory for the keys in box order */
+        nw_engine_dense(pb, qp, skip, mo);
+        return;
+    }
 
     /* the moments of engine.h */
     double *A = mo->A, *B = mo->B, *eA = mo->errA, *eB = mo->errB;
