@@ -51,6 +51,7 @@
  * non-empty box, so no sum overflows or underflows.
  */
 #define _DEFAULT_SOURCE /* lgamma_r */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -110,6 +111,12 @@ typedef struct fgt_state {
      * bounds (nb x nf), the box's logscale, and whether T has them */
     double *loc, *loc_err, *loc_logscale;
     unsigned char *loc_ok;
+    /* the same coefficients in long double with their (2^11 x smaller)
+     * rounding bounds: the second try (fgt_moments_exact) where the first
+     * one's bound misses the tolerance (local linear at the data's edge);
+     * NULL where they would take too much memory */
+    long double *loc_ld;
+    double *loc_err_ld;
 } fgt_state;
 
 /* Powers of u needed per f: local constant 1 (gradient: 3), local linear 3 for
@@ -169,6 +176,7 @@ static void fgt_free(void *p)
     free(s->mom); free(s->slot); free(s->absy); free(s->cum_count); free(s->cum_absy);
     free(s->next_left); free(s->next_right);
     free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
+    free(s->loc_ld); free(s->loc_err_ld);
     if (s->lock_made) pthread_mutex_destroy(&s->bucket_lock);
     free(s);
 }
@@ -571,34 +579,44 @@ static nw_status fgt_init(nw_engine *e)
  * and the truncation and rounding factors above. */
 typedef struct offset_table {
     double g[AMAX + 1][2 * P_LOC];
+    long double gl[AMAX + 1][2 * P_LOC];  /* the same before rounding to double */
     double trunc[AMAX + 1];   /* K e^{-tau^2/4} sum_{j>=P} B_a(j,tau)/j! */
     double round[AMAX + 1];   /* 4 P u sum_j |g_a^(j)| / j! */
+    double round_ld[AMAX + 1];/* the same with u = 2^-64 (long double) */
 } offset_table;
+
+/* Unit roundoff of long double (x87 extended: 64-bit significand); where
+ * long double is double the long-double path is no tighter and not used. */
+#define U_LD (LDBL_MANT_DIG >= 64 ? 0x1p-64 : 0x1p-53)
 
 static void offset_fill(offset_table *t, double tau, size_t amax)
 {
     enum { J = 2 * P_LOC + AMAX };
-    double he[J], gauss = exp(-0.5 * tau * tau);
+    /* in long double: the Hermite recurrence and Leibniz' sums then carry
+     * (j + 2) 2^-64 relative error, which the long-double path's bound uses */
+    long double he[J], gauss = expl(-0.5L * tau * tau), taul = tau;
     he[0] = 1;
-    he[1] = tau;
-    for (size_t j = 1; j + 1 < J; j++) he[j + 1] = tau * he[j] - (double) j * he[j - 1];
-    double g0[J];
+    he[1] = taul;
+    for (size_t j = 1; j + 1 < J; j++) he[j + 1] = taul * he[j] - (long double) j * he[j - 1];
+    long double g0[J];
     for (size_t j = 0; j < J; j++) g0[j] = (j & 1 ? -he[j] : he[j]) * gauss;
     for (size_t a = 0; a <= amax; a++) {
         double rsum = 0, fact = 1;
         for (size_t j = 0; j < 2 * P_LOC; j++) {
             /* Leibniz: (tau^a g0)^(j) = sum_i C(j,i) a!/(a-i)! tau^(a-i) g0^(j-i) */
-            double v = 0, cji = 1, fall = 1;
+            long double v = 0, cji = 1, fall = 1;
             for (size_t i = 0; i <= a && i <= j; i++) {
-                v += cji * fall * pow(tau, (double) (a - i)) * g0[j - i];
-                cji = cji * (double) (j - i) / (double) (i + 1);
-                fall *= (double) (a - i);
+                v += cji * fall * powl(taul, (long double) (a - i)) * g0[j - i];
+                cji = cji * (long double) (j - i) / (long double) (i + 1);
+                fall *= (long double) (a - i);
             }
-            t->g[a][j] = v;
+            t->gl[a][j] = v;
+            t->g[a][j] = (double) v;
             if (j > 0) fact *= (double) j;
-            rsum += fabs(v) / fact;
+            rsum += fabs((double) v) / fact;
         }
         t->round[a] = 4.0 * P_LOC * 0x1p-53 * rsum;
+        t->round_ld[a] = 4.0 * P_LOC * U_LD * rsum;
         /* sum_{j=P}^{P+80} B_a(j,|tau|)/j! in logs (the terms fall like
          * 1/sqrt(j!) long before j = P + 80) */
         double tail = 0, at = fabs(tau);
@@ -634,15 +652,33 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
         s->loc_ok = NULL;
         return NW_OK;  /* the per-query mode needs none of it */
     }
+    /* the long-double coefficients: local linear (whose predictions at the
+     * data's edge amplify the moments' errors) and where they take at most
+     * 32 bytes per key */
+    if (pb->linear && LDBL_MANT_DIG >= 64 && nb * nfp * P_LOC <= 2 * pb->n) {
+        s->loc_ld = calloc(nb * nfp * P_LOC, sizeof *s->loc_ld);
+        s->loc_err_ld = calloc(nb * nf, sizeof *s->loc_err_ld);
+        if (!s->loc_ld || !s->loc_err_ld) {
+            free(s->loc_ld); free(s->loc_err_ld);
+            s->loc_ld = NULL;
+            s->loc_err_ld = NULL;
+        }
+    }
     /* g_a^(j)(-tau) = (-1)^(j+a) g_a^(j)(tau): one table per |delta| */
     for (size_t dlt = 0; dlt <= LOC_REACH; dlt++) offset_fill(&tab[dlt], (double) dlt * BETA, amax);
-    double invfact[P_LOC];
+    long double invfact[P_LOC];
     invfact[0] = 1;
-    for (size_t l = 1; l < P_LOC; l++) invfact[l] = invfact[l - 1] / (double) l;
+    for (size_t l = 1; l < P_LOC; l++) invfact[l] = invfact[l - 1] / (long double) l;
 
 #pragma omp parallel for schedule(dynamic, 16) if (nb > 64)
     for (size_t T = 0; T < nb; T++) {
         double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
+        /* the coefficients are summed in long double (into loc_ld, or a
+         * buffer) and rounded to double once at the end */
+        long double Lbuf[8 * P_LOC];
+        long double *Lld = s->loc_ld ? s->loc_ld + T * nfp * P_LOC : nfp <= 8 ? Lbuf : NULL;
+        if (Lld && Lld == Lbuf) memset(Lbuf, 0, sizeof Lbuf);
+        double *Eld = s->loc_err_ld ? s->loc_err_ld + T * nf : NULL;
         size_t bl = s->next_left[T], br = s->next_right[T];
         double gl = bl < nb ? fmax((double) (T - bl) - 1, 0) * BETA : INFINITY;
         double gr = br < nb ? fmax((double) (br - T) - 1, 0) * BETA : INFINITY;
@@ -666,12 +702,16 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                     double wmax = exp(fmax(-0.5 * g * g - logscale, MIN_EXP_ARG - 40));
                     double cnt = s->cum_count[t1] - s->cum_count[t0];
                     if (cnt * pow(g, (double) amax) * wmax <= budget / 4) {
-                        double ga = 1;
-                        for (size_t a = 0; a < na1; a++, ga *= g) E[a] += cnt * ga * wmax;
-                        for (size_t c = 0; c < p; c++) {
-                            double ay = s->cum_absy[t1 * p + c] - s->cum_absy[t0 * p + c];
-                            ga = 1;
-                            for (size_t a = 0; a < nay; a++, ga *= g) E[na1 + c * nay + a] += ay * ga * wmax;
+                        /* the same tail for the long-double path */
+                        for (int k = 0; k < (Eld ? 2 : 1); k++) {
+                            double *Et = k == 0 ? E : Eld, ga = 1;
+                            for (size_t a = 0; a < na1; a++, ga *= g) Et[a] += cnt * ga * wmax;
+                            for (size_t c = 0; c < p; c++) {
+                                double ay = s->cum_absy[t1 * p + c] - s->cum_absy[t0 * p + c];
+                                ga = 1;
+                                for (size_t a = 0; a < nay; a++, ga *= g)
+                                    Et[na1 + c * nay + a] += ay * ga * wmax;
+                            }
                         }
                         break;
                     }
@@ -682,6 +722,7 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                 const offset_table *t = &tab[dlt];
                 /* tau = (T - S) BETA: side 1 has S > T, tau < 0: flip signs */
                 double scale = exp(-logscale);
+                long double scale_ld = expl(-(long double) logscale);
                 const double *mb = s->mom + s->slot[S] * ns * P_MAX;
                 for (size_t f = 0; f < nf; f++) {
                     size_t a = f < na1 ? f : (f - na1) % nay;
@@ -689,26 +730,43 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                     size_t set = f < na1 ? 0 : 1 + (f - na1) / nay;
                     const double *M = mb + set * P_MAX;
                     for (size_t l = 0; l < P_LOC; l++) {
-                        double acc = 0;
-                        for (size_t k = 0; k + l < P_LOC; k++) {
-                            double gj = t->g[a][k + l];
-                            /* sign of g_a^(j)(-tau) = (-1)^(j + a) */
-                            if (side == 1 && ((k + l + a) & 1)) gj = -gj;
-                            acc += gj * M[k];
+                        if (Lld) {
+                            long double acc = 0;
+                            for (size_t k = 0; k + l < P_LOC; k++) {
+                                long double gj = t->gl[a][k + l];
+                                /* sign of g_a^(j)(-tau) = (-1)^(j + a) */
+                                if (side == 1 && ((k + l + a) & 1)) gj = -gj;
+                                acc += gj * M[k];
+                            }
+                            Lld[l * nfp + f] += scale_ld * invfact[l] * acc;
+                        } else {
+                            double acc = 0;
+                            for (size_t k = 0; k + l < P_LOC; k++) {
+                                double gj = t->g[a][k + l];
+                                if (side == 1 && ((k + l + a) & 1)) gj = -gj;
+                                acc += gj * M[k];
+                            }
+                            L[l * nfp + f] += scale * (double) invfact[l] * acc;
                         }
-                        L[l * nfp + f] += scale * invfact[l] * acc;
                     }
                     double absf = f < na1 ? (double) cnt : s->absy[S * p + (f - na1) / nay];
                     E[f] += scale * absf * (t->trunc[a] + t->round[a]);
+                    if (Eld) Eld[f] += scale * absf * (t->trunc[a] + t->round_ld[a]);
                 }
             }
         }
+        if (Lld)   /* rounded once: within the Horner bound's (2P + 1) u */
+            for (size_t i = 0; i < nfp * P_LOC; i++) L[i] = (double) Lld[i];
         if (ok) {
-            /* Horner's rounding at the query */
+            /* Horner's rounding at the query, (2P + 1) u sum_l |L_l| rho^l
+             * (the +1: the coefficients' own rounding to double); the
+             * long-double path: 2P u_ld, and rounding its result to double,
+             * which local_sums_ld adds per query */
             for (size_t f = 0; f < nf; f++) {
                 double h = 0, rl = 1;
                 for (size_t l = 0; l < P_LOC; l++, rl *= BETA / 2) h += fabs(L[l * nfp + f]) * rl;
-                E[f] += 2.0 * P_LOC * 0x1p-53 * h;
+                E[f] += (2.0 * P_LOC + 1) * 0x1p-53 * h;
+                if (Eld) Eld[f] += 2.1 * P_LOC * U_LD * h;
             }
         }
         s->loc_ok[T] = (unsigned char) ok;
@@ -1031,6 +1089,51 @@ static double local_sums(const fgt_state *s, const nw_problem *pb, size_t T, dou
     return logscale;
 }
 
+/* local_sums from the long-double coefficients (the second try): Horner
+ * and the leave-one-out subtraction in long double, the sums rounded to
+ * double once (u |D| added to each bound). */
+static double local_sums_ld(const fgt_state *s, const nw_problem *pb, size_t T, double q,
+                            size_t skip, fgt_acc *acc)
+{
+    const size_t p = pb->p, nf = s->nf, na1 = s->na1, nay = s->nay, nfp = s->nfp;
+    const long double sq = (q - s->centre[T]) * s->w;
+    const double logscale = s->loc_logscale[T];
+    const long double *L = s->loc_ld + T * nfp * P_LOC;
+    const double *E = s->loc_err_ld + T * nf;
+    long double D[8 + 4 * AMAX];
+    long double *h = nf <= 8 + 4 * AMAX ? D : NULL;
+    if (!h) return NAN;   /* not reached: local linear has nf = 3 + 2p, p small here */
+    for (size_t f = 0; f < nf; f++) {
+        long double v = L[(P_LOC - 1) * nfp + f];
+        for (size_t l = P_LOC - 1; l-- > 0;) v = v * sq + L[l * nfp + f];
+        h[f] = v;
+    }
+    double self_err = 0;
+    if (skip != NW_NO_SKIP) {
+        /* the key's own term: exp carries a few ulps, charged below */
+        double u = (q - pb->x[skip]) * s->w;
+        long double ex = exp(fmax(-0.5 * u * u - logscale, MIN_EXP_ARG)), ua = ex;
+        self_err = 4 * 0x1p-53 * (double) ex * fmax(1, fabs(u)) * fmax(1, fabs(u));
+        for (size_t a = 0; a < na1; a++, ua *= u) h[a] -= ua;
+        for (size_t c = 0; c < p; c++) {
+            ua = ex * pb->y[skip * p + c];
+            for (size_t a = 0; a < nay; a++, ua *= u) h[na1 + c * nay + a] -= ua;
+        }
+    }
+    for (size_t f = 0; f < nf; f++) {
+        double v = (double) h[f];
+        double ysc = f < na1 ? 1 : fabs(pb->y[skip != NW_NO_SKIP ? skip * p + (f - na1) / nay : 0]);
+        double err = E[f] + 0x1p-53 * fabs(v) + self_err * (skip != NW_NO_SKIP ? ysc : 0);
+        if (f < na1) { acc->D1[f] = v; acc->E1[f] = err; }
+        else {
+            size_t c = (f - na1) / nay, a = (f - na1) % nay;
+            acc->Dy[c * (AMAX + 1) + a] = v;
+            acc->Ey[c * (AMAX + 1) + a] = err;
+        }
+    }
+    return logscale;
+}
+
 static void fgt_sums(const nw_engine *e, const double *qp, size_t skip, int exact, nw_moments *mo)
 {
     const nw_problem *pb = e->pb;
@@ -1048,8 +1151,12 @@ static void fgt_sums(const nw_engine *e, const double *qp, size_t skip, int exac
     /* only the exact mode (direct sums) honours a shift of the slope column */
     acc->shift = exact ? mo->shift[0] : 0;
     double logscale, bf = floor((q - s->x0) / s->wbox);
-    if (!exact && s->loc_ok && bf >= 0 && bf < (double) s->nb && s->loc_ok[(size_t) bf])
+    int local = s->loc_ok && bf >= 0 && bf < (double) s->nb && s->loc_ok[(size_t) bf];
+    if (!exact && local)
         logscale = local_sums(s, pb, (size_t) bf, q, skip, acc);
+    else if (exact && local && s->loc_ld && mo->shift[0] == 0 && s->nf <= 8 + 4 * AMAX)
+        /* the second try, unshifted: the long-double expansions */
+        logscale = local_sums_ld(s, pb, (size_t) bf, q, skip, acc);
     else if (ensure_buckets(e->state, pb))
         logscale = perquery_sums(e, q, skip, exact, acc);
     else {  /* no memory for the keys in box order */
