@@ -380,12 +380,26 @@ double nw_clock(void)
 }
 
 /* Queries per piece of work between progress reports: about 1e8 pair
- * evaluations of the dense engine (~0.05 s on 2 cores). */
+ * evaluations of the dense engine (~0.05 s on 2 cores), and no more than
+ * ~100 pieces in all: a fast engine's query costs far less than n pairs,
+ * and each piece ends at a barrier, which costs a scheduling quantum on a
+ * loaded machine (n = m = 1e6 through the FGT: pieces of 256 queries took
+ * 12 s instead of 0.6 s at load 12). */
 static size_t progress_chunk(const nw_model *model, size_t m)
 {
     if (!model->progress) return m ? m : 1;
     size_t c = (size_t) (1e8 / (double) model->n);
+    if (c < m / 100) c = m / 100;
     return c < 256 ? 256 : c;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
 /* An order of the m queries in which neighbours follow each other, for
@@ -452,18 +466,18 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     int threads = nw_threads(model, m * model->n);
     (void) threads;   /* without OpenMP the pragmas that use it are ignored */
     size_t *order = eng->kind == NW_ENGINE_TREE ? spatial_order(q, m, d, w) : NULL;
+    /* each thread's moments (and an engine's scratch in them) made once */
+    nw_moments *mos[threads];
+    for (int t = 0; t < threads; t++) mos[t] = NULL;
+    for (int t = 0; t < threads && !failed; t++)
+        if (nw_moments_new(&pb, &mos[t]) != NW_OK) failed = 1;
     for (size_t j0 = 0; j0 < m && !failed && !stopped; j0 += chunk) {
         size_t j1 = m - j0 < chunk ? m : j0 + chunk;
 #pragma omp parallel num_threads(threads) reduction(+:empties, fallbacks) reduction(max:bound)
         {
-            nw_moments *mo = NULL;
-            if (nw_moments_new(&pb, &mo) != NW_OK) {
-#pragma omp atomic write
-                failed = 1;
-            }
+            nw_moments *mo = mos[thread_id()];
 #pragma omp for schedule(dynamic, 8)
             for (size_t jj = j0; jj < j1; jj++) {
-                if (!mo) continue;
                 size_t j = order ? order[jj] : jj;
                 nw_estimate est = { .yhat = yhat + j * p };
                 nw_estimate_at(eng, q + j * d, NW_NO_SKIP, mo, &est);
@@ -479,12 +493,12 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                     if (!kernel_is_log(pb.kernel)) empties++;
                 }
             }
-            nw_moments_free(mo);
         }
         if (model->progress && model->progress((double) j1, (double) m, model->progress_ctx))
             stopped = 1;
     }
     nw_engine_kind kind = eng->kind;
+    for (int t = 0; t < threads; t++) nw_moments_free(mos[t]);
     nw_engine_free(eng);
     free(order);
     if (failed) return NW_ERR_NOMEM;
