@@ -1,6 +1,7 @@
 /*
  * engine.c: choosing and preparing the engine that computes the kernel sums
- * (engine.h).  The dense engine needs no preparation; the approximate ones
+ * (engine.h).  The dense engine's preparation is its keys sorted or gridded
+ * (nw_dense_prepare, where it pays); the approximate ones
  * (engine_*.c) register an entry in `impls` with their constructor and a
  * cost estimate, and NW_ENGINE_AUTO takes the cheapest that applies.
  */
@@ -35,6 +36,7 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
     nw_engine *e = calloc(1, sizeof *e);
     if (!e) return NW_ERR_NOMEM;
     e->problem = *pb;
+    e->problem.dense = NULL;
     e->pb = &e->problem;
     e->tol = tol;
     e->m = m;
@@ -70,6 +72,17 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
             free(e);
             return st;
         }
+    } else {
+        /* the dense engine's sorted keys, where they pay */
+        nw_dense_state *dense = NULL;
+        nw_status st = nw_dense_prepare(&e->problem, m, &dense);
+        if (st) {
+            free(e);
+            return st;
+        }
+        e->state = dense;
+        e->free_state = nw_dense_state_free;
+        e->problem.dense = dense;
     }
     *out = e;
     return NW_OK;

@@ -39,6 +39,10 @@ typedef struct nw_problem {
     int linear;         /* 0: r = 1, 1: r = d + 1 */
     int grad;           /* 1: also the derivative moments */
     int f32;            /* dense engine: single-precision sums (nw_precision) */
+    /* the dense engine's prepared keys (nw_dense_prepare), set by
+     * nw_engine_new for the dense kind; NULL: nw_engine_dense works without
+     * (it then finds the largest weight per tile) */
+    const struct nw_dense_state *dense;
 } nw_problem;
 
 typedef struct nw_moments {
@@ -72,6 +76,17 @@ void nw_moments_free(nw_moments *mo);
  * it: see nw_estimate_at). */
 void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
                      nw_moments *mo);
+
+/* The dense engine's preparation for about m queries of pb (engine_dense.c):
+ * for d = 1 and 2, p = 1, the Gaussian and Laplace kernels, the keys sorted
+ * (d = 1) or bucketed in a grid (d = 2), so that each query finds its
+ * nearest key, the largest weight, by a search instead of a pass over the
+ * keys, and, for f32, y rounded to float.  *out
+ * = NULL where that does not apply or would not pay for itself (few
+ * queries); NW_ERR_NOMEM.  Results with and without it agree to rounding. */
+typedef struct nw_dense_state nw_dense_state;
+nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out);
+void nw_dense_state_free(void *state);
 
 /* ------------------------------------------------------------ engines
  *

@@ -1,7 +1,17 @@
 /*
  * engine_dense.c: the exact reference engine.
  *
- * The fast path: one input, one output, a log kernel (Gaussian, Laplace),
+ * Three ways through, the fastest that applies:
+ *
+ * The prepared paths (d = 1 and 2, one output, a log kernel; keys sorted by
+ * nw_dense_prepare when nw_engine_new makes a dense engine for enough
+ * queries, pb->dense): the nearest key -- the largest weight -- is found by
+ * a search, then ONE fused loop over all keys computes u, the weight
+ * relative to the nearest key by the inline exp2_poly, and every moment:
+ * no range pass, no rescaling.  Details at "the prepared paths" below.
+ *
+ * The 1-d tile path (no prepared keys, or |u| beyond 1e150, or recentred
+ * slope columns): one input, one output, a log kernel (Gaussian, Laplace),
  * local constant or linear, with or without the derivative moments.  Keys
  * are visited in tiles of FAST_TILE; per tile
  *
@@ -12,14 +22,13 @@
  *             2^exponent2(|u|, s) by the inline exp2_poly, and every
  *             moment's accumulator.
  *
- * Nothing in the fused loop calls out, so it runs at the speed of the
- * polynomial (bench/limit.c measures the loop alone: local constant reaches
- * ~87% of it).  In single precision (pb->f32) pass 1 also rounds
- * u = (q - x) w (formed in double) and y to float into scratch, and pass 2
- * runs in float, 16 lanes per AVX-512 vector, its sums carried in float
- * within a tile and in double across tiles (error analysis at dense1d_f32).
- * Other kernels, d > 1 and p > 1 take the general path in double whatever
- * pb->f32 says.
+ * Nothing in the fused loops calls out, so they run at the speed of the
+ * polynomial (bench/limit.c measures the loops alone).  In single precision
+ * (pb->f32) u = (q - x) w is formed in double and rounded once to float, y
+ * is rounded to float, and the sums run in float, 16 lanes per AVX-512
+ * vector, carried in float within a tile and in double across tiles (error
+ * analysis at dense1d_f32).  Other kernels, d > 2 (d = 2 without prepared
+ * keys) and p > 1 take the general path in double whatever pb->f32 says.
  *
  * The general path (any kernel, d, p): tiles of TILE points through three
  * named passes:
@@ -31,9 +40,10 @@
  *               exp(old - new) (online softmax), then weight = exp(score - max);
  *   3. moments: the weighted sums of engine.h.
  *
- * In both, terms more than e^700 below the largest are dropped (weight 0,
- * not e^-700: a floor would put fake relative weights on far points, and
- * local linear would fit a slope through them).
+ * In these two, terms more than e^700 below the largest are dropped (weight
+ * 0, not e^-700: a floor would put fake relative weights on far points, and
+ * local linear would fit a slope through them); the prepared paths drop
+ * them from e^-708.7 (ZERO_EXP2_ARG).
  *
  * Nothing is allocated here: the scratch lives in nw_moments.
  */
@@ -54,6 +64,12 @@
  * normal number.  Single precision: 2^-126 (e^-87.3). */
 #define MIN_EXP2_ARG (-1009.0)
 #define MIN_EXP2_ARGF (-126.0f)
+/* exp2_poly is exactly +0 from here down (its scale 2^k is built as +0 at
+ * k = -1023; float: k = -127): the prepared paths clamp there, at the cost
+ * of one max, and terms below 2^-1022.5 (e^-708.7; float 2^-126.5) come
+ * out 0, those above with their true weights. */
+#define ZERO_EXP2_ARG (-1023.0)
+#define ZERO_EXP2_ARGF (-127.0f)
 #define LOG2E 0x1.71547652b82fep0          /* 1 / ln 2 */
 
 #ifndef M_LN2
@@ -272,7 +288,13 @@ static inline void tile_moments(const nw_problem *pb, size_t j0, size_t nt, nw_m
 
 /* ------------------------------------------------ the 1-d fast path */
 
+/* Coverage builds: one plain copy of each function, so that gcov counts
+ * each source branch once. */
+#ifdef NW_COVERAGE
+#define ALWAYS_INLINE
+#else
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
 
 /* The base-2 exponent of the weight K(u) / K(u_min) of the 1-d log
  * kernels, from au = |u| and s = the smallest |u| (the largest weight):
@@ -411,9 +433,8 @@ static void rescale1d(sums1d *S, double *s, double s_new, int laplace)
  * the smallest |u| = s: -s^2/2 or -s (rounded once; s = 0, the case the hat
  * diagonal reads, is exact; -DBL_MAX where -s^2/2 is beyond the doubles:
  * the weights relative to the nearest key are still right). */
-static void store1d(const nw_problem *pb, const sums1d *S, double s, int laplace, nw_moments *mo)
+static void put1d(const nw_problem *pb, const sums1d *S, nw_moments *mo)
 {
-    mo->logscale = s == INFINITY ? -INFINITY : laplace ? -s : fmax(-0.5 * s * s, -DBL_MAX);
     if (pb->linear) {
         mo->A[0] = S->a0; mo->A[1] = mo->A[2] = S->a1; mo->A[3] = S->a2;
         mo->B[0] = S->b0; mo->B[1] = S->b1;
@@ -425,6 +446,12 @@ static void store1d(const nw_problem *pb, const sums1d *S, double s, int laplace
         mo->A[0] = S->a0; mo->B[0] = S->b0;
         if (pb->grad) { mo->dA[0] = S->g0; mo->dB[0] = S->h0; }
     }
+}
+
+static void store1d(const nw_problem *pb, const sums1d *S, double s, int laplace, nw_moments *mo)
+{
+    mo->logscale = s == INFINITY ? -INFINITY : laplace ? -s : fmax(-0.5 * s * s, -DBL_MAX);
+    put1d(pb, S, mo);
 }
 
 /* Double precision: the keys [0, skip_t) and (skip_t, nt) of each tile. */
@@ -553,13 +580,565 @@ static ALWAYS_INLINE int dense1d(const nw_problem *pb, double q, size_t skip, nw
     return 0;
 }
 
+/* ------------------------------------------------ the prepared paths
+ *
+ * With the keys prepared (nw_dense_prepare: d = 1 sorted, d = 2 bucketed
+ * in a grid of about two keys a cell), a query finds its nearest key -- the
+ * largest weight -- by a search (binary; rings of cells), and the sums are one fused loop over all keys with the
+ * largest exponent fixed: no range pass, no rescaling.
+ *
+ * Exponents.  With u = (q - x) w rounded once, as everywhere, and s the
+ * nearest key's value of
+ *     d = 1:  |u|                  base-2 exponent  exponent2(|u|, s)
+ *     d = 2:  t = u0^2 + u1^2                       (s - t) / (2 ln 2)
+ *             (Laplace |u0| + |u1|)                 (Laplace (s - t) / ln 2)
+ * the nearest key's exponent is exactly 0, its weight exactly 1 (d = 2: t
+ * comes from one inline function, dist2d, in the search and in the sums,
+ * and s is the smallest t it gave).  In 1-d the exponent is the tile path's
+ * product of differences: a few ulps however far the query is.  In 2-d,
+ * s - t loses ~|s| ulps when the query is far from every key, as the
+ * general path's score - max does, but rounded otherwise: queries with s
+ * beyond FAR2D (64 ulps) go to the general path.  (The limit loops form v = u L in
+ * base-2 units instead, a multiplication less; but v's own rounding is not
+ * u's, and far from the keys, where the weights' ratios hang on the last
+ * bits of u, that doubles the error in 2-d and costs ~s^2 ulps in 1-d.)
+ *
+ * Far terms: the exponent is clamped at ZERO_EXP2_ARG, where exp2_poly is
+ * exactly 0: terms below 2^-1022.5 (e^-708.7; f32 2^-126.5) are 0, never
+ * a floor, and those above carry their true weights (the tile path drops
+ * from e^-700: the two differ by terms below 1e-304 of the largest).  |u|
+ * is at most 1e150 here (1e18 in f32), so no u^2 overflows and no 0 * inf
+ * reaches the sums; beyond that, and for recentred local-linear columns,
+ * the tile or general path runs.
+ *
+ * Sums: plain within tiles of FAST_TILE, then across tiles, as in the tile
+ * path.  f32: dense1d_f32's analysis holds, with y rounded once when
+ * prepared, s fixed (no terms summed at a larger running s) and, in 2-d,
+ * u^2 read as u0^2 + u1^2 (each input's rounding adds |u_k| du_k); a query
+ * whose nearest key is beyond F32_MAX_S bandwidths goes to the f64 loop
+ * before any f32 work. */
+
+struct nw_dense_state {
+    size_t n, d;
+    double *keys;     /* d = 1: the keys sorted; d = 2: x0 by grid cell, then the x1 in that order */
+    size_t *index;    /* d = 2: each key's index in pb->x */
+    size_t *start;    /* d = 2: cell (i, j)'s keys are [start[c], start[c + 1]), c = j g0 + i */
+    size_t g[2];      /* d = 2: cells per input */
+    double cw[2];     /* d = 2: cell widths, in the inputs' units */
+    float *yf;        /* f32 problems: y rounded to float, in pb's order */
+    double lo[2], hi[2];   /* per input, the smallest and largest key */
+};
+
+
+/* First index i with a[i] >= v (n if none). */
+static size_t lower_bound(const double *a, size_t n, double v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+void nw_dense_state_free(void *state)
+{
+    nw_dense_state *st = state;
+    if (!st) return;
+    free(st->keys);
+    free(st->index);
+    free(st->start);
+    free(st->yf);
+    free(st);
+}
+
+/* Worth it when the queries' work dwarfs the sort: in 1-d the search saves
+ * ~15 % of a pass per query (the range pass) against ~log2 n compares per
+ * key for the sort; in 2-d it turns the general path into the fused one
+ * (several times faster) for a counting sort. */
+static int prepare_pays(const nw_problem *pb, size_t m)
+{
+    double lg = log2((double) pb->n + 1);
+    return pb->d == 1 ? (double) m >= 16 * lg : (double) m >= lg;
+}
+
+/* The cell of coordinate v along input k (clamped to the grid). */
+static size_t cell_of(const nw_dense_state *st, size_t k, double v)
+{
+    double f = floor((v - st->lo[k]) / st->cw[k]);
+    return f <= 0 ? 0 : f >= (double) (st->g[k] - 1) ? st->g[k] - 1 : (size_t) f;
+}
+
+/* d = 2: the keys bucketed into a grid over their bounding box, about two
+ * keys a cell, the cells about square in bandwidths (pb->w), by a counting
+ * sort (each key's cell computed twice rather than stored).  Returns 0 out
+ * of memory. */
+static int grid2d(nw_dense_state *st, const nw_problem *pb)
+{
+    const size_t n = st->n;
+    double e[2], cells = fmax(1, (double) n / 2);
+    for (size_t k = 0; k < 2; k++) e[k] = (st->hi[k] - st->lo[k]) * fabs(pb->w[k]);
+    double g0 = e[0] > 0 && e[1] > 0 ? sqrt(cells * e[0] / e[1]) : e[0] > 0 ? cells : 1;
+    g0 = fmin(fmax(floor(g0), 1), cells);
+    double g1 = e[1] > 0 ? fmin(fmax(floor(cells / g0), 1), cells) : 1;
+    st->g[0] = (size_t) g0;
+    st->g[1] = (size_t) g1;
+    for (size_t k = 0; k < 2; k++)
+        st->cw[k] = st->hi[k] > st->lo[k] ? (st->hi[k] - st->lo[k]) / (double) st->g[k] : 1;
+    const size_t nc = st->g[0] * st->g[1];
+    st->start = calloc(nc + 1, sizeof *st->start);
+    st->index = malloc(n * sizeof *st->index);
+    if (!st->start || !st->index) return 0;
+#define CELL_OF_KEY(j) (cell_of(st, 1, pb->x[2 * (j) + 1]) * st->g[0] + cell_of(st, 0, pb->x[2 * (j)]))
+    for (size_t j = 0; j < n; j++) st->start[CELL_OF_KEY(j) + 1]++;
+    for (size_t c = 0; c < nc; c++) st->start[c + 1] += st->start[c];
+    for (size_t j = 0; j < n; j++) {
+        size_t at = st->start[CELL_OF_KEY(j)]++;
+        st->keys[at] = pb->x[2 * j];
+        st->keys[n + at] = pb->x[2 * j + 1];
+        st->index[at] = j;
+    }
+    /* start[c] now holds the end of cell c: shift back */
+    for (size_t c = nc; c > 0; c--) st->start[c] = st->start[c - 1];
+    st->start[0] = 0;
+#undef CELL_OF_KEY
+    return 1;
+}
+
+nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
+{
+    *out = NULL;
+    const size_t n = pb->n, d = pb->d;
+    if (n == 0 || (d != 1 && d != 2) || pb->p != 1 || !kernel_is_log(pb->kernel) ||
+        !prepare_pays(pb, m))
+        return NW_OK;
+    nw_dense_state *st = calloc(1, sizeof *st);
+    if (!st) return NW_ERR_NOMEM;
+    st->n = n;
+    st->d = d;
+    st->keys = malloc(n * d * sizeof *st->keys);
+    if (!st->keys) goto nomem;
+    for (size_t k = 0; k < d; k++) st->lo[k] = INFINITY, st->hi[k] = -INFINITY;
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < d; k++) {
+            st->lo[k] = fmin(st->lo[k], pb->x[j * d + k]);
+            st->hi[k] = fmax(st->hi[k], pb->x[j * d + k]);
+        }
+    if (d == 1) {
+        memcpy(st->keys, pb->x, n * sizeof *st->keys);
+        qsort(st->keys, n, sizeof *st->keys, double_cmp);
+    } else {
+        if (!grid2d(st, pb)) goto nomem;
+    }
+    if (pb->f32) {
+        st->yf = malloc(n * sizeof *st->yf);
+        if (!st->yf) goto nomem;
+        for (size_t j = 0; j < n; j++) st->yf[j] = (float) pb->y[j];
+    }
+    *out = st;
+    return NW_OK;
+nomem:
+    nw_dense_state_free(st);
+    return NW_ERR_NOMEM;
+}
+
+/* The nearest key of a query (the skipped key left out). */
+typedef struct nearest {
+    double s;          /* its |u| (d = 1) or t (d = 2), as the sums compute it */
+    double logscale;   /* log K there: -|u|^2/2 or -(sum |u|), u in the problem's units */
+    double dist;       /* |u| (Euclidean, or the sum of |u_k| for Laplace): the f32 check */
+} nearest;
+
+/* d = 1: the smallest |u| = |(q - x) w| over the keys but skip, from the
+ * two keys around q in the sorted order (|(q - x) w| grows away from q on
+ * each side however it rounds).  The skipped key is one copy of x[skip]:
+ * only if it has no duplicate is its sorted place passed over.  Returns 0
+ * if no key is left (n = 1, skipped). */
+static int nearest1d(const nw_dense_state *st, const nw_problem *pb, double q, size_t skip,
+                     double w, int laplace, nearest *nr)
+{
+    const double *xs = st->keys;
+    const size_t n = st->n;
+    size_t ex = n;
+    if (skip != NW_NO_SKIP) {
+        size_t lb = lower_bound(xs, n, pb->x[skip]);
+        if (lb + 1 == n || xs[lb + 1] != xs[lb]) ex = lb;
+    }
+    size_t pos = lower_bound(xs, n, q);
+    size_t left = pos > 0 && pos - 1 == ex ? pos - 1 : pos;   /* candidate left - 1 */
+    size_t right = pos == ex ? pos + 1 : pos;                   /* candidate right */
+    double best = INFINITY;
+    if (left > 0) best = fabs((q - xs[left - 1]) * w);
+    if (right < n) best = fmin(best, fabs((q - xs[right]) * w));
+    if (best == INFINITY) return 0;
+    nr->s = best;
+    nr->dist = best;
+    nr->logscale = laplace ? -best : -0.5 * best * best;
+    return 1;
+}
+
+/* d = 2: the exponent's distance, one function for the search and the sums
+ * (so the nearest key's t is the same number in both). */
+static ALWAYS_INLINE double dist2d(double u0, double u1, int laplace)
+{
+    return laplace ? fabs(u0) + fabs(u1) : u0 * u0 + u1 * u1;
+}
+
+static ALWAYS_INLINE float dist2df(float u0, float u1, int laplace)
+{
+    return laplace ? fabsf(u0) + fabsf(u1) : u0 * u0 + u1 * u1;
+}
+
+/* d = 2: t of prepared key i, the skipped key's as inf, in the precision
+ * of the sums. */
+static ALWAYS_INLINE double dist2d_at(const nw_dense_state *st, const double *q, size_t skip,
+                                      const double *w, int laplace, int f32, size_t i)
+{
+    const double v0 = (q[0] - st->keys[i]) * w[0], v1 = (q[1] - st->keys[st->n + i]) * w[1];
+    double t = f32 ? (double) dist2df((float) v0, (float) v1, laplace) : dist2d(v0, v1, laplace);
+    return st->index[i] == skip ? INFINITY : t;
+}
+
+/* d = 2: a lower bound on the part of t along input k of any key beyond
+ * coordinate `edge` (a cell edge), seen from q_k: the part of the gap,
+ * the gap shrunk by 1e-9 cells for the rounding of the bucketing (t is at
+ * least that part however it rounds: rounding is monotone). */
+static ALWAYS_INLINE double gap_part(const nw_dense_state *st, size_t k, double qk, double edge,
+                                     double wk, int laplace, int f32)
+{
+    double gap = fmax(fabs(qk - edge) - 1e-9 * st->cw[k], 0) * fabs(wk);
+    return f32 ? (double) dist2df((float) gap, 0, laplace) : dist2d(gap, 0, laplace);
+}
+
+/* d = 2: the smallest t over the keys but skip, in the precision of the
+ * sums, by rings of grid cells around q's cell (clamped
+ * to the grid) until every key outside the rings searched is provably
+ * farther than the best (or none is left).  A few cells for a query among
+ * the keys; O(n) at worst (a query far outside).  Returns 0 if no key is
+ * left. */
+static ALWAYS_INLINE int nearest2d(const nw_dense_state *st, const nw_problem *pb, const double *q,
+                                   size_t skip, const double *w, int laplace, int f32,
+                                   nearest *nr)
+{
+    const size_t n = st->n, g0 = st->g[0], g1 = st->g[1];
+    const size_t c0 = cell_of(st, 0, q[0]), c1 = cell_of(st, 1, q[1]);
+    double best = INFINITY;
+    size_t arg = n;
+    for (size_t r = 0;; r++) {
+        /* the ring: cells (i, j) with max(|i - c0|, |j - c1|) = r */
+        size_t i0 = c0 >= r ? c0 - r : 0, i1 = c0 + r < g0 ? c0 + r : g0 - 1;
+        size_t j0 = c1 >= r ? c1 - r : 0, j1 = c1 + r < g1 ? c1 + r : g1 - 1;
+        for (size_t j = j0; j <= j1; j++) {
+            const int edge_row = j + r == c1 || j == c1 + r;
+            for (size_t i = i0; i <= i1; i++) {
+                if (!edge_row && i + r != c0 && i != c0 + r) {
+                    i = c0 + r - 1;   /* inside the ring: jump to its right side */
+                    continue;
+                }
+                const size_t c = j * g0 + i;
+                for (size_t a = st->start[c]; a < st->start[c + 1]; a++) {
+                    double t = dist2d_at(st, q, skip, w, laplace, f32, a);
+                    if (t < best) {
+                        best = t;
+                        arg = a;
+                    }
+                }
+            }
+        }
+        /* any key not searched is beyond one of the block's open sides */
+        double bound = INFINITY;
+        if (c0 >= r + 1) bound = fmin(bound, gap_part(st, 0, q[0], st->lo[0] + (double) (c0 - r) * st->cw[0], w[0], laplace, f32));
+        if (c0 + r + 1 < g0) bound = fmin(bound, gap_part(st, 0, q[0], st->lo[0] + (double) (c0 + r + 1) * st->cw[0], w[0], laplace, f32));
+        if (c1 >= r + 1) bound = fmin(bound, gap_part(st, 1, q[1], st->lo[1] + (double) (c1 - r) * st->cw[1], w[1], laplace, f32));
+        if (c1 + r + 1 < g1) bound = fmin(bound, gap_part(st, 1, q[1], st->lo[1] + (double) (c1 + r + 1) * st->cw[1], w[1], laplace, f32));
+        if (bound == INFINITY || bound >= best) break;
+    }
+    if (arg == n) return 0;
+    const double *x0 = st->keys, *x1 = st->keys + n;
+    double u0 = (q[0] - x0[arg]) * pb->w[0], u1 = (q[1] - x1[arg]) * pb->w[1];
+    nr->s = best;
+    nr->dist = laplace ? fabs(u0) + fabs(u1) : sqrt(u0 * u0 + u1 * u1);
+    nr->logscale = laplace ? -fabs(u0) - fabs(u1) : -0.5 * (u0 * u0 + u1 * u1);
+    return 1;
+}
+
+/* The 1-d sums over keys [t0, t1) with the nearest key's |u| = s known. */
+static ALWAYS_INLINE void fused1d_f64(const double *x, const double *y, size_t t0, size_t t1,
+                                      double q, double w, double s, int laplace, int linear,
+                                      int grad, sums1d *S)
+{
+    const double K = -0.5 * LOG2E, sK = s * K;
+    for (size_t j0 = t0; j0 < t1; j0 += FAST_TILE) {
+        const size_t j1 = t1 - j0 > FAST_TILE ? j0 + FAST_TILE : t1;
+        double a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
+#pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
+        for (size_t t = j0; t < j1; t++) {
+            double v = (q - x[t]) * w, av = fabs(v);
+            /* exponent2 with the constant folded into a fused multiply-add */
+            double a = laplace ? (av - s) * -LOG2E : (av - s) * (av * K + sK);
+            double e = exp2_poly(a < ZERO_EXP2_ARG ? ZERO_EXP2_ARG : a);
+            double yt = y[t];
+            a0 += e;
+            b0 += e * yt;
+            if (linear) {
+                double ev = e * v;
+                a1 += ev; a2 += ev * v; b1 += ev * yt;
+            }
+            if (grad) {
+                double er = e * rho1d(v, laplace);
+                g0 += er; h0 += er * yt;
+                if (linear) {
+                    double erv = er * v;
+                    g1 += erv; g2 += erv * v; h1 += erv * yt;
+                }
+            }
+        }
+        S->a0 += a0; S->a1 += a1; S->a2 += a2; S->b0 += b0; S->b1 += b1;
+        S->g0 += g0; S->g1 += g1; S->g2 += g2; S->h0 += h0; S->h1 += h1;
+    }
+}
+
+/* The same in float: v formed in double and rounded once, y rounded when
+ * prepared, float sums within a tile, double across tiles. */
+static ALWAYS_INLINE void fused1d_f32(const double *x, const float *yf, size_t t0, size_t t1,
+                                      double q, double w, float s, int laplace, int linear,
+                                      int grad, sums1d *S)
+{
+    const float K = (float) (-0.5 * LOG2E), sK = s * K;
+    for (size_t j0 = t0; j0 < t1; j0 += FAST_TILE) {
+        const size_t j1 = t1 - j0 > FAST_TILE ? j0 + FAST_TILE : t1;
+        float a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
+#pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
+        for (size_t t = j0; t < j1; t++) {
+            float v = (float) ((q - x[t]) * w), av = fabsf(v);
+            float a = laplace ? (av - s) * (float) -LOG2E : (av - s) * (av * K + sK);
+            float e = exp2f_poly(a < ZERO_EXP2_ARGF ? ZERO_EXP2_ARGF : a);
+            float yt = yf[t];
+            a0 += e;
+            b0 += e * yt;
+            if (linear) {
+                float ev = e * v;
+                a1 += ev; a2 += ev * v; b1 += ev * yt;
+            }
+            if (grad) {
+                float er = e * rho1df(v, laplace);
+                g0 += er; h0 += er * yt;
+                if (linear) {
+                    float erv = er * v;
+                    g1 += erv; g2 += erv * v; h1 += erv * yt;
+                }
+            }
+        }
+        S->a0 += a0; S->a1 += a1; S->a2 += a2; S->b0 += b0; S->b1 += b1;
+        S->g0 += g0; S->g1 += g1; S->g2 += g2; S->h0 += h0; S->h1 += h1;
+    }
+}
+
+/* d = 1 with prepared keys.  Returns 0 where it does not apply (a shifted
+ * slope column, some |v| beyond 1e150 -- 1e18 in f32): the tile path runs. */
+static ALWAYS_INLINE int prepared1d(const nw_problem *pb, double q, size_t skip, nw_moments *mo,
+                                    int laplace, int linear, int grad)
+{
+    const nw_dense_state *st = pb->dense;
+    const size_t n = pb->n;
+    const double w = pb->w[0];
+    const double umax = fmax(fabs((q - st->keys[0]) * w), fabs((q - st->keys[n - 1]) * w));
+    int f32 = pb->f32;
+    if ((linear && mo->shift[0] != 0) || !(umax <= (f32 ? 1e18 : 1e150))) return 0;
+    nearest nr;
+    if (!nearest1d(st, pb, q, skip, w, laplace, &nr)) {
+        mo->logscale = -INFINITY;   /* no key: the sums are 0 */
+        return 1;
+    }
+    if (nr.dist > F32_MAX_S) f32 = 0;   /* far from every key: in double (dense1d_f32) */
+    size_t r1 = skip < n ? skip + 1 : n, r0 = skip < n ? skip : n;
+    sums1d S = { 0 };
+    if (f32) {
+        fused1d_f32(pb->x, st->yf, 0, r0, q, w, (float) nr.s, laplace, linear, grad, &S);
+        fused1d_f32(pb->x, st->yf, r1, n, q, w, (float) nr.s, laplace, linear, grad, &S);
+    } else {
+        fused1d_f64(pb->x, pb->y, 0, r0, q, w, nr.s, laplace, linear, grad, &S);
+        fused1d_f64(pb->x, pb->y, r1, n, q, w, nr.s, laplace, linear, grad, &S);
+    }
+    put1d(pb, &S, mo);
+    mo->logscale = nr.logscale;
+    return 1;
+}
+
+/* The 2-d moments' accumulators: A (upper triangle a00 a01 a02 a11 a12
+ * a22) and B (b0 b1 b2) for phi = (1, u0, u1); per input k the derivative
+ * moments with weight e rho(u_k) (c: k = 0, d: k = 1). */
+typedef struct sums2d {
+    double a[6], b[3], c[6], cb[3], d[6], db[3];
+} sums2d;
+
+/* the moments of weight E at (u0, u1) = (v0, v1) with value yt (local constant: the
+ * first and the y sum only), in type R, into accumulators P##00 ... */
+#define SUMS2D_ADD(R, P, E) do { \
+        R E_ = (E); \
+        P##00 += E_; P##b0 += E_ * yt; \
+        if (linear) { \
+            R E0 = E_ * v0, E1 = E_ * v1; \
+            P##01 += E0; P##02 += E1; P##11 += E0 * v0; P##12 += E0 * v1; P##22 += E1 * v1; \
+            P##b1 += E0 * yt; P##b2 += E1 * yt; \
+        } \
+    } while (0)
+#define SUMS2D_ZERO(R, P) R P##00 = 0, P##01 = 0, P##02 = 0, P##11 = 0, P##12 = 0, P##22 = 0, \
+                               P##b0 = 0, P##b1 = 0, P##b2 = 0
+#define SUMS2D_STORE(P, a, b) do { \
+        a[0] += P##00; a[1] += P##01; a[2] += P##02; a[3] += P##11; a[4] += P##12; a[5] += P##22; \
+        b[0] += P##b0; b[1] += P##b1; b[2] += P##b2; \
+    } while (0)
+
+/* The 2-d sums over keys [t0, t1) with the nearest key's t = s known, one
+ * definition for R = double and float: u formed in double and rounded once
+ * to R, y of type YT (f32: rounded when prepared), R sums within a tile,
+ * double across tiles; the derivative moments have the weights e rho(u_k)
+ * (c_: k = 0, d_: k = 1). */
+#define FUSED2D(NAME, R, YT, DIST, EXP2, MINARG) \
+static ALWAYS_INLINE void NAME(const double *x, const YT *y, size_t t0, size_t t1, const double *q, \
+                               const double *w, R s, int laplace, int linear, int grad, \
+                               sums2d *S) \
+{ \
+    const double q0 = q[0], q1 = q[1], w0 = w[0], w1 = w[1]; \
+    const R K = (R) (laplace ? LOG2E : 0.5 * LOG2E); \
+    for (size_t j0 = t0; j0 < t1; j0 += FAST_TILE) { \
+        const size_t j1 = t1 - j0 > FAST_TILE ? j0 + FAST_TILE : t1; \
+        SUMS2D_ZERO(R, a_); SUMS2D_ZERO(R, c_); SUMS2D_ZERO(R, d_); \
+        _Pragma("omp simd reduction(+:a_00, a_01, a_02, a_11, a_12, a_22, a_b0, a_b1, a_b2, c_00, c_01, c_02, c_11, c_12, c_22, c_b0, c_b1, c_b2, d_00, d_01, d_02, d_11, d_12, d_22, d_b0, d_b1, d_b2)") \
+        for (size_t t = j0; t < j1; t++) { \
+            R v0 = (R) ((q0 - x[2 * t]) * w0), v1 = (R) ((q1 - x[2 * t + 1]) * w1); \
+            R a = (s - DIST(v0, v1, laplace)) * K; \
+            R e = EXP2(a < MINARG ? MINARG : a); \
+            R yt = (R) y[t]; \
+            SUMS2D_ADD(R, a_, e); \
+            if (grad) { \
+                SUMS2D_ADD(R, c_, e * -DIST(v0, 0, laplace)); \
+                SUMS2D_ADD(R, d_, e * -DIST(0, v1, laplace)); \
+            } \
+        } \
+        SUMS2D_STORE(a_, S->a, S->b); \
+        SUMS2D_STORE(c_, S->c, S->cb); \
+        SUMS2D_STORE(d_, S->d, S->db); \
+    } \
+}
+
+FUSED2D(fused2d_f64, double, double, dist2d, exp2_poly, ZERO_EXP2_ARG)
+FUSED2D(fused2d_f32, float, float, dist2df, exp2f_poly, ZERO_EXP2_ARGF)
+
+/* Store 2-d sums as moments: r = 1 or 3. */
+static void put2d(const nw_problem *pb, const sums2d *S, nw_moments *mo)
+{
+    const size_t r = mo->r;
+    const double *a[3] = { S->a, S->c, S->d }, *b[3] = { S->b, S->cb, S->db };
+    static const int tri[3][3] = { { 0, 1, 2 }, { 1, 3, 4 }, { 2, 4, 5 } };
+    for (size_t g = 0; g <= (pb->grad ? 2u : 0u); g++) {
+        double *A = g == 0 ? mo->A : mo->dA + (g - 1) * r * r;
+        double *B = g == 0 ? mo->B : mo->dB + (g - 1) * r;
+        for (size_t i = 0; i < r; i++) {
+            for (size_t j = 0; j < r; j++) A[i * r + j] = a[g][tri[i][j]];
+            B[i] = b[g][i];
+        }
+    }
+}
+
+/* Beyond this t of the nearest key (8 bandwidths, Gaussian) the 2-d
+ * exponents s - t carry errors of ~t ulps, more than 64: the general path
+ * takes such queries (it rounds its scores as the tree engine does, and
+ * speed does not matter there). */
+#define FAR2D 64.0
+
+/* d = 2 with prepared keys.  Returns 0 where it does not apply (shifted
+ * slope columns, some |u| beyond 1e150 -- 1e18 in f32, the nearest key
+ * beyond FAR2D): the general path runs. */
+static ALWAYS_INLINE int prepared2d(const nw_problem *pb, const double *q, size_t skip,
+                                    nw_moments *mo, int laplace, int linear, int grad)
+{
+    const nw_dense_state *st = pb->dense;
+    const size_t n = pb->n;
+    const double *w = pb->w;
+    int f32 = pb->f32;
+    for (size_t k = 0; k < 2; k++) {
+        double umax = fmax(fabs((q[k] - st->lo[k]) * w[k]), fabs((q[k] - st->hi[k]) * w[k]));
+        if ((linear && mo->shift[k] != 0) || !(umax <= (f32 ? 1e18 : 1e150))) return 0;
+    }
+    nearest nr;
+    if (f32) {
+        if (!nearest2d(st, pb, q, skip, w, laplace, 1, &nr)) {
+            mo->logscale = -INFINITY;
+            return 1;
+        }
+        if (nr.dist > F32_MAX_S) f32 = 0;   /* far from every key: in double */
+    }
+    if (!f32 && !nearest2d(st, pb, q, skip, w, laplace, 0, &nr)) {
+        mo->logscale = -INFINITY;
+        return 1;
+    }
+    if (nr.s > FAR2D) return 0;
+    size_t r1 = skip < n ? skip + 1 : n, r0 = skip < n ? skip : n;
+    sums2d S;
+    memset(&S, 0, sizeof S);
+    if (f32) {
+        fused2d_f32(pb->x, st->yf, 0, r0, q, w, (float) nr.s, laplace, linear, grad, &S);
+        fused2d_f32(pb->x, st->yf, r1, n, q, w, (float) nr.s, laplace, linear, grad, &S);
+    } else {
+        fused2d_f64(pb->x, pb->y, 0, r0, q, w, nr.s, laplace, linear, grad, &S);
+        fused2d_f64(pb->x, pb->y, r1, n, q, w, nr.s, laplace, linear, grad, &S);
+    }
+    put2d(pb, &S, mo);
+    mo->logscale = nr.logscale;
+    return 1;
+}
+
+/* One specialised copy of fn per (kernel, estimator, grad) with the flags
+ * as constants; under NW_COVERAGE one copy with the flags as variables
+ * (each source branch counted once). */
+#ifdef NW_COVERAGE
+#define SPECIALISE(fn, laplace, linear, grad, ...) return fn(__VA_ARGS__, laplace, linear, grad)
+#else
+#define SPECIALISE(fn, laplace, linear, grad, ...) \
+    switch ((laplace) * 4 + ((linear) ? 2 : 0) + ((grad) ? 1 : 0)) { \
+    case 0: return fn(__VA_ARGS__, 0, 0, 0); \
+    case 1: return fn(__VA_ARGS__, 0, 0, 1); \
+    case 2: return fn(__VA_ARGS__, 0, 1, 0); \
+    case 3: return fn(__VA_ARGS__, 0, 1, 1); \
+    case 4: return fn(__VA_ARGS__, 1, 0, 0); \
+    case 5: return fn(__VA_ARGS__, 1, 0, 1); \
+    case 6: return fn(__VA_ARGS__, 1, 1, 0); \
+    default: return fn(__VA_ARGS__, 1, 1, 1); \
+    }
+#endif
+
+/* The prepared paths: returns 1 if they did the sums. */
+static ALWAYS_INLINE int prepared(const nw_problem *pb, const double *q, size_t skip, nw_moments *mo)
+{
+    const nw_dense_state *st = pb->dense;
+    const int laplace = pb->kernel == NW_KERNEL_LAPLACE;
+    /* the problem it was made for (f32: with y rounded) */
+    if (st->n != pb->n || st->d != pb->d || pb->p != 1 || !kernel_is_log(pb->kernel) ||
+        (pb->f32 && !st->yf))
+        return 0;
+    if (pb->d == 1) {
+        SPECIALISE(prepared1d, laplace, pb->linear, pb->grad, pb, q[0], skip, mo);
+    }
+    SPECIALISE(prepared2d, laplace, pb->linear, pb->grad, pb, q, skip, mo);
+}
+
 /* ------------------------------------------------------------ the engine */
 
 /* One copy of the engine per instruction set, picked at load time (glibc
  * ifunc): with AVX2 or AVX-512 the loops run 4 or 8 lanes of double (8 or
  * 16 of float) instead of SSE2's 2. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(__SANITIZE_THREAD__) /* TSan: the ifunc resolver would run before its runtime */
+    && !defined(__SANITIZE_THREAD__) /* TSan: the ifunc resolver would run before its runtime */ \
+    && !defined(NW_COVERAGE)
 #define NW_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NW_TARGET_CLONES
@@ -572,6 +1151,7 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
     const size_t n = pb->n, total = moments_size(pb, mo);
     memset(mo->A, 0, total * sizeof(double));
     mo->approx = 0;
+    if (pb->dense && prepared(pb, q, skip, mo)) return;
     if (pb->d == 1 && pb->p == 1 && kernel_is_log(pb->kernel)) {
         if (dense1d(pb, q[0], skip, mo)) {
             /* f32 far from every key: in double */

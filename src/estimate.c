@@ -266,6 +266,7 @@ void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
     pb->linear = model->estimator == NW_ESTIMATOR_LINEAR;
     pb->grad = grad;
     pb->f32 = model->precision == NW_PRECISION_F32;
+    pb->dense = NULL;   /* nw_engine_new prepares the dense engine's keys */
 }
 
 nw_status nw_scales(const nw_model *model, const double *w_in, double *w)

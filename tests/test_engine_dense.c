@@ -5,7 +5,9 @@
  * derivative moments and with a key left out; hard cases (duplicates,
  * clusters, queries far outside the data, tiny and huge bandwidths, n = 1,
  * 2); predictions against a long-double solve; the f32 arithmetic against
- * its stated error bound.
+ * its stated error bound; the prepared paths (nw_engine_new's sorted keys,
+ * d = 1 and 2) against the same reference and the unprepared paths, with
+ * the nearest key's weight exactly 1.
  *
  * Tolerances.  Each moment M = sum_j m_j is compared with the reference on
  * the reference's scale (the engine's sums times exp(logscale - ref
@@ -504,6 +506,207 @@ static void test_predictions(void **state)
     free(x); free(y); free(q); free(yhat);
 }
 
+/* ------------------------------------------------ the prepared paths */
+
+/* A dense engine made by nw_engine_new with its keys prepared (sorted: the
+ * nearest key by a search, then one fused pass; d = 1 and 2). */
+static nw_engine *prepared_engine(const nw_problem *pb)
+{
+    nw_engine *e = NULL;
+    assert_int_equal(nw_engine_new(pb, NW_ENGINE_DENSE, 0, 1000000, &e), NW_OK);
+    assert_int_equal(e->kind, NW_ENGINE_DENSE);
+    assert_non_null(e->pb->dense);
+    return e;
+}
+
+/* The prepared paths against the long-double reference, and the same
+ * queries without preparation (the tile and general paths) too: d = 1 and
+ * 2, both log kernels, local constant and linear, with the derivative
+ * moments, n = 1, 2, 3, 700 (duplicated keys), leaving out a duplicated
+ * key, a unique key and random ones, queries on keys, inside, just outside
+ * and far (1e4) outside, bandwidths from tiny (1e-12) to huge (1e200: |u|
+ * beyond 1e150, where the prepared path hands over to the others). */
+static void test_prepared_moments(void **state)
+{
+    (void) state;
+    const size_t ns[] = { 1, 2, 3, 700 };
+    const double ws[] = { 1e-12, 0.7, 15, 1e9, 1e200 };
+    const nw_kernel kernels[] = { NW_KERNEL_GAUSSIAN, NW_KERNEL_LAPLACE };
+    for (size_t d = 1; d <= 2; d++)
+        for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
+            const size_t n = ns[in];
+            double *x = malloc(n * d * sizeof *x), *y = malloc(n * sizeof *y);
+            assert_true(x && y);
+            make_data(n, d, 1, x, y);
+            if (n >= 3) memcpy(x + d, x, d * sizeof *x);   /* key 1 = key 0 */
+            for (size_t kk = 0; kk < 2; kk++)
+                for (int linear = 0; linear <= 1; linear++)
+                    for (int grad = 0; grad <= 1; grad++)
+                        for (size_t iw = 0; iw < sizeof ws / sizeof *ws; iw++) {
+                            double w[2] = { ws[iw], 1.3 * ws[iw] };
+                            nw_problem pb = { .x = x, .y = y, .n = n, .d = d, .p = 1,
+                                              .kernel = kernels[kk], .w = w,
+                                              .linear = linear, .grad = grad };
+                            nw_engine *e = prepared_engine(&pb);
+                            nw_moments *mo, *plain;
+                            assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+                            assert_int_equal(nw_moments_new(&pb, &plain), NW_OK);
+                            for (int j = 0; j < 10; j++) {
+                                double q[2];
+                                size_t skip = NW_NO_SKIP;
+                                if (j < 3) {
+                                    /* on key 0 (duplicated if n >= 3) or the last key, left out */
+                                    memcpy(q, x + (j == 2 ? n - 1 : 0) * d, d * sizeof *q);
+                                    skip = j == 0 ? NW_NO_SKIP : j == 1 ? 0 : n - 1;
+                                } else {
+                                    for (size_t k = 0; k < d; k++)
+                                        q[k] = j == 9 ? 1e4 : j >= 7 ? 1.6 * uniform01() - 0.3 : uniform01();
+                                    if (j % 2) skip = (size_t) (uniform01() * (double) n);
+                                }
+                                check_query(e->pb, mo, q, skip, 128 * EPS);
+                                check_query(&pb, plain, q, skip, 128 * EPS);
+                            }
+                            nw_moments_free(mo);
+                            nw_moments_free(plain);
+                            nw_engine_free(e);
+                        }
+            free(x);
+            free(y);
+        }
+}
+
+/* The nearest key's weight is exactly 1 in the prepared paths: one key;
+ * two equal nearest keys and a far one (exactly 2; one of them left out:
+ * exactly 1, the other duplicate found by the search); the unique nearest
+ * key left out (the next one is exactly 1); f32 the same. */
+static void test_prepared_exact(void **state)
+{
+    (void) state;
+    for (size_t d = 1; d <= 2; d++)
+        for (int laplace = 0; laplace <= 1; laplace++)
+            for (int f32 = 0; f32 <= 1; f32++) {
+                /* keys: a, a, b (far), c (unique, near) */
+                double x[8] = { 0.3, 0.35, 0.3, 0.35, 50, -40, 0.9, 0.2 }, y[4] = { 1.5, -2, 7, 0.25 };
+                double w[2] = { 3, 2 }, q[2] = { 0.41, 0.17 };
+                double x1[4];
+                for (size_t j = 0; j < 4; j++) x1[j] = x[j * 2];
+                nw_problem pb = { .x = d == 1 ? x1 : x, .y = y, .n = 1, .d = d, .p = 1, .w = w,
+                                  .kernel = laplace ? NW_KERNEL_LAPLACE : NW_KERNEL_GAUSSIAN,
+                                  .f32 = f32 };
+                nw_engine *e = prepared_engine(&pb);
+                nw_moments *mo;
+                assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+                nw_engine_moments(e, q, NW_NO_SKIP, mo);
+                assert_true(mo->A[0] == 1 && mo->B[0] == 1.5);
+                nw_engine_moments(e, q, 0, mo);
+                assert_true(mo->A[0] == 0 && mo->logscale == -INFINITY);
+                nw_engine_free(e);
+                pb.n = 3;
+                e = prepared_engine(&pb);
+                nw_engine_moments(e, q, NW_NO_SKIP, mo);
+                assert_true(mo->A[0] == 2 && mo->B[0] == -0.5);
+                nw_engine_moments(e, q, 1, mo);
+                assert_true(mo->A[0] == 1 && mo->B[0] == 1.5);
+                nw_engine_free(e);
+                pb.n = 4;   /* key 3 nearest to this query, unique */
+                double q3[2] = { 0.85, 0.25 };
+                e = prepared_engine(&pb);
+                nw_engine_moments(e, q3, 3, mo);   /* keys 0 and 1 nearest, key 2 far */
+                assert_true(mo->A[0] == 2 && mo->B[0] == -0.5);
+                if (d == 1) {
+                    nw_engine_moments(e, x1 + 3, 3, mo);   /* at the key left out */
+                    assert_true(mo->A[0] == 2 && mo->B[0] == -0.5);
+                }
+                nw_engine_moments(e, q3, NW_NO_SKIP, mo);
+                assert_true(mo->A[0] > 1 && mo->A[0] < 2);
+                nw_moments_free(mo);
+                nw_engine_free(e);
+            }
+}
+
+/* Solve the long-double moments (r = 1 or 3, p = 1) for the prediction. */
+static long double ref_solve(const ref_moments *R, size_t r)
+{
+    long double M[3][4];
+    for (size_t i = 0; i < r; i++) {
+        for (size_t j = 0; j < r; j++) M[i][j] = R->A[i * r + j];
+        M[i][r] = R->B[i];
+    }
+    for (size_t c = 0; c < r; c++)
+        for (size_t i = c + 1; i < r; i++) {
+            long double f = M[i][c] / M[c][c];
+            for (size_t j = c; j <= r; j++) M[i][j] -= f * M[c][j];
+        }
+    long double beta[3];
+    for (size_t i = r; i-- > 0;) {
+        long double t = M[i][r];
+        for (size_t j = i + 1; j < r; j++) t -= M[i][j] * beta[j];
+        beta[i] = t / M[i][i];
+    }
+    return beta[0];
+}
+
+/* d = 2 predictions through nw_predict and nw_loo_predict (prepared: many
+ * queries), f64 within 1e-13 (lc) / 1e-12 (ll) and f32 within
+ * NW_F32_ERROR_BOUND of the larger of the weighted mean |y| and |yhat|,
+ * against the long-double moments solved in long double. */
+static void test_predictions_2d(void **state)
+{
+    (void) state;
+    const size_t n = 1500, m = 120;
+    double *x = malloc(2 * n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *q = malloc(2 * m * sizeof *q), *yhat = malloc(n * sizeof *yhat);
+    assert_true(x && y && q && yhat);
+    for (size_t i = 0; i < n; i++) {
+        x[2 * i] = uniform01();
+        x[2 * i + 1] = uniform01();
+        y[i] = sin(3 * x[2 * i]) + x[2 * i + 1] * x[2 * i + 1] + 0.3 * uniform01();
+    }
+    for (size_t j = 0; j < 2 * m; j++) q[j] = 1.2 * uniform01() - 0.1;
+    double worst[2][2] = { { 0, 0 }, { 0, 0 } };
+    for (int laplace = 0; laplace <= 1; laplace++)
+        for (int linear = 0; linear <= 1; linear++)
+            for (int f32 = 0; f32 <= 1; f32++)
+                for (int hh = 0; hh < 2; hh++) {
+                    double h[2] = { hh ? 0.2 : 0.04, hh ? 0.3 : 0.05 }, w[2] = { 1 / h[0], 1 / h[1] };
+                    nw_kernel kernel = laplace ? NW_KERNEL_LAPLACE : NW_KERNEL_GAUSSIAN;
+                    nw_model *model;
+                    assert_int_equal(nw_model_new(&model, x, y, n, 2, 1), NW_OK);
+                    nw_model_set_bandwidth(model, h);
+                    nw_model_set_kernel(model, kernel);
+                    nw_model_set_estimator(model, linear ? NW_ESTIMATOR_LINEAR : NW_ESTIMATOR_CONSTANT);
+                    nw_model_set_engine(model, NW_ENGINE_DENSE);
+                    nw_model_set_precision(model, f32 ? NW_PRECISION_F32 : NW_PRECISION_F64);
+                    nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = 1, .kernel = kernel,
+                                      .w = w, .linear = linear };
+                    const double zero[2] = { 0, 0 };
+                    for (int loo = 0; loo <= 1; loo++) {
+                        size_t count = loo ? n : m;
+                        if (loo) assert_int_equal(nw_loo_predict(model, yhat, NULL), NW_OK);
+                        else assert_int_equal(nw_predict(model, q, m, yhat, NULL), NW_OK);
+                        double tol = f32 ? NW_F32_ERROR_BOUND : linear ? 1e-12 : 1e-13;
+                        for (size_t j = 0; j < count; j += loo ? 13 : 1) {
+                            const double *qj = loo ? x + 2 * j : q + 2 * j;
+                            ref_moments R;
+                            ref_compute(&pb, qj, loo ? j : NW_NO_SKIP, zero, &R);
+                            long double ref = ref_solve(&R, linear ? 3 : 1), scale = R.sB[0] / R.A[0];
+                            long double size = fabsl(ref) > scale ? fabsl(ref) : scale;
+                            double err = (double) (fabsl(yhat[j] - ref) / size);
+                            if (err > worst[f32][linear]) worst[f32][linear] = err;
+                            if (!(err <= tol))
+                                fail_msg("2-d %s %s %s h=%g loo=%d q=(%.17g, %.17g): got %.17g, "
+                                         "reference %.17Lg (error %.3g)", laplace ? "laplace" : "gaussian",
+                                         linear ? "ll" : "lc", f32 ? "f32" : "f64", h[0], loo, qj[0], qj[1],
+                                         yhat[j], ref, err);
+                        }
+                    }
+                    nw_model_free(model);
+                }
+    printf("# 2-d worst error / max(weighted mean |y|, |yhat|): f64 lc %.2g ll %.2g; f32 lc %.2g ll %.2g\n",
+           worst[0][0], worst[0][1], worst[1][0], worst[1][1]);
+    free(x); free(y); free(q); free(yhat);
+}
+
 /* f32 LOO loss and gradient close to f64 (the gradient's moments come
  * from the same float sums). */
 static void test_f32_loss_gradient(void **state)
@@ -541,6 +744,9 @@ int main(void)
         cmocka_unit_test(test_hard_cases),
         cmocka_unit_test(test_predictions),
         cmocka_unit_test(test_f32_loss_gradient),
+        cmocka_unit_test(test_prepared_moments),
+        cmocka_unit_test(test_prepared_exact),
+        cmocka_unit_test(test_predictions_2d),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
