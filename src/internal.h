@@ -47,9 +47,12 @@ void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...
 typedef nw_status (*nw_write_fn)(FILE *fp, void *ctx);
 nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, nw_diag *diag);
 
-/* v in the shortest of %.15g, %.16g, %.17g that reads back exactly (0.1,
- * not 0.10000000000000001); nan, inf, -inf for the non-finite.  buf holds at
- * least 32 bytes; the caller runs it in the C locale. */
+/* v as the shortest decimal that reads back exactly (0.1, not
+ * 0.10000000000000001; 5e-324, not 4.94065645841247e-324), in %g's layout
+ * with at least 15 digits' worth of fixed notation, as "%.15g" .. "%.17g"
+ * would print it (nw_dtoa_shortest, numconv.c); nan, inf, -inf for the
+ * non-finite.  buf holds at least 32 bytes; the caller runs it in the C
+ * locale. */
 void nw_format_double(char *buf, size_t size, double v);
 
 /* 1 if every value of a[0..n) is finite. */

@@ -27,10 +27,13 @@
 #include <cjson/cJSON.h>
 
 #include "internal.h"
+#include "numconv.h"
 
 #define MODEL_FORMAT "nwreg-model"
 #define MODEL_VERSION 1
-#define MAX_COUNT 9007199254740992.0 /* 2^53: larger counts are not exact doubles */
+/* The largest count: 2^53 (larger counts are not exact doubles), or
+ * SIZE_MAX where that is smaller (32-bit); a constant either way. */
+#define MAX_COUNT ((double) SIZE_MAX < 9007199254740992.0 ? (double) SIZE_MAX : 9007199254740992.0)
 
 /* ---------------------------------------------------------------- saving */
 
@@ -59,14 +62,16 @@ fail:
     return status;
 }
 
-/* Write k doubles as "[a, b, ...]". */
+/* Write k doubles as "[a, b, ...]" (each in the shortest exact form). */
 static nw_status write_numbers(FILE *fp, const double *v, size_t k)
 {
-    char buf[32];
+    char buf[2 + NW_DTOA_SIZE] = ", ";
     if (putc('[', fp) == EOF) return NW_ERR_IO;
     for (size_t i = 0; i < k; i++) {
-        nw_format_double(buf, sizeof buf, v[i]);
-        if (fprintf(fp, "%s%s", i ? ", " : "", buf) < 0) return NW_ERR_IO;
+        size_t len = nw_dtoa_shortest(buf + 2, v[i]);
+        const char *text = i ? buf : buf + 2; /* ", " before all but the first */
+        len += i ? 2 : 0;
+        if (fwrite(text, 1, len, fp) != len) return NW_ERR_IO;
     }
     return putc(']', fp) == EOF ? NW_ERR_IO : NW_OK;
 }
@@ -88,8 +93,8 @@ static nw_status write_model(FILE *fp, void *ctx)
 {
     const nw_model *m = ctx;
     nw_status status;
+    /* the setters keep kernel and estimator valid: their names exist */
     const char *kernel = nw_kernel_name(m->kernel), *estimator = nw_estimator_name(m->estimator);
-    if (!kernel || !estimator) return NW_ERR_ARG;
     if (fprintf(fp, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"kernel\": \"%s\",\n"
                     "  \"estimator\": \"%s\",\n  \"empty\": \"%s\",\n"
                     "  \"n\": %zu,\n  \"d\": %zu,\n  \"p\": %zu,\n  \"inputs\": ",
@@ -180,7 +185,8 @@ static nw_status get_string(const checker *c, const cJSON *root, const char *fie
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, field);
     if (!item) return bad(c, "is missing", field);
-    if (!cJSON_IsString(item) || !item->valuestring) return bad(c, "must be a string", field);
+    /* (a parsed string always has its valuestring) */
+    if (!cJSON_IsString(item)) return bad(c, "must be a string", field);
     *out = item->valuestring;
     return NW_OK;
 }
@@ -191,7 +197,7 @@ static nw_status get_count(const checker *c, const cJSON *root, const char *fiel
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, field);
     if (!item) return bad(c, "is missing", field);
     double v = cJSON_IsNumber(item) ? item->valuedouble : 0;
-    if (!(v >= 1 && v <= MAX_COUNT && v <= (double) SIZE_MAX && v == floor(v)))
+    if (!(v >= 1 && v <= MAX_COUNT && v == floor(v)))
         return bad(c, "must be a positive integer", field);
     *out = (size_t) v;
     return NW_OK;
@@ -262,7 +268,7 @@ static nw_status get_names(const checker *c, const cJSON *root, const char *fiel
     if (cJSON_IsArray(array) && (size_t) cJSON_GetArraySize(array) == k) {
         if (!(*names = malloc(k * sizeof **names))) return NW_ERR_NOMEM;
         cJSON_ArrayForEach(item, array) {
-            if (!cJSON_IsString(item) || !item->valuestring) break;
+            if (!cJSON_IsString(item)) break;
             (*names)[i++] = item->valuestring;
         }
         if (i == k) return NW_OK;
@@ -306,7 +312,7 @@ static nw_status build_model(const checker *c, const cJSON *root, nw_model **out
     const char *kernel_name, *estimator_name, *empty_name = "nan";
     const char **x_names = NULL, **y_names = NULL;
     const cJSON *bandwidth;
-    double *x = NULL, *y = NULL, *h = NULL;
+    double *x = NULL, *y = NULL;
     size_t n, d, p;
     nw_kernel kernel;
     nw_estimator estimator;
@@ -360,20 +366,20 @@ static nw_status build_model(const checker *c, const cJSON *root, nw_model **out
         || (status = get_names(c, root, "outputs", p, &y_names)) != NW_OK) goto fail;
 
     status = NW_ERR_NOMEM;
-    if (!(h = malloc(d * sizeof *h)) || !(x = malloc(n * d * sizeof *x))
-        || !(y = malloc(n * p * sizeof *y))) goto fail;
-    copy_numbers(bandwidth, h);
+    if (!(x = malloc(n * d * sizeof *x)) || !(y = malloc(n * p * sizeof *y))) goto fail;
     copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "x"), x);
     copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "y"), y);
-    if ((status = nw_model_new(&m, x, y, n, d, p)) != NW_OK
-        || (status = nw_model_set_kernel(m, kernel)) != NW_OK
-        || (status = nw_model_set_estimator(m, estimator)) != NW_OK
-        || (status = nw_model_set_empty_policy(m, strcmp(empty_name, "nearest") == 0
-                                                      ? NW_EMPTY_NEAREST : NW_EMPTY_NAN)) != NW_OK
-        || (status = nw_model_set_bandwidth(m, h)) != NW_OK
-        || (status = nw_model_set_engine(m, engine)) != NW_OK
-        || (status = nw_model_set_tolerance(m, tolerance)) != NW_OK
-        || (status = nw_model_set_precision(m, precision)) != NW_OK) goto fail;
+    if ((status = nw_model_new(&m, x, y, n, d, p)) != NW_OK) goto fail;
+    /* every value was checked above as its setter would check it (kernel,
+     * estimator, engine by name; the bandwidths positive with finite 1/h;
+     * the tolerance's range): set directly, no setter can refuse */
+    m->kernel = kernel;
+    m->estimator = estimator;
+    m->empty = strcmp(empty_name, "nearest") == 0 ? NW_EMPTY_NEAREST : NW_EMPTY_NAN;
+    copy_numbers(bandwidth, m->h);
+    m->engine = engine;
+    m->tolerance = tolerance;
+    m->precision = precision;
     if ((x_names || y_names) && (status = nw_model_set_names(m, x_names, y_names)) != NW_OK)
         goto fail;
     *out = m;
@@ -385,7 +391,6 @@ fail:
     free((void *) y_names);
     free(x);
     free(y);
-    free(h);
     return status;
 }
 

@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
+#include "numconv.h"
 
 const char *nw_strerror(nw_status status)
 {
@@ -43,14 +45,15 @@ int nw_all_finite(const double *a, size_t n)
     return 1;
 }
 
+/* The shortest decimal that reads back as v, in %g's text (numconv.h);
+ * for normal doubles byte for byte the shortest of %.15g, %.16g, %.17g
+ * that reads back, which this was before (tests/test_numconv.c). */
 void nw_format_double(char *buf, size_t size, double v)
 {
-    if (!isfinite(v)) {
-        snprintf(buf, size, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-        return;
-    }
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(buf, size, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v) return;
-    }
+    char text[NW_DTOA_SIZE];
+    size_t len = nw_dtoa_shortest(text, v);
+    if (size == 0) return;
+    if (len >= size) len = size - 1; /* cut, as snprintf would */
+    memcpy(buf, text, len);
+    buf[len] = '\0';
 }
