@@ -424,8 +424,8 @@ int cli_apply_engine(nw_model *model, const char *what)
         (cli.arith_set && (st = nw_model_set_precision(model, cli.arith))))
         return cli_input_error(st, NULL, what);
     if (nw_model_engine_applies(model) != NW_OK)
-        return cli_bad_input("--engine %s does not apply to this model (sorted and fgt need "
-                             "one input column, fgt the gaussian kernel)",
+        return cli_bad_input("--engine %s does not apply to this model (sorted needs one "
+                             "input column, fgt one or two and the gaussian kernel)",
                              nw_engine_name(nw_model_engine(model)));
     return 0;
 }

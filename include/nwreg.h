@@ -195,7 +195,7 @@ typedef enum nw_engine_kind {
                            neglected weight is provably below the tolerance */
     NW_ENGINE_TREE,     /* any d: a k-d tree, pruning certified to the tolerance;
                            compact kernels exact */
-    NW_ENGINE_FGT,      /* d = 1 Gaussian: fast Gauss transform, certified */
+    NW_ENGINE_FGT,      /* d = 1, 2 Gaussian: fast Gauss transform, certified */
     NW_ENGINE_COUNT
 } nw_engine_kind;
 

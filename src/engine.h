@@ -148,6 +148,10 @@ typedef struct nw_engine_impl {
 } nw_engine_impl;
 
 extern const nw_engine_impl nw_engine_fgt_impl;     /* engine_fgt.c */
+/* its d = 2 transform (engine_fgt2.c): cost and init as above, which
+ * engine_fgt.c's entry dispatches to when pb->d == 2 */
+double nw_fgt2_cost(const nw_problem *pb, size_t m);
+nw_status nw_fgt2_init(nw_engine *e);
 
 extern const nw_engine_impl nw_engine_tree_impl;    /* engine_tree.c */
 

@@ -149,6 +149,7 @@ static double boxes_for(const nw_problem *pb, double lo, double hi)
 static double fgt_cost(const nw_problem *pb, size_t m)
 {
     double lo, hi;
+    if (pb->d == 2) return nw_fgt2_cost(pb, m);   /* engine_fgt2.c */
     if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || !data_range(pb, &lo, &hi))
         return INFINITY;
     double nb = boxes_for(pb, lo, hi);
@@ -1215,6 +1216,7 @@ static void fgt_moments_exact(const nw_engine *e, const double *q, size_t skip, 
 
 static nw_status fgt_init_engine(nw_engine *e)
 {
+    if (e->pb->d == 2) return nw_fgt2_init(e);     /* engine_fgt2.c */
     nw_status st = fgt_init(e);
     if (st == NW_OK) {
         e->moments = fgt_moments;

@@ -466,7 +466,10 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     int failed = 0, stopped = 0;
     int threads = nw_threads(model, m * model->n);
     (void) threads;   /* without OpenMP the pragmas that use it are ignored */
-    size_t *order = eng->kind == NW_ENGINE_TREE ? spatial_order(q, m, d, w) : NULL;
+    /* neighbouring queries share a tree's leaves or an FGT box's
+     * coefficients (2-d FGT, n = m = 1e6: lc 2.7 -> 1.5 s, ll 20.7 -> 13.2 s) */
+    size_t *order = eng->kind == NW_ENGINE_TREE || (eng->kind == NW_ENGINE_FGT && d == 2)
+                        ? spatial_order(q, m, d, w) : NULL;
     /* each thread's moments (and an engine's scratch in them) made once */
     nw_moments *mos[threads];
     for (int t = 0; t < threads; t++) mos[t] = NULL;

@@ -378,6 +378,14 @@ static void test_predict_errors(void **state)
     assert_close(out[0], num / den, 1e-5, 0);
     nw_model_free(m);
 
+    /* fgt needs d <= 2 */
+    double x3[6] = { 0, 0, 1, 1, 0, 1 }, y3[2] = { 1, 2 }, q3[3] = { 0.5, 0.5, 0.5 };
+    m = model_of(x3, y3, 2, 3, 1);
+    assert_int_equal(nw_model_set_engine(m, NW_ENGINE_FGT), NW_OK);
+    assert_int_equal(nw_model_engine_applies(m), NW_ERR_ARG);
+    assert_int_equal(nw_predict(m, q3, 1, out, NULL), NW_ERR_ARG);
+    nw_model_free(m);
+
     /* sorted needs d = 1 */
     double x2[6] = { 0, 0, 1, 0, 0, 1 }, y2[3] = { 1, 2, 3 }, q2[2] = { 0.5, 0.5 };
     m = model_of(x2, y2, 3, 2, 1);
@@ -385,8 +393,6 @@ static void test_predict_errors(void **state)
     assert_int_equal(nw_model_engine_applies(m), NW_OK);
     assert_int_equal(nw_model_set_engine(m, NW_ENGINE_SORTED), NW_OK);
     assert_int_equal(nw_model_engine_applies(m), NW_ERR_ARG);
-    assert_int_equal(nw_predict(m, q2, 1, out, NULL), NW_ERR_ARG);
-    assert_int_equal(nw_model_set_engine(m, NW_ENGINE_FGT), NW_OK);
     assert_int_equal(nw_predict(m, q2, 1, out, NULL), NW_ERR_ARG);
     /* ... and so does every pass over the training points */
     assert_int_equal(nw_loo_predict(m, out, NULL), NW_ERR_ARG);

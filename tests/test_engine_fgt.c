@@ -327,11 +327,12 @@ static void test_small_and_refusals(void **state)
     assert_int_equal(nw_predict(model, q, 3, yh, NULL), NW_ERR_ARG);
     nw_model_free(model);
 
-    double x2[4] = { 0, 1, 2, 3 }, y2[4] = { 1, 2, 3, 4 }, h2[2] = { 1, 1 };
-    assert_int_equal(nw_model_new(&model, x2, y2, 2, 2, 1), NW_OK);
-    nw_model_set_bandwidth(model, h2);
+    /* d = 2 has its own transform (engine_fgt2.c); d = 3 none */
+    double x3[6] = { 0, 1, 2, 3, 4, 5 }, y3[2] = { 1, 2 }, h3[3] = { 1, 1, 1 };
+    assert_int_equal(nw_model_new(&model, x3, y3, 2, 3, 1), NW_OK);
+    nw_model_set_bandwidth(model, h3);
     nw_model_set_engine(model, NW_ENGINE_FGT);
-    assert_int_equal(nw_predict(model, x2, 2, yh, NULL), NW_ERR_ARG);
+    assert_int_equal(nw_predict(model, x3, 2, yh, NULL), NW_ERR_ARG);
     nw_model_free(model);
 }
 

@@ -1,0 +1,1354 @@
+/*
+ * engine_fgt2.c: the fast Gauss transform for d = 2 and the Gaussian
+ * kernel, with a certified error (NW_ENGINE_FGT when pb->d == 2; the 1-d
+ * transform is engine_fgt.c, whose proof this one extends).
+ *
+ * ---------------------------------------------------------------- grid
+ * Per input k the scale is w_k (its sign only flips odd powers of u_k, and
+ * is applied at the end); boxes have side wbox_k = 2^-e_k in x, the power
+ * of two with beta_k = wbox_k |w_k| in [1/2, 1): box i covers
+ * [(k0 + i) wbox, (k0 + i + 1) wbox) and has centre (k0 + i + 1/2) wbox,
+ * exactly representable, so the offset of two centres is exactly
+ * delta wbox (delta an integer) and in scaled units exactly delta beta.
+ * For a key x in box S, a query q in box T and rho_k = beta_k / 2:
+ *
+ *     u_k = (q_k - x_k) |w_k| = tau_k + s_k + v_k,   tau_k = delta_k beta_k,
+ *     s_k = (q_k - c_Tk) |w_k|,  v_k = (c_Sk - x_k) |w_k|,  |s_k|, |v_k| <= rho_k.
+ *
+ * Every moment is a sum over keys of f g_a0(u_0) g_a1(u_1), g_a(u) =
+ * u^a e^{-u^2/2}, f = 1 or y_c (the product kernel factorises), with
+ * a0 + a1 <= 2 for local linear (4 with the gradient, whose rho = -u_k^2).
+ *
+ * ------------------------------------------------- truncation (the proof)
+ * One dimension (as in engine_fgt.c): g_a is entire, so
+ *     g_a(tau + s + v) = sum_j g_a^(j)(tau) (s + v)^j / j!
+ *                      = sum_{k,l} g_a^(k+l)(tau) s^l v^k / (l! k!).
+ * Keeping k + l < P leaves the terms j >= P; by Cramer's inequality
+ * |He_j(t)| e^{-t^2/4} <= K sqrt(j!), K = 1.086435, through Leibniz's rule
+ *     |g_a^(j)(tau)| <= K e^{-tau^2/4} B_a(j, tau),
+ *     B_a(j, tau) = sum_{i <= min(a,j)} C(j,i) a!/(a-i)! |tau|^(a-i) sqrt((j-i)!),
+ * and |s + v| <= 2 rho = beta, the remainder per key is at most
+ *     e_a(tau) = K e^{-tau^2/4} sum_{j >= P} B_a(j, tau) beta^j / j!.
+ * Two dimensions: with T_k the kept part and g_k = g_ak(u_k),
+ *     |g_0 g_1 - T_0 T_1| = |g_0 (g_1 - T_1) + (g_0 - T_0) T_1|
+ *                         <= G_0 e_1 + e_0 (G_1 + e_1),
+ * G_k = max |g_ak| over the box pair's range = (|tau_k| + beta_k)^a
+ * e^{-max(|tau_k| - beta_k, 0)^2 / 2} (|T_1| <= |g_1| + e_1).  Summed over a
+ * box's keys this is times sum |f|.  The same argument with one Taylor
+ * series (v only, |v| <= rho, Lagrange's remainder: rho^P/P! max |g_a^(P)|,
+ * Cramer at the nearest point) bounds the per-query expansions.
+ *
+ * Two modes, the cheaper for the number of queries expected:
+ *  - local (build_local): for every target box T the coefficients of
+ *        sum_S sum_{k+l<P per dim} prod_k g^(k_k+l_k)(tau_k)/l_k! M_S[k] s^l,
+ *        M_S[k0,k1][f] = sum_{x in S} f v0^k0 v1^k1 / (k0! k1!),
+ *    over the source boxes S within R boxes in each input (a square).  The
+ *    translation is separable: first along input 0 (every target column,
+ *    every source row), then along input 1, so a target costs 2 (2R + 1)
+ *    one-dimensional translations instead of (2R + 1)^2 two-dimensional
+ *    ones.  A query is then one P x P polynomial per sum.
+ *  - per query (perquery): the boxes within a square around the query,
+ *    each expanded (sum_k prod g^(k_k)(tau_k) M[k]) where that is cheaper,
+ *    else summed directly, everything farther pruned.
+ *
+ * ---------------------------------------------------------------- pruning
+ * A key in a box outside the square of boxes within R of the query's box
+ * (in input k) has |u_k| >= R beta_k >= 2 >= sqrt(a) where |u|^a e^{-u^2/2}
+ * decreases, and |u|^a e^{-u^2/2} <= (a/e)^(a/2) in the other input, so the
+ * keys outside add at most count_out max_k (R beta_k)^a_k e^{-(R beta_k)^2/2}
+ * (a/e)^(a_other/2), counts from a summed-area table (sum |y_c| likewise).
+ *
+ * ---------------------------------------------------------------- rounding
+ * With unit roundoff u, a sum of terms each passing through at most D
+ * roundings (additions along its path in the summation tree, and the
+ * multiplications that made it) errs by at most 1.01 D u sum |term|
+ * (Higham, ch. 3).  The loops are ordered so that the large terms pass
+ * through few roundings: the Taylor chains run from high order to low, the
+ * box offsets from far to near, and a box's moments are summed in chunks of
+ * 16 keys merged pairwise (depth dbox <= 16 + 2 log2(chunks) + 1).  A term
+ * of order (k, l) from offset delta passes through at most
+ *     dbox + 14 + 2 (|delta_0| + |delta_1|) + 4 (j_0 + j_1),   j_k = k_k + l_k,
+ * roundings (moments: dbox + 3 (k_0 + k_1) + 2; tables and products 4; the
+ * two translations (k_k + 1) + (2 |delta_k| + 1) each; evaluation at the
+ * query, Horner in s_0 then s_1, 2 (l_0 + l_1) + 2), so the bound is per
+ * source box
+ *     1.01 u sum|f| [(dbox + 14 + 2|delta|_1) Ga_0 Ga_1 + 4 (Ga'_0 Ga_1 + Ga_0 Ga'_1)],
+ * Ga = sum_j |g_a^(j)(tau)| beta^j/j!, Ga' = sum_j j |g_a^(j)(tau)| beta^j/j!
+ * (|M[k]| <= sum|f| rho^(k0+k1)/(k0! k1!), |s^l| <= rho^l).  The tables
+ * g^(j)(tau) are computed in long double: the Hermite recurrence's error
+ * there is below j 2^-63 times Cramer's envelope Env, charged as u/8 Env.
+ * The decomposition u = tau + s + v is exact but s and v are computed with
+ * relative error 2u, which moves a term by at most 2u beta_k max|g_a'|
+ * per input (charged too).  Direct sums are accumulated in long double,
+ * each term charged its own rounding (the exponent's, about
+ * u (|arg| + |logscale| + 3|u|^2), and the powers').
+ *
+ * Leave-one-out subtracts the key's own term (computed as the dense
+ * engine does, its rounding charged); the absolute bounds stay valid, and
+ * the estimator's relative check catches the cancellation where the key
+ * dominated its sum (then the exact mode, which skips the key, runs).
+ *
+ * Scale: the local mode keeps logscale = 0 (targets need data within one
+ * box, so every sum is at least e^{-2 (beta_0^2 + beta_1^2)}); the per-query
+ * mode takes -dn^2/2 for the nearest box with a key, or, far from the data,
+ * the largest log-weight itself.
+ *
+ * Gradient moments (rho_k = -u_k^2) come from the same monomial sums, with
+ * the shift of the exact mode undone: u_k^2 = (uc_k + sh_k)^2.
+ *
+ * Cost (measured, mode_costs): the local mode costs ~60 dense evaluations
+ * a key, the translations (boxes x (2R + 1) x P^3 / 2 multiply-adds per
+ * stage and sum) and ~450 a query; the per-query mode ~boxes within the
+ * pruning radius x min(2.5 a key, ~250 a box) a query.  Memory: the local
+ * mode keeps per box (sums + 2 (1 + p)) P x 32 doubles (~46 KiB for lc,
+ * p = 1) while it translates, (sums + 1 + p) after.
+ */
+#define _DEFAULT_SOURCE /* lgamma_r */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define P_MAX 30           /* Taylor terms per input, at most */
+#define PP 32              /* rows padded to 32 doubles */
+#define AMAX 4             /* largest power of u_k any moment needs */
+#define NMONO 15           /* monomials u0^a0 u1^a1 with a0 + a1 <= 4 */
+#define R_MIN 4            /* R beta >= 2 */
+#define R_MAX 24           /* local mode: source boxes within R_MAX per input */
+#define CHUNK 16           /* keys summed before the pairwise merge */
+#define LEVELS 48
+#define DIRECT_KEYS 32     /* per-query mode: smaller boxes are summed directly */
+#define CRAMER_K 1.086435
+#define MIN_EXP_ARG (-700.0)
+#define UNIT 0x1p-53
+#define BUDGET_FRAC (1.0 / 64)   /* share of the tolerance the moments may use */
+#define UNIT_RATIO 4.0         /* cost units: ~5 ns over a dense evaluation's ~0.7 ns, fitted (mode_costs) */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(__SANITIZE_THREAD__) && !defined(NW_COVERAGE)
+#define NW_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NW_TARGET_CLONES
+#endif
+
+static double lgamma_nosign(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
+typedef struct fgt2_state {
+    size_t nbk[2], nb;          /* boxes per input, in all */
+    double wbox[2], beta[2], w[2], k0[2];
+    int sgn[2];                 /* sign of w_k */
+    size_t *start;              /* nb + 1 offsets into the bucketed keys */
+    double *xs, *ys;            /* keys (n x 2) and values (n x p) in box order */
+    size_t *idx;                /* original index of each bucketed key */
+    size_t *pos;                /* bucketed place of each original key */
+    double *absy;               /* nb x p: sum |y_c| */
+    double *sat;                /* (nb0+1)(nb1+1) x (1+p): count, sum |y_c| over [0,i0) x [0,i1) */
+    size_t *nonempty, n_nonempty;
+    size_t *slot;               /* box -> moment slot (SIZE_MAX: none) */
+    double *mom;                /* per slot: ns x P_MAX x PP */
+    size_t P;                   /* Taylor terms per input */
+    double dbox;                /* summation depth of the moments */
+    size_t p, ns, n1, ny, nf;   /* outputs; moment sets 1 + p; sums per set; all sums */
+    int ex1[NMONO][2], exy[NMONO][2];
+    int id1[AMAX + 1][AMAX + 1], idy[AMAX + 1][AMAX + 1];
+    double cmax[AMAX + 1];      /* max_u |u|^a e^{-u^2/2} = (a/e)^(a/2) */
+    /* per-query truncation constants: rho_k^P/P! C(P,i) a!/(a-i)! sqrt((P-i)!) */
+    double ctr[2][P_MAX + 1][AMAX + 1][AMAX + 1];
+    double hpow[2][P_MAX + 1];  /* rho_k^j / j! */
+    /* local mode */
+    int local;
+    int R;
+    double *loc;                /* nb x nf x P_MAX x PP: [l1][l0] */
+    double *loc_err;            /* nb x nf */
+    unsigned char *loc_ok;
+} fgt2_state;
+
+/* ------------------------------------------------------------ setup */
+
+static int mono_list(int maxdeg, int list[][2])
+{
+    int n = 0;
+    for (int deg = 0; deg <= maxdeg; deg++)
+        for (int a0 = deg; a0 >= 0; a0--) {
+            list[n][0] = a0;
+            list[n][1] = deg - a0;
+            n++;
+        }
+    return n;
+}
+
+/* The monomials each set of sums needs (see the header). */
+static void sums_needed(const nw_problem *pb, fgt2_state *s)
+{
+    if (pb->linear) {
+        s->n1 = (size_t) mono_list(pb->grad ? 4 : 2, s->ex1);
+        s->ny = (size_t) mono_list(pb->grad ? 3 : 1, s->exy);
+    } else {
+        int g = pb->grad;
+        s->ex1[0][0] = s->ex1[0][1] = 0;
+        s->exy[0][0] = s->exy[0][1] = 0;
+        if (g) {
+            s->ex1[1][0] = 2; s->ex1[1][1] = 0; s->ex1[2][0] = 0; s->ex1[2][1] = 2;
+            memcpy(s->exy, s->ex1, sizeof s->exy);
+        }
+        s->n1 = s->ny = g ? 3 : 1;
+    }
+    s->p = pb->p;
+    s->ns = 1 + pb->p;
+    s->nf = s->n1 + pb->p * s->ny;
+    for (int a = 0; a <= AMAX; a++)
+        for (int b = 0; b <= AMAX; b++) s->id1[a][b] = s->idy[a][b] = -1;
+    for (size_t i = 0; i < s->n1; i++) s->id1[s->ex1[i][0]][s->ex1[i][1]] = (int) i;
+    for (size_t i = 0; i < s->ny; i++) s->idy[s->exy[i][0]][s->exy[i][1]] = (int) i;
+}
+
+static int amax_of(const fgt2_state *s)
+{
+    int m = 0;
+    for (size_t i = 0; i < s->n1; i++) m = s->ex1[i][0] > m ? s->ex1[i][0] : m;
+    return m;
+}
+
+/* The grid of pb (per input: wbox, beta, first box k0, boxes); 0 if none. */
+static int grid_of(const nw_problem *pb, double wbox[2], double beta[2], double k0[2], double nbk[2])
+{
+    if (pb->n == 0) return 0;
+    for (size_t k = 0; k < 2; k++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t j = 0; j < pb->n; j++) {
+            lo = fmin(lo, pb->x[j * 2 + k]);
+            hi = fmax(hi, pb->x[j * 2 + k]);
+        }
+        double w = fabs(pb->w[k]);
+        int e;
+        double f = frexp(w, &e);          /* w = f 2^e, f in [1/2, 1) */
+        if (!isfinite(w) || w == 0) return 0;
+        wbox[k] = ldexp(1.0, -e);
+        beta[k] = f;
+        if (!isfinite(wbox[k]) || wbox[k] == 0) return 0;
+        double a = floor(lo / wbox[k]), b = floor(hi / wbox[k]);
+        if (!(fabs(a) < 0x1p50 && fabs(b) < 0x1p50)) return 0;
+        k0[k] = a;
+        nbk[k] = b - a + 1;
+    }
+    return 1;
+}
+
+/* Terms per input: the fewest P (even, <= P_MAX) whose remainder factor
+ * K sum_{j>=P} B_4(j, 1) beta^j/j! is below 2^-62. */
+static size_t terms_for(double beta)
+{
+    for (size_t P = 12; P < P_MAX; P += 2) {
+        double t = 0;
+        for (size_t j = P; j < P + 60; j++)
+            for (size_t i = 0; i <= AMAX; i++)
+                t += exp(lgamma_nosign((double) j + 1) - lgamma_nosign((double) i + 1) -
+                         lgamma_nosign((double) (j - i) + 1) + lgamma_nosign(AMAX + 1.0) -
+                         lgamma_nosign((double) (AMAX - i) + 1) +
+                         0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1) +
+                         (double) j * log(beta));
+        if (CRAMER_K * t < 0x1p-62) return P;
+    }
+    return P_MAX;
+}
+
+/* Source boxes gathered per input by the local mode: the smallest R with
+ * n R^amax e^{-(R beta)^2/2} (1 + cmax) below BUDGET tol/4 e^{-(beta0^2 +
+ * beta1^2)/2} (a target whose own box holds one key), 0 if over R_MAX.
+ * Targets with less data nearby are checked one by one (loc_ok). */
+static int reach_for(double n, const double beta[2], double tol, int amax)
+{
+    double bmin = fmin(beta[0], beta[1]);
+    double floor_a = exp(-0.5 * (beta[0] * beta[0] + beta[1] * beta[1]));
+    for (int R = R_MIN; R <= R_MAX; R++) {
+        double g = R * bmin;
+        if (n * pow(g, amax) * 3 * exp(-0.5 * g * g) <= tol * BUDGET_FRAC / 4 * floor_a) return R;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ cost */
+
+/* Estimated work of each mode in dense kernel evaluations (measured, see
+ * the constants), INFINITY where it does not apply. */
+static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local, double *perq)
+{
+    *local = *perq = INFINITY;
+    double wbox[2], beta[2], k0[2], nbk[2];
+    if (pb->d != 2 || pb->kernel != NW_KERNEL_GAUSSIAN || !grid_of(pb, wbox, beta, k0, nbk)) return;
+    double nb = nbk[0] * nbk[1], n = (double) pb->n, p = (double) pb->p;
+    /* the grid's own arrays (offsets, slots, summed-area table) cost ~40
+     * bytes a box: at most ~4 boxes a key, or 2^20 boxes */
+    if (!(nb <= 4 * n + 0x1p20)) return;
+    fgt2_state tmp;
+    sums_needed(pb, &tmp);
+    double nf = (double) tmp.nf, ns = (double) tmp.ns;
+    double P = (double) terms_for(fmax(beta[0], beta[1]));
+    /* Constants measured (one thread, CPU time, n = 1e4..1e6, h = 0.14..0.3
+     * on [0,5]^2) in units of 5 ns, then times UNIT_RATIO: the dense
+     * engine's evaluation at d = 2 (prepared keys) takes ~0.7 ns; UNIT_RATIO
+     * fitted to whole predictions at n = m = 4e3..3e4, h = 0.3, one thread:
+     * per query, the boxes within the pruning radius (~9 scaled units for
+     * tol 1e-12), each summed directly (2.5 a key) or expanded (~250);
+     * local mode: moments ~60 a key, translations 1/96 per multiply-add,
+     * ~450 a query (its box's polynomials from cache or memory). */
+    double filled = fmin(nb, n), kpb = n / filled;
+    double g = sqrt(2 * log(4 / BUDGET_FRAC * n / (tol * fmax(kpb, 1) * 0.3)));
+    double Rq = ceil(g / fmin(beta[0], beta[1]));
+    double boxes = fmin(2 * Rq + 1, nbk[0]) * fmin(2 * Rq + 1, nbk[1]);
+    double per_box = fmin(2.5 * kpb * (1 + nf / 8), 250 * ns / 2 * (1 + nf / 8));
+    *perq = UNIT_RATIO * (n * P * P * ns / 48 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box);
+    int R = reach_for(n, beta, tol, amax_of(&tmp));
+    if (R == 0) return;
+    double mem = nb * (nf + 2 * ns) * P * PP * 8;
+    if (mem > 0x1p30) return;
+    double nst = ns * 3;    /* stage-1 blocks, roughly */
+    *local = UNIT_RATIO * (n * P * PP * ns / 32 + nb * (2 * R + 1) * P * P * PP / 2 * (nst + nf) / 96 +
+                           nb * (2 * R + 1) * (2 * R + 1) * nf + (double) m * (nf * P * PP / 4.5 + 20));
+    (void) p;
+}
+
+static double fgt2_cost_tol(const nw_problem *pb, size_t m, double tol)
+{
+    double local, perq;
+    mode_costs(pb, m, tol, &local, &perq);
+    return fmin(local, perq);
+}
+
+double nw_fgt2_cost(const nw_problem *pb, size_t m)
+{
+    return fgt2_cost_tol(pb, m, 1e-12);
+}
+
+static void fgt2_free(void *p)
+{
+    fgt2_state *s = p;
+    if (!s) return;
+    free(s->start); free(s->xs); free(s->ys); free(s->idx); free(s->pos); free(s->absy);
+    free(s->sat); free(s->nonempty); free(s->slot); free(s->mom);
+    free(s->loc); free(s->loc_err); free(s->loc_ok);
+    free(s);
+}
+
+static size_t box_index(const fgt2_state *s, const double *x)
+{
+    size_t b[2];
+    for (size_t k = 0; k < 2; k++) {
+        double f = floor(x[k] / s->wbox[k]) - s->k0[k];
+        b[k] = !(f >= 0) ? 0 : (f >= (double) s->nbk[k] ? s->nbk[k] - 1 : (size_t) f);
+    }
+    return b[0] + s->nbk[0] * b[1];
+}
+
+static double centre(const fgt2_state *s, size_t k, size_t i)
+{
+    return (s->k0[k] + (double) i + 0.5) * s->wbox[k];
+}
+
+/* Sum over boxes [i0a, i0b] x [i1a, i1b] (inclusive, clamped) of value c
+ * (0: count, 1 + c: sum |y_c|). */
+static double rect(const fgt2_state *s, long i0a, long i0b, long i1a, long i1b, size_t c)
+{
+    long n0 = (long) s->nbk[0], n1 = (long) s->nbk[1];
+    if (i0a < 0) i0a = 0;
+    if (i1a < 0) i1a = 0;
+    if (i0b >= n0) i0b = n0 - 1;
+    if (i1b >= n1) i1b = n1 - 1;
+    if (i0a > i0b || i1a > i1b) return 0;
+    const size_t st = 1 + s->p, row = s->nbk[0] + 1;
+#define SAT(a, b) s->sat[((size_t) (b) * row + (size_t) (a)) * st + c]
+    return SAT(i0b + 1, i1b + 1) - SAT(i0a, i1b + 1) - SAT(i0b + 1, i1a) + SAT(i0a, i1a);
+#undef SAT
+}
+
+/* The moments of box b: out[set][k0][k1] = sum f v0^k0 v1^k1 / (k0! k1!),
+ * in chunks of CHUNK keys merged pairwise.  Returns the summation depth. */
+NW_TARGET_CLONES
+static double box_moments(const fgt2_state *s, size_t b, double *out, double *work)
+{
+    const size_t P = s->P, ns = s->ns, p = s->p, blk = ns * P * PP;
+    const size_t i0 = b % s->nbk[0], i1 = b / s->nbk[0];
+    const double c0 = centre(s, 0, i0), c1 = centre(s, 1, i1), w0 = s->w[0], w1 = s->w[1];
+    double inv[P_MAX];
+    for (size_t k = 0; k < P; k++) inv[k] = 1.0 / (double) (k + 1);
+    double *chunk = work, *lev = work + blk;
+    int used[LEVELS] = { 0 }, top = 0;
+    double p0[PP], p1[PP];
+    for (size_t t0 = s->start[b]; t0 < s->start[b + 1]; t0 += CHUNK) {
+        size_t t1 = s->start[b + 1] - t0 < CHUNK ? s->start[b + 1] : t0 + CHUNK;
+        memset(chunk, 0, blk * sizeof(double));
+        for (size_t t = t0; t < t1; t++) {
+            double v0 = (c0 - s->xs[t * 2]) * w0, v1 = (c1 - s->xs[t * 2 + 1]) * w1;
+            p0[0] = p1[0] = 1;
+            for (size_t k = 0; k + 1 < P; k++) {
+                p0[k + 1] = p0[k] * (v0 * inv[k]);
+                p1[k + 1] = p1[k] * (v1 * inv[k]);
+            }
+            for (size_t k = P; k < PP; k++) p0[k] = p1[k] = 0;
+            for (size_t set = 0; set < ns; set++) {
+                double f = set ? s->ys[t * p + set - 1] : 1;
+                double *C = chunk + set * P * PP;
+                for (size_t a = 0; a < P; a++) {
+                    double fa = f * p0[a];
+                    double *row = C + a * PP;
+#pragma omp simd
+                    for (size_t k = 0; k < PP; k++) row[k] += fa * p1[k];
+                }
+            }
+        }
+        /* pairwise: merge equal levels like a binary counter */
+        int l = 0;
+        while (l < LEVELS - 1 && used[l]) {
+            double *L = lev + (size_t) l * blk;
+#pragma omp simd
+            for (size_t i = 0; i < blk; i++) chunk[i] += L[i];
+            used[l] = 0;
+            l++;
+        }
+        memcpy(lev + (size_t) l * blk, chunk, blk * sizeof(double));
+        used[l] = 1;
+        if (l + 1 > top) top = l + 1;
+    }
+    memset(out, 0, blk * sizeof(double));
+    for (int l = 0; l < top; l++)
+        if (used[l]) {
+            const double *L = lev + (size_t) l * blk;
+            for (size_t i = 0; i < blk; i++) out[i] += L[i];
+        }
+    return CHUNK + 2.0 * top + 1;
+}
+
+static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol);
+
+static nw_status fgt2_setup(nw_engine *e)
+{
+    const nw_problem *pb = e->pb;
+    const size_t n = pb->n, p = pb->p;
+    double wbox[2], beta[2], k0[2], nbk[2], local, perq;
+    mode_costs(pb, e->m, e->tol, &local, &perq);
+    if (!isfinite(fmin(local, perq)) || !grid_of(pb, wbox, beta, k0, nbk)) return NW_ERR_ARG;
+    fgt2_state *s = calloc(1, sizeof *s);
+    if (!s) return NW_ERR_NOMEM;
+    sums_needed(pb, s);
+    for (size_t k = 0; k < 2; k++) {
+        s->wbox[k] = wbox[k];
+        s->beta[k] = beta[k];
+        s->k0[k] = k0[k];
+        s->nbk[k] = (size_t) nbk[k];
+        s->w[k] = fabs(pb->w[k]);
+        s->sgn[k] = pb->w[k] < 0 ? -1 : 1;
+    }
+    s->nb = s->nbk[0] * s->nbk[1];
+    s->P = terms_for(fmax(beta[0], beta[1]));
+    s->local = local <= perq;
+    const size_t nb = s->nb, st = 1 + p, row = s->nbk[0] + 1;
+    s->start = calloc(nb + 1, sizeof *s->start);
+    s->xs = malloc(n * 2 * sizeof *s->xs);
+    s->ys = malloc(n * p * sizeof *s->ys);
+    s->idx = malloc(n * sizeof *s->idx);
+    s->pos = malloc(n * sizeof *s->pos);
+    s->absy = calloc(nb * p, sizeof *s->absy);
+    s->sat = calloc(row * (s->nbk[1] + 1) * st, sizeof *s->sat);
+    s->nonempty = malloc((nb < n ? nb : n) * sizeof *s->nonempty);
+    s->slot = malloc(nb * sizeof *s->slot);
+    size_t *fill = malloc(nb * sizeof *fill);
+    if (!s->start || !s->xs || !s->ys || !s->idx || !s->pos || !s->absy || !s->sat ||
+        !s->nonempty || !s->slot || !fill) {
+        free(fill);
+        fgt2_free(s);
+        return NW_ERR_NOMEM;
+    }
+    for (size_t j = 0; j < n; j++) s->start[box_index(s, pb->x + j * 2) + 1]++;
+    for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
+    memcpy(fill, s->start, nb * sizeof *fill);
+    for (size_t j = 0; j < n; j++) {
+        size_t t = fill[box_index(s, pb->x + j * 2)]++;
+        s->xs[t * 2] = pb->x[j * 2];
+        s->xs[t * 2 + 1] = pb->x[j * 2 + 1];
+        memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
+        s->idx[t] = j;
+        s->pos[j] = t;
+    }
+    free(fill);
+    size_t slots = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t cnt = s->start[b + 1] - s->start[b];
+        if (cnt) s->nonempty[s->n_nonempty++] = b;
+        for (size_t t = s->start[b]; t < s->start[b + 1]; t++)
+            for (size_t c = 0; c < p; c++) s->absy[b * p + c] += fabs(s->ys[t * p + c]);
+        s->slot[b] = cnt > (s->local ? 0 : DIRECT_KEYS) ? slots++ : SIZE_MAX;
+    }
+    /* summed-area table of counts and sum |y| */
+    for (size_t i1 = 0; i1 < s->nbk[1]; i1++)
+        for (size_t i0 = 0; i0 < s->nbk[0]; i0++) {
+            size_t b = i0 + s->nbk[0] * i1;
+            for (size_t c = 0; c < st; c++) {
+                double v = c == 0 ? (double) (s->start[b + 1] - s->start[b]) : s->absy[b * p + c - 1];
+                s->sat[((i1 + 1) * row + i0 + 1) * st + c] =
+                    v + s->sat[((i1 + 1) * row + i0) * st + c] + s->sat[(i1 * row + i0 + 1) * st + c] -
+                    s->sat[(i1 * row + i0) * st + c];
+            }
+        }
+    for (int a = 0; a <= AMAX; a++) s->cmax[a] = a == 0 ? 1 : pow(a / M_E, 0.5 * a);
+    for (size_t k = 0; k < 2; k++) {
+        double rho = 0.5 * s->beta[k], hp = 1;
+        for (size_t j = 0; j <= P_MAX; j++) {
+            if (j > 0) hp *= rho / (double) j;
+            s->hpow[k][j] = hp;
+            for (size_t a = 0; a <= AMAX; a++)
+                for (size_t i = 0; i <= a; i++) {
+                    if (i > j) { s->ctr[k][j][a][i] = 0; continue; }
+                    double l = (double) j * log(rho) - lgamma_nosign((double) j + 1) +
+                               lgamma_nosign((double) j + 1) - lgamma_nosign((double) i + 1) -
+                               lgamma_nosign((double) (j - i) + 1) + lgamma_nosign((double) a + 1) -
+                               lgamma_nosign((double) (a - i) + 1) + 0.5 * lgamma_nosign((double) (j - i) + 1);
+                    s->ctr[k][j][a][i] = CRAMER_K * exp(l);
+                }
+        }
+    }
+
+    /* the moments of every box with a slot (boxes in parallel) */
+    const size_t blk = s->ns * s->P * PP;
+    s->mom = malloc((slots ? slots : 1) * blk * sizeof *s->mom);
+    if (!s->mom) {
+        fgt2_free(s);
+        return NW_ERR_NOMEM;
+    }
+    int failed = 0;
+    double depth = CHUNK + 3;
+#pragma omp parallel if (n > 20000) reduction(max:depth)
+    {
+        double *work = malloc((LEVELS + 1) * blk * sizeof *work);
+        if (!work) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < s->n_nonempty; i++) {
+            size_t b = s->nonempty[i];
+            if (!work || s->slot[b] == SIZE_MAX) continue;
+            double dp = box_moments(s, b, s->mom + s->slot[b] * blk, work);
+            if (dp > depth) depth = dp;
+        }
+        free(work);
+    }
+    s->dbox = depth;
+    if (failed) {
+        fgt2_free(s);
+        return NW_ERR_NOMEM;
+    }
+    e->state = s;
+    if (s->local) {
+        s->R = reach_for((double) n, s->beta, e->tol, amax_of(s));
+        nw_status st2 = build_local(s, pb, e->tol);
+        if (st2) {
+            e->state = NULL;
+            fgt2_free(s);
+            return st2;
+        }
+    }
+    return NW_OK;
+}
+
+/* ------------------------------------------------------------ local mode */
+
+/* One input's tables for offsets delta = -R..R and powers a <= amax:
+ * H[a][delta][l][k] = g_a^(l+k)(delta beta) / l! for l + k < P (long
+ * double, rounded once), and the scalar factors of the bounds. */
+typedef struct dim_tables {
+    double *H;                               /* (amax+1) x (2R+1) x P_MAX x PP */
+    double *Ga, *Ga1, *Env, *Gmax, *Gder, *Etr; /* (amax+1) x (2R+1) */
+} dim_tables;
+
+static void dim_tables_fill(dim_tables *t, double beta, int R, int amax, size_t P)
+{
+    const size_t nd = (size_t) (2 * R + 1);
+    for (int di = 0; di < 2 * R + 1; di++) {
+        long double tau = (long double) (di - R) * beta;
+        long double he[P_MAX + AMAX + 1], g0[P_MAX + AMAX + 1];
+        long double gauss = expl(-0.5L * tau * tau);
+        he[0] = 1;
+        he[1] = tau;
+        for (size_t j = 1; j + 1 < P; j++) he[j + 1] = tau * he[j] - (long double) j * he[j - 1];
+        for (size_t j = 0; j < P; j++) g0[j] = (j & 1 ? -he[j] : he[j]) * gauss;
+        double at = fabs((double) tau);
+        for (int a = 0; a <= amax; a++) {
+            long double ga[P_MAX];
+            double sabs = 0, sabs1 = 0, senv = 0, bj = 1;   /* bj = beta^j / j! */
+            for (size_t j = 0; j < P; j++) {
+                long double v = 0, cji = 1, fall = 1;
+                for (size_t i = 0; i <= (size_t) a && i <= j; i++) {
+                    long double tp = 1;
+                    for (int r = 0; r < a - (int) i; r++) tp *= tau;
+                    v += cji * fall * tp * g0[j - i];
+                    cji = cji * (long double) (j - i) / (long double) (i + 1);
+                    fall *= (long double) (a - (int) i);
+                }
+                ga[j] = v;
+                if (j > 0) bj *= beta / (double) j;
+                sabs += fabs((double) v) * bj;
+                sabs1 += (double) j * fabs((double) v) * bj;
+                /* Cramer's envelope K e^{-tau^2/4} B_a(j, tau) */
+                double B = 0, lc = 0, fl = 1;
+                for (size_t i = 0; i <= (size_t) a && i <= j; i++) {
+                    B += exp(lc + 0.5 * lgamma_nosign((double) (j - i) + 1)) * fl * pow(at, (double) (a - (int) i));
+                    lc += log((double) (j - i)) - log((double) (i + 1));
+                    fl *= (double) (a - (int) i);
+                }
+                senv += CRAMER_K * exp(-0.25 * at * at) * B * bj;
+            }
+            double *H = t->H + ((size_t) a * nd + (size_t) di) * P_MAX * PP;
+            long double lf = 1;
+            for (size_t l = 0; l < P; l++) {
+                if (l > 0) lf *= (long double) l;
+                for (size_t k = 0; k < PP; k++) H[l * PP + k] = l + k < P ? (double) (ga[l + k] / lf) : 0;
+            }
+            size_t o = (size_t) a * nd + (size_t) di;
+            t->Ga[o] = sabs;
+            t->Ga1[o] = sabs1;
+            t->Env[o] = senv;
+            double dist = fmax(at - beta, 0), top = at + beta;
+            t->Gmax[o] = pow(top, a) * exp(-0.5 * dist * dist);
+            t->Gder[o] = (a * pow(top, a - 1 > 0 ? a - 1 : 0) * (a > 0) + pow(top, a + 1)) * exp(-0.5 * dist * dist);
+            /* e_a(tau): the omitted orders j >= P */
+            double tail = 0;
+            for (size_t j = P; j < P + 80; j++) {
+                double B = 0, lc = 0, fl = 1;
+                for (size_t i = 0; i <= (size_t) a && i <= j; i++) {
+                    double lt = lc + 0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1) +
+                                (double) j * log(beta);
+                    B += exp(lt) * fl * pow(at, (double) (a - (int) i));
+                    lc += log((double) (j - i)) - log((double) (i + 1));
+                    fl *= (double) (a - (int) i);
+                }
+                tail += B;
+            }
+            t->Etr[o] = CRAMER_K * exp(-0.25 * at * at) * tail;
+        }
+    }
+}
+
+/* out[l][:] (+)= sum_{k < P - l} H[l][k] in[k][:], rows of PP, the chain
+ * from high k to low. */
+NW_TARGET_CLONES
+static void translate(const double *H, const double *in, double *out, size_t P)
+{
+    for (size_t l = 0; l < P; l++) {
+        double acc[PP];
+        for (size_t c = 0; c < PP; c++) acc[c] = 0;
+        const double *h = H + l * PP;
+        for (size_t k = P - l; k-- > 0;) {
+            const double hk = h[k], *r = in + k * PP;
+#pragma omp simd
+            for (size_t c = 0; c < PP; c++) acc[c] += hk * r[c];
+        }
+        double *o = out + l * PP;
+#pragma omp simd
+        for (size_t c = 0; c < PP; c++) o[c] += acc[c];
+    }
+}
+
+static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
+{
+    const int R = s->R, amax = amax_of(s);
+    const size_t nd = (size_t) (2 * R + 1), P = s->P, nb = s->nb, nf = s->nf, p = s->p;
+    const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], blk = P_MAX * PP, ns = s->ns;
+    const size_t mblk = ns * P * PP;
+    /* stage-1 blocks: (set, a0) for the powers a0 of input 0 each set needs:
+     * set 0 first (npair1 blocks), then every y set (npairy each) */
+    int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
+    size_t npair1 = 0, npairy = 0;
+    for (int a = 0; a <= AMAX; a++) {
+        pos1[a] = posy[a] = -1;
+        for (size_t i = 0; i < s->n1; i++)
+            if (s->ex1[i][0] == a) { pos1[a] = (int) npair1; a0_1[npair1++] = a; break; }
+        for (size_t i = 0; i < s->ny; i++)
+            if (s->exy[i][0] == a) { posy[a] = (int) npairy; a0_y[npairy++] = a; break; }
+    }
+    const size_t nst = npair1 + npairy * p;   /* stage-1 blocks per box */
+
+    dim_tables tab[2];
+    int failed = 0;
+    for (size_t k = 0; k < 2; k++) {
+        size_t nt = (size_t) (amax + 1) * nd;
+        tab[k].H = malloc(nt * blk * sizeof(double));
+        tab[k].Ga = malloc(6 * nt * sizeof(double));
+        if (!tab[k].H || !tab[k].Ga) failed = 1;
+        else {
+            tab[k].Ga1 = tab[k].Ga + nt;
+            tab[k].Env = tab[k].Ga + 2 * nt;
+            tab[k].Gmax = tab[k].Ga + 3 * nt;
+            tab[k].Gder = tab[k].Ga + 4 * nt;
+            tab[k].Etr = tab[k].Ga + 5 * nt;
+        }
+    }
+    double *N = failed ? NULL : malloc(nb * nst * blk * sizeof(double));
+    unsigned char *nz = failed ? NULL : calloc(nb, 1);
+    s->loc = failed ? NULL : calloc(nb * nf * blk, sizeof(double));
+    s->loc_err = calloc(nb * nf, sizeof(double));
+    s->loc_ok = calloc(nb, 1);
+    if (failed || !N || !nz || !s->loc || !s->loc_err || !s->loc_ok) {
+        for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
+        free(N); free(nz);
+        free(s->loc); free(s->loc_err); free(s->loc_ok);
+        s->loc = s->loc_err = NULL;
+        s->loc_ok = NULL;
+        return NW_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < 2; k++) dim_tables_fill(&tab[k], s->beta[k], R, amax, P);
+
+    /* offsets from far to near: -R, R, -R+1, R-1, ..., 0 */
+    int order[2 * R_MAX + 1];
+    for (int i = 0, r = R; r >= 0; r--) {
+        order[i++] = -r;
+        if (r) order[i++] = r;
+    }
+
+    /* stage 1: N[T0, S1][g] (rows l0, columns k1) = sum_{delta0} H0 M[T0 - delta0, S1],
+     * stored transposed (rows k1, columns l0) */
+#pragma omp parallel if (nb > 16)
+    {
+        double tmp[P_MAX * PP];
+#pragma omp for schedule(dynamic, 4)
+        for (size_t b = 0; b < nb; b++) {
+            size_t T0 = b % nb0, S1 = b / nb0;
+            nz[b] = rect(s, (long) T0 - R, (long) T0 + R, (long) S1, (long) S1, 0) > 0;
+            if (!nz[b]) continue;
+            for (size_t gi = 0; gi < nst; gi++) {
+                size_t set = gi < npair1 ? 0 : 1 + (gi - npair1) / npairy;
+                int a0 = gi < npair1 ? a0_1[gi] : a0_y[(gi - npair1) % npairy];
+                memset(tmp, 0, sizeof tmp);
+                for (size_t oi = 0; oi < nd; oi++) {
+                    int dl = order[oi];
+                    long S0 = (long) T0 - dl;
+                    if (S0 < 0 || S0 >= (long) nb0) continue;
+                    size_t Sb = (size_t) S0 + nb0 * S1;
+                    if (s->start[Sb + 1] == s->start[Sb]) continue;
+                    const double *H = tab[0].H + ((size_t) a0 * nd + (size_t) (dl + R)) * blk;
+                    translate(H, s->mom + s->slot[Sb] * mblk + set * P * PP, tmp, P);
+                }
+                double *out = N + (b * nst + gi) * blk;
+                for (size_t k1 = 0; k1 < P; k1++)
+                    for (size_t l0 = 0; l0 < PP; l0++) out[k1 * PP + l0] = l0 < P ? tmp[l0 * PP + k1] : 0;
+            }
+        }
+    }
+
+    /* rounding and truncation coefficients per (a0, a1) and offset */
+    const double dbase = s->dbox + 14;
+    /* stage 2, errors, per target */
+#pragma omp parallel for schedule(dynamic, 4) if (nb > 16)
+    for (size_t T = 0; T < nb; T++) {
+        size_t T0 = T % nb0, T1 = T / nb0;
+        /* data within one box: a lower bound on A */
+        double alow = 0;
+        for (long d1 = -1; d1 <= 1; d1++)
+            for (long d0 = -1; d0 <= 1; d0++) {
+                long S0 = (long) T0 + d0, S1 = (long) T1 + d1;
+                if (S0 < 0 || S1 < 0 || S0 >= (long) nb0 || S1 >= (long) nb1) continue;
+                size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
+                double cnt = (double) (s->start[Sb + 1] - s->start[Sb]);
+                double f0 = (labs(d0) + 1) * s->beta[0], f1 = (labs(d1) + 1) * s->beta[1];
+                alow = fmax(alow, cnt * exp(-0.5 * (f0 * f0 + f1 * f1)));
+            }
+        if (alow == 0) continue;
+        double *L = s->loc + T * nf * blk, *E = s->loc_err + T * nf;
+        for (size_t f = 0; f < nf; f++) {
+            size_t set = f < s->n1 ? 0 : 1 + (f - s->n1) / s->ny;
+            const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
+            int a0 = ex[0], a1 = ex[1];
+            size_t gi = set == 0 ? (size_t) pos1[a0] : npair1 + (set - 1) * npairy + (size_t) posy[a0];
+            double *Lf = L + f * blk;
+            for (size_t oi = 0; oi < nd; oi++) {
+                int dl = order[oi];
+                long S1 = (long) T1 - dl;
+                if (S1 < 0 || S1 >= (long) nb1) continue;
+                size_t Nb = T0 + nb0 * (size_t) S1;
+                if (!nz[Nb]) continue;
+                const double *H = tab[1].H + ((size_t) a1 * nd + (size_t) (dl + R)) * blk;
+                translate(H, N + (Nb * nst + gi) * blk, Lf, P);
+            }
+            /* stored transposed (rows l0, columns l1) for Horner at the query */
+            double tr[P_MAX * PP];
+            memcpy(tr, Lf, sizeof tr);
+            for (size_t l0 = 0; l0 < P_MAX; l0++)
+                for (size_t l1 = 0; l1 < PP; l1++)
+                    Lf[l0 * PP + l1] = l0 < P && l1 < P ? tr[l1 * PP + l0] : 0;
+            /* truncation and rounding, box by box */
+            double err = 0;
+            for (int d1 = -R; d1 <= R; d1++) {
+                long S1 = (long) T1 - d1;
+                if (S1 < 0 || S1 >= (long) nb1) continue;
+                size_t o1 = (size_t) a1 * nd + (size_t) (d1 + R);
+                for (int d0 = -R; d0 <= R; d0++) {
+                    long S0 = (long) T0 - d0;
+                    if (S0 < 0 || S0 >= (long) nb0) continue;
+                    size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
+                    if (s->start[Sb + 1] == s->start[Sb]) continue;
+                    double absf = set ? s->absy[Sb * p + set - 1] : (double) (s->start[Sb + 1] - s->start[Sb]);
+                    size_t o0 = (size_t) a0 * nd + (size_t) (d0 + R);
+                    double G0 = tab[0].Gmax[o0], G1 = tab[1].Gmax[o1];
+                    double e0 = tab[0].Etr[o0], e1 = tab[1].Etr[o1];
+                    double A0 = tab[0].Ga[o0], A1 = tab[1].Ga[o1];
+                    double trunc = G0 * e1 + e0 * (G1 + e1);
+                    double round = (dbase + 2.0 * (abs(d0) + abs(d1))) * A0 * A1 +
+                                   4 * (tab[0].Ga1[o0] * A1 + A0 * tab[1].Ga1[o1]) +
+                                   (tab[0].Env[o0] * (A1 + tab[1].Env[o1]) + A0 * tab[1].Env[o1]) / 8 +
+                                   2 * (s->beta[0] * tab[0].Gder[o0] * G1 + s->beta[1] * G0 * tab[1].Gder[o1]);
+                    err += absf * (trunc + 1.01 * UNIT * round);
+                }
+            }
+            /* pruned: keys outside the square */
+            double out = set == 0 ? (double) (s->start[nb] - 0) : 0;
+            double inside = rect(s, (long) T0 - R, (long) T0 + R, (long) T1 - R, (long) T1 + R, set);
+            if (set) out = rect(s, 0, (long) nb0 - 1, 0, (long) nb1 - 1, set);
+            out -= inside;
+            if (out > 0) {
+                double g0 = R * s->beta[0], g1 = R * s->beta[1];
+                double t0 = pow(g0, a0) * s->cmax[a1] * exp(-0.5 * g0 * g0);
+                double t1 = s->cmax[a0] * pow(g1, a1) * exp(-0.5 * g1 * g1);
+                err += out * fmax(t0, t1);
+            }
+            E[f] = err;
+        }
+        /* the mode's choice only (the estimator certifies every prediction):
+         * local where the bound is small against the sum at the centre */
+        s->loc_ok[T] = E[0] <= tol / 16 * L[0];   /* L[0]: A at the centre */
+    }
+    for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
+    free(N);
+    free(nz);
+    return NW_OK;
+}
+
+/* ------------------------------------------------------------ queries */
+
+/* Per-thread scratch. */
+typedef struct fgt2_acc {
+    size_t nf;
+    double *D, *E, *ABS;          /* nf each: sums, error bounds, sum |term| of direct sums */
+    long double *LD;              /* nf: long double sums of the per-query mode */
+    double visited;               /* terms added into LD */
+    double sh[2];                 /* exact mode: shift of the slope columns (|w| units) */
+} fgt2_acc;
+
+static void acc_free(void *p)
+{
+    fgt2_acc *a = p;
+    if (a) { free(a->D); free(a->LD); }
+    free(a);
+}
+
+static fgt2_acc *acc_get(nw_moments *mo, size_t nf)
+{
+    if (mo->scratch && mo->free_scratch != acc_free) {
+        if (mo->free_scratch) mo->free_scratch(mo->scratch);
+        mo->scratch = NULL;
+    }
+    if (mo->scratch && ((fgt2_acc *) mo->scratch)->nf != nf) {
+        acc_free(mo->scratch);
+        mo->scratch = NULL;
+    }
+    if (!mo->scratch) {
+        fgt2_acc *a = calloc(1, sizeof *a);
+        if (!a) return NULL;
+        a->nf = nf;
+        a->D = calloc(3 * nf, sizeof(double));
+        a->LD = calloc(nf, sizeof(long double));
+        if (!a->D || !a->LD) { acc_free(a); return NULL; }
+        a->E = a->D + nf;
+        a->ABS = a->E + nf;
+        mo->scratch = a;
+        mo->free_scratch = acc_free;
+    }
+    return mo->scratch;
+}
+
+/* Sum index of monomial (a0, a1) of set (0: f = 1, 1 + c: y_c), -1 if none. */
+static int sum_id(const fgt2_state *s, size_t set, int a0, int a1)
+{
+    if (a0 < 0 || a1 < 0 || a0 > AMAX || a1 > AMAX) return -1;
+    int i = set ? s->idy[a0][a1] : s->id1[a0][a1];
+    if (i < 0) return -1;
+    return set ? (int) (s->n1 + (set - 1) * s->ny) + i : i;
+}
+
+/* One key's terms, computed as a direct sum computes them, into D (sign
+ * -1: leave-one-out), with their rounding into E. */
+static void key_terms(const fgt2_state *s, const double *q, size_t t, double logscale,
+                      double sign, fgt2_acc *acc)
+{
+    double u0 = (q[0] - s->xs[t * 2]) * s->w[0], u1 = (q[1] - s->xs[t * 2 + 1]) * s->w[1];
+    double a = -0.5 * (u0 * u0 + u1 * u1) - logscale;
+    if (a < MIN_EXP_ARG) return;  /* as the dense engine: below e^-700 counts as 0 */
+    double ex = exp(a), rel = UNIT * (2 * fabs(a) + 2 * fabs(logscale) + 3 * (u0 * u0 + u1 * u1) + 8 + 4 * AMAX);
+    double pw0[AMAX + 1], pw1[AMAX + 1];
+    pw0[0] = pw1[0] = 1;
+    for (int i = 1; i <= AMAX; i++) { pw0[i] = pw0[i - 1] * u0; pw1[i] = pw1[i - 1] * u1; }
+    for (size_t set = 0; set < s->ns; set++) {
+        double f = set ? s->ys[t * s->p + set - 1] : 1;
+        size_t cnt = set ? s->ny : s->n1;
+        const int (*ex_)[2] = set ? s->exy : s->ex1;
+        for (size_t i = 0; i < cnt; i++) {
+            int id = sum_id(s, set, ex_[i][0], ex_[i][1]);
+            double term = ex * f * pw0[ex_[i][0]] * pw1[ex_[i][1]];
+            acc->D[id] += sign * term;
+            acc->E[id] += 2 * rel * fabs(term);
+        }
+    }
+}
+
+/* A box summed directly in long double, leaving out key `skip`, slope
+ * columns u - sh. */
+static void box_direct(const fgt2_state *s, size_t b, const double *q, double logscale,
+                       size_t skip, fgt2_acc *acc)
+{
+    const size_t p = s->p;
+    for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
+        if (s->idx[t] == skip) continue;
+        double u[2] = { (q[0] - s->xs[t * 2]) * s->w[0], (q[1] - s->xs[t * 2 + 1]) * s->w[1] };
+        double a = -0.5 * (u[0] * u[0] + u[1] * u[1]) - logscale;
+        double pw[2][AMAX + 1], pe[2][AMAX + 1];
+        int tiny = a < MIN_EXP_ARG;
+        double ex = tiny ? 0 : exp(a);
+        double rel = UNIT * (2 * fabs(a) + 2 * fabs(logscale) + 3 * (u[0] * u[0] + u[1] * u[1]) + 8 + 4 * AMAX);
+        for (size_t k = 0; k < 2; k++) {
+            double uc = u[k] - acc->sh[k], auc = fabs(uc), del = 3 * UNIT * (fabs(u[k]) + auc);
+            pw[k][0] = 1;
+            pe[k][0] = 0;
+            double up = 1;   /* (|uc| + del)^(a-1) */
+            for (int i = 1; i <= AMAX; i++) {
+                pw[k][i] = pw[k][i - 1] * uc;
+                pe[k][i] = i * del * up;
+                up *= auc + del;
+            }
+        }
+        for (size_t set = 0; set <= p; set++) {
+            double f = set ? s->ys[t * p + set - 1] : 1, af = fabs(f);
+            size_t cnt = set ? s->ny : s->n1;
+            const int (*ex_)[2] = set ? s->exy : s->ex1;
+            for (size_t i = 0; i < cnt; i++) {
+                int a0 = ex_[i][0], a1 = ex_[i][1], id = sum_id(s, set, a0, a1);
+                double m0 = fabs(pw[0][a0]), m1 = fabs(pw[1][a1]);
+                if (tiny) {   /* left out, as the dense engine does: at most e^-700 */
+                    acc->E[id] += 1e-304 * af * (m0 + pe[0][a0]) * (m1 + pe[1][a1]);
+                    continue;
+                }
+                double term = ex * f * pw[0][a0] * pw[1][a1];
+                acc->LD[id] += term;
+                acc->ABS[id] += fabs(term);
+                acc->E[id] += ex * af * (rel * m0 * m1 + (m0 + pe[0][a0]) * (m1 + pe[1][a1]) - m0 * m1);
+            }
+        }
+        acc->visited += 1;
+    }
+}
+
+/* g_a^(j)(tau) for j < P, a <= amax, times `base` (double; the Hermite
+ * recurrence as in engine_fgt.c), their sums |g| rho^j/j! and j |g| rho^j/j!. */
+static void gderiv(double tau, double base, int amax, size_t P, const double *hpow,
+                   double g[][P_MAX], double *sabs, double *sabs1)
+{
+    double g0[P_MAX];
+    double h0 = 1, h1 = tau;
+    g0[0] = base;
+    if (P > 1) g0[1] = -tau * base;
+    for (size_t j = 2; j < P; j++) {
+        double h2 = tau * h1 - (double) (j - 1) * h0;
+        g0[j] = (j & 1 ? -h2 : h2) * base;
+        h0 = h1;
+        h1 = h2;
+    }
+    double tp[AMAX + 1];
+    tp[0] = 1;
+    for (int i = 1; i <= AMAX; i++) tp[i] = tp[i - 1] * tau;
+    for (int a = 0; a <= amax; a++) {
+        double sa = 0, sa1 = 0;
+        for (size_t j = 0; j < P; j++) {
+            double v = 0, cji = 1, fall = 1;
+            for (size_t i = 0; i <= (size_t) a && i <= j; i++) {
+                v += cji * fall * tp[a - (int) i] * g0[j - i];
+                cji = cji * (double) (j - i) / (double) (i + 1);
+                fall *= (double) (a - (int) i);
+            }
+            g[a][j] = v;
+            sa += fabs(v) * hpow[j];
+            sa1 += (double) j * fabs(v) * hpow[j];
+        }
+        sabs[a] = sa;
+        sabs1[a] = sa1;
+    }
+}
+
+/* The per-query truncation bound of input k after P terms (without its
+ * exponential e^{-dist^2/4}): sum_i ctr (|tau| + rho)^(a-i). */
+static double trunc_poly(const fgt2_state *s, size_t k, size_t P, int a, double tau)
+{
+    double at = fabs(tau) + 0.5 * s->beta[k], v = 0;
+    for (int i = 0; i <= a && (size_t) i <= P; i++) v += s->ctr[k][P][a][i] * pow(at, a - i);
+    return v;
+}
+
+/* Worst truncation bound per key over the sums of set 0 with P terms. */
+static double trunc_worst(const fgt2_state *s, size_t P, const double tau[2], const double dist[2],
+                          double logscale)
+{
+    double worst = 0;
+    double eGT = exp(fmin(-0.5 * dist[0] * dist[0] - 0.25 * dist[1] * dist[1] - logscale, 700));
+    double eTG = exp(fmin(-0.25 * dist[0] * dist[0] - 0.5 * dist[1] * dist[1] - logscale, 700));
+    double eTT = exp(fmin(-0.25 * dist[0] * dist[0] - 0.25 * dist[1] * dist[1] - logscale, 700));
+    for (size_t i = 0; i < s->n1; i++) {
+        int a0 = s->ex1[i][0], a1 = s->ex1[i][1];
+        double G0 = pow(fabs(tau[0]) + 0.5 * s->beta[0], a0), G1 = pow(fabs(tau[1]) + 0.5 * s->beta[1], a1);
+        double t0 = trunc_poly(s, 0, P, a0, tau[0]), t1 = trunc_poly(s, 1, P, a1, tau[1]);
+        double b = G0 * t1 * eGT + t0 * G1 * eTG + t0 * t1 * eTT;
+        if (!(b <= worst)) worst = b;
+    }
+    return worst;
+}
+
+/* Box b expanded at the query: sum_{k0,k1 < P} g^(k0)(tau0) g^(k1)(tau1) M[k0][k1]. */
+static void box_expand(const fgt2_state *s, size_t b, const double tau[2], const double dist[2],
+                       double logscale, size_t P, fgt2_acc *acc)
+{
+    const int amax = amax_of(s);
+    double g[2][AMAX + 1][P_MAX], sa[2][AMAX + 1], sa1[2][AMAX + 1];
+    double base0 = exp(fmax(-0.5 * (tau[0] * tau[0] + tau[1] * tau[1]) - logscale, MIN_EXP_ARG));
+    gderiv(tau[0], base0, amax, P, s->hpow[0], g[0], sa[0], sa1[0]);
+    gderiv(tau[1], 1.0, amax, P, s->hpow[1], g[1], sa[1], sa1[1]);
+    double eGT = exp(fmin(-0.5 * dist[0] * dist[0] - 0.25 * dist[1] * dist[1] - logscale, 700));
+    double eTG = exp(fmin(-0.25 * dist[0] * dist[0] - 0.5 * dist[1] * dist[1] - logscale, 700));
+    double eTT = exp(fmin(-0.25 * dist[0] * dist[0] - 0.25 * dist[1] * dist[1] - logscale, 700));
+    double eGd0 = exp(fmin(-0.5 * dist[0] * dist[0] - 0.5 * dist[1] * dist[1] - logscale, 700));
+    const double *mb = s->mom + s->slot[b] * s->ns * s->P * PP;
+    const double cnt = (double) (s->start[b + 1] - s->start[b]);
+    for (size_t set = 0; set < s->ns; set++) {
+        const double *M = mb + set * s->P * PP;
+        double absf = set ? s->absy[b * s->p + set - 1] : cnt;
+        size_t nl = set ? s->ny : s->n1;
+        const int (*ex_)[2] = set ? s->exy : s->ex1;
+        double tmp[AMAX + 1][P_MAX];
+        int have[AMAX + 1] = { 0 };
+        for (size_t i = 0; i < nl; i++) {
+            int a0 = ex_[i][0], a1 = ex_[i][1];
+            if (!have[a1]) {
+                for (size_t k0 = 0; k0 < P; k0++) {
+                    const double *row = M + k0 * PP;
+                    double v = 0;
+                    for (size_t k1 = P; k1-- > 0;) v += row[k1] * g[1][a1][k1];
+                    tmp[a1][k0] = v;
+                }
+                have[a1] = 1;
+            }
+            double v = 0;
+            for (size_t k0 = P; k0-- > 0;) v += g[0][a0][k0] * tmp[a1][k0];
+            int id = sum_id(s, set, a0, a1);
+            acc->LD[id] += v;
+            /* truncation (header), rounding (depth dbox + 22 + 5 (k0 + k1)),
+             * and the moved decomposition */
+            double G0 = pow(fabs(tau[0]) + 0.5 * s->beta[0], a0), G1 = pow(fabs(tau[1]) + 0.5 * s->beta[1], a1);
+            double t0 = trunc_poly(s, 0, P, a0, tau[0]), t1 = trunc_poly(s, 1, P, a1, tau[1]);
+            double trunc = G0 * t1 * eGT + t0 * G1 * eTG + t0 * t1 * eTT;
+            double round = (s->dbox + 22) * sa[0][a0] * sa[1][a1] +
+                           5 * (sa1[0][a0] * sa[1][a1] + sa[0][a0] * sa1[1][a1]);
+            double d0 = a0 * pow(fabs(tau[0]) + 0.5 * s->beta[0], a0 > 0 ? a0 - 1 : 0) * (a0 > 0) +
+                        pow(fabs(tau[0]) + 0.5 * s->beta[0], a0 + 1);
+            double d1 = a1 * pow(fabs(tau[1]) + 0.5 * s->beta[1], a1 > 0 ? a1 - 1 : 0) * (a1 > 0) +
+                        pow(fabs(tau[1]) + 0.5 * s->beta[1], a1 + 1);
+            double moved = 2 * ((fabs(tau[0]) + 0.5 * s->beta[0]) * d0 * G1 +
+                                (fabs(tau[1]) + 0.5 * s->beta[1]) * G0 * d1) * eGd0;
+            acc->E[id] += absf * (trunc + 1.01 * UNIT * (round + moved));
+            acc->ABS[id] += absf * sa[0][a0] * sa[1][a1];
+        }
+    }
+    acc->visited += 1;
+}
+
+/* The sums at q by walking the boxes around it; returns the logscale. */
+static double perquery(const nw_engine *e, const double *q, size_t skip, int exact, fgt2_acc *acc)
+{
+    const fgt2_state *s = e->state;
+    const long n0 = (long) s->nbk[0], n1 = (long) s->nbk[1];
+    long ib[2];
+    for (size_t k = 0; k < 2; k++) {
+        double f = floor(q[k] / s->wbox[k]) - s->k0[k];
+        ib[k] = !(f >= 0) ? 0 : (f >= (double) s->nbk[k] ? (long) s->nbk[k] - 1 : (long) f);
+    }
+    const size_t bs = skip != NW_NO_SKIP ? box_index(s, s->xs + s->pos[skip] * 2) : SIZE_MAX;
+#define KEYS(b) (s->start[(b) + 1] - s->start[b] - ((b) == bs))
+    /* the nearest boxes with a key: the scale, and a lower bound on A */
+    double dn2 = INFINITY;
+    for (long i1 = ib[1] - 2; i1 <= ib[1] + 2; i1++)
+        for (long i0 = ib[0] - 2; i0 <= ib[0] + 2; i0++) {
+            if (i0 < 0 || i1 < 0 || i0 >= n0 || i1 >= n1) continue;
+            size_t b = (size_t) i0 + s->nbk[0] * (size_t) i1;
+            if (!KEYS(b)) continue;
+            double d2 = 0;
+            for (size_t k = 0; k < 2; k++) {
+                double t = fabs(q[k] - centre(s, k, k ? (size_t) i1 : (size_t) i0)) * s->w[k] - 0.5 * s->beta[k];
+                if (t > 0) d2 += t * t;
+            }
+            dn2 = fmin(dn2, d2);
+        }
+    double logscale, alow = 0;
+    if (dn2 <= 16) {
+        logscale = -0.5 * dn2;
+        for (long i1 = ib[1] - 2; i1 <= ib[1] + 2; i1++)
+            for (long i0 = ib[0] - 2; i0 <= ib[0] + 2; i0++) {
+                if (i0 < 0 || i1 < 0 || i0 >= n0 || i1 >= n1) continue;
+                size_t b = (size_t) i0 + s->nbk[0] * (size_t) i1;
+                if (!KEYS(b)) continue;
+                double f2 = 0;
+                for (size_t k = 0; k < 2; k++) {
+                    double t = fabs(q[k] - centre(s, k, k ? (size_t) i1 : (size_t) i0)) * s->w[k] + 0.5 * s->beta[k];
+                    f2 += t * t;
+                }
+                alow = fmax(alow, (double) KEYS(b) * exp(fmax(-0.5 * f2 - logscale, MIN_EXP_ARG)));
+            }
+    } else {
+        /* far from the data: the largest log-weight itself */
+        double best = INFINITY;
+        for (size_t i = 0; i < s->n_nonempty; i++) {
+            size_t b = s->nonempty[i];
+            if (!KEYS(b)) continue;
+            double d2 = 0;
+            for (size_t k = 0; k < 2; k++) {
+                size_t ik = k ? b / s->nbk[0] : b % s->nbk[0];
+                double t = fabs(q[k] - centre(s, k, ik)) * s->w[k] - 0.5 * s->beta[k];
+                if (t > 0) d2 += t * t;
+            }
+            if (d2 > best * (1 + 1e-9) + 1) continue;
+            for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
+                if (s->idx[t] == skip) continue;
+                double u0 = (q[0] - s->xs[t * 2]) * s->w[0], u1 = (q[1] - s->xs[t * 2 + 1]) * s->w[1];
+                best = fmin(best, u0 * u0 + u1 * u1);
+            }
+        }
+        if (best == INFINITY) return 0;   /* no key left: every sum is 0 */
+        logscale = -0.5 * best;
+        alow = 1;
+    }
+    const double budget = e->tol * BUDGET_FRAC * alow * (exact ? 1e-6 : 1);
+    /* the square: the smallest R whose outside fits a quarter of the budget */
+    const long Rall = n0 > n1 ? n0 : n1;
+    const double total = (double) (s->start[s->nb]) - (bs != SIZE_MAX);
+    const int amax = amax_of(s);
+    double shm = fmax(fabs(acc->sh[0]), fabs(acc->sh[1]));
+    long R = R_MIN;
+    double out = 0;
+    for (;;) {
+        if (R >= Rall) { out = 0; break; }
+        double in = rect(s, ib[0] - R, ib[0] + R, ib[1] - R, ib[1] + R, 0) - (bs != SIZE_MAX &&
+                   labs((long) (bs % s->nbk[0]) - ib[0]) <= R && labs((long) (bs / s->nbk[0]) - ib[1]) <= R);
+        out = total - in;
+        if (out <= 0) { out = 0; break; }
+        double g = (double) R * fmin(s->beta[0], s->beta[1]);
+        double t = out * pow(g + shm, amax) * 3 * exp(fmin(-0.5 * g * g - logscale, 700));
+        if (t <= budget / 4) break;
+        R = R < 16 ? R + 1 : R + R / 4;
+    }
+    if (out > 0) {
+        /* the tail bound of every sum */
+        for (size_t set = 0; set < s->ns; set++) {
+            double o = set == 0 ? out : rect(s, 0, n0 - 1, 0, n1 - 1, set) -
+                                        rect(s, ib[0] - R, ib[0] + R, ib[1] - R, ib[1] + R, set);
+            if (set && bs != SIZE_MAX) o += fabs(s->ys[s->pos[skip] * s->p + set - 1]);
+            size_t nl = set ? s->ny : s->n1;
+            const int (*ex_)[2] = set ? s->exy : s->ex1;
+            for (size_t i = 0; i < nl; i++) {
+                int a0 = ex_[i][0], a1 = ex_[i][1];
+                double tt = 0;
+                for (size_t k = 0; k < 2; k++) {
+                    double g = (double) R * s->beta[k];
+                    int ak = k ? a1 : a0, ao = k ? a0 : a1;
+                    double cm = 0;   /* max (|u| + |sh|)^ao e^{-u^2/2} <= sum C(ao,i) |sh|^(ao-i) cmax[i] */
+                    double shk = fabs(acc->sh[1 - k]);
+                    for (int ii = 0; ii <= ao; ii++)
+                        cm += tgamma(ao + 1.0) / (tgamma(ii + 1.0) * tgamma(ao - ii + 1.0)) * pow(shk, ao - ii) * s->cmax[ii];
+                    tt = fmax(tt, pow(g + fabs(acc->sh[k]), ak) * cm * exp(fmin(-0.5 * g * g - logscale, 700)));
+                }
+                acc->E[sum_id(s, set, a0, a1)] += o * tt;
+            }
+        }
+    }
+    const double budget_box = budget / 2 / (double) ((2 * R + 1) * (2 * R + 1));
+    int self = 0;
+    for (long i1 = ib[1] - R; i1 <= ib[1] + R; i1++) {
+        if (i1 < 0 || i1 >= n1) continue;
+        for (long i0 = ib[0] - R; i0 <= ib[0] + R; i0++) {
+            if (i0 < 0 || i0 >= n0) continue;
+            size_t b = (size_t) i0 + s->nbk[0] * (size_t) i1;
+            size_t cnt = s->start[b + 1] - s->start[b];
+            if (!cnt) continue;
+            double tau[2], dist[2];
+            for (size_t k = 0; k < 2; k++) {
+                tau[k] = (q[k] - centre(s, k, k ? (size_t) i1 : (size_t) i0)) * s->w[k];
+                dist[k] = fmax(fabs(tau[k]) - 0.5 * s->beta[k], 0);
+            }
+            size_t P = 0;
+            if (!exact && s->slot[b] != SIZE_MAX && cnt >= DIRECT_KEYS) {
+                for (size_t k = 6; k <= s->P; k += 2) {
+                    if ((double) (k * k * (s->ns * 3)) > (double) cnt * (4 + 0.5 * (double) s->nf)) break;
+                    if ((double) cnt * trunc_worst(s, k, tau, dist, logscale) <= budget_box) { P = k; break; }
+                }
+            }
+            if (P) {
+                box_expand(s, b, tau, dist, logscale, P, acc);
+                if (b == bs) self = 1;
+            } else {
+                box_direct(s, b, q, logscale, skip, acc);
+            }
+        }
+    }
+#undef KEYS
+    for (size_t f = 0; f < s->nf; f++) {
+        acc->D[f] = (double) acc->LD[f];
+        acc->E[f] += (1.01 * 0x1p-64 * acc->visited + UNIT) * acc->ABS[f];
+    }
+    if (self) key_terms(s, q, s->pos[skip], logscale, -1, acc);
+    return logscale;
+}
+
+/* The local sums at a query in target box T: Horner in s_0 for every
+ * power of s_1 at once (rows l0 of the transposed coefficients), then
+ * Horner in s_1. */
+NW_TARGET_CLONES
+static void local_eval(const fgt2_state *s, size_t T, const double *q, fgt2_acc *acc)
+{
+    const size_t P = s->P, nf = s->nf, blk = P_MAX * PP;
+    double sq[2];
+    for (size_t k = 0; k < 2; k++)
+        sq[k] = (q[k] - centre(s, k, k ? T / s->nbk[0] : T % s->nbk[0])) * s->w[k];
+    const double *L = s->loc + T * nf * blk, *E = s->loc_err + T * nf;
+    for (size_t f = 0; f < nf; f++) {
+        const double *Lf = L + f * blk;
+        double h[PP];
+        for (size_t c = 0; c < PP; c++) h[c] = Lf[(P - 1) * PP + c];
+        for (size_t l0 = P - 1; l0-- > 0;) {
+            const double *r = Lf + l0 * PP;
+#pragma omp simd
+            for (size_t c = 0; c < PP; c++) h[c] = h[c] * sq[0] + r[c];
+        }
+        double v = h[P - 1];
+        for (size_t l1 = P - 1; l1-- > 0;) v = v * sq[1] + h[l1];
+        acc->D[f] = v;
+        acc->E[f] = E[f];
+    }
+}
+
+static void fgt2_sums(const nw_engine *e, const double *q, size_t skip, int exact, nw_moments *mo)
+{
+    const nw_problem *pb = e->pb;
+    const fgt2_state *s = e->state;
+    const size_t p = pb->p, r = mo->r, nf = s->nf;
+    fgt2_acc *acc = acc_get(mo, nf);
+    if (!acc) {   /* no memory for the scratch: the dense engine needs none */
+        nw_engine_dense(pb, q, skip, mo);
+        return;
+    }
+    memset(acc->D, 0, 3 * nf * sizeof(double));
+    for (size_t f = 0; f < nf; f++) acc->LD[f] = 0;
+    acc->visited = 0;
+    double sh[2] = { 0, 0 };
+    if (exact)
+        for (size_t k = 0; k < 2; k++) sh[k] = mo->shift[k];
+    /* in |w| units the slope column is sgn (u - sh) = u' - sgn sh */
+    for (size_t k = 0; k < 2; k++) acc->sh[k] = s->sgn[k] * sh[k];
+    double logscale = 0;
+    int done = 0;
+    if (!exact && s->loc_ok) {
+        size_t bi[2];
+        int inside = 1;
+        for (size_t k = 0; k < 2; k++) {
+            double f = floor(q[k] / s->wbox[k]) - s->k0[k];
+            if (!(f >= 0 && f < (double) s->nbk[k])) inside = 0;
+            else bi[k] = (size_t) f;
+        }
+        if (inside) {
+            size_t T = bi[0] + s->nbk[0] * bi[1];
+            if (s->loc_ok[T]) {
+                local_eval(s, T, q, acc);
+                if (skip != NW_NO_SKIP) key_terms(s, q, s->pos[skip], 0, -1, acc);
+                done = 1;
+            }
+        }
+    }
+    if (!done) logscale = perquery(e, q, skip, exact, acc);
+
+    /* signs of w: odd powers of u_k flip */
+    for (size_t f = 0; f < nf; f++) {
+        const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
+        if (((ex[0] & 1) && s->sgn[0] < 0) != ((ex[1] & 1) && s->sgn[1] < 0)) acc->D[f] = -acc->D[f];
+    }
+    /* the moments of engine.h: phi = (1, u0 - sh0, u1 - sh1), rho_k = -u_k^2
+     * = -(uc_k + sh_k)^2 */
+    mo->logscale = logscale;
+    mo->approx = 1;
+    static const int e_[3][2] = { { 0, 0 }, { 1, 0 }, { 0, 1 } };
+    double *A = mo->A, *B = mo->B, *eA = mo->errA, *eB = mo->errB;
+#define S1(a0, a1) acc->D[sum_id(s, 0, (a0), (a1))]
+#define SY(c, a0, a1) acc->D[sum_id(s, 1 + (c), (a0), (a1))]
+    for (size_t i = 0; i < r; i++) {
+        for (size_t j = 0; j < r; j++) {
+            int id = sum_id(s, 0, e_[i][0] + e_[j][0], e_[i][1] + e_[j][1]);
+            A[i * r + j] = acc->D[id];
+            eA[i * r + j] = acc->E[id];
+        }
+        for (size_t c = 0; c < p; c++) {
+            int id = sum_id(s, 1 + c, e_[i][0], e_[i][1]);
+            B[i * p + c] = acc->D[id];
+            eB[i * p + c] = acc->E[id];
+        }
+    }
+    if (pb->grad)
+        for (size_t k = 0; k < 2; k++) {
+            double *dA = mo->dA + k * r * r, *dB = mo->dB + k * r * p;
+            int ek0 = k == 0, ek1 = k == 1;
+            double h = sh[k];
+            for (size_t i = 0; i < r; i++) {
+                for (size_t j = 0; j < r; j++) {
+                    int b0 = e_[i][0] + e_[j][0], b1 = e_[i][1] + e_[j][1];
+                    double v = S1(b0 + 2 * ek0, b1 + 2 * ek1);
+                    if (h != 0) v += 2 * h * S1(b0 + ek0, b1 + ek1) + h * h * S1(b0, b1);
+                    dA[i * r + j] = -v;
+                }
+                for (size_t c = 0; c < p; c++) {
+                    int b0 = e_[i][0], b1 = e_[i][1];
+                    double v = SY(c, b0 + 2 * ek0, b1 + 2 * ek1);
+                    if (h != 0) v += 2 * h * SY(c, b0 + ek0, b1 + ek1) + h * h * SY(c, b0, b1);
+                    dB[i * p + c] = -v;
+                }
+            }
+        }
+#undef S1
+#undef SY
+}
+
+static void fgt2_moments(const nw_engine *e, const double *q, size_t skip, nw_moments *mo)
+{
+    fgt2_sums(e, q, skip, 0, mo);
+}
+
+/* The second try (see engine_fgt.c): direct sums in long double over the
+ * boxes that matter, the rest bounded, honouring mo->shift. */
+static void fgt2_moments_exact(const nw_engine *e, const double *q, size_t skip, nw_moments *mo)
+{
+    fgt2_sums(e, q, skip, 1, mo);
+}
+
+nw_status nw_fgt2_init(nw_engine *e)
+{
+    nw_status st = fgt2_setup(e);
+    if (st == NW_OK) {
+        e->moments = fgt2_moments;
+        e->moments_exact = fgt2_moments_exact;
+        e->free_state = fgt2_free;
+    }
+    return st;
+}

@@ -1,0 +1,339 @@
+/* test_engine_fgt2.c: the 2-d fast Gauss transform (engine_fgt2.c) against
+ * the dense engine and a long-double reference: raw moments within their
+ * stated bounds, both modes (per query, local), lc and ll, p = 1, 2,
+ * leave-one-out, gradient moments, anisotropic and negative scales, hard
+ * data; predictions within the tolerance through nw_predict_info, rare
+ * fallbacks, and AUTO's choice. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "estimate.h"
+#include "testutil.h"
+
+/* splitmix64 uniform in [0, 1) */
+static double unif(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (double) (z >> 11) * 0x1p-53;
+}
+
+/* n points in [0,5]^2 with a tight cluster (every 7th) and exact duplicates
+ * (every 11th at (1, 2)); outputs 3 + sin x0 + x1^0.8 and 10 + cos 3 x1
+ * (away from 0, where a relative bound cannot hold) plus noise */
+static void make_data(uint64_t seed, size_t n, size_t p, double *x, double *y)
+{
+    uint64_t s = seed;
+    for (size_t j = 0; j < n; j++) {
+        double a = unif(&s), b = unif(&s);
+        if (j % 7 == 0) { x[2 * j] = 2.5 + 1e-3 * a; x[2 * j + 1] = 3.0 + 1e-3 * b; }
+        else if (j % 11 == 0) { x[2 * j] = 1.0; x[2 * j + 1] = 2.0; }
+        else { x[2 * j] = 5 * a; x[2 * j + 1] = 5 * b; }
+        for (size_t c = 0; c < p; c++)
+            y[j * p + c] = (c == 0 ? 3 + sin(x[2 * j]) + pow(x[2 * j + 1], 0.8) : 10 + cos(3 * x[2 * j + 1])) +
+                           0.5 * (unif(&s) - 0.5);
+    }
+}
+
+/* Long-double reference of A and B at q (no skip, no shift), scaled by
+ * exp(-logscale). */
+static void reference_moments(const nw_problem *pb, const double *q, size_t skip, double logscale,
+                              long double *A, long double *B)
+{
+    const size_t r = pb->linear ? 3 : 1, p = pb->p;
+    for (size_t i = 0; i < r * r; i++) A[i] = 0;
+    for (size_t i = 0; i < r * p; i++) B[i] = 0;
+    for (size_t j = 0; j < pb->n; j++) {
+        if (j == skip) continue;
+        long double u0 = ((long double) q[0] - pb->x[2 * j]) * pb->w[0];
+        long double u1 = ((long double) q[1] - pb->x[2 * j + 1]) * pb->w[1];
+        long double e = expl(-0.5L * (u0 * u0 + u1 * u1) - logscale);
+        long double phi[3] = { 1, u0, u1 };
+        for (size_t a = 0; a < r; a++) {
+            for (size_t b = 0; b < r; b++) A[a * r + b] += e * phi[a] * phi[b];
+            for (size_t c = 0; c < p; c++) B[a * p + c] += e * phi[a] * pb->y[j * p + c];
+        }
+    }
+}
+
+static size_t checked;
+
+/* fgt2 moments at q against dense (to errA/errB plus the dense engine's
+ * own rounding, 1e-13 of the absolute sums) and against the long-double
+ * reference (to errA/errB plus 1e-15 of the absolute sums) */
+static void check_moments(const nw_problem *pb, const nw_engine *eng, const double *q, size_t skip,
+                          nw_moments *mf, nw_moments *md)
+{
+    for (size_t k = 0; k < 2; k++) mf->shift[k] = md->shift[k] = 0;
+    nw_engine_moments(eng, q, skip, mf);
+    nw_engine_dense(pb, q, skip, md);
+    assert_int_equal(mf->approx, 1);
+    const size_t r = mf->r, p = pb->p;
+    if (!(md->A[0] > 0)) return;
+    double f = exp(md->logscale - mf->logscale);
+    double ymax = 0;
+    for (size_t j = 0; j < pb->n * p; j++) ymax = fmax(ymax, fabs(pb->y[j]));
+    /* sum K |phi_a phi_b| <= A_00 + A_11 + A_22 */
+    double abs_scale = md->A[0] + (r > 1 ? md->A[4] + md->A[8] : 0);
+    long double Ar[9], Br[6];
+    reference_moments(pb, q, skip, mf->logscale, Ar, Br);
+    for (size_t i = 0; i < r * r; i++) {
+        double want = md->A[i] * f, slack = 1e-13 * abs_scale * f;
+        if (!(fabs(mf->A[i] - want) <= mf->errA[i] + slack))
+            fail_msg("A[%zu] = %.17g, dense %.17g, err bound %.3g (q = %g %g, skip %zu, w = %g %g, ll %d)",
+                     i, mf->A[i], want, mf->errA[i], q[0], q[1], skip, pb->w[0], pb->w[1], pb->linear);
+        if (!(fabsl(mf->A[i] - Ar[i]) <= mf->errA[i] + 1e-15 * abs_scale * f))
+            fail_msg("A[%zu] = %.17g, long double %.17Lg, err bound %.3g (q = %g %g, skip %zu, w = %g %g)",
+                     i, mf->A[i], Ar[i], mf->errA[i], q[0], q[1], skip, pb->w[0], pb->w[1]);
+        /* the bound is a certificate, not a blanket: well inside the data it
+         * is small */
+    }
+    for (size_t i = 0; i < r * p; i++) {
+        double want = md->B[i] * f, slack = 1e-13 * abs_scale * f * ymax;
+        if (!(fabs(mf->B[i] - want) <= mf->errB[i] + slack))
+            fail_msg("B[%zu] = %.17g, dense %.17g, err bound %.3g (q = %g %g, skip %zu, w = %g %g)",
+                     i, mf->B[i], want, mf->errB[i], q[0], q[1], skip, pb->w[0], pb->w[1]);
+        if (!(fabsl(mf->B[i] - Br[i]) <= mf->errB[i] + 1e-15 * abs_scale * f * ymax))
+            fail_msg("B[%zu] = %.17g, long double %.17Lg, err bound %.3g (q = %g %g, skip %zu)",
+                     i, mf->B[i], Br[i], mf->errB[i], q[0], q[1], skip);
+    }
+    if (pb->grad) {
+        const size_t nA = r * r * 2, nB = r * p * 2;
+        for (size_t i = 0; i < nA; i++) {
+            double want = md->dA[i] * f;
+            if (!(fabs(mf->dA[i] - want) <= 1e-9 * (fabs(want) + abs_scale * f)))
+                fail_msg("dA[%zu] = %.17g, dense %.17g (q = %g %g, ll %d)", i, mf->dA[i], want, q[0], q[1],
+                         pb->linear);
+        }
+        for (size_t i = 0; i < nB; i++) {
+            double want = md->dB[i] * f;
+            if (!(fabs(mf->dB[i] - want) <= 1e-9 * (fabs(want) + abs_scale * f * ymax)))
+                fail_msg("dB[%zu] = %.17g, dense %.17g", i, mf->dB[i], want);
+        }
+    }
+    checked++;
+}
+
+static const double queries[][2] = {
+    { 0.0, 0.0 }, { 2.5004, 3.0003 }, { 1.0, 2.0 }, { 4.99, 0.01 }, { 3.3, 1.7 }, { 5.0, 5.0 },
+    { -0.7, 2.0 }, { 6.1, 6.1 }, { 2.0, 9.0 }, { 40.0, -3.0 }, { -300.0, 1e3 }
+};
+
+static void moments_case(size_t n, size_t p, const double w[2], int linear, int grad, size_t m_expected,
+                         uint64_t seed)
+{
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * p * sizeof *y);
+    make_data(seed, n, p, x, y);
+    nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = p, .kernel = NW_KERNEL_GAUSSIAN,
+                      .w = w, .linear = linear, .grad = grad };
+    nw_engine *eng = NULL;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, m_expected, &eng), NW_OK);
+    assert_int_equal(eng->kind, NW_ENGINE_FGT);
+    nw_moments *mf = NULL, *md = NULL;
+    assert_int_equal(nw_moments_new(&pb, &mf), NW_OK);
+    assert_int_equal(nw_moments_new(&pb, &md), NW_OK);
+    for (size_t iq = 0; iq < sizeof queries / sizeof *queries; iq++)
+        check_moments(&pb, eng, queries[iq], NW_NO_SKIP, mf, md);
+    uint64_t s = seed + 99;
+    for (size_t i = 0; i < 12; i++) {
+        double q[2] = { -0.5 + 6 * unif(&s), -0.5 + 6 * unif(&s) };
+        check_moments(&pb, eng, q, NW_NO_SKIP, mf, md);
+    }
+    /* leave-one-out at the keys themselves (duplicates and cluster too) */
+    for (size_t j = 0; j < n; j += n / 13 + 1) check_moments(&pb, eng, x + 2 * j, j, mf, md);
+    if (n > 11) {
+        check_moments(&pb, eng, x + 2 * 11, 11, mf, md);   /* a duplicate */
+        check_moments(&pb, eng, x + 2 * 7, 7, mf, md);     /* in the cluster */
+    }
+    nw_moments_free(mf);
+    nw_moments_free(md);
+    nw_engine_free(eng);
+    free(x);
+    free(y);
+}
+
+/* both modes (few queries expected: per query; many: local), lc and ll,
+ * with and without gradient, p = 1 and 2, isotropic and anisotropic */
+static void test_moments_within_bounds(void **state)
+{
+    (void) state;
+    const double ws[][2] = { { 1 / 0.3, 1 / 0.3 }, { 1 / 0.15, 1 / 0.6 }, { -1 / 0.25, 1 / 0.4 } };
+    const size_t ms[] = { 10, 10000000 };
+    for (size_t im = 0; im < 2; im++)
+        for (int linear = 0; linear < 2; linear++)
+            for (int grad = 0; grad < 2; grad++)
+                for (size_t iw = 0; iw < 3; iw++)
+                    moments_case(4000, 1 + (iw & 1), ws[iw], linear, grad, ms[im], 5 + iw);
+}
+
+/* bandwidths from tiny (few keys per box) to huge (one box), n = 1, 2 */
+static void test_moments_extremes(void **state)
+{
+    (void) state;
+    const double ws[][2] = { { 1 / 0.02, 1 / 0.02 }, { 1 / 4.0, 1 / 4.0 }, { 1 / 100.0, 1 / 1e4 },
+                             { 1 / 0.05, 1 / 3.0 } };
+    for (size_t iw = 0; iw < 4; iw++)
+        for (int linear = 0; linear < 2; linear++) {
+            moments_case(3000, 1, ws[iw], linear, 1, 10, 11);
+            moments_case(3000, 2, ws[iw], linear, 0, 10000000, 12);
+        }
+    const double w1[2] = { 2.0, 2.0 };
+    for (size_t n = 1; n <= 2; n++)
+        for (int linear = 0; linear < 2; linear++) {
+            moments_case(n, 1, w1, linear, 0, 10, 13);
+            moments_case(n, 2, w1, linear, 1, 10000000, 14);
+        }
+}
+
+/* predictions of fgt against dense, relative error <= tol (plus the dense
+ * engine's own rounding), with few fallbacks inside the data */
+static void predictions_case(size_t n, size_t p, double h0, double h1, size_t m)
+{
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * p * sizeof *y);
+    double *q = malloc(m * 2 * sizeof *q), *yf = malloc(m * p * sizeof *yf), *yd = malloc(m * p * sizeof *yd);
+    make_data(21, n, p, x, y);
+    uint64_t s = 77;
+    for (size_t j = 0; j < m; j++) {
+        /* 1 in 8 outside the data (up to 2 units), the rest inside */
+        double lo = j % 8 == 0 ? -2 : 0, span = j % 8 == 0 ? 9 : 5;
+        q[2 * j] = lo + span * unif(&s);
+        q[2 * j + 1] = lo + span * unif(&s);
+    }
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 2, p), NW_OK);
+    double h[2] = { h0, h1 };
+    assert_int_equal(nw_model_set_bandwidth(model, h), NW_OK);
+    for (int e = 0; e < 2; e++) {
+        nw_model_set_estimator(model, (nw_estimator) e);
+        nw_run_info info;
+        assert_int_equal(nw_model_set_engine(model, NW_ENGINE_DENSE), NW_OK);
+        assert_int_equal(nw_predict_info(model, q, m, yd, NULL, &info), NW_OK);
+        assert_int_equal(nw_model_set_engine(model, NW_ENGINE_FGT), NW_OK);
+        assert_int_equal(nw_predict_info(model, q, m, yf, NULL, &info), NW_OK);
+        assert_int_equal(info.engine, NW_ENGINE_FGT);
+        assert_true(info.error_bound <= 1e-12);
+        for (size_t i = 0; i < m * p; i++)
+            if (!(fabs(yf[i] - yd[i]) <= 1e-12 * fabs(yd[i]) + 1e-14 * (1 + fabs(yd[i]))))
+                fail_msg("%s h=%g,%g q=(%g,%g): fgt %.17g dense %.17g", e ? "ll" : "lc", h0, h1, q[2 * (i / p)],
+                         q[2 * (i / p) + 1], yf[i], yd[i]);
+        /* inside the data (queries j % 8 != 0) fallbacks are rare */
+        size_t mi = 0;
+        for (size_t j = 0; j < m; j++)
+            if (j % 8) { q[2 * mi] = q[2 * j]; q[2 * mi + 1] = q[2 * j + 1]; mi++; }
+        nw_run_info inside;
+        assert_int_equal(nw_predict_info(model, q, mi, yf, NULL, &inside), NW_OK);
+        print_message("fgt2 %s n=%zu p=%zu h=%g,%g: %zu of %zu inside fell back, bound %.3g\n", e ? "ll" : "lc",
+                      n, p, h0, h1, inside.exact_fallbacks, mi, inside.error_bound);
+        if (inside.exact_fallbacks > mi / 100)
+            fail_msg("%s h=%g,%g: %zu of %zu fell back", e ? "ll" : "lc", h0, h1, inside.exact_fallbacks, mi);
+        /* restore the queries for the next estimator */
+        s = 77;
+        for (size_t j = 0; j < m; j++) {
+            double lo = j % 8 == 0 ? -2 : 0, span = j % 8 == 0 ? 9 : 5;
+            q[2 * j] = lo + span * unif(&s);
+            q[2 * j + 1] = lo + span * unif(&s);
+        }
+    }
+    nw_model_free(model);
+    free(x); free(y); free(q); free(yf); free(yd);
+}
+
+static void test_predictions_within_tolerance(void **state)
+{
+    (void) state;
+    predictions_case(20000, 1, 0.3, 0.3, 3000);     /* many queries: local mode */
+    predictions_case(20000, 2, 0.1, 0.4, 3000);
+    predictions_case(20000, 1, 0.3, 0.3, 40);       /* few: per query */
+    predictions_case(5000, 1, 2.0, 0.05, 400);
+}
+
+/* leave-one-out loss and gradient through the engine, lc and ll */
+static void test_loo_loss_and_gradient(void **state)
+{
+    (void) state;
+    const size_t n = 6000, p = 1;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+    make_data(3, n, p, x, y);
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 2, p), NW_OK);
+    const double ws[][2] = { { 3.0, 3.0 }, { 8.0, 2.0 } };
+    for (int e = 0; e < 2; e++)
+        for (size_t iw = 0; iw < 2; iw++) {
+            double ld, lf, gd[2], gf[2];
+            nw_model_set_estimator(model, (nw_estimator) e);
+            nw_model_set_engine(model, NW_ENGINE_DENSE);
+            assert_int_equal(nw_loo_loss(model, ws[iw], &ld, gd, NULL), NW_OK);
+            nw_model_set_engine(model, NW_ENGINE_FGT);
+            assert_int_equal(nw_loo_loss(model, ws[iw], &lf, gf, NULL), NW_OK);
+            assert_close(lf, ld, 1e-11, 0);
+            for (int k = 0; k < 2; k++) assert_close(gf[k], gd[k], 1e-7, 1e-9 * fabs(ld));
+        }
+    nw_model_free(model);
+    free(x); free(y);
+}
+
+/* tiny data, one point, far queries, an engine that does not apply */
+static void test_small_and_refusals(void **state)
+{
+    (void) state;
+    double x[4] = { 1.0, 1.0, 1.0, 1.0 }, y[2] = { 3.0, 5.0 };
+    double q[6] = { 1.0, 1.0, -50.0, 3.0, 1e6, -1e6 }, yh[3];
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, 2, 2, 1), NW_OK);
+    nw_model_set_engine(model, NW_ENGINE_FGT);
+    assert_int_equal(nw_predict(model, q, 3, yh, NULL), NW_OK);
+    for (int i = 0; i < 3; i++) assert_close(yh[i], 4.0, 1e-15, 0);
+    double loss;
+    assert_int_equal(nw_loo_loss(model, NULL, &loss, NULL, NULL), NW_OK);
+    assert_close(loss, 0.5 * (4 + 4), 1e-15, 0);
+    nw_model_set_kernel(model, NW_KERNEL_EPANECHNIKOV);
+    assert_int_equal(nw_predict(model, q, 3, yh, NULL), NW_ERR_ARG);
+    nw_model_free(model);
+}
+
+/* AUTO takes the transform where it is cheaper: many points and queries
+ * with a few hundred keys per bandwidth box; the dense engine for small
+ * problems */
+static void test_auto_choice(void **state)
+{
+    (void) state;
+    const size_t n = 200000, p = 1;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+    make_data(8, n, p, x, y);
+    double w[2] = { 1 / 0.3, 1 / 0.3 };
+    nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = p, .kernel = NW_KERNEL_GAUSSIAN, .w = w };
+    nw_engine *eng = NULL;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_AUTO, 1e-12, n, &eng), NW_OK);
+    assert_int_equal(eng->kind, NW_ENGINE_FGT);
+    nw_engine_free(eng);
+    pb.n = 300;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_AUTO, 1e-12, 300, &eng), NW_OK);
+    assert_int_equal(eng->kind, NW_ENGINE_DENSE);
+    nw_engine_free(eng);
+    free(x);
+    free(y);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_moments_within_bounds),
+        cmocka_unit_test(test_moments_extremes),
+        cmocka_unit_test(test_predictions_within_tolerance),
+        cmocka_unit_test(test_loo_loss_and_gradient),
+        cmocka_unit_test(test_small_and_refusals),
+        cmocka_unit_test(test_auto_choice),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    print_message("fgt2: %zu moment checks\n", checked);
+    return rc;
+}
