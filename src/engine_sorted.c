@@ -83,6 +83,7 @@
 
 #include "engine.h"
 #include "kernels.h"
+#include "sort_keys.h"
 
 #define BLOCK 32
 #define SAMPLE 64
@@ -155,7 +156,7 @@ static void init_binom(void)
 /* order[k] = original index of the k-th smallest key (stable LSD radix sort
  * on the IEEE bits, 16 bits a pass; passes where every key has the same
  * digit are skipped).  Already sorted input costs one scan. */
-static nw_status sort_keys(const double *x, size_t n, size_t *order)
+nw_status nw_sort_keys(const double *x, size_t n, size_t *order)
 {
     size_t i = 1;
     while (i < n && x[i - 1] <= x[i]) i++;
@@ -955,7 +956,7 @@ static nw_status sorted_init(nw_engine *e)
         st->rank = malloc(n * sizeof(size_t));
         order = malloc(n * sizeof(size_t));
         if (!own || !st->rank || !order) goto fail;
-        if ((status = sort_keys(pb->x, n, order))) goto fail;
+        if ((status = nw_sort_keys(pb->x, n, order))) goto fail;
         double *xs = own, *ys = own + n;
         for (size_t k = 0; k < n; k++) {
             size_t i = order[k];

@@ -22,6 +22,9 @@
  *
  * Reductions run over a fixed number of blocks of points, summed in order,
  * so the result does not depend on the number of threads.
+ *
+ * Leave-one-out passes of 1-d compact kernels (engine auto or sorted, w > 0)
+ * go to the O(n) sweeps of loo_sorted.c instead.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -44,6 +47,15 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                   int want_grad, int report, double *yhat_out, nw_pass_result *res)
 {
     const size_t n = model->n, d = model->d, p = model->p;
+    if (leave_out && w[0] > 0 && nw_loo_sorted_applies(model)) {
+        /* 1-d compact kernels: the O(n) sweeps (loo_sorted.c) */
+        nw_loo_sorted *ls = NULL;
+        nw_status st = nw_loo_sorted_new(model, &ls);
+        if (st) return st;
+        st = nw_loo_sorted_pass(ls, w[0], want_grad, report, yhat_out, res);
+        nw_loo_sorted_free(ls);
+        return st;
+    }
     nw_problem pb;
     nw_problem_init(&pb, model, w, want_grad);
     nw_engine *eng = NULL;

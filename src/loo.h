@@ -9,7 +9,8 @@ typedef struct nw_pass_result {
     double trace;    /* sum_i H_ii (in-sample passes only) */
     size_t n_empty;  /* points with an empty neighbourhood */
     double *grad;    /* d values dL/dw_k (caller's buffer; needed if want_grad) */
-    double bound;    /* largest certified relative error of a prediction */
+    double bound;    /* largest certified relative error of a prediction (the
+                        sorted pass without yhat_out: of the loss) */
     size_t fallbacks;/* points recomputed by the dense engine */
 } nw_pass_result;
 
@@ -18,5 +19,18 @@ typedef struct nw_pass_result {
  * model's progress callback (NW_ERR_STOPPED if it asks to stop). */
 nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                   int want_grad, int report, double *yhat_out, nw_pass_result *res);
+
+/* The leave-one-out pass of 1-d compact kernels in O(n) per bandwidth
+ * (loo_sorted.c): the keys sorted once, then any number of scales w > 0.
+ * Applies when d = 1, the kernel is compact, p <= 8 and the model's engine
+ * is auto or sorted; nw_loo_sorted_new returns NW_ERR_ARG otherwise.  One
+ * pass at a time per context; the model must outlive it. */
+typedef struct nw_loo_sorted nw_loo_sorted;
+int nw_loo_sorted_applies(const nw_model *model);
+nw_status nw_loo_sorted_new(const nw_model *model, nw_loo_sorted **out);
+/* As nw_pass with leave_out = 1 and scale w (d = 1). */
+nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int report,
+                             double *yhat_out, nw_pass_result *res);
+void nw_loo_sorted_free(nw_loo_sorted *ls);
 
 #endif

@@ -3,7 +3,7 @@
  * AICc), rules of thumb, and their minimisation over t = log h, so no
  * bandwidth can ever be <= 0 (the trap statsmodels' Nelder–Mead falls in).
  *
- * Global, not local: a scan over a log grid (1-d: 60 points over
+ * Global, not local: a scan over a log grid (1-d: 30 points over
  * [0.01, 100] x Scott's rule) finds the basin of the smallest value, then
  *  - 1-d: a bracketing root search on the analytic derivative (Illinois
  *    regula falsi, bisection as safeguard) inside the two grid cells around
@@ -12,11 +12,14 @@
  *  - d > 1: L-BFGS from the best few grid points, keeping the best end.
  *
  * Limits.  Compact kernels give criteria with kinks (points enter and leave
- * the support), so their 1-d scan is 4x finer and the three lowest dips are
- * refined.  With the uniform kernel the criteria are step functions of h
- * (they change only where h crosses a pairwise distance |x_i - x_j|): the
- * result is the best of the scan and Brent's refinement, not a certified
- * global minimum.
+ * the support) and, at small n, neighbouring dips: each dip's two cells are
+ * scanned 11 points finer (with the derivative, which the 1-d sorted pass
+ * of loo_sorted.c gives almost free: the keys are sorted once per search)
+ * before the derivative's root is refined, to 1e-8 relative in h (at a
+ * kink the root converges only linearly).  With the uniform kernel the
+ * criteria are step functions of h (they change only where h crosses a
+ * pairwise distance |x_i - x_j|): a 4x finer scan, then Brent's
+ * refinement; the result is the best seen, not a certified global minimum.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -28,8 +31,9 @@
 
 /* ------------------------------------------------------------ criteria */
 
-/* Criterion at t = log h; grad (d values, d value/d t_k) may be NULL. */
-static nw_status criterion_t(const nw_model *model, nw_criterion crit,
+/* Criterion at t = log h; grad (d values, d value/d t_k) may be NULL; ls:
+ * the prepared sorted leave-one-out pass (loo_sorted.c) or NULL. */
+static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criterion crit,
                              const double *t, double *value, double *grad);
 
 static nw_status aicc_value(const nw_model *model, const double *t, double *value)
@@ -53,7 +57,7 @@ static nw_status aicc_value(const nw_model *model, const double *t, double *valu
     return NW_OK;
 }
 
-static nw_status criterion_t(const nw_model *model, nw_criterion crit,
+static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criterion crit,
                              const double *t, double *value, double *grad)
 {
     const size_t d = model->d, n = model->n;
@@ -65,7 +69,8 @@ static nw_status criterion_t(const nw_model *model, nw_criterion crit,
         double w[d], g[d];
         for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
         nw_pass_result res = { .grad = g };
-        nw_status st = nw_pass(model, w, 1, grad != NULL, 0, NULL, &res);
+        nw_status st = ls ? nw_loo_sorted_pass(ls, w[0], grad != NULL, 0, NULL, &res)
+                          : nw_pass(model, w, 1, grad != NULL, 0, NULL, &res);
         if (st) return st;
         *value = 2 * res.loss / (double) n;
         for (size_t k = 0; grad && k < d; k++)
@@ -103,7 +108,7 @@ nw_status nw_criterion_eval(const nw_model *model, nw_criterion criterion,
         if (!isfinite(hk) || !(hk > 0)) return NW_ERR_BANDWIDTH;
         t[k] = log(hk);
     }
-    return criterion_t(model, criterion, t, value, grad_log_h);
+    return criterion_t(model, NULL, criterion, t, value, grad_log_h);
 }
 
 /* -------------------------------------------------------- rules of thumb */
@@ -173,6 +178,7 @@ void nw_select_options_init(nw_select_options *o)
 
 typedef struct search {
     const nw_model *model;
+    nw_loo_sorted *ls;      /* 1-d compact kernels' leave-one-out pass, or NULL */
     nw_criterion crit;
     int evals;
     double expected;        /* evaluations the search will probably take (progress) */
@@ -181,7 +187,7 @@ typedef struct search {
 
 static nw_status eval(search *s, const double *t, double *f, double *g)
 {
-    nw_status st = criterion_t(s->model, s->crit, t, f, g);
+    nw_status st = criterion_t(s->model, s->ls, s->crit, t, f, g);
     if (st) return st;
     s->evals++;
     const nw_model *m = s->model;
@@ -269,14 +275,22 @@ static nw_status derivative_root(search *s, double a, double ga, double b,
 #define REFINE_1D 3
 /* Points of the finer scan inside a dip's two cells (compact kernels). */
 #define SUBSCAN_1D 17
+/* Points of the finer scan of a dip's two cells (compact kernels but the
+ * uniform: with the derivative refinement) */
+#define SUBSCAN_COMPACT 11
 
 static nw_status select_1d(search *s, const nw_select_options *o, double t0)
 {
-    /* compact kernels: the criterion has kinks where points enter or leave
-     * the support, so scan 4x more finely */
-    int smooth = kernel_is_log(s->model->kernel);
+    /* the uniform kernel's criteria are step functions (no derivative):
+     * scan 4x more finely and refine without the derivative.  The other
+     * compact kernels' criteria have kinks where points enter or leave the
+     * support, but between them the analytic derivative is exact and the
+     * kinks are small next to the changes across a grid cell (measured:
+     * the same optimum as a 4000-point scan, tests/test_select.c), so they
+     * are searched as the smooth ones. */
+    int flat = s->model->kernel == NW_KERNEL_UNIFORM, smooth = kernel_is_log(s->model->kernel);
     int G = o->grid_points < 5 ? 5 : o->grid_points;
-    if (!smooth) G *= 4;
+    if (flat) G *= 4;
     double lo = t0 + log(o->grid_lo), hi = t0 + log(o->grid_hi);
     /* tg: scan points, then a mark per point (NaN = refined); fg: values */
     double *tg = malloc(3 * (size_t) G * sizeof(double)), *fg = tg + 2 * G;
@@ -313,9 +327,9 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         if (im < 0) break;
         tg[G + im] = NAN; /* refined (fg stays: it is its neighbours' reference) */
         double rise = fmax(fg[im - 1], fg[im + 1]) - fg[im];
-        if (smooth && r > 0 && fg[im] - 2 * rise > s->best_f) continue;
+        if (!flat && r > 0 && fg[im] - 2 * rise > s->best_f) continue;
         double a = tg[im - 1], b = tg[im + 1], ga, gb, fa, fb;
-        if (!smooth) {
+        if (flat) {
             /* kinks inside the cell: a finer scan of it first, then Brent
              * around its best point */
             double step = (b - a) / (SUBSCAN_1D - 1), tb = tg[im], fbest = fg[im];
@@ -328,11 +342,33 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
             if (st) goto done;
             continue;
         }
+        double tol = o->tol, tm = tg[im], fm = fg[im];
+        if (!smooth) {
+            /* compact kernels: two cells can hold two dips (seen at n = 2000,
+             * cosine: 0.151 and 0.184): a finer scan of them (with the
+             * derivative, which the sorted pass gives almost free) first,
+             * then the root in the best point's two subcells.  The
+             * derivative jumps at the kinks, where a root converges only
+             * linearly: h to 1e-8 relative (the criterion then agrees to
+             * ~1e-16). */
+            const int sub = SUBSCAN_COMPACT;
+            double step = (b - a) / (sub - 1), tb = tm, fbest = fm;
+            for (int i = 1; i < sub - 1; i++) {
+                double t = a + step * i, f, g;
+                if ((st = eval(s, &t, &f, &g))) goto done;
+                if (f < fbest) { fbest = f; tb = t; }
+            }
+            a = tb - step;
+            b = tb + step;
+            tm = tb;
+            fm = fbest;
+            tol = fmax(tol, 1e-8);
+        }
         if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
         if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO)
-            st = derivative_root(s, a, ga, b, gb, o->tol, o->max_iter);
+            st = derivative_root(s, a, ga, b, gb, tol, o->max_iter);
         else
-            st = brent_min(s, a, b, tg[im], fg[im], o->tol, o->max_iter);
+            st = brent_min(s, a, b, tm, fm, tol, o->max_iter);
         if (st) goto done;
     }
 done:
@@ -516,12 +552,17 @@ nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
     for (size_t k = 0; k < d; k++) t0[k] = log(h0[k]);
     memcpy(best_t, t0, sizeof best_t);
     search s = { .model = model, .crit = criterion, .best_f = INFINITY, .best_t = best_t };
+    /* 1-d compact kernels: the keys sorted once for every evaluation */
+    if (criterion == NW_CRITERION_LOO && nw_loo_sorted_applies(model) &&
+        (st = nw_loo_sorted_new(model, &s.ls)))
+        return st;
     /* 1-d: the scan plus ~20 refinement steps; d > 1: ~400 scan points plus
      * ~30 steps per start (AICc's gradient costs 2d more) */
-    int compact = !(model->kernel == NW_KERNEL_GAUSSIAN || model->kernel == NW_KERNEL_LAPLACE);
-    s.expected = d == 1 ? opts->grid_points * (compact ? 4 : 1) + 20
+    int flat = model->kernel == NW_KERNEL_UNIFORM;
+    s.expected = d == 1 ? opts->grid_points * (flat ? 4 : 1) + 20
                         : 400 + 30.0 * opts->starts * (criterion == NW_CRITERION_AICC ? 1 + 2.0 * (double) d : 1);
     st = d == 1 ? select_1d(&s, opts, t0[0]) : select_nd(&s, opts, t0);
+    nw_loo_sorted_free(s.ls);
     if (st) return st;
     if (!isfinite(s.best_f)) return NW_ERR_NUMERIC;
     double h[d];

@@ -137,6 +137,62 @@ static void test_selection_is_global_2d(void **state)
     nw_model_free(m);
 }
 
+
+/* 1-d compact kernels at n = 2000 through the sorted O(n) pass: the
+ * selected value is the dense engine's criterion at the selected h (1e-12:
+ * the pass certifies the loss to the tolerance), no point of a 200-point
+ * log scan over [1e-2, 1e2] * scott is lower by more than 1e-6 relative
+ * (see below), and for the Epanechnikov
+ * kernel the whole search through the dense engine picks the same h. */
+static void test_selection_compact_sorted_pass(void **state)
+{
+    (void) state;
+    enum { M = 2000 };
+    static double x[M], y[M];
+    nw_generate(5, M, x, y);
+    const nw_kernel kernels[] = { NW_KERNEL_EPANECHNIKOV, NW_KERNEL_TRIANGULAR, NW_KERNEL_TRICUBE,
+                                  NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE, NW_KERNEL_UNIFORM };
+    for (int e = 0; e < 2; e++)
+        for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
+            nw_model *m;
+            assert_int_equal(nw_model_new(&m, x, y, M, 1, 1), NW_OK);
+            nw_model_set_kernel(m, kernels[k]);
+            nw_model_set_estimator(m, (nw_estimator) e);
+            nw_select_result r;
+            assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &r), NW_OK);
+            assert_true(r.evaluations <= (kernels[k] == NW_KERNEL_UNIFORM ? 300 : 90));
+            double h, v, scott, best = INFINITY, hbest = 0;
+            nw_model_bandwidth(m, &h);
+            nw_model_set_engine(m, NW_ENGINE_DENSE);
+            assert_int_equal(nw_criterion_eval(m, NW_CRITERION_LOO, &h, &v, NULL), NW_OK);
+            assert_close(r.value, v, 1e-12, 0);
+            nw_model_set_engine(m, NW_ENGINE_AUTO);
+            nw_rule_of_thumb(m, NW_RULE_SCOTT, &scott);
+            for (int i = 0; i < 200; i++) {
+                double hs = scott * exp(log(1e-2) + (log(1e2) - log(1e-2)) * i / 199.0), vs;
+                assert_int_equal(nw_criterion_eval(m, NW_CRITERION_LOO, &hs, &vs, NULL), NW_OK);
+                if (vs < best) { best = vs; hbest = hs; }
+            }
+            /* Kinks (points entering the support) leave micro-dips: measured,
+             * cosine local linear picks one 1.7e-7 relative above a 200-point
+             * scan's best (h = 0.26834 vs 0.26719); the uniform's steps too.
+             * What is claimed: the global basin, its minimum to 1e-6. */
+            if (!(r.value <= best * (1 + 1e-6)))
+                fail_msg("est %d kernel %s: selected h=%.9g value %.15g > scan h=%.9g value %.15g",
+                         e, nw_kernel_name(kernels[k]), h, r.value, hbest, best);
+            if (kernels[k] == NW_KERNEL_EPANECHNIKOV && e == 0) {
+                nw_select_result rd;
+                double hd;
+                nw_model_set_engine(m, NW_ENGINE_DENSE);
+                assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &rd), NW_OK);
+                nw_model_bandwidth(m, &hd);
+                assert_close(hd, h, 1e-9, 0);
+                assert_close(rd.value, r.value, 1e-12, 0);
+            }
+            nw_model_free(m);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_loo_criterion_is_cv_ls),
         cmocka_unit_test(test_selection_is_global_1d),
         cmocka_unit_test(test_selection_is_global_2d),
+        cmocka_unit_test(test_selection_compact_sorted_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

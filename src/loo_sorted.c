@@ -1,0 +1,1024 @@
+/*
+ * loo_sorted.c: the leave-one-out pass of 1-d compact kernels in O(n) per
+ * bandwidth, for the queries that ARE the keys (bandwidth selection).
+ *
+ * The keys are sorted once per context (nw_loo_sorted_new), then every
+ * bandwidth costs a few sweeps over the sorted keys, nothing allocated.
+ *
+ * Groups.  A grid of cells of width Delta (= h for kernels of degree <= 4,
+ * h / 2 above; see cell_width) cuts the sorted keys into groups of
+ * consecutive keys in one cell (a group never crosses the boundary of one
+ * of the pass's 64 fixed chunks).  All queries of a group are expanded
+ * about the cell's centre c: with t = (x - c) w and U = (x_i - c) w
+ * (|U| <= Delta / 2h), a key's weight is F(u) with u = U - t, and for the
+ * polynomial kernels (on each side of the query for the triangular and
+ * tricube, which have a kink at u = 0)
+ *
+ *     sum_j F(U - t_j) [y_j] = sum_k g_k(U) sum_j t_j^k [y_j],
+ *
+ * g_k(U) = (-1)^k F^(k)(U) / k! (a Taylor shift); for the cosine the
+ * addition theorem gives cos(a(U - t)) = cos aU cos at + sin aU sin at.
+ *
+ * Window sums without catastrophic cancellation.  For group g with first
+ * query q0, origin m (the first key equal to x_q0) and lo = j0(q0), the
+ * first key of q0's window, the sums of the powers t^k (and t^k y_j, and
+ * for the cosine t^k cos at, t^k sin at) are carried by four forward
+ * pointers, each a running sum: T_L over [lo, m); S_a from lo to j0(i);
+ * R_q from m to the split point jq(i) (first key equal to x_i); R_1 from m
+ * to j1(i), the end of the window.  The window of query i is
+ * [j0(i), j1(i)) = R_1 - (S_a - T_L) (split: [j0, jq) = R_q - (S_a - T_L),
+ * [jq, j1) = R_1 - R_q).  Every key summed is within h + Delta of c:
+ * |t| <= 1 + Delta / 2h, so no power of a large |x| appears, and each key
+ * is visited about 2 + 2 Delta / h times per group it can serve
+ * (4 to 7 visits per key and bandwidth in all).  Pointers only move
+ * forward: j0, jq, j1 never decrease with i (the dense engine's test
+ * |(x_i - x_j) w| < 1 is monotone in both keys).
+ *
+ * Rounding.  A running sum adds its terms naively in runs of FLUSH and
+ * the runs into a Kahan sum: the error of each is at most
+ * (FLUSH + 1) u sum |terms|.  With t^k (3k roundings: t, the k - 1
+ * products; y: 1), reading the sums and the two differences (4), the dot
+ * product sum_k g_k S_k (D + 1) and g_k itself (the Taylor shift and the
+ * slope factors: 2 D + 6), the error of output F is below
+ *     1.01 u sum_k (FLUSH + 6 + 3k + 3 D + 7) |g|_k M_k + 2 u |U| Lip_F M_0
+ * where |g|_k are the Taylor coefficients of the polynomial with
+ * |coefficients| at |U| (they bound |g_k| and the shift's rounding),
+ * M_k >= sum |t_j|^k over every key any of the four pointers summed (even
+ * k: their stored sums, all terms >= 0; odd k: the mean of the two even
+ * neighbours), and the last term is the rounding of U itself (Lip_F the
+ * largest |F'| on [-1, 1]; t's rounding is counted in the 3k).  The
+ * cosine's base values, rotation and products add 12 steps.  Errors of B
+ * use the largest |y| the pointers saw.  The prediction's error then
+ * follows as in the estimator (prediction_bound in estimate.c).
+ *
+ * What is certified.  With predictions asked for (nw_loo_predict), each to
+ * the tolerance relative, as every engine does: where the bound misses it,
+ * local linear is first recomputed from the same sums with its slope
+ * columns centred (as the estimator recentres), then the query is summed
+ * directly over its window in the dense engine's arithmetic.  For the
+ * criterion alone (bandwidth selection), the loss: each prediction's
+ * absolute bound d_i goes into sum_i (2 |r_i| d_i + d_i^2), a bound on the
+ * error of 2 L, which must be within tol * 2 L, or the pass is redone
+ * certifying each prediction; so a prediction near 0 needs no direct sum.
+ * The bounds are worst-case: measured at n = 1e5, h = 0.01 .. 3 on x in
+ * [0, 5], the loss's relative bound is 1e-13 .. 9e-13, but the tricube
+ * (degree 9) misses 1e-12 below h ~ 0.1 (then ~1% of the predictions are
+ * summed directly), its local linear (degree 11) at every h, and the
+ * triangular and biweight local linear at h ~ the range of x: correct,
+ * but O(n W) for those queries.
+ *
+ * Not counted, as in the whole library: the rounding of u in the direct
+ * sums (the dense engine has it too).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estimate.h"
+#include "kernels.h"
+#include "loo.h"
+#include "sort_keys.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define PASS_CHUNKS 64
+/* terms a running sum adds naively before folding them into its Kahan sum */
+#define FLUSH 8
+/* outputs carried by the fast path */
+#define LOO_PMAX 8
+/* count entries <= 13 (tricube local linear: t^0..t^12), y entries per
+ * output <= 11 */
+#define MAXDEG 12
+#define EMAX (13 + LOO_PMAX * 11)
+/* the estimator's constants (estimate.c): singular pivot, recentring */
+#define LL_PIVOT_RTOL 1e-10
+#define LL_RECENTRE_PIVOT 1e-1
+#define COS_A M_PI_2
+#define U_ROUND 0x1p-53
+
+struct nw_loo_sorted {
+    const nw_model *model;
+    size_t n, p;
+    const double *xs, *ys;  /* sorted keys, their values (the sums' scale) */
+    size_t *order;          /* order[k]: original index of sorted key k (NULL: identity) */
+    double *own;            /* xs, ys when made here */
+    double *cs;             /* cosine: 2n values, cos and sin of a tau per key */
+    int threads;
+    double *scratch;        /* per thread */
+    size_t scratch_stride;
+};
+
+/* What one bandwidth needs, shared read-only by the threads. */
+typedef struct plan {
+    size_t n, p;
+    nw_kernel kernel;
+    int linear, grad, split, cosine;
+    double w, delta, inv_delta, x0, tol;
+    int degK;               /* polynomial degree of K in |u| (cosine: -1) */
+    double fK[2][MAXDEG + 1], fR[2][MAXDEG + 1]; /* K, u K' in u, side 0 (u >= 0) and 1 */
+    double lipK;            /* largest |K'| on [-1, 1] */
+    size_t dabs;            /* highest (even) abs-moment */
+    size_t kc, ky;          /* cosine: degrees of t^k cos, t^k sin (counts, y) */
+    size_t dy;              /* polynomial: highest power in the y entries */
+    size_t nc, ny, E;       /* count entries, y entries per output, total */
+    size_t ic, it;          /* cosine: first t^k sin entry, first plain t^k entry */
+    double kappa;
+    const double *xs, *ys, *cs;
+    int all_direct;
+} plan;
+
+/* A running sum of entry vectors over sorted keys [start, pos). */
+typedef struct runsum {
+    size_t pos;
+    int run;
+    double cell;            /* cosine: cell of the last rotation */
+    double cd, sd;          /* its cos, sin */
+    double ymax[LOO_PMAX];
+    double s[EMAX], c[EMAX], part[EMAX];
+} runsum;
+
+/* Moments of one query (A symmetric 2 x 2 stored 00, 01, 11). */
+typedef struct qmom {
+    double A[3], B[2][LOO_PMAX], dA[3], dB[2][LOO_PMAX];
+    double eA[3], eB[2][LOO_PMAX];
+} qmom;
+
+/* --------------------------------------------------------- the context */
+
+void nw_loo_sorted_free(nw_loo_sorted *ls)
+{
+    if (!ls) return;
+    free(ls->order);
+    free(ls->own);
+    free(ls->cs);
+    free(ls->scratch);
+    free(ls);
+}
+
+int nw_loo_sorted_applies(const nw_model *model)
+{
+    return model && model->d == 1 && model->n >= 2 && model->p <= LOO_PMAX &&
+           !kernel_is_log(model->kernel) && (unsigned) model->kernel < NW_KERNEL_COUNT &&
+           (model->engine == NW_ENGINE_AUTO || model->engine == NW_ENGINE_SORTED);
+}
+
+nw_status nw_loo_sorted_new(const nw_model *model, nw_loo_sorted **out)
+{
+    *out = NULL;
+    if (!nw_loo_sorted_applies(model)) return NW_ERR_ARG;
+    const size_t n = model->n, p = model->p;
+    const double *x = model->x, *y = model->y_sums ? model->y_sums : model->y;
+    nw_loo_sorted *ls = calloc(1, sizeof *ls);
+    if (!ls) return NW_ERR_NOMEM;
+    ls->model = model;
+    ls->n = n;
+    ls->p = p;
+    size_t run = 1;
+    while (run < n && x[run - 1] <= x[run]) run++;
+    if (run >= n) {
+        ls->xs = x;
+        ls->ys = y;
+    } else {
+        ls->order = malloc(n * sizeof(size_t));
+        ls->own = malloc(n * (1 + p) * sizeof(double));
+        nw_status st = NW_ERR_NOMEM;
+        if (!ls->order || !ls->own || (st = nw_sort_keys(x, n, ls->order))) {
+            nw_loo_sorted_free(ls);
+            return st;
+        }
+        double *xs = ls->own, *ys = ls->own + n;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = ls->order[k];
+            xs[k] = x[i];
+            for (size_t c = 0; c < p; c++) ys[k * p + c] = y[i * p + c];
+        }
+        ls->xs = xs;
+        ls->ys = ys;
+    }
+    if (model->kernel == NW_KERNEL_COSINE) {
+        ls->cs = malloc(2 * n * sizeof(double));
+        if (!ls->cs) { nw_loo_sorted_free(ls); return NW_ERR_NOMEM; }
+    }
+    ls->threads = nw_threads(model, (size_t) -1);
+    if (ls->threads < 1) ls->threads = 1;
+    /* per thread: four running sums, then the Taylor coefficients */
+    ls->scratch_stride = (4 * sizeof(runsum) + sizeof(double) - 1) / sizeof(double) + 8 * (MAXDEG + 4);
+    ls->scratch = malloc((size_t) ls->threads * ls->scratch_stride * sizeof(double));
+    if (!ls->scratch) { nw_loo_sorted_free(ls); return NW_ERR_NOMEM; }
+    *out = ls;
+    return NW_OK;
+}
+
+/* ------------------------------------------------------------ the plan */
+
+/* K(v) for v = |u| in [0, 1]: coefficients; degree (-1: cosine). */
+static int kernel_poly(nw_kernel k, double *c)
+{
+    memset(c, 0, (MAXDEG + 1) * sizeof(double));
+    switch (k) {
+    case NW_KERNEL_UNIFORM:      c[0] = 1; return 0;
+    case NW_KERNEL_EPANECHNIKOV: c[0] = 1; c[2] = -1; return 2;
+    case NW_KERNEL_TRIANGULAR:   c[0] = 1; c[1] = -1; return 1;
+    case NW_KERNEL_TRICUBE:      c[0] = 1; c[3] = -3; c[6] = 3; c[9] = -1; return 9;
+    case NW_KERNEL_BIWEIGHT:     c[0] = 1; c[2] = -2; c[4] = 1; return 4;
+    default:                     return -1;
+    }
+}
+
+/* Cell width: the expansion's |U| + |t| <= 1 + Delta / h grows the error
+ * bound of degree D like (1 + Delta / h)^D (measured: the tricube's bounds
+ * miss 1e-12 with h / 2); the sweeps cost 2 + 2 h / Delta visits a key. */
+static double cell_width(int degree, double h)
+{
+    return degree <= 3 ? h : degree <= 6 ? 0.5 * h : 0.25 * h;
+}
+
+static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
+{
+    const nw_model *model = ls->model;
+    memset(pl, 0, sizeof *pl);
+    pl->n = ls->n;
+    pl->p = ls->p;
+    pl->kernel = model->kernel;
+    pl->linear = model->estimator == NW_ESTIMATOR_LINEAR;
+    pl->grad = grad;
+    pl->w = w;
+    pl->tol = model->tolerance;
+    pl->xs = ls->xs;
+    pl->ys = ls->ys;
+    pl->cs = ls->cs;
+    pl->x0 = ls->xs[0];
+    const double h = 1 / w;
+    const size_t lin = (size_t) pl->linear;
+    double c[MAXDEG + 1];
+    int dk = kernel_poly(model->kernel, c);
+    pl->degK = dk;
+    pl->cosine = dk < 0;
+    pl->split = model->kernel == NW_KERNEL_TRIANGULAR || model->kernel == NW_KERNEL_TRICUBE;
+    int degree;
+    if (pl->cosine) {
+        pl->kc = 2 * lin + (size_t) grad;   /* u^e and u sin: (U - t)^(e + 1) */
+        pl->ky = lin + (size_t) grad;
+        pl->dabs = pl->kc + (pl->kc & 1);
+        pl->ic = pl->kc + 1;
+        pl->it = 2 * (pl->kc + 1);
+        pl->nc = pl->it + pl->dabs + 1;
+        pl->ny = 2 * (pl->ky + 1);
+        degree = (int) pl->kc;
+        pl->lipK = COS_A;
+    } else {
+        size_t D = (size_t) dk + 2 * lin;
+        pl->dabs = D + (D & 1);
+        pl->nc = pl->dabs + 1;
+        pl->dy = (size_t) dk + lin;
+        pl->ny = pl->dy + 1;
+        degree = (int) D;
+        for (int side = 0; side < 2; side++) {
+            double s = side == 0 ? 1 : -1, sk = 1;
+            for (int k = 0; k <= dk; k++, sk *= s) {
+                pl->fK[side][k] = c[k] * sk;
+                pl->fR[side][k] = k * c[k] * sk;
+            }
+        }
+        /* |K'| <= sum_k k |c_k| on [-1, 1] */
+        for (int k = 0; k <= dk; k++) pl->lipK += k * fabs(c[k]);
+    }
+    pl->E = pl->nc + pl->p * pl->ny;
+    pl->delta = cell_width(degree, h);
+    pl->inv_delta = 1 / pl->delta;
+    /* rounding steps of an entry t^k [y] (see add_output for the rest):
+     * t (2 per factor) and the powers: 3k; y: 1; the run and the Kahan sum:
+     * FLUSH - 1 + 2; reading a value: 2; the two differences: 2; the
+     * cosine's base values, rotation and products: 12 more */
+    pl->kappa = (double) FLUSH + 6 + (pl->cosine ? 12 : 0);
+    /* cells would lose their integer index: sum every window directly */
+    double range = ls->xs[ls->n - 1] - pl->x0;
+    pl->all_direct = !(range * pl->inv_delta < 1e12) || !isfinite(pl->delta);
+}
+
+/* ------------------------------------------------------- running sums */
+
+static inline double cell_of(const plan *pl, double x)
+{
+    return floor((x - pl->x0) * pl->inv_delta);
+}
+
+static inline double cell_centre(const plan *pl, double cell)
+{
+    return pl->x0 + (cell + 0.5) * pl->delta;
+}
+
+static void runsum_start(const plan *pl, runsum *rs, size_t pos)
+{
+    rs->pos = pos;
+    rs->run = 0;
+    rs->cell = NAN;
+    for (size_t c = 0; c < pl->p; c++) rs->ymax[c] = 0;
+    memset(rs->s, 0, pl->E * sizeof(double));
+    memset(rs->c, 0, pl->E * sizeof(double));
+    memset(rs->part, 0, pl->E * sizeof(double));
+}
+
+static inline void runsum_flush(const plan *pl, runsum *rs)
+{
+    const size_t E = pl->E;
+    for (size_t e = 0; e < E; e++) {
+        double yv = rs->part[e] - rs->c[e], t = rs->s[e] + yv;
+        rs->c[e] = (t - rs->s[e]) - yv;
+        rs->s[e] = t;
+        rs->part[e] = 0;
+    }
+    rs->run = 0;
+}
+
+/* Add the terms of keys [rs->pos, to) about centre c (cell gcell). */
+static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gcell)
+{
+    const size_t p = pl->p, nc = pl->nc, ny = pl->ny;
+    const double w = pl->w;
+    double *part = rs->part;
+    for (size_t j = rs->pos; j < to; j++) {
+        const double *y = pl->ys + j * p;
+        double t = (pl->xs[j] - c) * w;
+        for (size_t cc = 0; cc < p; cc++) {
+            double a = fabs(y[cc]);
+            rs->ymax[cc] = a > rs->ymax[cc] ? a : rs->ymax[cc];
+        }
+        if (!pl->cosine) {
+            double pw[MAXDEG + 1];
+            pw[0] = 1;
+            for (size_t k = 1; k <= pl->dabs; k++) pw[k] = pw[k - 1] * t;
+            for (size_t k = 0; k < nc; k++) part[k] += pw[k];
+            if (p == 1) {
+                double yv = y[0];
+                for (size_t k = 0; k < ny; k++) part[nc + k] += pw[k] * yv;
+            } else {
+                for (size_t cc = 0; cc < p; cc++)
+                    for (size_t k = 0; k < ny; k++) part[nc + cc * ny + k] += pw[k] * y[cc];
+            }
+        } else {
+            /* cos, sin of a t by rotating the key's own values (about its
+             * cell's centre) by a (c_cell - c) w */
+            double kc = cell_of(pl, pl->xs[j]);
+            if (kc != rs->cell) {
+                /* the centres as computed (exact difference: Sterbenz), not
+                 * (kc - gcell) Delta, which misses x0 + (k + 0.5) Delta's rounding */
+                double dl = COS_A * ((cell_centre(pl, kc) - c) * w);
+                rs->cell = kc;
+                rs->cd = cos(dl);
+                rs->sd = sin(dl);
+            }
+            double cb = pl->cs[2 * j], sb = pl->cs[2 * j + 1];
+            double ct = cb * rs->cd - sb * rs->sd, st = sb * rs->cd + cb * rs->sd;
+            double pw = 1;
+            for (size_t k = 0; k <= pl->kc; k++, pw *= t) {
+                part[k] += pw * ct;
+                part[pl->ic + k] += pw * st;
+            }
+            pw = 1;
+            for (size_t k = 0; k <= pl->dabs; k++, pw *= t) part[pl->it + k] += pw;
+            for (size_t cc = 0; cc < p; cc++) {
+                double *py = part + nc + cc * ny, yv = y[cc];
+                pw = 1;
+                for (size_t k = 0; k <= pl->ky; k++, pw *= t) {
+                    py[k] += pw * ct * yv;
+                    py[pl->ky + 1 + k] += pw * st * yv;
+                }
+            }
+        }
+        if (++rs->run == FLUSH) runsum_flush(pl, rs);
+    }
+    rs->pos = to > rs->pos ? to : rs->pos;
+}
+
+static inline double runsum_value(const runsum *rs, size_t e)
+{
+    return (rs->s[e] - rs->c[e]) + rs->part[e];
+}
+
+/* ------------------------------------------------------ direct sums */
+
+static inline int inside(nw_kernel kernel, double u)
+{
+    double a = fabs(u);
+    return kernel == NW_KERNEL_UNIFORM ? a <= 1 : a < 1;
+}
+
+/* The moments of query i over sorted keys [j0, j1) but i, in the dense
+ * engine's arithmetic; slope columns u - shift. */
+static void direct_moments(const plan *pl, size_t i, size_t j0, size_t j1, double shift,
+                           qmom *m)
+{
+    const size_t p = pl->p;
+    const double q = pl->xs[i], w = pl->w;
+    memset(m, 0, sizeof *m);
+    for (size_t j = j0; j < j1; j++) {
+        if (j == i) continue;
+        double u = (q - pl->xs[j]) * w, K = kernel_value(pl->kernel, u);
+        if (K == 0) continue;
+        const double *y = pl->ys + j * p;
+        double ph = u - shift;
+        m->A[0] += K;
+        for (size_t c = 0; c < p; c++) m->B[0][c] += K * y[c];
+        if (pl->linear) {
+            double kp = K * ph;
+            m->A[1] += kp;
+            m->A[2] += kp * ph;
+            for (size_t c = 0; c < p; c++) m->B[1][c] += kp * y[c];
+        }
+        if (pl->grad) {
+            double kr = K * kernel_rho(pl->kernel, u);
+            m->dA[0] += kr;
+            for (size_t c = 0; c < p; c++) m->dB[0][c] += kr * y[c];
+            if (pl->linear) {
+                double kp = kr * ph;
+                m->dA[1] += kp;
+                m->dA[2] += kp * ph;
+                for (size_t c = 0; c < p; c++) m->dB[1][c] += kp * y[c];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ solving */
+
+typedef struct qsol {
+    double yhat[LOO_PMAX], dyhat[LOO_PMAX];
+    double err[LOO_PMAX];   /* absolute error bounds of yhat (0: direct sums) */
+    double pivot, bound;    /* bound: the largest relative one */
+    int empty;
+} qsol;
+
+/* nw_solve for r <= 2, d = 1: local constant, or local linear by the same
+ * Cholesky steps (falling back to local constant where singular).  With
+ * bound = 1, also the prediction's relative error bound (estimate.c's
+ * prediction_bound) from m->eA, eB. */
+static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *s)
+{
+    const size_t p = pl->p;
+    const double A00 = m->A[0];
+    s->empty = 0;
+    s->pivot = 1;
+    s->bound = 0;
+    for (size_t c = 0; c < p; c++) s->err[c] = 0;
+    if (!(A00 > 0)) {
+        s->empty = 1;
+        for (size_t c = 0; c < p; c++) { s->yhat[c] = NAN; s->dyhat[c] = 0; }
+        s->bound = INFINITY;
+        return;
+    }
+    if (pl->linear) {
+        const double A01 = m->A[1], A11 = m->A[2];
+        double L00 = sqrt(A00), L10 = A01 / L00, s11 = A11 - L10 * L10;
+        double rel = s11 / A11;
+        s->pivot = rel < 1 ? rel : 1;
+        if (s11 > LL_PIVOT_RTOL * A11) {
+            double L11 = sqrt(s11);
+            /* a = A^-1 z, z = (1, -shift) */
+            double z0 = 1, z1 = -shift;
+            double v0 = z0 / L00, v1 = (z1 - L10 * v0) / L11;
+            double a1 = v1 / L11, a0 = (v0 - L10 * a1) / L00;
+            double worst = 0, rel_err = 0;
+            if (bound) {
+                const double sq[3] = { A00, sqrt(A00 * A11), A11 };
+                for (int k = 0; k < 3; k++) {
+                    double e = m->eA[k] / sq[k];
+                    if (!(e <= rel_err)) rel_err = e;
+                }
+                if (!(rel_err / s->pivot < 1e-3)) {
+                    worst = INFINITY;
+                    for (size_t c = 0; c < p; c++) s->err[c] = INFINITY;
+                }
+            }
+            for (size_t c = 0; c < p; c++) {
+                double b0 = m->B[0][c] / L00, b1 = (m->B[1][c] - L10 * b0) / L11;
+                double be1 = b1 / L11, be0 = (b0 - L10 * be1) / L00;
+                double yh = z0 * be0 + z1 * be1;
+                s->yhat[c] = yh;
+                if (pl->grad) {
+                    double t0 = m->dB[0][c] - (m->dA[0] * be0 + m->dA[1] * be1);
+                    double t1 = m->dB[1][c] - (m->dA[1] * be0 + m->dA[2] * be1);
+                    s->dyhat[c] = (a0 * t0 + a1 * t1) / pl->w;
+                }
+                if (bound && worst < INFINITY) {
+                    double g = 0x1p-50;
+                    double t0 = m->eB[0][c] + (m->eA[0] + g * A00) * fabs(be0) +
+                                (m->eA[1] + g * sqrt(A00 * A11)) * fabs(be1);
+                    double t1 = m->eB[1][c] + (m->eA[1] + g * sqrt(A00 * A11)) * fabs(be0) +
+                                (m->eA[2] + g * A11) * fabs(be1);
+                    s->err[c] = 1.002 * (fabs(a0) * t0 + fabs(a1) * t1);
+                    double r = s->err[c] / fabs(yh);
+                    if (!(r <= worst)) worst = r;
+                }
+            }
+            s->bound = worst;
+            return;
+        }
+        s->pivot = rel < 0 ? 0 : rel;   /* singular: local constant below */
+    }
+    double worst = 0;
+    for (size_t c = 0; c < p; c++) {
+        double yh = m->B[0][c] / A00;
+        s->yhat[c] = yh;
+        if (pl->grad) s->dyhat[c] = (m->dB[0][c] - yh * m->dA[0]) / (A00 * pl->w);
+        if (bound) {
+            s->err[c] = !(m->eA[0] < A00) ? INFINITY
+                                          : (m->eB[0][c] + fabs(yh) * m->eA[0]) / (A00 - m->eA[0]);
+            double r = s->err[c] / fabs(yh);
+            if (!(r <= worst)) worst = r;
+        }
+    }
+    s->bound = worst;
+}
+
+/* Direct sums for query i, recentred for local linear where the raw
+ * design is ill-conditioned (as estimate_dense does). */
+static void direct_query(const plan *pl, size_t i, size_t j0, size_t j1, qsol *s)
+{
+    qmom m;
+    direct_moments(pl, i, j0, j1, 0, &m);
+    solve(pl, &m, 0, 0, s);
+    if (!pl->linear || s->empty || s->pivot >= LL_RECENTRE_PIVOT) return;
+    double shift = m.A[1] / m.A[0];
+    direct_moments(pl, i, j0, j1, shift, &m);
+    solve(pl, &m, shift, 0, s);
+}
+
+/* ----------------------------------------------------- the fast path */
+
+/* Coefficients in t of P(U - t) for P of degree deg (coefficients f in u):
+ * g_k = (-1)^k P^(k)(U) / k!; ga: the same for |f| at |U|, unsigned. */
+static void taylor(const double *f, int deg, double U, double *g, double *ga)
+{
+    double aU = fabs(U);
+    for (int k = 0; k <= deg; k++) { g[k] = f[k]; ga[k] = fabs(f[k]); }
+    for (int i = 0; i < deg; i++)
+        for (int k = deg - 1; k >= i; k--) {
+            g[k] += U * g[k + 1];
+            ga[k] += aU * ga[k + 1];
+        }
+    for (int k = 1; k <= deg; k += 2) g[k] = -g[k];
+}
+
+/* Multiply the polynomial in t (degree deg) by (U - t), in place; ga by (|U| + t). */
+static void times_u(double *g, double *ga, int deg, double U)
+{
+    double aU = fabs(U);
+    g[deg + 1] = -g[deg];
+    ga[deg + 1] = ga[deg];
+    for (int k = deg; k >= 1; k--) {
+        g[k] = U * g[k] - g[k - 1];
+        ga[k] = aU * ga[k] + ga[k - 1];
+    }
+    g[0] *= U;
+    ga[0] *= aU;
+}
+
+/* |d/du (K (u - s)^e)| on [-1, 1]: lipK (1 + |s|)^e + e (1 + |s|)^(e - 1) (K <= 1). */
+static double lip_shifted(double lipK, int e, double shift)
+{
+    double r = 1 + fabs(shift);
+    return e == 0 ? lipK : lipK * pow(r, e) + e * pow(r, e - 1);
+}
+
+/* Add the terms of one output polynomial in t (g signed, ga its size,
+ * degree deg) to the moments: value from S, error bound from M (A) and
+ * times ym (B). */
+static void add_output(const plan *pl, const double *g, const double *ga, int deg, int e,
+                       int pass, const double *S, const double *M, const double *ym,
+                       double lipU, qmom *m)
+{
+    const size_t p = pl->p, nc = pl->nc, ny = pl->ny;
+    /* error of sum_k g_k S_k: the entries (kappa + 3k steps), the dot
+     * product (deg + 1) and g_k itself (the Taylor shift and the factors
+     * (V - t): 2 deg + 6), each relative to |g|_k M_k */
+    const double fixed = pl->kappa + (double) (3 * deg + 7);
+    double v = 0, b = 0;
+    for (int k = 0; k <= deg; k++) {
+        v += g[k] * S[k];
+        b += (fixed + 3 * k) * ga[k] * M[k];
+    }
+    double err = 0;
+    if (pass == 0) err = 1.01 * U_ROUND * b + lipU * M[0];
+    double *A = pass == 0 ? m->A : m->dA;
+    A[e] += v;
+    if (pass == 0) m->eA[e] += err;
+    if (e > 1) return;
+    for (size_t c = 0; c < p; c++) {
+        const double *Y = S + nc + c * ny;
+        double vb = 0;
+        for (int k = 0; k <= deg; k++) vb += g[k] * Y[k];
+        if (pass == 0) {
+            m->B[e][c] += vb;
+            m->eB[e][c] += err * ym[c];
+        } else {
+            m->dB[e][c] += vb;
+        }
+    }
+}
+
+/* Add one polynomial side to the moments of query i: S = window entries,
+ * M = abs-moments, ym = max |y|, U = (x_i - c) w; slope columns u - shift
+ * (so (u - shift)^e = (U - shift - t)^e). */
+static void add_side(const plan *pl, const double *S, const double *M, const double *ym,
+                     double U, double shift, int side, qmom *m)
+{
+    const int dk = pl->degK, emax = pl->linear ? 2 : 0;
+    const double V = U - shift;
+    double g[MAXDEG + 2], ga[MAXDEG + 2];
+    for (int pass = 0; pass < (pl->grad ? 2 : 1); pass++) {
+        taylor(pass == 0 ? pl->fK[side] : pl->fR[side], dk, U, g, ga);
+        for (int e = 0; e <= emax; e++) {
+            if (e > 0) times_u(g, ga, dk + e - 1, V);
+            double lipU = 2 * U_ROUND * fabs(U) * lip_shifted(pl->lipK, e, shift);
+            add_output(pl, g, ga, dk + e, e, pass, S, M, ym, lipU, m);
+        }
+    }
+}
+
+/* The cosine: K (u - s)^e = cos(a(U - t)) (V - t)^e and
+ * u K' (u - s)^e = -a sin(a(U - t)) (U - t) (V - t)^e, V = U - s, with
+ * cos(a(U - t)) = cU cos at + sU sin at, sin(a(U - t)) = sU cos at - cU sin at:
+ * the polynomial P(t) times the entries t^l cos at (S[l]) and t^l sin at
+ * (S[ic + l]). */
+static void add_cosine(const plan *pl, const double *S, const double *M, const double *ym,
+                       double U, double shift, double cU, double sU, qmom *m)
+{
+    const size_t p = pl->p, nc = pl->nc, ny = pl->ny, ky = pl->ky, ic = pl->ic;
+    const int emax = pl->linear ? 2 : 0;
+    const double V = U - shift, cs = fabs(cU) + fabs(sU);
+    for (int pass = 0; pass < (pl->grad ? 2 : 1); pass++) {
+        double P[6], Pa[6];
+        int deg = 0;
+        P[0] = 1; Pa[0] = 1;
+        if (pass == 1) { P[0] = U; P[1] = -1; Pa[0] = fabs(U); Pa[1] = 1; deg = 1; }
+        for (int e = 0; e <= emax; e++) {
+            if (e > 0) times_u(P, Pa, deg++, V);
+            double kc = pass == 0 ? cU : -COS_A * sU, ks = pass == 0 ? sU : COS_A * cU;
+            double v = 0, b = 0;
+            for (int l = 0; l <= deg; l++) {
+                v += P[l] * (kc * S[l] + ks * S[ic + l]);
+                b += Pa[l] * M[l];
+            }
+            b *= cs * (pass == 0 ? 1 : COS_A) * (pl->kappa + 3.0 * deg + 3 * deg + 7);
+            double *A = pass == 0 ? m->A : m->dA;
+            A[e] += v;
+            double err = 0;
+            if (pass == 0) {
+                err = 1.01 * U_ROUND * b +
+                      2 * U_ROUND * fabs(U) * lip_shifted(pl->lipK, e, shift) * M[0];
+                m->eA[e] += err;
+            }
+            if (e > 1) continue;
+            for (size_t c = 0; c < p; c++) {
+                const double *Y = S + nc + c * ny;
+                double vb = 0;
+                for (int l = 0; l <= deg; l++) vb += P[l] * (kc * Y[l] + ks * Y[ky + 1 + l]);
+                if (pass == 0) {
+                    m->B[e][c] += vb;
+                    m->eB[e][c] += err * ym[c];
+                } else {
+                    m->dB[e][c] += vb;
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the pass */
+
+typedef struct chunk_acc {
+    double loss, n_empty, grad, bound, fallbacks;
+    double dloss;   /* bound on the error of 2 loss (loss-only passes) */
+} chunk_acc;
+
+typedef struct pass_job {
+    const nw_loo_sorted *ls;
+    const plan *pl;
+    double *yhat_out;
+    int strict;     /* 1: certify every prediction; 0: the loss only */
+} pass_job;
+
+/* Residuals, loss and gradient of query i from its solution. */
+static void finish_query(const pass_job *job, size_t i, qsol *s, chunk_acc *acc)
+{
+    const nw_loo_sorted *ls = job->ls;
+    const nw_model *model = ls->model;
+    const plan *pl = job->pl;
+    const size_t p = pl->p, orig = ls->order ? ls->order[i] : i;
+    const double *yi = model->y + orig * p;
+    double *out = job->yhat_out ? job->yhat_out + orig * p : NULL;
+    if (s->empty) {
+        acc->n_empty += 1;
+        if (model->empty == NW_EMPTY_NEAREST) {
+            double w = pl->w, yh[LOO_PMAX];
+            nw_nearest_value(model, &w, model->x + orig, orig, yh);
+            for (size_t c = 0; c < p; c++) {
+                double r = yi[c] - yh[c];
+                acc->loss += 0.5 * r * r;
+                if (out) out[c] = yh[c];
+            }
+        } else {
+            acc->loss = INFINITY;
+            for (size_t c = 0; c < p && out; c++) out[c] = NAN;
+        }
+        return;
+    }
+    for (size_t c = 0; c < p; c++) {
+        double yh = s->yhat[c], dy = s->dyhat[c];
+        if (model->y_exp) {
+            yh = ldexp(yh, model->y_exp);
+            dy = ldexp(dy, model->y_exp);
+        }
+        double r = yi[c] - yh, e = model->y_exp ? ldexp(s->err[c], model->y_exp) : s->err[c];
+        acc->loss += 0.5 * r * r;
+        /* |(r + d)^2 - r^2| <= 2 |r| |d| + d^2 */
+        acc->dloss += e * (2 * fabs(r) + e);
+        if (pl->grad) acc->grad -= r * dy;
+        if (out) out[c] = yh;
+    }
+}
+
+/* First j in [lo, hi) with pred(j) (false then true), by bisection. */
+#define BISECT(lo, hi, PRED, out) do {                                        \
+        size_t a_ = (lo), m_ = (hi) - (lo);                                   \
+        while (m_ > 0) {                                                      \
+            size_t half_ = m_ / 2, j = a_ + half_;                            \
+            if (PRED) m_ = half_; else { a_ = j + 1; m_ -= half_ + 1; }       \
+        }                                                                     \
+        (out) = a_;                                                           \
+    } while (0)
+
+/* j0: first key >= x_i or inside; j1: first key > x_i and outside. */
+#define PRED0(q, j) (xs[j] >= (q) || inside(kern, ((q) - xs[j]) * w))
+#define PRED1(q, j) (xs[j] > (q) && !inside(kern, ((q) - xs[j]) * w))
+
+static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs, chunk_acc *acc)
+{
+    const plan *pl = job->pl;
+    const double *xs = pl->xs, w = pl->w;
+    const nw_kernel kern = pl->kernel;
+    const size_t n = pl->n, p = pl->p, E = pl->E;
+    const double xq0 = xs[q0];
+    size_t j0, m, j1, jq;
+    BISECT(0, q0, PRED0(xq0, j), j0);
+    BISECT(j0, q0, xs[j] >= xq0, m);
+    BISECT(q0 + 1, n, PRED1(xq0, j), j1);
+    jq = m;
+    /* small windows: direct sums cost less than the sweeps */
+    const double width = (double) (j1 - j0), G = (double) (q1 - q0);
+    const double dcost = G * width * 6;
+    const double scost = (2 * width + 3 * G) * (double) (E + 2) +
+                         G * 15.0 * (double) (pl->dabs + 2) * (pl->grad ? 2 : 1);
+    int direct = pl->all_direct || dcost < scost;
+    if (direct) {
+        for (size_t i = q0; i < q1; i++) {
+            const double q = xs[i];
+            while (!PRED0(q, j0)) j0++;
+            while (j1 < n && !PRED1(q, j1)) j1++;
+            qsol s;
+            direct_query(pl, i, j0, j1, &s);
+            finish_query(job, i, &s, acc);
+        }
+        return;
+    }
+    const double gcell = cell_of(pl, xq0), c = cell_centre(pl, gcell);
+    runsum *TL = rs, *Sa = rs + 1, *Rq = rs + 2, *R1 = rs + 3;
+    runsum_start(pl, TL, j0);
+    runsum_to(pl, TL, m, c, gcell);
+    double tl[EMAX];
+    for (size_t e = 0; e < E; e++) tl[e] = runsum_value(TL, e);
+    runsum_start(pl, Sa, j0);
+    runsum_start(pl, Rq, m);
+    runsum_start(pl, R1, m);
+    for (size_t i = q0; i < q1; i++) {
+        const double q = xs[i];
+        while (!PRED0(q, j0)) j0++;
+        while (j1 < n && !PRED1(q, j1)) j1++;
+        runsum_to(pl, Sa, j0, c, gcell);
+        runsum_to(pl, R1, j1, c, gcell);
+        if (pl->split) {
+            while (xs[jq] < q) jq++;
+            runsum_to(pl, Rq, jq, c, gcell);
+        }
+        /* entries: C0 = S_a - T_L; window = R_1 - C0 (split: R_q - C0, R_1 - R_q) */
+        double c0[EMAX], r1[EMAX], M[MAXDEG + 2], ym[LOO_PMAX];
+        for (size_t e = 0; e < E; e++) {
+            c0[e] = runsum_value(Sa, e) - tl[e];
+            r1[e] = runsum_value(R1, e);
+        }
+        /* abs-moments over every key summed: T_L + S_a + R_1 (even powers) */
+        const size_t t0 = pl->cosine ? pl->it : 0;
+        for (size_t k = 0; k <= pl->dabs; k += 2)
+            M[k] = (tl[t0 + k] + runsum_value(Sa, t0 + k) + r1[t0 + k]) * (1 + 1e-9);
+        for (size_t k = 1; k < pl->dabs; k += 2) M[k] = 0.5 * (M[k - 1] + M[k + 1]);
+        for (size_t cc = 0; cc < p; cc++) {
+            double a = TL->ymax[cc], b = R1->ymax[cc];
+            ym[cc] = a > b ? a : b;
+        }
+        const double U = (q - c) * w;
+        double win[EMAX], right[EMAX], cU = 0, sU = 0;
+        if (pl->cosine) {
+            /* cos, sin of a U: the key's own values (about its cell, which
+             * is the group's: no rotation) */
+            cU = pl->cs[2 * i];
+            sU = pl->cs[2 * i + 1];
+        }
+        if (pl->split) {
+            for (size_t e = 0; e < E; e++) {
+                double rq = runsum_value(Rq, e);
+                win[e] = rq - c0[e];
+                right[e] = r1[e] - rq;
+            }
+        } else {
+            for (size_t e = 0; e < E; e++) win[e] = r1[e] - c0[e];
+        }
+        const double *yi = pl->ys + i * p;
+        qmom mo;
+        qsol s;
+        /* local linear whose bound misses: once more with the slope
+         * columns centred at their weighted mean (as the estimator does),
+         * from the same window sums */
+        double shift = 0;
+        int ok = 0;
+        for (int attempt = 0; attempt < (pl->linear ? 2 : 1) && !ok; attempt++) {
+            memset(&mo, 0, sizeof mo);
+            if (pl->cosine) {
+                add_cosine(pl, win, M, ym, U, shift, cU, sU, &mo);
+            } else {
+                add_side(pl, win, M, ym, U, shift, 0, &mo);
+                if (pl->split) add_side(pl, right, M, ym, U, shift, 1, &mo);
+            }
+            /* leave the point out: K(0) = 1 at u = 0, slope column -shift */
+            mo.eA[0] += U_ROUND * (fabs(mo.A[0]) + 1);
+            mo.A[0] -= 1;
+            for (size_t cc = 0; cc < p; cc++) {
+                mo.eB[0][cc] += U_ROUND * (fabs(mo.B[0][cc]) + fabs(yi[cc]));
+                mo.B[0][cc] -= yi[cc];
+            }
+            if (shift != 0) {
+                mo.eA[1] += U_ROUND * (fabs(mo.A[1]) + fabs(shift));
+                mo.eA[2] += U_ROUND * (fabs(mo.A[2]) + shift * shift) * 2;
+                mo.A[1] += shift;
+                mo.A[2] -= shift * shift;
+                for (size_t cc = 0; cc < p; cc++) {
+                    mo.eB[1][cc] += U_ROUND * (fabs(mo.B[1][cc]) + fabs(shift * yi[cc])) * 2;
+                    mo.B[1][cc] += shift * yi[cc];
+                }
+            }
+            solve(pl, &mo, shift, 1, &s);
+            ok = !s.empty && (!pl->linear || s.pivot >= LL_RECENTRE_PIVOT) &&
+                 (job->strict ? s.bound <= pl->tol : s.err[0] < INFINITY);
+            for (size_t cc = 1; cc < p && ok && !job->strict; cc++) ok = s.err[cc] < INFINITY;
+            if (!(mo.A[0] > 0)) break;
+            shift = mo.A[1] / mo.A[0];
+        }
+        if (ok) {
+            if (job->strict && s.bound > acc->bound) acc->bound = s.bound;
+        } else {
+            acc->fallbacks += 1;
+            direct_query(pl, i, j0, j1, &s);
+        }
+        finish_query(job, i, &s, acc);
+    }
+}
+
+static void process_chunk(const pass_job *job, size_t i0, size_t i1, runsum *rs, chunk_acc *acc)
+{
+    const plan *pl = job->pl;
+    size_t q0 = i0;
+    while (q0 < i1) {
+        size_t q1 = i1;
+        if (!pl->all_direct) {
+            /* the group: the run of keys in q0's cell (cells grow with the
+             * sorted keys); galloping, as a group can hold most keys */
+            const double cell = cell_of(pl, pl->xs[q0]);
+            size_t lo = q0 + 1, hi, step = 1;
+            for (;;) {
+                hi = lo + step;
+                if (hi >= i1) { hi = i1; break; }
+                if (cell_of(pl, pl->xs[hi - 1]) != cell) break;
+                lo = hi;
+                step *= 2;
+            }
+            BISECT(lo, hi, cell_of(pl, pl->xs[j]) != cell, q1);
+        }
+        process_group(job, q0, q1, rs, acc);
+        q0 = q1;
+    }
+}
+
+/* One sweep over all chunks into acc[0..nb). */
+static nw_status run_chunks(const nw_loo_sorted *ls, const plan *pl, const pass_job *job,
+                            const size_t *cut, size_t nb, int report, chunk_acc *acc)
+{
+    const nw_model *model = ls->model;
+    const size_t n = ls->n;
+    const double w = pl->w;
+    memset(acc, 0, nb * sizeof *acc);
+    nw_progress_fn progress = report ? model->progress : NULL;
+    int stopped = 0;
+    size_t chunks_done = 0;
+    int threads = nw_threads(model, n * 64);
+    if (threads > ls->threads) threads = ls->threads;
+    (void) threads;
+
+#pragma omp parallel num_threads(threads)
+    {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        runsum *rs = (runsum *) (ls->scratch + (size_t) tid * ls->scratch_stride);
+        if (pl->cosine && !pl->all_direct) {
+            /* every key's cos, sin of a tau about its cell's centre */
+#pragma omp for schedule(static)
+            for (size_t j = 0; j < n; j++) {
+                double x = ls->xs[j], tau = (x - cell_centre(pl, cell_of(pl, x))) * w;
+                ls->cs[2 * j] = cos(COS_A * tau);
+                ls->cs[2 * j + 1] = sin(COS_A * tau);
+            }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nb; b++) {
+            int stop_now;
+#pragma omp atomic read
+            stop_now = stopped;
+            if (stop_now) continue;
+            process_chunk(job, cut[b], cut[b + 1], rs, &acc[b]);
+            size_t done;
+#pragma omp atomic capture
+            done = ++chunks_done;
+#ifdef _OPENMP
+            if (progress && omp_get_thread_num() == 0 &&
+#else
+            if (progress &&
+#endif
+                progress((double) done, (double) nb, model->progress_ctx)) {
+#pragma omp atomic write
+                stopped = 1;
+            }
+        }
+    }
+    return stopped ? NW_ERR_STOPPED : NW_OK;
+}
+
+nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int report,
+                             double *yhat_out, nw_pass_result *res)
+{
+    if (!ls || !res) return NW_ERR_ARG;
+    if (!isfinite(w) || !(w > 0)) return NW_ERR_BANDWIDTH;
+    const size_t n = ls->n;
+    plan pl;
+    make_plan(ls, w, want_grad, &pl);
+    const size_t nb = n < PASS_CHUNKS ? n : PASS_CHUNKS;
+    /* chunk b: keys [cut[b], cut[b + 1]), cut at the start of the cell of
+     * key n b / nb, so that no cell is split (a group's sweeps cost its
+     * window's width however few queries it has) */
+    size_t cut[PASS_CHUNKS + 1];
+    cut[nb] = n;
+    for (size_t b = 0; b < nb; b++) {
+        size_t k = n * b / nb;
+        cut[b] = k;
+        if (!pl.all_direct && k > 0) {
+            const double cell = cell_of(&pl, ls->xs[k]);
+            BISECT(0, k, cell_of(&pl, ls->xs[j]) == cell, cut[b]);
+        }
+    }
+    /* Predictions asked for: each certified to the tolerance.  The loss
+     * only: each prediction's absolute bound d_i counts in a bound on the
+     * loss, sum_i (2 |r_i| d_i + d_i^2) >= |error of 2 loss|, which must
+     * stay within tol * 2 loss (else the pass is redone, certifying every
+     * prediction): predictions near 0 need no exact sums then. */
+    chunk_acc acc[PASS_CHUNKS];
+    pass_job job = { .ls = ls, .pl = &pl, .yhat_out = yhat_out, .strict = yhat_out != NULL };
+    double loss = 0, dloss = 0;
+    for (;;) {
+        nw_status st = run_chunks(ls, &pl, &job, cut, nb, report, acc);
+        if (st) return st;
+        loss = 0;
+        dloss = 0;
+        for (size_t b = 0; b < nb; b++) {
+            loss += acc[b].loss;
+            dloss += acc[b].dloss;
+        }
+        if (job.strict || !(loss < INFINITY) || dloss <= pl.tol * 2 * loss) break;
+        job.strict = 1;
+    }
+    double *grad = res->grad;
+    memset(res, 0, sizeof *res);
+    res->grad = grad;
+    res->loss = loss;
+    if (want_grad) grad[0] = 0;
+    for (size_t b = 0; b < nb; b++) {
+        res->n_empty += (size_t) acc[b].n_empty;
+        res->fallbacks += (size_t) acc[b].fallbacks;
+        if (acc[b].bound > res->bound) res->bound = acc[b].bound;
+        if (want_grad) grad[0] += acc[b].grad;
+    }
+    if (!job.strict) res->bound = loss > 0 ? dloss / (2 * loss) : 0;
+    return NW_OK;
+}
