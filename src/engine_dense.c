@@ -30,15 +30,22 @@
  * analysis at dense1d_f32).  Other kernels, d > 2 (d = 2 without prepared
  * keys) and p > 1 take the general path in double whatever pb->f32 says.
  *
- * The general path (any kernel, d, p): tiles of TILE points through three
- * named passes:
+ * The general path (any kernel, d, p).  Log kernels: first one pass of
+ * scores sum_k log K(u_jk) over all keys (largest_score) finds the key j*
+ * with the largest score (the skipped key excluded); logscale is that score.
+ * Then tiles of TILE points through two named passes:
  *
- *   1. scores:  log-weights (log kernels) or weights (compact kernels) of the
- *               tile's keys, and the u_jk the moments need;
- *   2. scale:   for log kernels, the tile's largest score; if it beats the
- *               running maximum, every accumulated moment is multiplied by
- *               exp(old - new) (online softmax), then weight = exp(score - max);
- *   3. moments: the weighted sums of engine.h.
+ *   1. weights: u_jk and each weight relative to j* (tile_weights), its
+ *               exponent a sum over inputs of products of differences,
+ *               Gaussian -sum_k (|u_jk| - |u*_k|)(|u_jk| + |u*_k|) / 2,
+ *               Laplace  -sum_k (|u_jk| - |u*_k|):
+ *               exactly 0 for j*, and exact to a few ulps of the terms
+ *               however far q is from the keys, where score - max would
+ *               lose eps |max| (1e-11 relative at 3000 bandwidths); no
+ *               rescaling pass;
+ *   2. moments: the weighted sums of engine.h.
+ *
+ * Compact kernels: the weights prod_k K(u_jk) (tile_scores), then moments.
  *
  * In these two, terms more than e^700 below the largest are dropped (weight
  * 0, not e^-700: a floor would put fake relative weights on far points, and
@@ -124,71 +131,99 @@ static size_t moments_size(const nw_problem *pb, const nw_moments *mo)
     return pb->grad ? base * (1 + pb->d) : base;
 }
 
-/* Pass 1: u_tk and scores (log kernels: sum_k log K; compact: prod_k K). */
+/* Compact kernels: u_tk and the weights prod_k K(u_tk) of a tile's keys
+ * (into mo->score). */
 static inline void tile_scores(const nw_problem *pb, const double *q, size_t j0,
                         size_t nt, nw_moments *mo)
 {
     const size_t d = pb->d;
     const double *x = pb->x + j0 * d, *w = pb->w;
     double *u = mo->u, *score = mo->score;
-    if (d == 1 && pb->kernel == NW_KERNEL_GAUSSIAN) {
-        /* the notebook's case: -((q - x) w)^2 / 2, kept in that form (a dot
-         * product form would lose up to 1e-9 relative) */
-        const double q0 = q[0], w0 = w[0];
+    for (size_t t = 0; t < nt; t++) {
+        double s = 1;
+        for (size_t k = 0; k < d; k++) {
+            double v = (q[k] - x[t * d + k]) * w[k];
+            u[t * d + k] = v;
+            s *= kernel_value(pb->kernel, v);
+        }
+        score[t] = s;
+    }
+}
+
+/* Log kernels, before the tiles: the key with the largest score
+ * sum_k log K(u_jk) (the first of equals; the skipped key excluded), and
+ * that score in *best (rounded as tile_scores rounds it: -0.5 v v summed
+ * over k); NW_NO_SKIP and -INFINITY if no key has a finite score (none, or
+ * every u^2/2 beyond the doubles).  Scores only, no u stored: one cheap
+ * pass, vectorised over a tile's keys, with mo->score as scratch. */
+static size_t largest_score(const nw_problem *pb, const double *q, size_t skip,
+                            nw_moments *mo, double *best)
+{
+    const size_t n = pb->n, d = pb->d;
+    const int laplace = pb->kernel == NW_KERNEL_LAPLACE;
+    double *score = mo->score, top = -INFINITY;
+    size_t arg = NW_NO_SKIP;
+    for (size_t j0 = 0; j0 < n; j0 += TILE) {
+        const size_t nt = n - j0 < TILE ? n - j0 : TILE;
+        const double *x = pb->x + j0 * d;
+        for (size_t t = 0; t < nt; t++) score[t] = 0;
+        for (size_t k = 0; k < d; k++) {
+            const double qk = q[k], wk = pb->w[k];
+#pragma omp simd
+            for (size_t t = 0; t < nt; t++) {
+                double v = (qk - x[t * d + k]) * wk;
+                score[t] += laplace ? -fabs(v) : -0.5 * v * v;
+            }
+        }
+        if (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) score[skip - j0] = -INFINITY;
+        double tmax = -INFINITY;
+#pragma omp simd reduction(max:tmax)
+        for (size_t t = 0; t < nt; t++) tmax = score[t] > tmax ? score[t] : tmax;
+        if (tmax > top) {
+            size_t t = 0;
+            while (score[t] != tmax) t++;
+            top = tmax;
+            arg = j0 + t;
+        }
+    }
+    *best = top;
+    return arg;
+}
+
+/* Pass 1 (log kernels): u_tk of the tile's keys and their weights relative
+ * to the key with the largest score, whose u are ustar = (q - x_j*) w
+ * (formed as here, so that j* and its duplicates get exactly 1):
+ *     Gaussian  exp(-sum_k (|u_tk| - |u*_k|)(|u_tk| + |u*_k|) / 2),
+ *     Laplace   exp(-sum_k (|u_tk| - |u*_k|)),
+ * the second factor halved before the sum, (|u| / 2 + |u*| / 2), so that
+ * nothing overflows short of a term that is +inf anyway (dropped).  Each
+ * exponent has an error of a few ulps of sum_k |term_k| (no |max| ulps).
+ * Terms below e^-700 (and NaN ones) get weight 0. */
+static inline void tile_weights(const nw_problem *pb, const double *q, size_t j0, size_t nt,
+                                const double *xstar, nw_moments *mo)
+{
+    const size_t d = pb->d;
+    const int laplace = pb->kernel == NW_KERNEL_LAPLACE;
+    const double *x = pb->x + j0 * d;
+    double *u = mo->u, *a = mo->score, *weight = mo->weight;
+    for (size_t t = 0; t < nt; t++) a[t] = 0;
+    for (size_t k = 0; k < d; k++) {
+        const double qk = q[k], wk = pb->w[k];
+        const double us = fabs((qk - xstar[k]) * wk), hus = 0.5 * us;
 #pragma omp simd
         for (size_t t = 0; t < nt; t++) {
-            double v = (q0 - x[t]) * w0;
-            u[t] = v;
-            score[t] = -0.5 * v * v;
-        }
-        return;
-    }
-    if (kernel_is_log(pb->kernel)) {
-        for (size_t t = 0; t < nt; t++) {
-            double s = 0;
-            for (size_t k = 0; k < d; k++) {
-                double v = (q[k] - x[t * d + k]) * w[k];
-                u[t * d + k] = v;
-                s += kernel_log(pb->kernel, v);
-            }
-            score[t] = s;
-        }
-    } else {
-        for (size_t t = 0; t < nt; t++) {
-            double s = 1;
-            for (size_t k = 0; k < d; k++) {
-                double v = (q[k] - x[t * d + k]) * w[k];
-                u[t * d + k] = v;
-                s *= kernel_value(pb->kernel, v);
-            }
-            score[t] = s;
+            double v = (qk - x[t * d + k]) * wk, av = fabs(v);
+            u[t * d + k] = v;
+            a[t] += laplace ? av - us : (av - us) * (0.5 * av + hus);
         }
     }
-}
-
-/* Pass 2 (log kernels): the tile's largest score, with the skipped key
- * removed; -INFINITY if the tile adds nothing. */
-static inline double tile_max(size_t nt, size_t skip_t, nw_moments *mo)
-{
-    double *score = mo->score;
-    if (skip_t < nt) score[skip_t] = -INFINITY;
-    double tmax = -INFINITY;
-    for (size_t t = 0; t < nt; t++) tmax = score[t] > tmax ? score[t] : tmax;
-    return tmax;
-}
-
-static inline void tile_exp(size_t nt, size_t skip_t, double logscale, nw_moments *mo)
-{
-    const double *score = mo->score;
-    double *weight = mo->weight;
 #pragma omp simd
     for (size_t t = 0; t < nt; t++) {
-        double a = (score[t] - logscale) * LOG2E;
-        int keep = a >= MIN_EXP2_ARG;
-        double e = exp2_poly(keep ? a : MIN_EXP2_ARG);
+        double e2 = a[t] * -LOG2E;
+        int keep = e2 >= MIN_EXP2_ARG;
+        double e = exp2_poly(keep ? e2 : MIN_EXP2_ARG);
         weight[t] = keep ? e : 0;
     }
-    if (skip_t < nt) weight[skip_t] = 0;
 }
 
 /* Pass 3: accumulate the moments of one tile. */
@@ -1161,28 +1196,26 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
         }
         return;
     }
-    mo->logscale = kernel_is_log(pb->kernel) ? -INFINITY : 0;
+    const int logk = kernel_is_log(pb->kernel);
+    const double *xstar = NULL;
+    mo->logscale = 0;
+    if (logk) {
+        /* the largest weight first: every other relative to it */
+        size_t jstar = largest_score(pb, q, skip, mo, &mo->logscale);
+        if (jstar == NW_NO_SKIP) return;   /* no term: the sums are 0 */
+        xstar = pb->x + jstar * pb->d;
+    }
 
     for (size_t j0 = 0; j0 < n; j0 += TILE) {
         size_t nt = n - j0 < TILE ? n - j0 : TILE;
         size_t skip_t = (skip != NW_NO_SKIP && skip >= j0 && skip < j0 + nt) ? skip - j0 : (size_t) -1;
-        tile_scores(pb, q, j0, nt, mo);
-        if (kernel_is_log(pb->kernel)) {
-            double tmax = tile_max(nt, skip_t, mo);
-            if (tmax == -INFINITY) continue;
-            if (tmax > mo->logscale) {
-                /* online softmax: rescale what was summed so far */
-                if (mo->logscale != -INFINITY) {
-                    double f = exp(mo->logscale - tmax);
-                    for (size_t i = 0; i < total; i++) mo->A[i] = f == 0 ? 0 : mo->A[i] * f;
-                }
-                mo->logscale = tmax;
-            }
-            tile_exp(nt, skip_t, mo->logscale, mo);
+        if (logk) {
+            tile_weights(pb, q, j0, nt, xstar, mo);
         } else {
+            tile_scores(pb, q, j0, nt, mo);
             memcpy(mo->weight, mo->score, nt * sizeof(double));
-            if (skip_t < nt) mo->weight[skip_t] = 0;
         }
+        if (skip_t < nt) mo->weight[skip_t] = 0;
         /* a dropped key's u may be infinite: zero it so no 0 * inf reaches
          * the moments */
         for (size_t t = 0; t < nt; t++)

@@ -7,7 +7,9 @@
  * 2); predictions against a long-double solve; the f32 arithmetic against
  * its stated error bound; the prepared paths (nw_engine_new's sorted keys,
  * d = 1 and 2) against the same reference and the unprepared paths, with
- * the nearest key's weight exactly 1.
+ * the nearest key's weight exactly 1; queries 300 to 1e4 bandwidths from
+ * every key through the general path against a reference on the largest
+ * key's scale, within a few ulps (test_far_queries).
  *
  * Tolerances.  Each moment M = sum_j m_j is compared with the reference on
  * the reference's scale (the engine's sums times exp(logscale - ref
@@ -734,6 +736,200 @@ static void test_f32_loss_gradient(void **state)
     free(x); free(y);
 }
 
+/* ------------------------------------------------ far queries, general path */
+
+/* The moments on the scale of the key with the largest score, j*:
+ * e_j = exp(score_j - score_j*), everything in long double with
+ * u = (q - x) w formed in long double, the exponent as a sum of products
+ * of exact differences (64-bit rounding: 5e-20 relative).  The data below
+ * make u exact in double too (asserted), so the engine and the reference
+ * see the same u and the comparison measures the engine's arithmetic
+ * alone.  Returns j* (or NW_NO_SKIP if every key is left out). */
+static size_t ref_far(const nw_problem *pb, const double *q, size_t skip, ref_moments *R,
+                      ref_moments *C)
+{
+    const size_t n = pb->n, d = pb->d, p = pb->p, r = pb->linear ? d + 1 : 1;
+    memset(R, 0, sizeof *R);
+    memset(C, 0, sizeof *C);
+    long double best = -INFINITY;
+    size_t jstar = NW_NO_SKIP;
+    for (size_t j = 0; j < n; j++) {
+        long double s = 0;
+        for (size_t k = 0; k < d; k++) {
+            long double u = ((long double) q[k] - pb->x[j * d + k]) * pb->w[k];
+            assert_true((long double) (double) u == u);
+            s += ld_log(pb->kernel, u);
+        }
+        if (j != skip && s > best) { best = s; jstar = j; }
+    }
+    R->logscale = best;
+    if (jstar == NW_NO_SKIP) return jstar;
+    long double ustar[3];
+    for (size_t k = 0; k < d; k++)
+        ustar[k] = fabsl(((long double) q[k] - pb->x[jstar * d + k]) * pb->w[k]);
+    for (size_t j = 0; j < n; j++) {
+        if (j == skip) continue;
+        long double phi[MAXR], u[3], expo = 0, cond = 0;
+        phi[0] = 1;
+        for (size_t k = 0; k < d; k++) {
+            u[k] = ((long double) q[k] - pb->x[j * d + k]) * pb->w[k];
+            /* log K(u_k) - log K(u*_k): the difference exact (both u on one
+             * grid, 53 bits), the product rounded once to 64 bits */
+            long double dif = fabsl(u[k]) - ustar[k];
+            long double term = pb->kernel == NW_KERNEL_LAPLACE ? -dif : -dif * (fabsl(u[k]) + ustar[k]) / 2;
+            expo += term;
+            cond += fabsl(term);
+            if (r > 1) phi[k + 1] = u[k];
+        }
+        long double e = expl(expo);
+        for (size_t g = 0; g <= (pb->grad ? d : 0); g++) {
+            long double eg = g == 0 ? e : e * ld_rho(pb->kernel, u[g - 1]);
+            long double *A = g == 0 ? R->A : R->dA + (g - 1) * r * r;
+            long double *B = g == 0 ? R->B : R->dB + (g - 1) * r * p;
+            long double *sA = g == 0 ? R->sA : R->sdA + (g - 1) * r * r;
+            long double *sB = g == 0 ? R->sB : R->sdB + (g - 1) * r * p;
+            long double *cA = g == 0 ? C->sA : C->sdA + (g - 1) * r * r;
+            long double *cB = g == 0 ? C->sB : C->sdB + (g - 1) * r * p;
+            for (size_t a = 0; a < r; a++) {
+                for (size_t b = 0; b < r; b++) {
+                    long double t = eg * phi[a] * phi[b];
+                    A[a * r + b] += t;
+                    sA[a * r + b] += fabsl(t);
+                    cA[a * r + b] += fabsl(t) * cond;
+                }
+                for (size_t c = 0; c < p; c++) {
+                    long double t = eg * phi[a] * pb->y[j * p + c];
+                    B[a * p + c] += t;
+                    sB[a * p + c] += fabsl(t);
+                    cB[a * p + c] += fabsl(t) * cond;
+                }
+            }
+        }
+    }
+    return jstar;
+}
+
+/* |got - ref| <= tol (size + |ref|) + ctol csize, on the same scale (no
+ * ratio); *worst: the largest |got - ref| / (size + |ref| + ctol / tol csize)
+ * in eps. */
+static int far_ok(double got, long double ref, long double size, long double csize, double tol,
+                  double ctol, const char *what, size_t i, double *worst)
+{
+    long double err = fabsl(got - ref) / (size + fabsl(ref) + ctol / tol * csize);
+    if (err / EPS > *worst) *worst = (double) (err / EPS);
+    if (err <= tol) return 1;
+    fprintf(stderr, "%s[%zu]: got %.17g, reference %.21Lg (error %.3Lg eps of the absolute sum)\n",
+            what, i, got, ref, err / EPS);
+    return 0;
+}
+
+/* Queries 300, 3000 and 1e4 bandwidths from every key, through the general
+ * path: d = 1 with p = 2 (unprepared), d = 2 (unprepared, and through the
+ * prepared engine, which hands queries beyond FAR2D to the general path),
+ * d = 3; Gaussian and Laplace, local constant and linear, with the
+ * derivative moments, with no key left out, the nearest key left out (the
+ * scale moves to the next one) and a random key left out.
+ *
+ * Data: keys on the grid i 2^-37 in [0, 5] (duplicates included), scales
+ * w = 1, 2, 0.5 and queries on the grid, so that u = (q - x) w is exact in
+ * double and in long double (|u| < 2^15: 52 bits) but u^2 is not (a grid of
+ * 2^-10 would make every score exact, and score - max with it); the
+ * reference's weights relative to j* are exact to a few ulps of long
+ * double.  The engine's moments are compared
+ * with it on the same scale (the largest term 1, no ratio to A00) within
+ *     8 eps (sum_j |m_j| + |M|) + (d + 3) eps sum_j |m_j| c_j,
+ * c_j = sum_k |term_jk| the exponent's condition: each exponent
+ * sum_k (|u_k| - |u*_k|)(|u_k| + |u*_k|) / 2 is formed to (d + 3) eps of
+ * c_j (two roundings per term, d - 1 in the sum, one times 1/ln 2); for
+ * d = 1, c_j = |a_j| and e^-|a| |a| <= 1/e, so the bound is a few ulps of
+ * the absolute sum; for d > 1 a key nearer in one input and farther in
+ * another has c_j > |a_j| (up to ~60 here), a limit of the per-input form.
+ * exp2_poly adds an ulp, the sums a few more.  Measured: 1.7 eps at worst
+ * (NW_VERBOSE=1 prints it).  score - max instead loses eps |max| per
+ * weight, 45000 eps at q = -300 (d = 1, Gaussian): the former code fails
+ * here by 1.8e3 eps at the first case.  Laplace on this grid has exact
+ * scores (score - max was exact too): those cases check the new form's
+ * correctness, not the old defect.
+ * logscale: the largest score as the engine rounds it, within d eps. */
+static void test_far_queries(void **state)
+{
+    (void) state;
+    const size_t n = 700;
+    const double far[] = { 300, 3000, 1e4 };
+    const nw_kernel kernels[] = { NW_KERNEL_GAUSSIAN, NW_KERNEL_LAPLACE };
+    const double tol = 8 * EPS;
+    double worst = 0;
+    /* configurations: d, p, prepared */
+    const size_t cfg[][3] = { { 1, 2, 0 }, { 2, 1, 0 }, { 2, 1, 1 }, { 3, 1, 0 }, { 3, 2, 0 } };
+    for (size_t ic = 0; ic < sizeof cfg / sizeof *cfg; ic++) {
+        const size_t d = cfg[ic][0], p = cfg[ic][1], prep = cfg[ic][2];
+        double *x = malloc(n * d * sizeof *x), *y = malloc(n * p * sizeof *y);
+        assert_true(x && y);
+        for (size_t i = 0; i < n * d; i++) x[i] = ldexp(floor(uniform01() * ldexp(5, 37)), -37);
+        for (size_t i = 5; i < n; i += 7) memcpy(x + i * d, x + (i - 5) * d, d * sizeof *x);
+        for (size_t i = 0; i < n * p; i++) y[i] = 3 * uniform01() - 1;
+        const double w[3] = { 1, 2, 0.5 };
+        for (size_t kk = 0; kk < 2; kk++)
+            for (int linear = 0; linear <= 1; linear++)
+                for (int grad = 0; grad <= 1; grad++) {
+                    nw_problem pb = { .x = x, .y = y, .n = n, .d = d, .p = p, .kernel = kernels[kk],
+                                      .w = w, .linear = linear, .grad = grad };
+                    nw_engine *e = prep ? prepared_engine(&pb) : NULL;
+                    const nw_problem *use = prep ? e->pb : &pb;
+                    nw_moments *mo;
+                    assert_int_equal(nw_moments_new(use, &mo), NW_OK);
+                    for (size_t f = 0; f < sizeof far / sizeof *far; f++)
+                        for (int side = 0; side < 4; side++)
+                            for (int sk = 0; sk < 3; sk++) {
+                                /* side 0, 1: far below, above in input 0, the others
+                                 * inside; 2, 3: far in every input */
+                                double q[3];
+                                for (size_t k = 0; k < d; k++) {
+                                    double inside = ldexp(floor(uniform01() * ldexp(5, 37)), -37);
+                                    double away = far[f] / w[k];
+                                    q[k] = k > 0 && side < 2 ? inside
+                                         : side % 2 ? 5 + away : -away;
+                                }
+                                ref_moments R, C;
+                                size_t skip = NW_NO_SKIP;
+                                if (sk == 1) skip = ref_far(&pb, q, NW_NO_SKIP, &R, &C);
+                                if (sk == 2) skip = (size_t) (uniform01() * (double) n);
+                                ref_far(&pb, q, skip, &R, &C);
+                                const double ctol = (double) (d + 3) * EPS;
+                                if (prep) nw_engine_moments(e, q, skip, mo);
+                                else nw_engine_dense(&pb, q, skip, mo);
+                                const size_t r = pb.linear ? d + 1 : 1;
+                                int ok = fabsl(mo->logscale - R.logscale)
+                                         <= (double) d * EPS * fabsl(R.logscale);
+                                if (!ok)
+                                    fprintf(stderr, "logscale %.17g, reference %.21Lg\n",
+                                            mo->logscale, R.logscale);
+                                for (size_t i = 0; i < r * r; i++)
+                                    ok &= far_ok(mo->A[i], R.A[i], R.sA[i], C.sA[i],
+                                                tol, ctol, "A", i, &worst);
+                                for (size_t i = 0; i < r * p; i++)
+                                    ok &= far_ok(mo->B[i], R.B[i], R.sB[i], C.sB[i],
+                                                tol, ctol, "B", i, &worst);
+                                for (size_t i = 0; grad && i < d * r * r; i++)
+                                    ok &= far_ok(mo->dA[i], R.dA[i], R.sdA[i], C.sdA[i],
+                                                tol, ctol, "dA", i, &worst);
+                                for (size_t i = 0; grad && i < d * r * p; i++)
+                                    ok &= far_ok(mo->dB[i], R.dB[i], R.sdB[i], C.sdB[i],
+                                                tol, ctol, "dB", i, &worst);
+                                if (!ok)
+                                    fail_msg("far query: kernel %d d %zu p %zu prepared %zu linear %d "
+                                             "grad %d q[0] = %.17g skip %zu", (int) pb.kernel, d, p,
+                                             prep, linear, grad, q[0], skip);
+                            }
+                    nw_moments_free(mo);
+                    nw_engine_free(e);
+                }
+        free(x);
+        free(y);
+    }
+    if (getenv("NW_VERBOSE")) fprintf(stderr, "far queries: worst error %.3g eps\n", worst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -747,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_prepared_moments),
         cmocka_unit_test(test_prepared_exact),
         cmocka_unit_test(test_predictions_2d),
+        cmocka_unit_test(test_far_queries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
