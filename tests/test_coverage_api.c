@@ -792,6 +792,49 @@ static void test_train_breakdowns(void **state)
     nw_model_free(m);
 }
 
+/* A step may land on a scale that is finite but unusable: exactly 0, or
+ * so small (subnormal) that the bandwidth 1/w overflows: NW_ERR_BANDWIDTH,
+ * the model unchanged.
+ *  - Adam with beta1 = beta2 = eps = 0 steps by exactly lr sign(g) (see
+ *    test_train_errors): from w0 = lr with g > 0 to w = 0;
+ *  - with every x equal each u is 0, so the gradient is exactly 0 and w
+ *    stays at w0 = 1e-310, whose 1/w is +inf. */
+static void test_train_steps_to_unusable_scale(void **state)
+{
+    (void) state;
+    /* y alternates, so wide windows (small w) predict best: a w0 where the
+     * loss rises (g > 0), and the step w0 - lr sign(g) with lr = w0 is
+     * then exactly 0 */
+    double xa[6] = { 0, 1, 2, 3, 4, 5 }, ya[6] = { 1, 3, 1, 3, 1, 3 };
+    nw_model *m = model_of(xa, ya, 6, 1, 1);
+    double h = 2, w0 = 0, loss, g = 0;
+    assert_int_equal(nw_model_set_bandwidth(m, &h), NW_OK);
+    for (double w = 0.25; w <= 64 && !(g > 0); w *= 2) {
+        w0 = w;
+        assert_int_equal(nw_loo_loss(m, &w0, &loss, &g, NULL), NW_OK);
+    }
+    assert_true(g > 0);
+    nw_train_options o;
+    nw_train_options_init(&o);
+    o.optimizer = NW_OPTIMIZER_ADAM;
+    o.beta1 = o.beta2 = o.eps = 0;
+    o.epochs = 1;
+    o.lr = w0;
+    assert_int_equal(nw_train(m, &o, &w0, NULL), NW_ERR_BANDWIDTH);
+    assert_true(bandwidth0(m) == 2);
+    nw_model_free(m);
+
+    double x[3] = { 4, 4, 4 }, y[3] = { 1, 2, 6 };
+    m = model_of(x, y, 3, 1, 1);
+    assert_int_equal(nw_model_set_bandwidth(m, &h), NW_OK);
+    double tiny = 1e-310;
+    assert_int_equal(nw_loo_loss(m, &tiny, &loss, &g, NULL), NW_OK);
+    assert_true(g == 0);
+    assert_int_equal(nw_train(m, NULL, &tiny, NULL), NW_ERR_BANDWIDTH);
+    assert_true(bandwidth0(m) == 2);
+    nw_model_free(m);
+}
+
 /* A model whose engine does not apply cannot be trained; it is unchanged. */
 static void test_train_engine_must_apply(void **state)
 {
@@ -1059,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_local_linear_fallbacks),
         cmocka_unit_test(test_train_errors),
         cmocka_unit_test(test_train_breakdowns),
+        cmocka_unit_test(test_train_steps_to_unusable_scale),
         cmocka_unit_test(test_select_errors),
         cmocka_unit_test(test_rules_of_thumb_branches),
         cmocka_unit_test(test_select_no_finite_criterion),

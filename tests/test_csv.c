@@ -668,7 +668,9 @@ static void test_million_rows(void **state)
     print_message("      1e6 x 2: write %.2f s, read %.2f s\n", t1 - t0, t2 - t1);
     assert_int_equal(nw_table_rows(t), N);
     assert_memory_equal(nw_table_data(t), v, 2 * N * sizeof *v);
+#ifndef NW_COVERAGE   /* the -O0 coverage build is many times slower */
     assert_true(t2 - t1 < 5.0); /* generous: about 0.3 s expected */
+#endif
     nw_table_free(t);
     free(v);
 }
