@@ -205,20 +205,6 @@ nw_status nw_sort_keys(const double *x, size_t n, size_t *order)
 
 /* ------------------------------------------------ kernel polynomials */
 
-/* K(v) for v = |u| in [0, 1] as a polynomial: its coefficients; the degree
- * (-1 for the cosine, which is not polynomial). */
-static int kernel_poly(nw_kernel k, double *c)
-{
-    memset(c, 0, (MAXDEG + 1) * sizeof(double));
-    switch (k) {
-    case NW_KERNEL_UNIFORM:      c[0] = 1; return 0;
-    case NW_KERNEL_EPANECHNIKOV: c[0] = 1; c[2] = -1; return 2;
-    case NW_KERNEL_TRIANGULAR:   c[0] = 1; c[1] = -1; return 1;
-    case NW_KERNEL_TRICUBE:      c[0] = 1; c[3] = -3; c[6] = 3; c[9] = -1; return 9;
-    case NW_KERNEL_BIWEIGHT:     c[0] = 1; c[2] = -2; c[4] = 1; return 4;
-    default:                     return -1;
-    }
-}
 
 /* Coefficients of F(U + t) in t from those of F (repeated synthetic
  * division), in place. */
@@ -884,7 +870,7 @@ static double log_cut(size_t n, double tol)
 
 static void setup_compact(sorted_state *st)
 {
-    double c[MAXDEG + 1];
+    double c[MAXDEG + 1] = { 0 };   /* kernel_poly fills 0..KERNEL_POLY_MAXDEG */
     int dk = kernel_poly(st->kernel, c);
     st->cosine = dk < 0;
     st->split = st->kernel == NW_KERNEL_TRIANGULAR || st->kernel == NW_KERNEL_TRICUBE;

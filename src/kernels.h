@@ -63,4 +63,21 @@ static inline double kernel_rho(nw_kernel kernel, double u)
     }
 }
 
+/* K(v) for v = |u| in [0, 1] as a polynomial (the sorted engine's and the
+ * sorted LOO pass's block moments): coefficients c[0..KERNEL_POLY_MAXDEG],
+ * returns the degree, -1 for the cosine and the log kernels (not polynomial). */
+#define KERNEL_POLY_MAXDEG 9
+static inline int kernel_poly(nw_kernel k, double *c)
+{
+    for (int i = 0; i <= KERNEL_POLY_MAXDEG; i++) c[i] = 0;
+    switch (k) {
+    case NW_KERNEL_UNIFORM:      c[0] = 1; return 0;
+    case NW_KERNEL_EPANECHNIKOV: c[0] = 1; c[2] = -1; return 2;
+    case NW_KERNEL_TRIANGULAR:   c[0] = 1; c[1] = -1; return 1;
+    case NW_KERNEL_TRICUBE:      c[0] = 1; c[3] = -3; c[6] = 3; c[9] = -1; return 9;
+    case NW_KERNEL_BIWEIGHT:     c[0] = 1; c[2] = -2; c[4] = 1; return 4;
+    default:                     return -1;
+    }
+}
+
 #endif

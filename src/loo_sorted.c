@@ -213,19 +213,6 @@ nw_status nw_loo_sorted_new(const nw_model *model, nw_loo_sorted **out)
 
 /* ------------------------------------------------------------ the plan */
 
-/* K(v) for v = |u| in [0, 1]: coefficients; degree (-1: cosine). */
-static int kernel_poly(nw_kernel k, double *c)
-{
-    memset(c, 0, (MAXDEG + 1) * sizeof(double));
-    switch (k) {
-    case NW_KERNEL_UNIFORM:      c[0] = 1; return 0;
-    case NW_KERNEL_EPANECHNIKOV: c[0] = 1; c[2] = -1; return 2;
-    case NW_KERNEL_TRIANGULAR:   c[0] = 1; c[1] = -1; return 1;
-    case NW_KERNEL_TRICUBE:      c[0] = 1; c[3] = -3; c[6] = 3; c[9] = -1; return 9;
-    case NW_KERNEL_BIWEIGHT:     c[0] = 1; c[2] = -2; c[4] = 1; return 4;
-    default:                     return -1;
-    }
-}
 
 /* Cell width: the expansion's |U| + |t| <= 1 + Delta / h grows the error
  * bound of degree D like (1 + Delta / h)^D (measured: the tricube's bounds
@@ -252,7 +239,7 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
     pl->x0 = ls->xs[0];
     const double h = 1 / w;
     const size_t lin = (size_t) pl->linear;
-    double c[MAXDEG + 1];
+    double c[MAXDEG + 1] = { 0 };   /* kernel_poly fills 0..KERNEL_POLY_MAXDEG */
     int dk = kernel_poly(model->kernel, c);
     pl->degK = dk;
     pl->cosine = dk < 0;
