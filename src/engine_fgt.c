@@ -674,11 +674,11 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
 #pragma omp parallel for schedule(dynamic, 16) if (nb > 64)
     for (size_t T = 0; T < nb; T++) {
         double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
-        /* the coefficients are summed in long double (into loc_ld, or a
-         * buffer) and rounded to double once at the end */
-        long double Lbuf[8 * P_LOC];
-        long double *Lld = s->loc_ld ? s->loc_ld + T * nfp * P_LOC : nfp <= 8 ? Lbuf : NULL;
-        if (Lld && Lld == Lbuf) memset(Lbuf, 0, sizeof Lbuf);
+        /* with the long-double path the coefficients are summed in long
+         * double (loc_ld) and rounded to double once at the end; without
+         * it in double (x87 translations cost 3x: local constant needs
+         * no second try) */
+        long double *Lld = s->loc_ld ? s->loc_ld + T * nfp * P_LOC : NULL;
         double *Eld = s->loc_err_ld ? s->loc_err_ld + T * nf : NULL;
         size_t bl = s->next_left[T], br = s->next_right[T];
         double gl = bl < nb ? fmax((double) (T - bl) - 1, 0) * BETA : INFINITY;
