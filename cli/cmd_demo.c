@@ -465,8 +465,10 @@ int cmd_demo(int argc, char **argv)
     if (!train != !test) return cli_usage_error(cmd, "give both --train and --test, or neither");
     if (!have_w0) w0 = draw_w0(seed);
 
-    if ((rc = make_dir(dir)) || (rc = load_data(&dm, seed, train, test))) goto done;
+    /* the data first: bad input leaves no output folder behind */
+    if ((rc = load_data(&dm, seed, train, test))) goto done;
     if (dm.n < 2) { rc = cli_bad_input("%s: the demo needs at least two training points", train); goto done; }
+    if ((rc = make_dir(dir))) goto done;
     dm.epochs = topt.epochs;
     for (int i = 0; i < 4; i++)
         if (!(dm.pred[i] = malloc(dm.m * sizeof(double)))) { rc = cli_error("out of memory"); goto done; }
