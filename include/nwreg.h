@@ -426,7 +426,7 @@ typedef struct nw_select_options {
     int starts;       /* d > 1: L-BFGS starts from the best of a scan of about
                          400 points (a full grid, or a Halton sample for d >= 6);
                          default 8 */
-    double tol;       /* relative tolerance on log h (default 1e-10) */
+    double tol;       /* relative tolerance on log h (default 1e-8) */
     int max_iter;     /* per refinement (default 200) */
 } nw_select_options;
 

@@ -26,6 +26,9 @@
 #define NW_ENGINE_H
 
 #include <stddef.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "nwreg.h"
 
 #define NW_NO_SKIP ((size_t) -1)
@@ -39,11 +42,24 @@ typedef struct nw_problem {
     int linear;         /* 0: r = 1, 1: r = d + 1 */
     int grad;           /* 1: also the derivative moments */
     int f32;            /* dense engine: single-precision sums (nw_precision) */
+    int threads;        /* most threads an engine's own parallel loops may use
+                           (the model's setting or OpenMP's default; >= 1) */
     /* the dense engine's prepared keys (nw_dense_prepare), set by
      * nw_engine_new for the dense kind; NULL: nw_engine_dense works without
      * (it then finds the largest weight per tile) */
     const struct nw_dense_state *dense;
 } nw_problem;
+
+/* pb->threads, or OpenMP's default where it is 0 (a problem made without
+ * nw_problem_init, as some tests do). */
+static inline int nw_pb_threads(const nw_problem *pb)
+{
+#ifdef _OPENMP
+    return pb->threads > 0 ? pb->threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 typedef struct nw_moments {
     size_t r;
@@ -115,6 +131,8 @@ struct nw_engine {
                                 (they work in f64, more exactly than f32) */
     double tol;              /* certified relative error per prediction */
     size_t m;                /* queries expected (for choices inside an engine) */
+    double cost;             /* estimated work of the m queries, in dense kernel
+                                evaluations (how many threads pay, nw_threads) */
     void *state;             /* the engine's prepared data */
     nw_engine_moments_fn moments;
     /* optional: a slower, tighter `moments` (e.g. direct sums over the keys

@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "exp2_poly.h"
 
 /* lgamma writes the global signgam: two threads calling it race (found by
  * ThreadSanitizer, scripts/tsan).  lgamma_r returns the sign instead. */
@@ -78,6 +79,8 @@ static double lgamma_nosign(double x)
 #define DIRECT_KEYS 24    /* per-query mode: boxes of no more keys are summed directly */
 #define CRAMER_K 1.086435
 #define MIN_EXP_ARG (-700.0)
+#define MIN_EXP2_FGT (-1009.0)  /* run_direct: weights below 2^-1009 are dropped */
+#define LOG2E_FGT 0x1.71547652b82fep0
 
 typedef struct fgt_state {
     size_t nb;            /* boxes */
@@ -270,7 +273,7 @@ static size_t slices_for(const fgt_state *s, size_t n)
 static void count_keys(const fgt_state *s, const nw_problem *pb, size_t slices, size_t *cnt)
 {
     const size_t n = pb->n, nb = s->nb;
-#pragma omp parallel for schedule(static, 1) if (slices > 1)
+#pragma omp parallel for schedule(static, 1) if (slices > 1) num_threads(nw_pb_threads(pb))
     for (size_t c = 0; c < slices; c++) {
         size_t *cc = cnt + c * nb;
         for (size_t j = c * n / slices; j < (c + 1) * n / slices; j++) cc[box_of(s, pb->x[j])]++;
@@ -290,7 +293,7 @@ static void scatter_keys(fgt_state *s, const nw_problem *pb, size_t slices, size
             at += k;
         }
     }
-#pragma omp parallel for schedule(static, 1) if (slices > 1)
+#pragma omp parallel for schedule(static, 1) if (slices > 1) num_threads(nw_pb_threads(pb))
     for (size_t c = 0; c < slices; c++) {
         size_t *cc = cnt + c * nb;
         for (size_t j = c * n / slices; j < (c + 1) * n / slices; j++) {
@@ -334,16 +337,19 @@ static int ensure_buckets(fgt_state *s, const nw_problem *pb)
  * copy of the data: memory), for few boxes: each fixed slice of keys is
  * bucketed a chunk at a time into a small buffer and its moments summed
  * per box into the slice's partial moments, and the partials are added in
- * slice order (the same sums however many threads).  part: slices x nb x
- * ns x P_MAX and slices x nb x p (absy) doubles, zeroed.  Returns 0 if a
- * thread found no memory for its buffer. */
+ * slice order (the same sums however many threads).  The slices go in
+ * groups of `group`, each group's partials added before the next group
+ * starts (memory: with many boxes the partials of all slices at once took
+ * 5x the keys' size; the additions keep their order, so the sums do not
+ * change).  part: group x nb x ns x P_MAX and group x nb x p (absy)
+ * doubles, zeroed.  Returns 0 if a thread found no memory for its buffer. */
 #define CHUNK 32768
-static int unsorted_moments(fgt_state *s, const nw_problem *pb, size_t slices, double *part,
-                            double *part_absy, const double *inv)
+static int unsorted_moments(fgt_state *s, const nw_problem *pb, size_t slices, size_t group,
+                            double *part, double *part_absy, const double *inv)
 {
     const size_t n = pb->n, p = pb->p, nb = s->nb, ns = s->ns;
     int failed = 0;
-#pragma omp parallel
+#pragma omp parallel num_threads(nw_pb_threads(pb))
     {
         double *kx = malloc(CHUNK * (1 + p) * sizeof(double));
         double *buf = malloc((2 + p) * BATCH * sizeof(double));
@@ -353,44 +359,54 @@ static int unsorted_moments(fgt_state *s, const nw_problem *pb, size_t slices, d
             failed = 1;
         }
         double *ky = kx ? kx + CHUNK : NULL;
+        for (size_t c0 = 0; c0 < slices; c0 += group) {
+            const size_t c1 = slices - c0 < group ? slices : c0 + group;
 #pragma omp for schedule(dynamic, 1)
-        for (size_t c = 0; c < slices; c++) {
-            if (!kx || !buf || !fill) continue;
-            double *mc = part + c * nb * ns * P_MAX, *ac = part_absy + c * nb * p;
-            for (size_t j0 = c * n / slices, j1 = (c + 1) * n / slices; j0 < j1; j0 += CHUNK) {
-                size_t len = j1 - j0 < CHUNK ? j1 - j0 : CHUNK;
-                memset(fill, 0, (nb + 1) * sizeof *fill);
-                for (size_t j = j0; j < j0 + len; j++) fill[box_of(s, pb->x[j]) + 1]++;
-                for (size_t b = 0; b < nb; b++) fill[b + 1] += fill[b];
-                for (size_t j = j0; j < j0 + len; j++) {
-                    size_t t = fill[box_of(s, pb->x[j])]++;
-                    kx[t] = pb->x[j];
-                    for (size_t k = 0; k < p; k++) ky[t * p + k] = pb->y[j * p + k];
-                }
-                /* fill[b] is now the end of box b's run */
-                for (size_t b = 0, t0 = 0; b < nb; t0 = fill[b], b++)
-                    for (size_t t = t0; t < fill[b]; t += BATCH) {
-                        size_t nt = fill[b] - t < BATCH ? fill[b] - t : BATCH;
-                        batch_moments(kx + t, ky + t * p, nt, p, s->centre[b], s->w, s->pmom, inv,
-                                      buf, mc + b * ns * P_MAX, ac + b * p);
+            for (size_t c = c0; c < c1; c++) {
+                if (!kx || !buf || !fill) continue;
+                double *mc = part + (c - c0) * nb * ns * P_MAX, *ac = part_absy + (c - c0) * nb * p;
+                for (size_t j0 = c * n / slices, j1 = (c + 1) * n / slices; j0 < j1; j0 += CHUNK) {
+                    size_t len = j1 - j0 < CHUNK ? j1 - j0 : CHUNK;
+                    memset(fill, 0, (nb + 1) * sizeof *fill);
+                    for (size_t j = j0; j < j0 + len; j++) fill[box_of(s, pb->x[j]) + 1]++;
+                    for (size_t b = 0; b < nb; b++) fill[b + 1] += fill[b];
+                    for (size_t j = j0; j < j0 + len; j++) {
+                        size_t t = fill[box_of(s, pb->x[j])]++;
+                        kx[t] = pb->x[j];
+                        for (size_t k = 0; k < p; k++) ky[t * p + k] = pb->y[j * p + k];
                     }
+                    /* fill[b] is now the end of box b's run */
+                    for (size_t b = 0, t0 = 0; b < nb; t0 = fill[b], b++)
+                        for (size_t t = t0; t < fill[b]; t += BATCH) {
+                            size_t nt = fill[b] - t < BATCH ? fill[b] - t : BATCH;
+                            batch_moments(kx + t, ky + t * p, nt, p, s->centre[b], s->w, s->pmom, inv,
+                                          buf, mc + b * ns * P_MAX, ac + b * p);
+                        }
+                }
+            }
+#pragma omp single
+            {
+                for (size_t b = 0; b < nb; b++) {
+                    if (s->slot[b] == SIZE_MAX) continue;
+                    double *mb = s->mom + s->slot[b] * ns * P_MAX;
+                    for (size_t c = c0; c < c1; c++) {
+                        const double *mc = part + ((c - c0) * nb + b) * ns * P_MAX;
+                        for (size_t i = 0; i < ns * P_MAX; i++) mb[i] += mc[i];
+                        for (size_t k = 0; k < p; k++)
+                            s->absy[b * p + k] += part_absy[((c - c0) * nb + b) * p + k];
+                    }
+                }
+                if (c1 < slices) {
+                    memset(part, 0, group * nb * ns * P_MAX * sizeof *part);
+                    memset(part_absy, 0, group * nb * p * sizeof *part_absy);
+                }
             }
         }
         free(kx);
         free(buf);
         free(fill);
     }
-    if (failed) return 0;
-    for (size_t b = 0; b < nb; b++) {
-        if (s->slot[b] == SIZE_MAX) continue;
-        double *mb = s->mom + s->slot[b] * ns * P_MAX;
-        for (size_t c = 0; c < slices; c++) {
-            const double *mc = part + (c * nb + b) * ns * P_MAX;
-            for (size_t i = 0; i < ns * P_MAX; i++) mb[i] += mc[i];
-            for (size_t k = 0; k < p; k++) s->absy[b * p + k] += part_absy[(c * nb + b) * p + k];
-        }
-    }
-    return 1;
+    return !failed;
 }
 
 /* Bucket the keys into boxes (counting sort) and compute each box's moments. */
@@ -446,7 +462,14 @@ static nw_status fgt_init(nw_engine *e)
     size_t filled = 0, slots = 0;
     for (size_t b = 0; b < nb; b++) filled += s->start[b + 1] > s->start[b];
     double local_cost = (double) filled * (2 * LOC_REACH + 1) * (double) s->nf * P_LOC * P_LOC / 4;
-    double query_cost = (double) e->m * (2 * LOC_REACH + 1) * 20 * (2 + (double) s->nf);
+    /* per query: boxes of few keys are summed directly, as runs
+     * (run_direct: ~1.25 (2 + nf) units a key, ~20 boxes within the
+     * pruning distance; measured at n = 3000, local linear with gradient:
+     * the modes cross at h ~ 0.025 on [0, 5]); bigger boxes are expanded */
+    double keys_per_box = filled ? (double) n / (double) filled : 0;
+    double query_cost = keys_per_box <= DIRECT_KEYS
+                            ? (double) e->m * 20 * keys_per_box * 1.25 * (2 + (double) s->nf)
+                            : (double) e->m * (2 * LOC_REACH + 1) * 20 * (2 + (double) s->nf);
     s->local = local_cost < query_cost;
     s->pmom = s->local ? P_LOC : P_MAX;
     for (size_t b = 0; b < nb; b++) {
@@ -469,11 +492,19 @@ static nw_status fgt_init(nw_engine *e)
     if (s->local && slices > 1) {
         /* without a copy of the keys: the local mode needs none unless a
          * query falls outside its expansions (ensure_buckets) */
-        double *part = calloc(slices * nb * (ns * P_MAX + p), sizeof *part);
-        if (part && unsorted_moments(s, pb, slices, part, part + slices * nb * ns * P_MAX, inv))
+        /* all slices' partials at once where they are small beside the
+         * keys (few boxes: one pass, no barrier between groups), else one
+         * slice per thread at a time */
+        size_t group = (double) slices * (double) nb * (double) (ns * P_MAX + p) <= (double) n
+                           ? slices : (size_t) nw_pb_threads(pb);
+        if (group < 1) group = 1;
+        double *part = calloc(group * nb * (ns * P_MAX + p), sizeof *part);
+        if (part && unsorted_moments(s, pb, slices, group, part, part + group * nb * ns * P_MAX, inv))
             done = 1;
-        else   /* start again the usual way, with less memory */
+        else {  /* start again the usual way, with less memory */
             memset(s->absy, 0, nb * p * sizeof *s->absy);
+            memset(s->mom, 0, slots * ns * P_MAX * sizeof *s->mom);
+        }
         free(part);
     }
     if (!done) {
@@ -490,7 +521,7 @@ static nw_status fgt_init(nw_engine *e)
     }
     free(cnt);
     int failed = 0;
-#pragma omp parallel if (n > 100000 && !done)
+#pragma omp parallel if (n > 100000 && !done) num_threads(nw_pb_threads(pb))
     {
         double *buf = done ? NULL : malloc((2 + ns) * BATCH * sizeof(double));
         if (!done && !buf) {
@@ -581,6 +612,9 @@ static nw_status fgt_init(nw_engine *e)
 typedef struct offset_table {
     double g[AMAX + 1][2 * P_LOC];
     long double gl[AMAX + 1][2 * P_LOC];  /* the same before rounding to double */
+    /* g_a^(j)(-tau) = (-1)^(j + a) g_a^(j)(tau): the tables for S > T */
+    double gneg[AMAX + 1][2 * P_LOC];
+    long double glneg[AMAX + 1][2 * P_LOC];
     double trunc[AMAX + 1];   /* K e^{-tau^2/4} sum_{j>=P} B_a(j,tau)/j! */
     double round[AMAX + 1];   /* 4 P u sum_j |g_a^(j)| / j! */
     double round_ld[AMAX + 1];/* the same with u = 2^-64 (long double) */
@@ -601,37 +635,72 @@ static void offset_fill(offset_table *t, double tau, size_t amax)
     for (size_t j = 1; j + 1 < J; j++) he[j + 1] = taul * he[j] - (long double) j * he[j - 1];
     long double g0[J];
     for (size_t j = 0; j < J; j++) g0[j] = (j & 1 ? -he[j] : he[j]) * gauss;
+    /* powers of tau (tau = delta BETA: small integers, so exact) */
+    long double tpow[AMAX + 1];
+    double apow[AMAX + 1];
+    tpow[0] = 1;
+    apow[0] = 1;
+    for (size_t e = 1; e <= AMAX; e++) {
+        tpow[e] = tpow[e - 1] * taul;
+        apow[e] = apow[e - 1] * fabs(tau);
+    }
     for (size_t a = 0; a <= amax; a++) {
         double rsum = 0, fact = 1;
         for (size_t j = 0; j < 2 * P_LOC; j++) {
             /* Leibniz: (tau^a g0)^(j) = sum_i C(j,i) a!/(a-i)! tau^(a-i) g0^(j-i) */
             long double v = 0, cji = 1, fall = 1;
             for (size_t i = 0; i <= a && i <= j; i++) {
-                v += cji * fall * powl(taul, (long double) (a - i)) * g0[j - i];
+                v += cji * fall * tpow[a - i] * g0[j - i];
                 cji = cji * (long double) (j - i) / (long double) (i + 1);
                 fall *= (long double) (a - i);
             }
             t->gl[a][j] = v;
             t->g[a][j] = (double) v;
+            t->glneg[a][j] = (j + a) & 1 ? -v : v;
+            t->gneg[a][j] = (double) t->glneg[a][j];
             if (j > 0) fact *= (double) j;
             rsum += fabs((double) v) / fact;
         }
         t->round[a] = 4.0 * P_LOC * 0x1p-53 * rsum;
         t->round_ld[a] = 4.0 * P_LOC * U_LD * rsum;
-        /* sum_{j=P}^{P+80} B_a(j,|tau|)/j! in logs (the terms fall like
-         * 1/sqrt(j!) long before j = P + 80) */
-        double tail = 0, at = fabs(tau);
-        for (size_t j = P_LOC; j < P_LOC + 80; j++) {
-            double b = 0, lcji = 0, fall = 1;
-            for (size_t i = 0; i <= a && i <= j; i++) {
-                double lterm = lcji + 0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1);
-                b += exp(lterm) * fall * pow(at, (double) (a - i));
-                lcji += log((double) (j - i)) - log((double) (i + 1));
-                fall *= (double) (a - i);
-            }
-            tail += b;
+        /* tail = sum_{j>=P} B_a(j,|tau|)/j! = sum_j sum_i r_i(j) a!/(a-i)! |tau|^(a-i)
+         * with r_i(j) = C(j,i) sqrt((j-i)!) / j!.  As C(j+1,i)/C(j,i) =
+         * (j+1)/(j+1-i), r_i(j+1) = r_i(j) / sqrt(j+1-i) <= r_i(j) q_j,
+         * q_j = 1/sqrt(j+1-a): each term is at most the one before times
+         * q_j (which decreases with j), so after term b_J the rest is below
+         * b_J q_J/(1 - q_J).  Summed until that rest is 2^-60 of the tail,
+         * then the rest is added too; the factor 1 + 2^-40 covers the
+         * recurrence's roundings (r_i carries under 3 (j - P + 2) u). */
+        double r[AMAX + 1], fall[AMAX + 1];
+        for (size_t i = 0; i <= a; i++) {
+            /* r_i(P) = sqrt((P-i)!) / (i! (P-i)!) */
+            r[i] = exp(-lgamma_nosign((double) i + 1) - 0.5 * lgamma_nosign((double) (P_LOC - i) + 1));
+            fall[i] = i == 0 ? 1 : fall[i - 1] * (double) (a - i + 1);
         }
+        double tail = 0, rest = 0;
+        for (size_t j = P_LOC; ; j++) {
+            double b = 0;
+            for (size_t i = 0; i <= a; i++) b += r[i] * fall[i] * apow[a - i];
+            tail += b;
+            double q = 1 / sqrt((double) (j + 1 - a));
+            rest = b * q / (1 - q);
+            if (rest <= 0x1p-60 * tail) break;
+            for (size_t i = 0; i <= a; i++) r[i] /= sqrt((double) (j + 1 - i));
+        }
+        tail = (tail + rest) * (1 + 0x1p-40);
         t->trunc[a] = CRAMER_K * exp(-0.25 * tau * tau) * tail;
+    }
+}
+
+/* acc_l = sum_{k < P_LOC - l} G_{k+l} M_k (l < P_LOC), as axpys over l,
+ * which vectorise (a dot product per l would be a short reduction). */
+FGT_TARGET_CLONES
+static void hankel(const double *restrict G, const double *restrict M, double *restrict acc)
+{
+    for (size_t l = 0; l < P_LOC; l++) acc[l] = 0;
+    for (size_t k = 0; k < P_LOC; k++) {
+        const double mk = M[k], *Gk = G + k;
+        for (size_t l = 0; l < P_LOC - k; l++) acc[l] += Gk[l] * mk;
     }
 }
 
@@ -667,11 +736,15 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
     }
     /* g_a^(j)(-tau) = (-1)^(j+a) g_a^(j)(tau): one table per |delta| */
     for (size_t dlt = 0; dlt <= LOC_REACH; dlt++) offset_fill(&tab[dlt], (double) dlt * BETA, amax);
+    /* threads only for ~3 ms of translations or more (~10 source boxes a
+     * side, P^2/2 terms each): below that waking a thread costs more than
+     * it saves, above all on a loaded machine */
+    const int parallel = (double) nb * (double) nf * P_LOC * P_LOC * 10 > 2e7;
     long double invfact[P_LOC];
     invfact[0] = 1;
     for (size_t l = 1; l < P_LOC; l++) invfact[l] = invfact[l - 1] / (long double) l;
 
-#pragma omp parallel for schedule(dynamic, 16) if (nb > 64)
+#pragma omp parallel for schedule(dynamic, 16) if (parallel) num_threads(nw_pb_threads(pb))
     for (size_t T = 0; T < nb; T++) {
         double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
         /* with the long-double path the coefficients are summed in long
@@ -730,25 +803,21 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                     /* the moments of f: set 0 (f = 1) or 1 + c (f = y_c) */
                     size_t set = f < na1 ? 0 : 1 + (f - na1) / nay;
                     const double *M = mb + set * P_MAX;
-                    for (size_t l = 0; l < P_LOC; l++) {
-                        if (Lld) {
+                    /* L_l += scale / l! sum_{k < P - l} g_a^(k+l)(tau) M_k: a
+                     * Hankel product, each row a dot product (any order:
+                     * the rounding bound is order-free) */
+                    if (Lld) {
+                        const long double *G = side == 0 ? t->gl[a] : t->glneg[a];
+                        for (size_t l = 0; l < P_LOC; l++) {
                             long double acc = 0;
-                            for (size_t k = 0; k + l < P_LOC; k++) {
-                                long double gj = t->gl[a][k + l];
-                                /* sign of g_a^(j)(-tau) = (-1)^(j + a) */
-                                if (side == 1 && ((k + l + a) & 1)) gj = -gj;
-                                acc += gj * M[k];
-                            }
+                            for (size_t k = 0; k + l < P_LOC; k++) acc += G[k + l] * M[k];
                             Lld[l * nfp + f] += scale_ld * invfact[l] * acc;
-                        } else {
-                            double acc = 0;
-                            for (size_t k = 0; k + l < P_LOC; k++) {
-                                double gj = t->g[a][k + l];
-                                if (side == 1 && ((k + l + a) & 1)) gj = -gj;
-                                acc += gj * M[k];
-                            }
-                            L[l * nfp + f] += scale * (double) invfact[l] * acc;
                         }
+                    } else {
+                        double acc[P_LOC];
+                        hankel(side == 0 ? t->g[a] : t->gneg[a], M, acc);
+                        for (size_t l = 0; l < P_LOC; l++)
+                            L[l * nfp + f] += scale * (double) invfact[l] * acc[l];
                     }
                     double absf = f < na1 ? (double) cnt : s->absy[S * p + (f - na1) / nay];
                     E[f] += scale * absf * (t->trunc[a] + t->round[a]);
@@ -819,6 +888,23 @@ static void box_direct(const fgt_state *s, const nw_problem *pb, size_t b, doubl
                        double dn, size_t skip, fgt_acc *acc)
 {
     const size_t p = pb->p;
+    if (p == 1) {   /* one output: each key's weight once for both sets */
+        const size_t na1 = s->na1, nay = s->nay;
+        long double s1[AMAX + 1] = { 0 }, sy[AMAX + 1] = { 0 };
+        for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
+            if (s->idx[t] == skip) continue;
+            double u = (q - s->xs[t]) * s->w, au = fabs(u);   /* as below */
+            double a = -(au - dn) * (0.5 * au + 0.5 * dn);
+            if (a < MIN_EXP_ARG) continue;
+            double uc = u - acc->shift, ex = exp(a), ua = ex;
+            for (size_t i = 0; i < na1; i++, ua *= uc) s1[i] += ua;
+            ua = ex * s->ys[t];
+            for (size_t i = 0; i < nay; i++, ua *= uc) sy[i] += ua;
+        }
+        for (size_t i = 0; i < na1; i++) acc->D1[i] += (double) s1[i];
+        for (size_t i = 0; i < nay; i++) acc->Dy[i] += (double) sy[i];
+        return;
+    }
     for (size_t c = 0; c <= p; c++) {
         const size_t na = c == 0 ? s->na1 : s->nay;
         long double sum[AMAX + 1] = { 0 };
@@ -837,6 +923,98 @@ static void box_direct(const fgt_state *s, const nw_problem *pb, size_t b, doubl
         }
         double *D = c == 0 ? acc->D1 : acc->Dy + (c - 1) * (AMAX + 1);
         for (size_t i = 0; i < na; i++) D[i] += (double) sum[i];
+    }
+}
+
+/* Direct sums over the keys [t0, t1) of consecutive boxes (one output,
+ * shift 0: the per-query mode's first try), vectorised: the weights
+ * e^a, a = -(|u| - dn)(|u|/2 + dn/2) <= 0 (relative to logscale =
+ * -dn^2/2, as box_direct), by exp2_poly in tiles, then the power sums in
+ * double.  Their rounding goes into the bounds (box_direct's long-double
+ * sums need none):
+ *  - a weight: a carries 4 roundings (|a| 4u), a log2(e) one more, exp2_poly
+ *    0.94 ulp and its scaling 1: relative error <= (5 |a| + 2) u, and
+ *    |a| <= u^2/2 (dn <= |u|), so term k errs by <= (2.5 u^2 + 3 + k) u |term|
+ *    with the k products by u (and 1 for y);
+ *  - the sums: a tile's simd reduction and the tiles' sum, <= (N + 8) u
+ *    sum |terms| (N = t1 - t0);
+ * so E_k += u ((N + 12 + k) P_k + 2.5 P_{k+2}), P_k = sum e |u|^k (|y|).
+ * Weights below 2^-1009 are dropped, each term under 2^-1009 umax^k |y|
+ * (umax: the largest |u| in the run, ysum: sum |y| over it).  Separate
+ * short loops over a tile, not one loop with every sum: omp simd keeps
+ * each reduction's lanes in memory, which cost 3x here. */
+#define RUN_TILE 256
+FGT_TARGET_CLONES
+static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, double dn,
+                       double umax, double ysum, size_t skip, fgt_acc *acc)
+{
+    const size_t na1 = s->na1, nay = s->nay;
+    const size_t ka = na1 + 1, ky = nay + 1;  /* abs power sums up to k + 2 */
+    const double w = s->w, hdn = 0.5 * dn;
+    const double *xs = s->xs, *ys = s->ys;
+    double D1[AMAX + 1] = { 0 }, Dy[AMAX + 1] = { 0 }, P1[AMAX + 3] = { 0 }, Py[AMAX + 3] = { 0 };
+    double eb[RUN_TILE], ub[RUN_TILE], pw[RUN_TILE], pa[RUN_TILE];
+    for (size_t j0 = t0; j0 < t1; j0 += RUN_TILE) {
+        const size_t nt = t1 - j0 < RUN_TILE ? t1 - j0 : RUN_TILE;
+        if (skip == NW_NO_SKIP) {
+#pragma omp simd
+            for (size_t t = 0; t < nt; t++) {
+                double u = (q - xs[j0 + t]) * w, au = fabs(u);
+                double e2 = -(au - dn) * (0.5 * au + hdn) * LOG2E_FGT;
+                int keep = e2 >= MIN_EXP2_FGT;
+                double e = exp2_poly(keep ? e2 : MIN_EXP2_FGT);
+                eb[t] = keep ? e : 0;
+                ub[t] = u;
+            }
+        } else {
+            const size_t *idx = s->idx + j0;
+#pragma omp simd
+            for (size_t t = 0; t < nt; t++) {
+                double u = (q - xs[j0 + t]) * w, au = fabs(u);
+                double e2 = -(au - dn) * (0.5 * au + hdn) * LOG2E_FGT;
+                int keep = e2 >= MIN_EXP2_FGT, own = idx[t] == skip;
+                double e = exp2_poly(keep ? e2 : MIN_EXP2_FGT);
+                eb[t] = keep && !own ? e : 0;
+                ub[t] = u;
+            }
+        }
+        /* f = 1: signed sums u^k (k < na1) and |u|^k (k <= na1 + 1) */
+        for (int f = 0; f < 2; f++) {
+            const size_t ks = f == 0 ? na1 : nay, kb = f == 0 ? ka : ky;
+            double *Ds = f == 0 ? D1 : Dy, *Ps = f == 0 ? P1 : Py;
+            if (f == 0) {
+                for (size_t t = 0; t < nt; t++) pw[t] = pa[t] = eb[t];
+            } else {
+#pragma omp simd
+                for (size_t t = 0; t < nt; t++) {
+                    pw[t] = eb[t] * ys[j0 + t];
+                    pa[t] = fabs(pw[t]);
+                }
+            }
+            for (size_t k = 0; k <= kb; k++) {
+                double sd = 0, sa = 0;
+#pragma omp simd reduction(+:sd, sa)
+                for (size_t t = 0; t < nt; t++) {
+                    sd += pw[t];
+                    sa += pa[t];
+                    pw[t] *= ub[t];
+                    pa[t] *= fabs(ub[t]);
+                }
+                if (k < ks) Ds[k] += sd;
+                Ps[k] += sa;
+            }
+        }
+    }
+    const double N = (double) (t1 - t0), u53 = 0x1p-53;
+    double drop = N * 0x1p-1009;
+    for (size_t k = 0; k < na1; k++, drop *= umax) {
+        acc->D1[k] += D1[k];
+        acc->E1[k] += u53 * ((N + 12 + (double) k) * P1[k] + 2.5 * P1[k + 2]) + drop;
+    }
+    drop = ysum * 0x1p-1009;
+    for (size_t k = 0; k < nay; k++, drop *= umax) {
+        acc->Dy[k] += Dy[k];
+        acc->Ey[k] += u53 * ((N + 13 + (double) k) * Py[k] + 2.5 * Py[k + 2]) + drop;
     }
 }
 
@@ -989,24 +1167,44 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
      * pruning keeps a 1e-6 smaller share (the estimator's second try) */
     const double budget = e->tol / 1024 * a_lower * (exact ? 1e-6 : 1);
     const double budget_box = budget / 2 / (2 * DIRECT_DIST / BETA + 4);
+    /* where to prune: from scaled distance D >= 2 outward the keys weigh at
+     * most n (D + |shift|)^(na1-1) e^{-D^2/2 - logscale}; D is where that
+     * falls to budget/4 (the fixed point D = sqrt(2 (C + a log(D + |shift|)))
+     * rises to it from below).  add_tail charges what is pruned, so D
+     * only decides the work, never the bound's truth. */
+    double dprune = INFINITY;
+    if (budget > 0 && isfinite(budget)) {
+        /* C = log(4 n / budget) - logscale, with budget = tol' a_lower and
+         * log(a_lower) = log(cn) - far^2/2 - logscale (or more, where
+         * a_lower's exponent was clamped: then D only comes out larger) */
+        const double sh = fabs(acc->shift), am = (double) (s->na1 - 1);
+        const double C = log(4 * (double) pb->n / cn / (e->tol / 1024 * (exact ? 1e-6 : 1))) +
+                         0.5 * far * far;
+        dprune = sqrt(2 * C > 4 ? 2 * C : 4);
+        for (int it = 0; it < 3 && am > 0; it++) {
+            double c2 = 2 * (C + am * log(dprune + sh));
+            dprune = sqrt(c2 > 4 ? c2 : 4);
+        }
+    }
+    /* one output, the first try: consecutive boxes summed directly form one
+     * run of keys, summed at once (run_direct) */
+    const int runs = !exact && p == 1;
 
     /* walk outwards from the query's box, both ways */
     for (int side = 0; side < 2; side++) {
         size_t b = side == 0 ? bq : bq + 1;
+        size_t run0 = 0, run1 = 0;            /* the run's keys [run0, run1) */
+        double run_umax = 0, run_ysum = 0;
         for (;;) {
             if (side == 0 ? (b == (size_t) -1) : (b >= nb)) break;
             size_t cnt = s->start[b + 1] - s->start[b];
-            double tau = (q - s->centre[b]) * s->w, dist = fmax(fabs(tau) - hb, 0);
-            /* prune everything from here outward once it fits the budget */
-            if (dist >= 2) {
+            double tau = (q - s->centre[b]) * s->w, dist = fabs(tau) - hb;
+            dist = dist > 0 ? dist : 0;
+            /* prune everything from here outward */
+            if (dist >= dprune) {
                 size_t t0 = side == 0 ? 0 : b, t1 = side == 0 ? b + 1 : nb;
-                double tail = (s->cum_count[t1] - s->cum_count[t0]) *
-                              pow(dist + fabs(acc->shift), (double) (s->na1 - 1)) *
-                              exp(fmax(-0.5 * dist * dist - logscale, MIN_EXP_ARG - 40));
-                if (tail <= budget / 4) {
-                    add_tail(s, pb, t0, t1, dist, logscale, acc);
-                    break;
-                }
+                add_tail(s, pb, t0, t1, dist, logscale, acc);
+                break;
             }
             if (cnt > 0) {
                 /* the fewest terms whose remainder (for the largest power
@@ -1024,12 +1222,24 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
                 if (P > 0) {
                     box_expand(s, pb, b, tau, dist, logscale, P, acc);
                     if (b == bs) self_added = 1;
+                } else if (runs) {
+                    if (run1 == run0) { run0 = s->start[b]; run1 = s->start[b + 1]; }
+                    else if (side == 0) run0 = s->start[b];
+                    else run1 = s->start[b + 1];
+                    run_umax = run_umax > fabs(tau) + hb ? run_umax : fabs(tau) + hb;
+                    run_ysum += s->absy[b];
                 } else {
                     box_direct(s, pb, b, q, dn, skip, acc);
+                }
+                if (P > 0 && run1 > run0) {   /* the run ends at an expanded box */
+                    run_direct(s, run0, run1, q, dn, run_umax, run_ysum, skip, acc);
+                    run0 = run1 = 0;
+                    run_umax = run_ysum = 0;
                 }
             }
             if (side == 0) b--; else b++;
         }
+        if (run1 > run0) run_direct(s, run0, run1, q, dn, run_umax, run_ysum, skip, acc);
     }
 
     /* leave-one-out: subtract the key's own term where its box was expanded
@@ -1227,3 +1437,4 @@ static nw_status fgt_init_engine(nw_engine *e)
 }
 
 const nw_engine_impl nw_engine_fgt_impl = { NW_ENGINE_FGT, fgt_init_engine, fgt_cost };
+

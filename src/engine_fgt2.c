@@ -522,7 +522,7 @@ static nw_status fgt2_setup(nw_engine *e)
     }
     int failed = 0;
     double depth = CHUNK + 3;
-#pragma omp parallel if (n > 20000) reduction(max:depth)
+#pragma omp parallel if (n > 20000) num_threads(nw_pb_threads(pb)) reduction(max:depth)
     {
         double *work = malloc((LEVELS + 1) * blk * sizeof *work);
         if (!work) {
@@ -712,7 +712,7 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
 
     /* stage 1: N[T0, S1][g] (rows l0, columns k1) = sum_{delta0} H0 M[T0 - delta0, S1],
      * stored transposed (rows k1, columns l0) */
-#pragma omp parallel if (nb > 16)
+#pragma omp parallel if (nb > 16) num_threads(nw_pb_threads(pb))
     {
         double tmp[P_MAX * PP];
 #pragma omp for schedule(dynamic, 4)
@@ -743,7 +743,7 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     /* rounding and truncation coefficients per (a0, a1) and offset */
     const double dbase = s->dbox + 14;
     /* stage 2, errors, per target */
-#pragma omp parallel for schedule(dynamic, 4) if (nb > 16)
+#pragma omp parallel for schedule(dynamic, 4) if (nb > 16) num_threads(nw_pb_threads(pb))
     for (size_t T = 0; T < nb; T++) {
         size_t T0 = T % nb0, T1 = T / nb0;
         /* data within one box: a lower bound on A */

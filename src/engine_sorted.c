@@ -109,6 +109,7 @@ typedef struct sorted_state {
     size_t n, p;
     nw_kernel kernel;
     int linear, grad;
+    int threads;            /* the problem's (nw_problem.threads) */
     double w, h;
     const double *xs, *ys;  /* sorted keys, their values (n x p) */
     size_t *rank;           /* rank[i]: sorted position of original index i
@@ -346,7 +347,7 @@ static nw_status build_moments(sorted_state *st)
     }
 
     int failed = 0;
-#pragma omp parallel if (n > 100000)
+#pragma omp parallel if (n > 100000) num_threads(st->threads)
     {
         double *work = malloc(4 * E * sizeof(double));
         if (!work) {
@@ -393,7 +394,7 @@ static nw_status build_moments(sorted_state *st)
         free(anc); free(bm); free(pre); free(aymax);
         return NW_ERR_NOMEM;
     }
-#pragma omp parallel if (n > 100000)
+#pragma omp parallel if (n > 100000) num_threads(st->threads)
     {
         double *work = malloc(3 * E * sizeof(double));
         if (!work) {
@@ -923,6 +924,7 @@ static nw_status sorted_init(nw_engine *e)
     st->kernel = pb->kernel;
     st->linear = pb->linear;
     st->grad = pb->grad;
+    st->threads = nw_pb_threads(pb);
     st->w = pb->w[0];
     st->h = 1 / fabs(st->w);
     st->ymax = calloc(p, sizeof(double));

@@ -266,6 +266,7 @@ void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
     pb->linear = model->estimator == NW_ESTIMATOR_LINEAR;
     pb->grad = grad;
     pb->f32 = model->precision == NW_PRECISION_F32;
+    pb->threads = nw_threads(model, (size_t) -1);
     pb->dense = NULL;   /* nw_engine_new prepares the dense engine's keys */
 }
 
@@ -360,11 +361,18 @@ void nw_unscale(const nw_model *model, nw_estimate *est, int grad)
             est->dyhat[i] = ldexp(est->dyhat[i], model->y_exp);
 }
 
+size_t nw_engine_work(const nw_engine *e)
+{
+    return e->cost < 0x1p60 ? (size_t) e->cost : (size_t) 1 << 60;
+}
+
 int nw_threads(const nw_model *model, size_t work)
 {
-    /* below ~1e6 kernel evaluations (~2 ms) waking threads costs more than
-     * it saves, above all on a loaded machine */
-    if (work < 1000000) return 1;
+    /* below ~1e7 kernel evaluations (~5 ms) a second thread saves at most
+     * a few ms and, on a loaded machine, can cost far more: a thread that
+     * is not scheduled at once holds up the whole region (n = 3000, a
+     * bandwidth search: 2 ms evaluations took 10-20 ms at load 5) */
+    if (work < 10000000) return 1;
 #ifdef _OPENMP
     return model->threads > 0 ? model->threads : omp_get_max_threads();
 #else
@@ -407,39 +415,49 @@ static int thread_id(void)
  * the tree engine (whose leaves then stay in cache: 2.4x less CPU measured
  * at d = 2, n = m = 1e6): cells of 4 bandwidths on the first two inputs,
  * visited row by row, alternate rows backwards, by a counting sort.  NULL
- * when not worth it (or out of memory: the natural order is as correct). */
-static size_t *spatial_order(const double *q, size_t m, size_t d, const double *w)
+ * when not worth it (or out of memory, or m >= 2^32: the natural order is
+ * as correct).  Memory: 4 bytes a query (32-bit indices; each query's cell
+ * is computed twice rather than stored), a twelfth of the queries' and
+ * predictions' 48 bytes at d = 2, p = 1. */
+typedef struct query_grid {
+    double lo[2], hi[2];
+    size_t nx, ny;
+} query_grid;
+
+static size_t query_cell(const query_grid *g, const double *qj)
 {
-    if (d < 2 || m < 4096) return NULL;
-    double lo[2] = { INFINITY, INFINITY }, hi[2] = { -INFINITY, -INFINITY };
+    double fx = (qj[0] - g->lo[0]) / (g->hi[0] - g->lo[0]) * (double) g->nx;
+    double fy = (qj[1] - g->lo[1]) / (g->hi[1] - g->lo[1]) * (double) g->ny;
+    size_t cx = fx >= (double) g->nx ? g->nx - 1 : (fx > 0 ? (size_t) fx : 0);
+    size_t cy = fy >= (double) g->ny ? g->ny - 1 : (fy > 0 ? (size_t) fy : 0);
+    return cy * g->nx + (cy & 1 ? g->nx - 1 - cx : cx);
+}
+
+static uint32_t *spatial_order(const double *q, size_t m, size_t d, const double *w)
+{
+    if (d < 2 || m < 4096 || m > UINT32_MAX) return NULL;
+    query_grid g = { { INFINITY, INFINITY }, { -INFINITY, -INFINITY }, 0, 0 };
     for (size_t j = 0; j < m; j++)
         for (size_t k = 0; k < 2; k++) {
-            lo[k] = fmin(lo[k], q[j * d + k]);
-            hi[k] = fmax(hi[k], q[j * d + k]);
+            g.lo[k] = fmin(g.lo[k], q[j * d + k]);
+            g.hi[k] = fmax(g.hi[k], q[j * d + k]);
         }
     /* at most ~m cells in all */
     double cells[2], side = sqrt((double) m);
     for (size_t k = 0; k < 2; k++)
-        cells[k] = fmax(1, fmin(floor((hi[k] - lo[k]) * fabs(w[k]) / 4) + 1, side));
-    size_t nx = (size_t) cells[0], ny = (size_t) cells[1], nc = nx * ny;
-    size_t *order = malloc(m * sizeof *order), *count = calloc(nc + 1, sizeof *count);
-    unsigned *cell = malloc(m * sizeof *cell);
-    if (!order || !count || !cell || nc > UINT32_MAX) {
-        free(order); free(count); free(cell);
+        cells[k] = fmax(1, fmin(floor((g.hi[k] - g.lo[k]) * fabs(w[k]) / 4) + 1, side));
+    g.nx = (size_t) cells[0], g.ny = (size_t) cells[1];
+    size_t nc = g.nx * g.ny;
+    uint32_t *order = malloc(m * sizeof *order);
+    size_t *count = calloc(nc + 1, sizeof *count);
+    if (!order || !count) {
+        free(order); free(count);
         return NULL;
     }
-    for (size_t j = 0; j < m; j++) {
-        double fx = (q[j * d] - lo[0]) / (hi[0] - lo[0]) * (double) nx;
-        double fy = (q[j * d + 1] - lo[1]) / (hi[1] - lo[1]) * (double) ny;
-        size_t cx = fx >= (double) nx ? nx - 1 : (fx > 0 ? (size_t) fx : 0);
-        size_t cy = fy >= (double) ny ? ny - 1 : (fy > 0 ? (size_t) fy : 0);
-        cell[j] = (unsigned) (cy * nx + (cy & 1 ? nx - 1 - cx : cx));
-        count[cell[j] + 1]++;
-    }
+    for (size_t j = 0; j < m; j++) count[query_cell(&g, q + j * d) + 1]++;
     for (size_t c = 0; c < nc; c++) count[c + 1] += count[c];
-    for (size_t j = 0; j < m; j++) order[count[cell[j]]++] = j;
+    for (size_t j = 0; j < m; j++) order[count[query_cell(&g, q + j * d)]++] = (uint32_t) j;
     free(count);
-    free(cell);
     return order;
 }
 
@@ -464,11 +482,11 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     size_t empties = 0, fallbacks = 0, chunk = progress_chunk(model, m);
     double bound = 0;
     int failed = 0, stopped = 0;
-    int threads = nw_threads(model, m * model->n);
+    int threads = nw_threads(model, nw_engine_work(eng));
     (void) threads;   /* without OpenMP the pragmas that use it are ignored */
     /* neighbouring queries share a tree's leaves or an FGT box's
      * coefficients (2-d FGT, n = m = 1e6: lc 2.7 -> 1.5 s, ll 20.7 -> 13.2 s) */
-    size_t *order = eng->kind == NW_ENGINE_TREE || (eng->kind == NW_ENGINE_FGT && d == 2)
+    uint32_t *order = eng->kind == NW_ENGINE_TREE || (eng->kind == NW_ENGINE_FGT && d == 2)
                         ? spatial_order(q, m, d, w) : NULL;
     /* each thread's moments (and an engine's scratch in them) made once */
     nw_moments *mos[threads];

@@ -32,7 +32,11 @@ double nw_clock(void);
 /* Scale an estimate's predictions (and, if grad, derivatives) back by
  * 2^y_exp when the sums read y_sums (see internal.h); no-op if empty. */
 void nw_unscale(const nw_model *model, nw_estimate *est, int grad);
-/* Threads for a job of `work` kernel evaluations. */
+/* Threads for a job of `work` kernel evaluations: 1 below ~1e7, where
+ * waking a thread can cost more than it saves. */
 int nw_threads(const nw_model *model, size_t work);
+/* An engine's estimated work for its m queries (e->cost), as nw_threads
+ * wants it. */
+size_t nw_engine_work(const nw_engine *e);
 
 #endif

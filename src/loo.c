@@ -73,7 +73,7 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
     double bound = 0;
     size_t fallbacks = 0;
 
-#pragma omp parallel num_threads(nw_threads(model, n * n)) reduction(max:bound) reduction(+:fallbacks)
+#pragma omp parallel num_threads(nw_threads(model, nw_engine_work(eng))) reduction(max:bound) reduction(+:fallbacks)
     {
         nw_moments *mo = NULL;
         double *buf = malloc((p + d * p) * sizeof(double));

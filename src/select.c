@@ -170,7 +170,7 @@ void nw_select_options_init(nw_select_options *o)
     o->grid_lo = 0.01;
     o->grid_hi = 100;
     o->starts = 8;
-    o->tol = 1e-10;
+    o->tol = 1e-8;
     o->max_iter = 200;
 }
 
@@ -251,12 +251,18 @@ static nw_status derivative_root(search *s, double a, double ga, double b,
                                  double gb, double tol, int max_iter)
 {
     int side = 0;
+    double prev = NAN;   /* the last secant point */
     for (int it = 0; it < max_iter && b - a > tol * (1 + fabs(a)); it++) {
         double c = (a * gb - b * ga) / (gb - ga);
-        if (!(c > a && c < b) || it % 4 == 3) c = 0.5 * (a + b); /* safeguard */
+        int secant = c > a && c < b && it % 4 != 3;
+        if (!secant) c = 0.5 * (a + b); /* safeguard */
+        /* two secant points within tol: the root is found (the bracket's
+         * far end can stay put for several steps) */
+        if (secant && fabs(c - prev) <= tol * (1 + fabs(c))) break;
         double fc, gc;
         nw_status st = eval(s, &c, &fc, &gc);
         if (st) return st;
+        if (secant) prev = c;
         if (gc == 0 || !isfinite(fc)) break;
         if (gc < 0) {
             a = c; ga = gc;
@@ -572,3 +578,4 @@ nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
     if (result) { result->value = s.best_f; result->evaluations = s.evals; }
     return NW_OK;
 }
+

@@ -881,7 +881,7 @@ static void test_select_errors(void **state)
     nw_select_options_init(NULL); /* a no-op */
     nw_select_options_init(&o);
     assert_true(o.grid_points == 30 && o.grid_lo == 0.01 && o.grid_hi == 100 && o.starts == 8
-                && o.tol == 1e-10 && o.max_iter == 200);
+                && o.tol == 1e-8 && o.max_iter == 200);
     nw_model *m = line_model(8);
     double h = 0.7, value, grad;
     assert_int_equal(nw_model_set_bandwidth(m, &h), NW_OK);
