@@ -931,14 +931,18 @@ static void box_direct(const fgt_state *s, const nw_problem *pb, size_t b, doubl
  * e^a, a = -(|u| - dn)(|u|/2 + dn/2) <= 0 (relative to logscale =
  * -dn^2/2, as box_direct), by exp2_poly in tiles, then the power sums in
  * double.  Their rounding goes into the bounds (box_direct's long-double
- * sums need none):
- *  - a weight: a carries 4 roundings (|a| 4u), a log2(e) one more, exp2_poly
- *    0.94 ulp and its scaling 1: relative error <= (5 |a| + 2) u, and
- *    |a| <= u^2/2 (dn <= |u|), so term k errs by <= (2.5 u^2 + 3 + k) u |term|
- *    with the k products by u (and 1 for y);
+ * sums need none).  As everywhere, the sums are those of the computed u:
+ *  - a weight: a carries 3 roundings (the difference, the sum, the
+ *    product), a log2(e) two more (the constant's and the product's), and
+ *    2^a' = e^a 2^(a log2(e) theta): relative error <= 5 |a| u, then
+ *    exp2_poly's 0.94 ulp and the scaling: <= (5 |a| + 2) u;
+ *  - term k: k more products by u (y: one more);
  *  - the sums: a tile's simd reduction and the tiles' sum, <= (N + 8) u
  *    sum |terms| (N = t1 - t0);
- * so E_k += u ((N + 12 + k) P_k + 2.5 P_{k+2}), P_k = sum e |u|^k (|y|).
+ * so E_k += u ((N + 12 + k) P_k + 5 Q_k), P_k = sum e |u|^k (|y|) and
+ * Q_k = sum e |a| |u|^k (|y|), both summed here (|a| is ~0 for the keys
+ * that matter: far from the data a crude |a| <= u^2/2 would charge
+ * 2.5 u^2 ulps, 3e-12 at 100 bandwidths).
  * Weights below 2^-1009 are dropped, each term under 2^-1009 umax^k |y|
  * (umax: the largest |u| in the run, ysum: sum |y| over it).  Separate
  * short loops over a tile, not one loop with every sum: omp simd keeps
@@ -949,39 +953,41 @@ static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, doubl
                        double umax, double ysum, size_t skip, fgt_acc *acc)
 {
     const size_t na1 = s->na1, nay = s->nay;
-    const size_t ka = na1 + 1, ky = nay + 1;  /* abs power sums up to k + 2 */
     const double w = s->w, hdn = 0.5 * dn;
     const double *xs = s->xs, *ys = s->ys;
-    double D1[AMAX + 1] = { 0 }, Dy[AMAX + 1] = { 0 }, P1[AMAX + 3] = { 0 }, Py[AMAX + 3] = { 0 };
-    double eb[RUN_TILE], ub[RUN_TILE], pw[RUN_TILE], pa[RUN_TILE];
+    double D1[AMAX + 1] = { 0 }, Dy[AMAX + 1] = { 0 }, P1[AMAX + 1] = { 0 }, Py[AMAX + 1] = { 0 };
+    double Q1[AMAX + 1] = { 0 }, Qy[AMAX + 1] = { 0 };
+    double eb[RUN_TILE], ub[RUN_TILE], ab[RUN_TILE], pw[RUN_TILE], pa[RUN_TILE];
     for (size_t j0 = t0; j0 < t1; j0 += RUN_TILE) {
         const size_t nt = t1 - j0 < RUN_TILE ? t1 - j0 : RUN_TILE;
         if (skip == NW_NO_SKIP) {
 #pragma omp simd
             for (size_t t = 0; t < nt; t++) {
                 double u = (q - xs[j0 + t]) * w, au = fabs(u);
-                double e2 = -(au - dn) * (0.5 * au + hdn) * LOG2E_FGT;
+                double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E_FGT;
                 int keep = e2 >= MIN_EXP2_FGT;
                 double e = exp2_poly(keep ? e2 : MIN_EXP2_FGT);
                 eb[t] = keep ? e : 0;
                 ub[t] = u;
+                ab[t] = fabs(a);
             }
         } else {
             const size_t *idx = s->idx + j0;
 #pragma omp simd
             for (size_t t = 0; t < nt; t++) {
                 double u = (q - xs[j0 + t]) * w, au = fabs(u);
-                double e2 = -(au - dn) * (0.5 * au + hdn) * LOG2E_FGT;
+                double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E_FGT;
                 int keep = e2 >= MIN_EXP2_FGT, own = idx[t] == skip;
                 double e = exp2_poly(keep ? e2 : MIN_EXP2_FGT);
                 eb[t] = keep && !own ? e : 0;
                 ub[t] = u;
+                ab[t] = fabs(a);
             }
         }
-        /* f = 1: signed sums u^k (k < na1) and |u|^k (k <= na1 + 1) */
+        /* f = 1, then y: signed sums u^k and the bounds' sums of |u|^k */
         for (int f = 0; f < 2; f++) {
-            const size_t ks = f == 0 ? na1 : nay, kb = f == 0 ? ka : ky;
-            double *Ds = f == 0 ? D1 : Dy, *Ps = f == 0 ? P1 : Py;
+            const size_t ks = f == 0 ? na1 : nay;
+            double *Ds = f == 0 ? D1 : Dy, *Ps = f == 0 ? P1 : Py, *Qs = f == 0 ? Q1 : Qy;
             if (f == 0) {
                 for (size_t t = 0; t < nt; t++) pw[t] = pa[t] = eb[t];
             } else {
@@ -991,17 +997,19 @@ static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, doubl
                     pa[t] = fabs(pw[t]);
                 }
             }
-            for (size_t k = 0; k <= kb; k++) {
-                double sd = 0, sa = 0;
-#pragma omp simd reduction(+:sd, sa)
+            for (size_t k = 0; k < ks; k++) {
+                double sd = 0, sa = 0, sq = 0;
+#pragma omp simd reduction(+:sd, sa, sq)
                 for (size_t t = 0; t < nt; t++) {
                     sd += pw[t];
                     sa += pa[t];
+                    sq += pa[t] * ab[t];
                     pw[t] *= ub[t];
                     pa[t] *= fabs(ub[t]);
                 }
-                if (k < ks) Ds[k] += sd;
+                Ds[k] += sd;
                 Ps[k] += sa;
+                Qs[k] += sq;
             }
         }
     }
@@ -1009,12 +1017,12 @@ static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, doubl
     double drop = N * 0x1p-1009;
     for (size_t k = 0; k < na1; k++, drop *= umax) {
         acc->D1[k] += D1[k];
-        acc->E1[k] += u53 * ((N + 12 + (double) k) * P1[k] + 2.5 * P1[k + 2]) + drop;
+        acc->E1[k] += u53 * ((N + 12 + (double) k) * P1[k] + 5 * Q1[k]) + drop;
     }
     drop = ysum * 0x1p-1009;
     for (size_t k = 0; k < nay; k++, drop *= umax) {
         acc->Dy[k] += Dy[k];
-        acc->Ey[k] += u53 * ((N + 13 + (double) k) * Py[k] + 2.5 * Py[k + 2]) + drop;
+        acc->Ey[k] += u53 * ((N + 13 + (double) k) * Py[k] + 5 * Qy[k]) + drop;
     }
 }
 

@@ -120,6 +120,52 @@ static void test_moments_within_bounds(void **state)
     free(y);
 }
 
+/* One output, the per-query mode at small bandwidths: boxes of few keys
+ * summed as runs (run_direct: vectorised, in double, its rounding charged
+ * to the bounds).  Every moment within its bound of the dense engine's, and
+ * the bounds tight enough to certify (errA[0] <= 1e-13 A[0]): inside the
+ * data, at its edges, far out, and leave-one-out at keys. */
+static void test_runs_within_bounds(void **state)
+{
+    (void) state;
+    const size_t n = 3000, p = 1;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * p * sizeof *y);
+    make_data(4, n, p, x, y);
+    const double hs[] = { 0.002, 0.005, 0.02, 0.05 };
+    const double qs[] = { 0.0, 0.0007, 1.0, 2.5004, 4.99, 5.0, -0.01, 5.2, 40.0, -300.0 };
+    for (int linear = 0; linear < 2; linear++)
+        for (int grad = 0; grad < 2; grad++)
+            for (size_t ih = 0; ih < sizeof hs / sizeof *hs; ih++) {
+                double w = 1 / hs[ih];
+                nw_problem pb = { .x = x, .y = y, .n = n, .d = 1, .p = p,
+                                  .kernel = NW_KERNEL_GAUSSIAN, .w = &w,
+                                  .linear = linear, .grad = grad };
+                nw_engine *eng = NULL;
+                /* few queries expected: the per-query mode */
+                assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, 10, &eng), NW_OK);
+                nw_moments *mf = NULL, *md = NULL;
+                assert_int_equal(nw_moments_new(&pb, &mf), NW_OK);
+                assert_int_equal(nw_moments_new(&pb, &md), NW_OK);
+                for (size_t iq = 0; iq < sizeof qs / sizeof *qs; iq++) {
+                    check_moments(&pb, eng, &qs[iq], NW_NO_SKIP, mf, md);
+                    if (!(mf->errA[0] <= 1e-13 * mf->A[0]))
+                        fail_msg("errA[0] = %.3g for A[0] = %.17g (q = %g, h = %g)", mf->errA[0],
+                                 mf->A[0], qs[iq], hs[ih]);
+                }
+                for (size_t j = 0; j < n; j += 37) {
+                    check_moments(&pb, eng, &x[j], j, mf, md);
+                    if (!(mf->errA[0] <= 1e-13 * mf->A[0]))
+                        fail_msg("errA[0] = %.3g for A[0] = %.17g (key %zu, h = %g)", mf->errA[0],
+                                 mf->A[0], j, hs[ih]);
+                }
+                nw_moments_free(mf);
+                nw_moments_free(md);
+                nw_engine_free(eng);
+            }
+    free(x);
+    free(y);
+}
+
 /* predictions of the two engines, relative error <= tol per prediction
  * (plus the dense engine's rounding) */
 static void test_predictions_within_tolerance(void **state)
@@ -340,6 +386,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_moments_within_bounds),
+        cmocka_unit_test(test_runs_within_bounds),
         cmocka_unit_test(test_predictions_within_tolerance),
         cmocka_unit_test(test_loo_loss_and_gradient),
         cmocka_unit_test(test_local_mode_without_copy),
