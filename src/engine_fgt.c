@@ -760,6 +760,8 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
         double gap = fmin(gl, gr);
         const double logscale = -0.5 * gap * gap;
         s->loc_logscale[T] = logscale;
+        const double scale = exp(-logscale);
+        const long double scale_ld = Lld ? expl(-(long double) logscale) : 0;
         /* every key of box bn lies within (|T - bn| + 1) BETA of every q in T */
         double far = ((double) (bn > T ? bn - T : T - bn) + 1) * BETA;
         double a_lower = (double) (s->start[bn + 1] - s->start[bn]) *
@@ -795,8 +797,6 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                 if (cnt == 0) continue;
                 const offset_table *t = &tab[dlt];
                 /* tau = (T - S) BETA: side 1 has S > T, tau < 0: flip signs */
-                double scale = exp(-logscale);
-                long double scale_ld = expl(-(long double) logscale);
                 const double *mb = s->mom + s->slot[S] * ns * P_MAX;
                 for (size_t f = 0; f < nf; f++) {
                     size_t a = f < na1 ? f : (f - na1) % nay;
