@@ -177,9 +177,11 @@ NW_API nw_status nw_model_set_estimator(nw_model *model, nw_estimator estimator)
 NW_API nw_estimator nw_model_estimator(const nw_model *model);
 NW_API nw_status nw_model_set_empty_policy(nw_model *model, nw_empty_policy policy);
 NW_API nw_empty_policy nw_model_empty_policy(const nw_model *model);
-/* Threads for the sums: 0 = OpenMP's default, 1 = serial.  NW_ERR_ARG if
- * negative.  The threads are the library's own per call (OpenMP); results do
- * not depend on their number beyond rounding. */
+/* Threads for the sums: 0 = OpenMP's default, 1 = serial; the most a call
+ * uses (every engine's parallel loops obey it), and a job estimated below
+ * ~1e7 kernel evaluations (a few ms) runs on one.  NW_ERR_ARG if negative.
+ * The threads are the library's own per call (OpenMP); results do not
+ * depend on their number beyond rounding. */
 NW_API nw_status nw_model_set_threads(nw_model *model, int threads);
 
 /* ------------------------------------------------------------- engines */
