@@ -24,14 +24,25 @@
  *          and rounded once, as the engine's f32 error analysis requires
  *          (float keys lose the digits of q - x when the data span many
  *          bandwidths); f32dll its local linear;
- *   2d...  d = 2 (keys interleaved as the library stores them), f64, f32
+ *   2d...  d = 2, the keys as two arrays (x0, x1), as the engine's
+ *          prepared state holds them (reading the interleaved pairs of
+ *          the problem costs two shuffles a vector and ~15 %), f64, f32
  *          and f32d, local constant and the nine local-linear sums.
- * The loops take shortcuts the engine may not (the score as dmin - u^2 in
- * base-2 units with one rounding more; far terms floored at 2^-1009 instead
- * of dropped; f32 keys rounded before the difference): they bound what the
- * engine's loops can reach.
+ * The loops take shortcuts the engine may not (one bandwidth for both
+ * inputs; far terms dropped from 2^-1009 (f32 2^-125), not 2^-1021; f32
+ * keys rounded before the difference in f32, f32ll, 2df32, 2df32ll): they
+ * bound what the engine's loops can reach.  The engine's prepared paths
+ * use the same arithmetic otherwise (the Gaussian score dmin - u^2 in
+ * base-2 units, exp2_poly, the drop as a mask, sums per tile of 512), so
+ * what they lose to these loops is their own work: the nearest-key search,
+ * the key preparation, the solve.  Far terms are dropped, not floored:
+ * the drop is a mask on exp2_poly's last instruction, 2-4 % faster than a
+ * clamp, and GCC's code for the clamp's merge in 2-d f32 local linear was
+ * 1.5x slower.
  *
- * Usage: bench_limit [N [M]]   (defaults 10000 10000)
+ * Usage: bench_limit [N [M [VARIANT...]]]   (defaults 10000 10000, every variant)
+ * VARIANT: run only the variants so named (the first word of their rows,
+ * e.g. 2d 2dll), so that a limit loop and the engine can be timed in turn.
  * Prints evaluations/s (n m / seconds) for 1 and 2 threads, median of 5,
  * by the wall clock and per second of process CPU time (on a loaded machine
  * the second is the machine's speed; run with OMP_WAIT_POLICY=passive), and
@@ -66,9 +77,10 @@ extern double vexp(double) __asm__("exp");
 
 #define TILE 512
 #define MIN_EXP_ARG (-700.0)
-/* the same floor in base 2 (e^-700 = 2^-1009.9); f32: 2^-126 */
+/* the same in base 2 (e^-700 = 2^-1009.9), where the inline-exp loops drop
+ * terms (b2 floors); f32: 2^-125 (exp2f_poly's domain) */
 #define MIN_EXP2_ARG (-1009.0)
-#define MIN_EXP2_ARGF (-126.0f)
+#define MIN_EXP2_ARGF (-125.0f)
 /* sqrt(1 / (2 ln 2)): e^{-u^2/2} = 2^{-(c u)^2} */
 #define C_BASE2 0x1.b2da4e9808a53p-1
 
@@ -76,6 +88,8 @@ typedef struct job {
     size_t d;                /* 1 or 2 inputs */
     const double *x, *y, *q; /* n x d keys, n values, m x d queries */
     const float *xf, *yf;    /* the keys and values rounded to float */
+    const double *xs;        /* d = 2: the keys as two arrays, x0 then x1 */
+    const float *xsf;        /* the same rounded to float */
     size_t n, m;
     double w;
     double *dmin;            /* per query: the nearest key's u2^2 (the max score, in base 2) */
@@ -144,7 +158,8 @@ static void run_b(const job *jb, int threads)
 #pragma omp simd reduction(+:s0, s1)
         for (size_t j = 0; j < n; j++) {
             double u = (q - x[j]) * w2, a = dmin - u * u;
-            double e = exp2_poly(a < MIN_EXP2_ARG ? MIN_EXP2_ARG : a);
+            double e = exp2_poly(a);
+            e = a < MIN_EXP2_ARG ? 0 : e;
             s0 += e; s1 += e * y[j];
         }
         jb->s0[i] = s0; jb->s1[i] = s1;
@@ -166,7 +181,9 @@ static void run_ll(const job *jb, int threads)
 #pragma omp simd reduction(+:s0, s1, s2, t0, t1)
         for (size_t j = 0; j < n; j++) {
             double u = (q - x[j]) * w2, a = dmin - u * u;
-            double e = exp2_poly(a < MIN_EXP2_ARG ? MIN_EXP2_ARG : a), eu = e * u;
+            double e = exp2_poly(a);
+            e = a < MIN_EXP2_ARG ? 0 : e;
+            double eu = e * u;
             s0 += e; s1 += eu; s2 += eu * u; t0 += e * y[j]; t1 += eu * y[j];
         }
         jb->s0[i] = s0; jb->s1[i] = t0;
@@ -233,7 +250,8 @@ static void NAME(const job *jb, int threads) \
             _Pragma("omp simd reduction(+:a0, a1, a2, c0, c1)") \
             for (size_t t = j0; t < j0 + nt; t++) { \
                 float u = (float) ((q - x[t]) * w2), a = dmin - u * u; \
-                float e = exp2f_poly(a < MIN_EXP2_ARGF ? MIN_EXP2_ARGF : a); \
+                float e = exp2f_poly(a); \
+                e = a < MIN_EXP2_ARGF ? 0 : e; \
                 a0 += e; c0 += e * y[t]; \
                 if (LINEAR) { \
                     float eu = e * u; \
@@ -254,7 +272,7 @@ LIMIT_F32(run_f32_ll, 1, float, xf)
 LIMIT_F32(run_f32d, 0, double, x)
 LIMIT_F32(run_f32d_ll, 1, double, x)
 
-/* (2d) d = 2: keys (x0, x1) interleaved as the library stores them, score
+/* (2d) d = 2: keys x0 = XS[0, n), x1 = XS[n, 2n), score
  * -(u0^2 + u1^2) in base 2, the max known in advance; LINEAR: the nine
  * local-linear sums (A's upper triangle and B for phi = (1, u0, u1)). */
 #define LIMIT2D(NAME, LINEAR, R, D, XS, YS, DMIN, EXP2, MINARG, TILE_SUMS) \
@@ -275,9 +293,10 @@ static void NAME(const job *jb, int threads) \
             R a00 = 0, a01 = 0, a02 = 0, a11 = 0, a12 = 0, a22 = 0, b0 = 0, b1 = 0, b2 = 0; \
             _Pragma("omp simd reduction(+:a00, a01, a02, a11, a12, a22, b0, b1, b2)") \
             for (size_t j = j0; j < j1; j++) { \
-                R u0 = (R) ((q0 - x[2 * j]) * w2), u1 = (R) ((q1 - x[2 * j + 1]) * w2); \
+                R u0 = (R) ((q0 - x[j]) * w2), u1 = (R) ((q1 - x[n + j]) * w2); \
                 R a = dmin - u0 * u0 - u1 * u1; \
-                R e = EXP2(a < MINARG ? MINARG : a), yt = y[j]; \
+                R e = EXP2(a), yt = y[j]; \
+                e = a < MINARG ? 0 : e; \
                 a00 += e; b0 += e * yt; \
                 if (LINEAR) { \
                     R e0 = e * u0, e1 = e * u1; \
@@ -291,12 +310,12 @@ static void NAME(const job *jb, int threads) \
     } \
 }
 
-LIMIT2D(run_2d, 0, double, double, x, y, dmin, exp2_poly, MIN_EXP2_ARG, TILE)
-LIMIT2D(run_2d_f32, 0, float, float, xf, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
-LIMIT2D(run_2d_ll, 1, double, double, x, y, dmin, exp2_poly, MIN_EXP2_ARG, TILE)
-LIMIT2D(run_2d_ll_f32, 1, float, float, xf, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
-LIMIT2D(run_2d_f32d, 0, float, double, x, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
-LIMIT2D(run_2d_ll_f32d, 1, float, double, x, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
+LIMIT2D(run_2d, 0, double, double, xs, y, dmin, exp2_poly, MIN_EXP2_ARG, TILE)
+LIMIT2D(run_2d_f32, 0, float, float, xsf, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
+LIMIT2D(run_2d_ll, 1, double, double, xs, y, dmin, exp2_poly, MIN_EXP2_ARG, TILE)
+LIMIT2D(run_2d_ll_f32, 1, float, float, xsf, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
+LIMIT2D(run_2d_f32d, 0, float, double, xs, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
+LIMIT2D(run_2d_ll_f32d, 1, float, double, xs, yf, dminf, exp2f_poly, MIN_EXP2_ARGF, TILE)
 
 static double clock_s(clockid_t id)
 {
@@ -370,11 +389,14 @@ static int make_job(job *jb, size_t d, size_t n, size_t m)
 {
     double *x = malloc(n * d * sizeof *x), *y = malloc(n * sizeof *y), *q = malloc(m * d * sizeof *q);
     float *xf = malloc(n * d * sizeof *xf), *yf = malloc(n * sizeof *yf);
+    double *xs = malloc(n * d * sizeof *xs);
+    float *xsf = malloc(n * d * sizeof *xsf);
     *jb = (job) { .d = d, .n = n, .m = m, .w = 10.0, .x = x, .y = y, .q = q, .xf = xf, .yf = yf,
+                  .xs = xs, .xsf = xsf,
                   .dmin = malloc(m * sizeof(double)), .dminf = malloc(m * sizeof(float)),
                   .s0 = malloc(m * sizeof(double)), .s1 = malloc(m * sizeof(double)),
                   .sx = malloc(m * sizeof(double)) };
-    if (!x || !y || !q || !xf || !yf || !jb->dmin || !jb->dminf || !jb->s0 || !jb->s1 || !jb->sx)
+    if (!x || !y || !q || !xf || !yf || !xs || !xsf || !jb->dmin || !jb->dminf || !jb->s0 || !jb->s1 || !jb->sx)
         return 0;
     uint64_t st = 1;
     for (size_t j = 0; j < n * d; j++) {
@@ -382,6 +404,11 @@ static int make_job(job *jb, size_t d, size_t n, size_t m)
         x[j] = 5.0 * (double) (st >> 11) * 0x1.0p-53;
         xf[j] = (float) x[j];
     }
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < d; k++) {
+            xs[k * n + j] = x[j * d + k];
+            xsf[k * n + j] = xf[j * d + k];
+        }
     for (size_t j = 0; j < n; j++) {
         y[j] = 2 * sin(x[j * d]) + pow(x[j * d], 0.8);
         if (d == 2) y[j] += 0.5 * (2 * sin(x[j * d + 1]) + pow(x[j * d + 1], 0.8));
@@ -399,6 +426,7 @@ static void free_job(job *jb)
 {
     free((void *) jb->x); free((void *) jb->y); free((void *) jb->q);
     free((void *) jb->xf); free((void *) jb->yf);
+    free((void *) jb->xs); free((void *) jb->xsf);
     free(jb->dmin); free(jb->dminf); free(jb->s0); free(jb->s1); free(jb->sx);
 }
 
@@ -428,6 +456,12 @@ int main(int argc, char **argv)
     printf("n=%zu m=%zu (evaluations/s, median of 5)\n", n, m);
     for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
         const job *jb = &jobs[variants[v].d - 1];
+        int wanted = argc <= 3;
+        for (int a = 3; a < argc && !wanted; a++) {
+            size_t len = strlen(argv[a]);
+            wanted = strncmp(variants[v].name, argv[a], len) == 0 && variants[v].name[len] == ' ';
+        }
+        if (!wanted) continue;
         for (int threads = 1; threads <= 2; threads++) {
             double t[5], c[5];
             for (int r = 0; r < 5; r++) {

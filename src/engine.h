@@ -18,8 +18,10 @@
  *
  * All sums are carried in scaled form: the stored values are the true sums
  * times exp(-logscale).  For the log kernels logscale is the largest
- * log-weight seen (online softmax), so the largest term is exactly 1 and no
- * sum can overflow or underflow to 0; for compact kernels logscale = 0.
+ * log-weight seen (online softmax), so the largest term is 1 (exactly, but
+ * for the dense engine's prepared Gaussian paths, whose pre-scaled
+ * exponent gives it to a few ulps; exactly again for a query on a key) and
+ * no sum can overflow or underflow to 0; for compact kernels logscale = 0.
  * Partial sums (m1, S1), (m2, S2) merge as (max, S1 e^{m1-max} + S2 e^{m2-max}).
  */
 #ifndef NW_ENGINE_H

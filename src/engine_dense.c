@@ -50,7 +50,7 @@
  * In these two, terms more than e^700 below the largest are dropped (weight
  * 0, not e^-700: a floor would put fake relative weights on far points, and
  * local linear would fit a slope through them); the prepared paths drop
- * them from e^-708.7 (ZERO_EXP2_ARG).
+ * them from 2^-1021 = e^-707.7 (DROP_EXP2_ARG).
  *
  * Nothing is allocated here: the scratch lives in nw_moments.
  */
@@ -68,15 +68,14 @@
 #define FAST_TILE 512
 /* exp(-700) ~ 1e-304: terms this far below the largest are negligible (they
  * are set to 0).  In base 2: 700 / ln 2 = 1009.9; the clamp keeps 2^k a
- * normal number.  Single precision: 2^-126 (e^-87.3). */
+ * normal number.  Single precision: 2^-125 (e^-86.6). */
 #define MIN_EXP2_ARG (-1009.0)
-#define MIN_EXP2_ARGF (-126.0f)
-/* exp2_poly is exactly +0 from here down (its scale 2^k is built as +0 at
- * k = -1023; float: k = -127): the prepared paths clamp there, at the cost
- * of one max, and terms below 2^-1022.5 (e^-708.7; float 2^-126.5) come
- * out 0, those above with their true weights. */
-#define ZERO_EXP2_ARG (-1023.0)
-#define ZERO_EXP2_ARGF (-127.0f)
+#define MIN_EXP2_ARGF (-125.0f)
+/* exp2_poly's domain ends here (p 2^k normal; float: -125): the prepared
+ * paths drop the terms below (weight exactly 0, a mask on the last
+ * instruction), those above keep their true weights. */
+#define DROP_EXP2_ARG (-1021.0)
+#define DROP_EXP2_ARGF (-125.0f)
 #define LOG2E 0x1.71547652b82fep0          /* 1 / ln 2 */
 
 #ifndef M_LN2
@@ -468,25 +467,30 @@ static void rescale1d(sums1d *S, double *s, double s_new, int laplace)
  * the smallest |u| = s: -s^2/2 or -s (rounded once; s = 0, the case the hat
  * diagonal reads, is exact; -DBL_MAX where -s^2/2 is beyond the doubles:
  * the weights relative to the nearest key are still right). */
-static void put1d(const nw_problem *pb, const sums1d *S, nw_moments *mo)
+/* The prepared path's sums were formed with v = L u and rho' = R rho
+ * (L = R = 1 elsewhere): scaled back by 1 / L per slope column and 1 / R
+ * for the derivative weights (exact for 1). */
+static void put1d(const nw_problem *pb, const sums1d *S, double L, double R, nw_moments *mo)
 {
+    const double il = 1 / L, ir = 1 / R;
     if (pb->linear) {
-        mo->A[0] = S->a0; mo->A[1] = mo->A[2] = S->a1; mo->A[3] = S->a2;
-        mo->B[0] = S->b0; mo->B[1] = S->b1;
+        mo->A[0] = S->a0; mo->A[1] = mo->A[2] = S->a1 * il; mo->A[3] = S->a2 * (il * il);
+        mo->B[0] = S->b0; mo->B[1] = S->b1 * il;
         if (pb->grad) {
-            mo->dA[0] = S->g0; mo->dA[1] = mo->dA[2] = S->g1; mo->dA[3] = S->g2;
-            mo->dB[0] = S->h0; mo->dB[1] = S->h1;
+            mo->dA[0] = S->g0 * ir; mo->dA[1] = mo->dA[2] = S->g1 * (ir * il);
+            mo->dA[3] = S->g2 * (ir * il * il);
+            mo->dB[0] = S->h0 * ir; mo->dB[1] = S->h1 * (ir * il);
         }
     } else {
         mo->A[0] = S->a0; mo->B[0] = S->b0;
-        if (pb->grad) { mo->dA[0] = S->g0; mo->dB[0] = S->h0; }
+        if (pb->grad) { mo->dA[0] = S->g0 * ir; mo->dB[0] = S->h0 * ir; }
     }
 }
 
 static void store1d(const nw_problem *pb, const sums1d *S, double s, int laplace, nw_moments *mo)
 {
     mo->logscale = s == INFINITY ? -INFINITY : laplace ? -s : fmax(-0.5 * s * s, -DBL_MAX);
-    put1d(pb, S, mo);
+    put1d(pb, S, 1, 1, mo);
 }
 
 /* Double precision: the keys [0, skip_t) and (skip_t, nt) of each tile. */
@@ -519,6 +523,14 @@ static ALWAYS_INLINE void dense1d_f64(const nw_problem *pb, double q, size_t ski
     store1d(pb, &S, s, laplace, mo);
 }
 
+/* Beyond this t of the nearest key (u^2, u0^2 + u1^2: 8 bandwidths,
+ * Gaussian; |u|, |u0| + |u1| for Laplace) the prepared paths' exponents
+ * carry errors of ~3 t ulps, more than 192: the tile path (d = 1) or the
+ * general path (d = 2) takes such queries (their exponents are products
+ * of differences, exact to a few ulps however far, and speed does not
+ * matter there). */
+#define FAR_T 64.0
+
 /* Past this smallest |u| (the query more than F32_MAX_S bandwidths from
  * every key) the f32 sums are redone in double: see dense1d_f32. */
 #define F32_MAX_S 4.0
@@ -530,7 +542,8 @@ static ALWAYS_INLINE void dense1d_f64(const nw_problem *pb, double q, size_t ski
  * the smallest |u|).  Rounding u and s to float moves the exponent by
  * |u| du + s ds <= (u^2 + s^2) 2^-24 nats (and by (|u| + s) 2^-24 for the
  * Laplace kernel); forming a rounds twice more (~2 |a| 2^-24); exp2f is
- * within 0.75 ulp.  So a term at z = (u^2 - s^2) / 2 nats below the largest
+ * within 0.89 ulp, relative 0.89 2^-23 at most (1.17 ulp in the SSE2
+ * copy: the "1" below is ~2 there).  So a term at z = (u^2 - s^2) / 2 nats below the largest
  * carries a relative error of about (4 z + 2 s^2 + 1) 2^-24.  That grows
  * with s^2: a query far from every key would lose every digit (s = 100:
  * 6e-4), so where the final s > F32_MAX_S = 4 the query is redone in
@@ -622,25 +635,51 @@ static ALWAYS_INLINE int dense1d(const nw_problem *pb, double q, size_t skip, nw
  * largest weight -- by a search (binary; rings of cells), and the sums are one fused loop over all keys with the
  * largest exponent fixed: no range pass, no rescaling.
  *
- * Exponents.  With u = (q - x) w rounded once, as everywhere, and s the
- * nearest key's value of
- *     d = 1:  |u|                  base-2 exponent  exponent2(|u|, s)
- *     d = 2:  t = u0^2 + u1^2                       (s - t) / (2 ln 2)
+ * Exponents.  With u = (q - x) w rounded once, as everywhere, and for
+ * the Gaussian v = (q - x) (w L) formed the same way, L = sqrt(1 / (2 ln
+ * 2)), so that its exponents are in base 2 with no multiplication per term
+ * (the limit loop's form; Laplace: v = u, L = 1), and s the nearest key's
+ * value of
+ *     d = 1:  |v|                  base-2 exponent  s^2 - v^2
+ *             (Laplace |u|)                         (Laplace (|u| - s) / -ln 2)
+ *     d = 2:  t = v0^2 + v1^2                       (s - v0^2) - v1^2
  *             (Laplace |u0| + |u1|)                 (Laplace (s - t) / ln 2)
- * the nearest key's exponent is exactly 0, its weight exactly 1 (d = 2: t
- * comes from one inline function, dist2d, in the search and in the sums,
- * and s is the smallest t it gave).  In 1-d the exponent is the tile path's
- * product of differences: a few ulps however far the query is.  In 2-d,
- * s - t loses ~|s| ulps when the query is far from every key, as the
- * general path's score - max does, but rounded otherwise: queries with s
- * beyond FAR2D (64 ulps) go to the general path.  (The limit loops form v = u L in
- * base-2 units instead, a multiplication less; but v's own rounding is not
- * u's, and far from the keys, where the weights' ratios hang on the last
- * bits of u, that doubles the error in 2-d and costs ~s^2 ulps in 1-d.)
+ * each Gaussian exponent one or two fused multiply-subtracts, each
+ * rounded once.  (Laplace keeps u and the multiplication: its exponents
+ * then round as the tree engine's do, which matters where local linear is
+ * so ill-conditioned that its answer hangs on the last bits of the
+ * weights -- test_engine_tree, Laplace at 3000 / unit.)  (For the
+ * Gaussian, forming t first and then s - t, or 1-d's product of
+ * differences (|u| - s)(|u| + s), exactly 0 for the nearest key, costs an
+ * operation or two more per term: ~4 % f64, ~8 % f32, 1 in 15 of the
+ * multiplier slots in 1-d.)  The search and the sums compute s and t by
+ * the same expressions (dist2d; |v| in 1-d), so the nearest key's weight
+ * is 1 within ~eps s^2 (1-d) or ~eps s (2-d); exactly 1 for a query on a
+ * key, v = 0 (the leave-one-out and hat-diagonal case), and for Laplace
+ * (exactly 0 for the nearest key).
+ * The price of v: v / (L u) = (1 + d_wL)(1 + d_v) / (1 + d_u), so v^2
+ * carries ~2 eps more than u^2, and the exponents of the terms that matter
+ * (those near the nearest key's, t ~ s) carry ~3 eps t nats (t = u^2,
+ * u0^2 + u1^2) against ~eps t for u: ~3 eps
+ * relative in a weight for queries among the keys, growing with the
+ * distance to the nearest key like score - max does in the general path:
+ * queries whose nearest key has t beyond FAR_T (8 bandwidths) go to the
+ * tile path (d = 1) or the general path (d = 2), exact to a few ulps
+ * however far; below, at most ~3 FAR_T = 192 eps (4e-14) in a weight.
+ * d_wL, common to all keys, is a relative change of 1.1e-16 in the
+ * bandwidth.  In f32, v is rounded once to float: the double product's
+ * roundings are 2^-29 of the float's, and the f32 analysis below is
+ * unchanged.  The moments are scaled back by powers of 1 / L in double
+ * (put1d, put2d), a rounding more each.
  *
- * Far terms: the exponent is clamped at ZERO_EXP2_ARG, where exp2_poly is
- * exactly 0: terms below 2^-1022.5 (e^-708.7; f32 2^-126.5) are 0, never
- * a floor, and those above carry their true weights (the tile path drops
+ * Layout, d = 2: the sums read the prepared keys (x0 and x1 as two arrays,
+ * in grid order) and y copied into the same order, not pb's interleaved x:
+ * no shuffles, and fewer registers (~15 % faster).  The key left out is
+ * found at its place in that order (grid_pos).
+ *
+ * Far terms: those with exponents below DROP_EXP2_ARG, where exp2_poly's
+ * domain ends, get weight 0 (2^-1021 = e^-707.7; f32 2^-125), never a
+ * floor, and those above carry their true weights (the tile path drops
  * from e^-700: the two differ by terms below 1e-304 of the largest).  |u|
  * is at most 1e150 here (1e18 in f32), so no u^2 overflows and no 0 * inf
  * reaches the sums; beyond that, and for recentred local-linear columns,
@@ -656,11 +695,11 @@ static ALWAYS_INLINE int dense1d(const nw_problem *pb, double q, size_t skip, nw
 struct nw_dense_state {
     size_t n, d;
     double *keys;     /* d = 1: the keys sorted; d = 2: x0 by grid cell, then the x1 in that order */
-    size_t *index;    /* d = 2: each key's index in pb->x */
+    double *ys;       /* d = 2: y in the keys' order */
     size_t *start;    /* d = 2: cell (i, j)'s keys are [start[c], start[c + 1]), c = j g0 + i */
     size_t g[2];      /* d = 2: cells per input */
     double cw[2];     /* d = 2: cell widths, in the inputs' units */
-    float *yf;        /* f32 problems: y rounded to float, in pb's order */
+    float *yf;        /* f32 problems: y rounded to float, in pb's order (d = 1) or the keys' (d = 2) */
     double lo[2], hi[2];   /* per input, the smallest and largest key */
 };
 
@@ -688,7 +727,7 @@ void nw_dense_state_free(void *state)
     nw_dense_state *st = state;
     if (!st) return;
     free(st->keys);
-    free(st->index);
+    free(st->ys);
     free(st->start);
     free(st->yf);
     free(st);
@@ -729,8 +768,8 @@ static int grid2d(nw_dense_state *st, const nw_problem *pb)
         st->cw[k] = st->hi[k] > st->lo[k] ? (st->hi[k] - st->lo[k]) / (double) st->g[k] : 1;
     const size_t nc = st->g[0] * st->g[1];
     st->start = calloc(nc + 1, sizeof *st->start);
-    st->index = malloc(n * sizeof *st->index);
-    if (!st->start || !st->index) return 0;
+    st->ys = malloc(n * sizeof *st->ys);
+    if (!st->start || !st->ys) return 0;
 #define CELL_OF_KEY(j) (cell_of(st, 1, pb->x[2 * (j) + 1]) * st->g[0] + cell_of(st, 0, pb->x[2 * (j)]))
     for (size_t j = 0; j < n; j++) st->start[CELL_OF_KEY(j) + 1]++;
     for (size_t c = 0; c < nc; c++) st->start[c + 1] += st->start[c];
@@ -738,13 +777,29 @@ static int grid2d(nw_dense_state *st, const nw_problem *pb)
         size_t at = st->start[CELL_OF_KEY(j)]++;
         st->keys[at] = pb->x[2 * j];
         st->keys[n + at] = pb->x[2 * j + 1];
-        st->index[at] = j;
+        st->ys[at] = pb->y[j];
     }
     /* start[c] now holds the end of cell c: shift back */
     for (size_t c = nc; c > 0; c--) st->start[c] = st->start[c - 1];
     st->start[0] = 0;
 #undef CELL_OF_KEY
     return 1;
+}
+
+/* d = 2: the place in the keys' order of key j of pb (n if none): in its
+ * cell, the first key with the same bits of x0, x1 and y -- keys equal in
+ * all three add the same terms, so leaving out any one of them gives the
+ * same sums. */
+static size_t grid_pos(const nw_dense_state *st, const nw_problem *pb, size_t j)
+{
+    const size_t n = st->n;
+    const size_t c = cell_of(st, 1, pb->x[2 * j + 1]) * st->g[0] + cell_of(st, 0, pb->x[2 * j]);
+    for (size_t a = st->start[c]; a < st->start[c + 1]; a++)
+        if (memcmp(&st->keys[a], &pb->x[2 * j], sizeof(double)) == 0 &&
+            memcmp(&st->keys[n + a], &pb->x[2 * j + 1], sizeof(double)) == 0 &&
+            memcmp(&st->ys[a], &pb->y[j], sizeof(double)) == 0)
+            return a;
+    return n;
 }
 
 nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
@@ -763,8 +818,10 @@ nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
     for (size_t k = 0; k < d; k++) st->lo[k] = INFINITY, st->hi[k] = -INFINITY;
     for (size_t j = 0; j < n; j++)
         for (size_t k = 0; k < d; k++) {
-            st->lo[k] = fmin(st->lo[k], pb->x[j * d + k]);
-            st->hi[k] = fmax(st->hi[k], pb->x[j * d + k]);
+            /* (not fmin/fmax: without -ffinite-math-only those are calls) */
+            const double v = pb->x[j * d + k];
+            st->lo[k] = v < st->lo[k] ? v : st->lo[k];
+            st->hi[k] = v > st->hi[k] ? v : st->hi[k];
         }
     if (d == 1) {
         memcpy(st->keys, pb->x, n * sizeof *st->keys);
@@ -775,7 +832,7 @@ nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
     if (pb->f32) {
         st->yf = malloc(n * sizeof *st->yf);
         if (!st->yf) goto nomem;
-        for (size_t j = 0; j < n; j++) st->yf[j] = (float) pb->y[j];
+        for (size_t j = 0; j < n; j++) st->yf[j] = (float) (d == 1 ? pb->y : st->ys)[j];
     }
     *out = st;
     return NW_OK;
@@ -786,9 +843,10 @@ nomem:
 
 /* The nearest key of a query (the skipped key left out). */
 typedef struct nearest {
-    double s;          /* its |u| (d = 1) or t (d = 2), as the sums compute it */
+    double s;          /* its |u| (d = 1) or t (d = 2, in the sums' units), as the sums compute it */
     double logscale;   /* log K there: -|u|^2/2 or -(sum |u|), u in the problem's units */
     double dist;       /* |u| (Euclidean, or the sum of |u_k| for Laplace): the f32 check */
+    double sv;         /* d = 1: its |v| = |(q - x) (w L)|, as the sums compute it */
 } nearest;
 
 /* d = 1: the smallest |u| = |(q - x) w| over the keys but skip, from the
@@ -797,7 +855,7 @@ typedef struct nearest {
  * only if it has no duplicate is its sorted place passed over.  Returns 0
  * if no key is left (n = 1, skipped). */
 static int nearest1d(const nw_dense_state *st, const nw_problem *pb, double q, size_t skip,
-                     double w, int laplace, nearest *nr)
+                     double w, double wl, int laplace, nearest *nr)
 {
     const double *xs = st->keys;
     const size_t n = st->n;
@@ -809,11 +867,19 @@ static int nearest1d(const nw_dense_state *st, const nw_problem *pb, double q, s
     size_t pos = lower_bound(xs, n, q);
     size_t left = pos > 0 && pos - 1 == ex ? pos - 1 : pos;   /* candidate left - 1 */
     size_t right = pos == ex ? pos + 1 : pos;                   /* candidate right */
-    double best = INFINITY;
-    if (left > 0) best = fabs((q - xs[left - 1]) * w);
-    if (right < n) best = fmin(best, fabs((q - xs[right]) * w));
+    double best = INFINITY, bv = INFINITY;
+    if (left > 0) {
+        best = fabs((q - xs[left - 1]) * w);
+        bv = fabs((q - xs[left - 1]) * wl);
+    }
+    if (right < n) {
+        double t = fabs((q - xs[right]) * w), tv = fabs((q - xs[right]) * wl);
+        best = t < best ? t : best;
+        bv = tv < bv ? tv : bv;
+    }
     if (best == INFINITY) return 0;
     nr->s = best;
+    nr->sv = bv;
     nr->dist = best;
     nr->logscale = laplace ? -best : -0.5 * best * best;
     return 1;
@@ -831,14 +897,14 @@ static ALWAYS_INLINE float dist2df(float u0, float u1, int laplace)
     return laplace ? fabsf(u0) + fabsf(u1) : u0 * u0 + u1 * u1;
 }
 
-/* d = 2: t of prepared key i, the skipped key's as inf, in the precision
- * of the sums. */
+/* d = 2: t of prepared key i (the key at place `skip` of the keys' order:
+ * inf), in the precision and units of the sums (w scaled by L). */
 static ALWAYS_INLINE double dist2d_at(const nw_dense_state *st, const double *q, size_t skip,
                                       const double *w, int laplace, int f32, size_t i)
 {
     const double v0 = (q[0] - st->keys[i]) * w[0], v1 = (q[1] - st->keys[st->n + i]) * w[1];
     double t = f32 ? (double) dist2df((float) v0, (float) v1, laplace) : dist2d(v0, v1, laplace);
-    return st->index[i] == skip ? INFINITY : t;
+    return i == skip ? INFINITY : t;
 }
 
 /* d = 2: a lower bound on the part of t along input k of any key beyond
@@ -848,13 +914,15 @@ static ALWAYS_INLINE double dist2d_at(const nw_dense_state *st, const double *q,
 static ALWAYS_INLINE double gap_part(const nw_dense_state *st, size_t k, double qk, double edge,
                                      double wk, int laplace, int f32)
 {
-    double gap = fmax(fabs(qk - edge) - 1e-9 * st->cw[k], 0) * fabs(wk);
+    double gap = fabs(qk - edge) - 1e-9 * st->cw[k];
+    gap = (gap > 0 ? gap : 0) * fabs(wk);
     return f32 ? (double) dist2df((float) gap, 0, laplace) : dist2d(gap, 0, laplace);
 }
 
-/* d = 2: the smallest t over the keys but skip, in the precision of the
- * sums, by rings of grid cells around q's cell (clamped
- * to the grid) until every key outside the rings searched is provably
+/* d = 2: the smallest t over the keys but the one at place skip of the
+ * keys' order, in the precision and units (w) of the sums, by rings of
+ * grid cells around q's cell (clamped to the grid) until every key
+ * outside the rings searched is provably
  * farther than the best (or none is left).  A few cells for a query among
  * the keys; O(n) at worst (a query far outside).  Returns 0 if no key is
  * left. */
@@ -889,10 +957,22 @@ static ALWAYS_INLINE int nearest2d(const nw_dense_state *st, const nw_problem *p
         }
         /* any key not searched is beyond one of the block's open sides */
         double bound = INFINITY;
-        if (c0 >= r + 1) bound = fmin(bound, gap_part(st, 0, q[0], st->lo[0] + (double) (c0 - r) * st->cw[0], w[0], laplace, f32));
-        if (c0 + r + 1 < g0) bound = fmin(bound, gap_part(st, 0, q[0], st->lo[0] + (double) (c0 + r + 1) * st->cw[0], w[0], laplace, f32));
-        if (c1 >= r + 1) bound = fmin(bound, gap_part(st, 1, q[1], st->lo[1] + (double) (c1 - r) * st->cw[1], w[1], laplace, f32));
-        if (c1 + r + 1 < g1) bound = fmin(bound, gap_part(st, 1, q[1], st->lo[1] + (double) (c1 + r + 1) * st->cw[1], w[1], laplace, f32));
+        if (c0 >= r + 1) {
+            double b = gap_part(st, 0, q[0], st->lo[0] + (double) (c0 - r) * st->cw[0], w[0], laplace, f32);
+            bound = b < bound ? b : bound;
+        }
+        if (c0 + r + 1 < g0) {
+            double b = gap_part(st, 0, q[0], st->lo[0] + (double) (c0 + r + 1) * st->cw[0], w[0], laplace, f32);
+            bound = b < bound ? b : bound;
+        }
+        if (c1 >= r + 1) {
+            double b = gap_part(st, 1, q[1], st->lo[1] + (double) (c1 - r) * st->cw[1], w[1], laplace, f32);
+            bound = b < bound ? b : bound;
+        }
+        if (c1 + r + 1 < g1) {
+            double b = gap_part(st, 1, q[1], st->lo[1] + (double) (c1 + r + 1) * st->cw[1], w[1], laplace, f32);
+            bound = b < bound ? b : bound;
+        }
         if (bound == INFINITY || bound >= best) break;
     }
     if (arg == n) return 0;
@@ -904,21 +984,24 @@ static ALWAYS_INLINE int nearest2d(const nw_dense_state *st, const nw_problem *p
     return 1;
 }
 
-/* The 1-d sums over keys [t0, t1) with the nearest key's |u| = s known. */
+/* The 1-d sums over keys [t0, t1) with the nearest key's |v| = s known,
+ * v = (q - x) (w L) (wl = w L): the base-2 exponent s^2 - v^2 (one fused
+ * multiply-subtract, the limit loop's form; Laplace, L = 1: (|u| - s) /
+ * -ln 2); see "the prepared paths". */
 static ALWAYS_INLINE void fused1d_f64(const double *x, const double *y, size_t t0, size_t t1,
-                                      double q, double w, double s, int laplace, int linear,
+                                      double q, double wl, double s, int laplace, int linear,
                                       int grad, sums1d *S)
 {
-    const double K = -0.5 * LOG2E, sK = s * K;
+    const double s2 = s * s;
     for (size_t j0 = t0; j0 < t1; j0 += FAST_TILE) {
         const size_t j1 = t1 - j0 > FAST_TILE ? j0 + FAST_TILE : t1;
         double a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
         for (size_t t = j0; t < j1; t++) {
-            double v = (q - x[t]) * w, av = fabs(v);
-            /* exponent2 with the constant folded into a fused multiply-add */
-            double a = laplace ? (av - s) * -LOG2E : (av - s) * (av * K + sK);
-            double e = exp2_poly(a < ZERO_EXP2_ARG ? ZERO_EXP2_ARG : a);
+            double v = (q - x[t]) * wl;
+            double a = laplace ? (fabs(v) - s) * -LOG2E : s2 - v * v;
+            double e = exp2_poly(a);
+            e = a < DROP_EXP2_ARG ? 0 : e;
             double yt = y[t];
             a0 += e;
             b0 += e * yt;
@@ -943,18 +1026,19 @@ static ALWAYS_INLINE void fused1d_f64(const double *x, const double *y, size_t t
 /* The same in float: v formed in double and rounded once, y rounded when
  * prepared, float sums within a tile, double across tiles. */
 static ALWAYS_INLINE void fused1d_f32(const double *x, const float *yf, size_t t0, size_t t1,
-                                      double q, double w, float s, int laplace, int linear,
+                                      double q, double wl, float s, int laplace, int linear,
                                       int grad, sums1d *S)
 {
-    const float K = (float) (-0.5 * LOG2E), sK = s * K;
+    const float s2 = s * s;
     for (size_t j0 = t0; j0 < t1; j0 += FAST_TILE) {
         const size_t j1 = t1 - j0 > FAST_TILE ? j0 + FAST_TILE : t1;
         float a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0, g2 = 0, h0 = 0, h1 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, b0, b1, g0, g1, g2, h0, h1)
         for (size_t t = j0; t < j1; t++) {
-            float v = (float) ((q - x[t]) * w), av = fabsf(v);
-            float a = laplace ? (av - s) * (float) -LOG2E : (av - s) * (av * K + sK);
-            float e = exp2f_poly(a < ZERO_EXP2_ARGF ? ZERO_EXP2_ARGF : a);
+            float v = (float) ((q - x[t]) * wl);
+            float a = laplace ? (fabsf(v) - s) * (float) -LOG2E : s2 - v * v;
+            float e = exp2f_poly(a);
+            e = a < DROP_EXP2_ARGF ? 0 : e;
             float yt = yf[t];
             a0 += e;
             b0 += e * yt;
@@ -984,25 +1068,33 @@ static ALWAYS_INLINE int prepared1d(const nw_problem *pb, double q, size_t skip,
     const nw_dense_state *st = pb->dense;
     const size_t n = pb->n;
     const double w = pb->w[0];
-    const double umax = fmax(fabs((q - st->keys[0]) * w), fabs((q - st->keys[n - 1]) * w));
+    const double ulim = pb->f32 ? 1e18 : 1e150;
     int f32 = pb->f32;
-    if ((linear && mo->shift[0] != 0) || !(umax <= (f32 ? 1e18 : 1e150))) return 0;
+    if ((linear && mo->shift[0] != 0) || !(fabs((q - st->keys[0]) * w) <= ulim) ||
+        !(fabs((q - st->keys[n - 1]) * w) <= ulim))
+        return 0;
+    /* Gaussian: the weight scaled by L, so that the base-2 exponent is
+     * s^2 - v^2 (Laplace: L = 1) */
+    const double L = laplace ? 1 : sqrt(0.5 * LOG2E), wl = w * L;
     nearest nr;
-    if (!nearest1d(st, pb, q, skip, w, laplace, &nr)) {
+    if (!nearest1d(st, pb, q, skip, w, wl, laplace, &nr)) {
         mo->logscale = -INFINITY;   /* no key: the sums are 0 */
         return 1;
     }
+    /* Gaussian far from every key: the tile path's exact product of
+     * differences (Laplace's exponent here is that already) */
+    if (!laplace && nr.s * nr.s > FAR_T) return 0;
     if (nr.dist > F32_MAX_S) f32 = 0;   /* far from every key: in double (dense1d_f32) */
     size_t r1 = skip < n ? skip + 1 : n, r0 = skip < n ? skip : n;
     sums1d S = { 0 };
     if (f32) {
-        fused1d_f32(pb->x, st->yf, 0, r0, q, w, (float) nr.s, laplace, linear, grad, &S);
-        fused1d_f32(pb->x, st->yf, r1, n, q, w, (float) nr.s, laplace, linear, grad, &S);
+        fused1d_f32(pb->x, st->yf, 0, r0, q, wl, (float) nr.sv, laplace, linear, grad, &S);
+        fused1d_f32(pb->x, st->yf, r1, n, q, wl, (float) nr.sv, laplace, linear, grad, &S);
     } else {
-        fused1d_f64(pb->x, pb->y, 0, r0, q, w, nr.s, laplace, linear, grad, &S);
-        fused1d_f64(pb->x, pb->y, r1, n, q, w, nr.s, laplace, linear, grad, &S);
+        fused1d_f64(pb->x, pb->y, 0, r0, q, wl, nr.sv, laplace, linear, grad, &S);
+        fused1d_f64(pb->x, pb->y, r1, n, q, wl, nr.sv, laplace, linear, grad, &S);
     }
-    put1d(pb, &S, mo);
+    put1d(pb, &S, L, L * L, mo);
     mo->logscale = nr.logscale;
     return 1;
 }
@@ -1032,26 +1124,29 @@ typedef struct sums2d {
         b[0] += P##b0; b[1] += P##b1; b[2] += P##b2; \
     } while (0)
 
-/* The 2-d sums over keys [t0, t1) with the nearest key's t = s known, one
+/* The 2-d sums over keys [t0, t1) of the prepared order (x0, x1: the two
+ * inputs; y in the same order) with the nearest key's t = s known, one
  * definition for R = double and float: u formed in double and rounded once
  * to R, y of type YT (f32: rounded when prepared), R sums within a tile,
  * double across tiles; the derivative moments have the weights e rho(u_k)
- * (c_: k = 0, d_: k = 1). */
-#define FUSED2D(NAME, R, YT, DIST, EXP2, MINARG) \
-static ALWAYS_INLINE void NAME(const double *x, const YT *y, size_t t0, size_t t1, const double *q, \
-                               const double *w, R s, int laplace, int linear, int grad, \
-                               sums2d *S) \
+ * (c_: k = 0, d_: k = 1).  Gaussian: the weights w carry L (see "the
+ * prepared paths"), t = DIST(v) is in base-2 units and the exponent is
+ * (s - v0^2) - v1^2; Laplace: (s - t) / ln 2. */
+#define FUSED2D(NAME, R, YT, DIST, EXP2, DROPARG) \
+static ALWAYS_INLINE void NAME(const double *x0, const double *x1, const YT *y, size_t t0, \
+                               size_t t1, const double *q, const double *w, R s, int laplace, \
+                               int linear, int grad, sums2d *S) \
 { \
     const double q0 = q[0], q1 = q[1], w0 = w[0], w1 = w[1]; \
-    const R K = (R) (laplace ? LOG2E : 0.5 * LOG2E); \
     for (size_t j0 = t0; j0 < t1; j0 += FAST_TILE) { \
         const size_t j1 = t1 - j0 > FAST_TILE ? j0 + FAST_TILE : t1; \
         SUMS2D_ZERO(R, a_); SUMS2D_ZERO(R, c_); SUMS2D_ZERO(R, d_); \
         _Pragma("omp simd reduction(+:a_00, a_01, a_02, a_11, a_12, a_22, a_b0, a_b1, a_b2, c_00, c_01, c_02, c_11, c_12, c_22, c_b0, c_b1, c_b2, d_00, d_01, d_02, d_11, d_12, d_22, d_b0, d_b1, d_b2)") \
         for (size_t t = j0; t < j1; t++) { \
-            R v0 = (R) ((q0 - x[2 * t]) * w0), v1 = (R) ((q1 - x[2 * t + 1]) * w1); \
-            R a = (s - DIST(v0, v1, laplace)) * K; \
-            R e = EXP2(a < MINARG ? MINARG : a); \
+            R v0 = (R) ((q0 - x0[t]) * w0), v1 = (R) ((q1 - x1[t]) * w1); \
+            R a = laplace ? (s - DIST(v0, v1, laplace)) * (R) LOG2E : s - v0 * v0 - v1 * v1; \
+            R e = EXP2(a); \
+            e = a < DROPARG ? 0 : e; \
             R yt = (R) y[t]; \
             SUMS2D_ADD(R, a_, e); \
             if (grad) { \
@@ -1065,34 +1160,33 @@ static ALWAYS_INLINE void NAME(const double *x, const YT *y, size_t t0, size_t t
     } \
 }
 
-FUSED2D(fused2d_f64, double, double, dist2d, exp2_poly, ZERO_EXP2_ARG)
-FUSED2D(fused2d_f32, float, float, dist2df, exp2f_poly, ZERO_EXP2_ARGF)
+FUSED2D(fused2d_f64, double, double, dist2d, exp2_poly, DROP_EXP2_ARG)
+FUSED2D(fused2d_f32, float, float, dist2df, exp2f_poly, DROP_EXP2_ARGF)
 
-/* Store 2-d sums as moments: r = 1 or 3. */
-static void put2d(const nw_problem *pb, const sums2d *S, nw_moments *mo)
+/* Store 2-d sums as moments: r = 1 or 3.  The sums were formed with
+ * v = L u and rho' = -dist(v) = Rs rho (Gaussian Rs = L^2; Laplace L = 1):
+ * each moment is scaled back by 1 / L per slope column and 1 / Rs for the
+ * derivative weights, in double. */
+static void put2d(const nw_problem *pb, const sums2d *S, double L, double Rs, nw_moments *mo)
 {
     const size_t r = mo->r;
     const double *a[3] = { S->a, S->c, S->d }, *b[3] = { S->b, S->cb, S->db };
     static const int tri[3][3] = { { 0, 1, 2 }, { 1, 3, 4 }, { 2, 4, 5 } };
+    const double il = 1 / L, col[3] = { 1, il, il };
     for (size_t g = 0; g <= (pb->grad ? 2u : 0u); g++) {
         double *A = g == 0 ? mo->A : mo->dA + (g - 1) * r * r;
         double *B = g == 0 ? mo->B : mo->dB + (g - 1) * r;
+        const double f = g == 0 ? 1 : 1 / Rs;
         for (size_t i = 0; i < r; i++) {
-            for (size_t j = 0; j < r; j++) A[i * r + j] = a[g][tri[i][j]];
-            B[i] = b[g][i];
+            for (size_t j = 0; j < r; j++) A[i * r + j] = a[g][tri[i][j]] * (f * col[i] * col[j]);
+            B[i] = b[g][i] * (f * col[i]);
         }
     }
 }
 
-/* Beyond this t of the nearest key (8 bandwidths, Gaussian) the 2-d
- * exponents s - t carry errors of ~t ulps, more than 64: the general path
- * takes such queries (it rounds its scores as the tree engine does, and
- * speed does not matter there). */
-#define FAR2D 64.0
-
 /* d = 2 with prepared keys.  Returns 0 where it does not apply (shifted
  * slope columns, some |u| beyond 1e150 -- 1e18 in f32, the nearest key
- * beyond FAR2D): the general path runs. */
+ * beyond FAR_T): the general path runs. */
 static ALWAYS_INLINE int prepared2d(const nw_problem *pb, const double *q, size_t skip,
                                     nw_moments *mo, int laplace, int linear, int grad)
 {
@@ -1101,33 +1195,43 @@ static ALWAYS_INLINE int prepared2d(const nw_problem *pb, const double *q, size_
     const double *w = pb->w;
     int f32 = pb->f32;
     for (size_t k = 0; k < 2; k++) {
-        double umax = fmax(fabs((q[k] - st->lo[k]) * w[k]), fabs((q[k] - st->hi[k]) * w[k]));
-        if ((linear && mo->shift[k] != 0) || !(umax <= (f32 ? 1e18 : 1e150))) return 0;
+        const double ulim = f32 ? 1e18 : 1e150;
+        if ((linear && mo->shift[k] != 0) || !(fabs((q[k] - st->lo[k]) * w[k]) <= ulim) ||
+            !(fabs((q[k] - st->hi[k]) * w[k]) <= ulim))
+            return 0;
     }
+    /* the key left out, at its place in the keys' order */
+    size_t pos = n;
+    if (skip < n && (pos = grid_pos(st, pb, skip)) == n) return 0;
+    /* Gaussian: the weights scaled by L, so that the base-2 exponent is
+     * (s - v0^2) - v1^2 (Laplace: L = 1) */
+    const double L = laplace ? 1 : sqrt(0.5 * LOG2E);
+    const double wl[2] = { w[0] * L, w[1] * L };
     nearest nr;
     if (f32) {
-        if (!nearest2d(st, pb, q, skip, w, laplace, 1, &nr)) {
+        if (!nearest2d(st, pb, q, pos, wl, laplace, 1, &nr)) {
             mo->logscale = -INFINITY;
             return 1;
         }
         if (nr.dist > F32_MAX_S) f32 = 0;   /* far from every key: in double */
     }
-    if (!f32 && !nearest2d(st, pb, q, skip, w, laplace, 0, &nr)) {
+    if (!f32 && !nearest2d(st, pb, q, pos, wl, laplace, 0, &nr)) {
         mo->logscale = -INFINITY;
         return 1;
     }
-    if (nr.s > FAR2D) return 0;
-    size_t r1 = skip < n ? skip + 1 : n, r0 = skip < n ? skip : n;
+    if ((laplace ? nr.dist : nr.dist * nr.dist) > FAR_T) return 0;
+    size_t r1 = pos < n ? pos + 1 : n;
+    const double *x0 = st->keys, *x1 = st->keys + n;
     sums2d S;
     memset(&S, 0, sizeof S);
     if (f32) {
-        fused2d_f32(pb->x, st->yf, 0, r0, q, w, (float) nr.s, laplace, linear, grad, &S);
-        fused2d_f32(pb->x, st->yf, r1, n, q, w, (float) nr.s, laplace, linear, grad, &S);
+        fused2d_f32(x0, x1, st->yf, 0, pos, q, wl, (float) nr.s, laplace, linear, grad, &S);
+        fused2d_f32(x0, x1, st->yf, r1, n, q, wl, (float) nr.s, laplace, linear, grad, &S);
     } else {
-        fused2d_f64(pb->x, pb->y, 0, r0, q, w, nr.s, laplace, linear, grad, &S);
-        fused2d_f64(pb->x, pb->y, r1, n, q, w, nr.s, laplace, linear, grad, &S);
+        fused2d_f64(x0, x1, st->ys, 0, pos, q, wl, nr.s, laplace, linear, grad, &S);
+        fused2d_f64(x0, x1, st->ys, r1, n, q, wl, nr.s, laplace, linear, grad, &S);
     }
-    put2d(pb, &S, mo);
+    put2d(pb, &S, L, L * L, mo);
     mo->logscale = nr.logscale;
     return 1;
 }

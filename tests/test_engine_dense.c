@@ -30,6 +30,7 @@
 
 #include "engine.h"
 #include "estimate.h"
+#include "exp2_poly.h"
 #include "testutil.h"
 
 #define EPS DBL_EPSILON
@@ -331,6 +332,62 @@ static void test_exp_accuracy(void **state)
     nw_moments_free(mo);
 }
 
+/* exp2_poly and exp2f_poly over their whole domains, [-1021, 0] and
+ * [-125, 0], against exp2l, in ulps of the result: 2^k is applied by an
+ * integer add to the exponent field (exact while the result is normal), so
+ * the error is the polynomial's on [-1/2, 1/2] (Horner's rounding).  With
+ * fused multiply-adds, as the engine's AVX2 / AVX-512 copies run it: below
+ * 1 ulp (exp2_poly.h: 0.94 ulp, measured against mpmath; exp2f_poly 0.89);
+ * without (the SSE2 copy, and this file's own arithmetic): below 1.25 ulp
+ * (measured 1.12, 1.17).  Exactly 2^a at the integers (f = 0, p = 1): 1 at
+ * 0, 2^-1021 (2^-125) at the bottom. */
+#define EXP2_DOMAIN_WORST(NAME) \
+static void NAME(double *worst, double *worstf) \
+{ \
+    *worst = *worstf = 0; \
+    for (long i = 0; i <= 2042000; i++) { \
+        double a = -(double) i / 2000.0 - (double) (i % 7) * 0x1p-30;   /* off the grid a little */ \
+        if (a < -1021) a = -1021; \
+        long double ref = exp2l((long double) a); \
+        double err = (double) fabsl((exp2_poly(a) - ref) / ldexpl(1, ilogbl(ref) - 52)); \
+        *worst = err > *worst ? err : *worst; \
+    } \
+    for (long i = 0; i <= 1250000; i++) { \
+        float a = -(float) i / 10000.0f; \
+        if (a < -125.0f) a = -125.0f; \
+        long double ref = exp2l((long double) a); \
+        double err = (double) fabsl((exp2f_poly(a) - ref) / ldexpl(1, ilogbl(ref) - 23)); \
+        *worstf = err > *worstf ? err : *worstf; \
+    } \
+}
+EXP2_DOMAIN_WORST(exp2_domain_plain)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("fma")
+#pragma GCC optimize("fp-contract=fast")
+EXP2_DOMAIN_WORST(exp2_domain_fma)
+#pragma GCC pop_options
+#define HAVE_EXP2_DOMAIN_FMA 1
+#endif
+
+static void test_exp2_poly_domain(void **state)
+{
+    (void) state;
+    double worst, worstf;
+    exp2_domain_plain(&worst, &worstf);
+    printf("# exp2_poly, unfused: worst %.3g ulp; exp2f_poly %.3g ulp\n", worst, worstf);
+    assert_true(worst < 1.25 && worstf < 1.25);
+#ifdef HAVE_EXP2_DOMAIN_FMA
+    if (__builtin_cpu_supports("fma")) {
+        exp2_domain_fma(&worst, &worstf);
+        printf("# exp2_poly, fused: worst %.3g ulp; exp2f_poly %.3g ulp\n", worst, worstf);
+        assert_true(worst < 1 && worstf < 1);
+    }
+#endif
+    for (int k = 0; k <= 1021; k++) assert_true(exp2_poly(-(double) k) == ldexp(1, -k));
+    for (int k = 0; k <= 125; k++) assert_true(exp2f_poly(-(float) k) == ldexpf(1, -k));
+}
+
 /* Hard cases, 1-d and 2-d, log and compact kernels: duplicates and
  * clusters, far queries, tiny and huge bandwidths. */
 static void test_hard_cases(void **state)
@@ -577,10 +634,14 @@ static void test_prepared_moments(void **state)
         }
 }
 
-/* The nearest key's weight is exactly 1 in the prepared paths: one key;
- * two equal nearest keys and a far one (exactly 2; one of them left out:
- * exactly 1, the other duplicate found by the search); the unique nearest
- * key left out (the next one is exactly 1); f32 the same. */
+/* The nearest key's weight is 1 in the prepared paths: one key; two equal
+ * nearest keys and a far one (2; one of them left out: 1, the other
+ * duplicate found by the search); the unique nearest key left out (the
+ * next one is 1); f32 the same.  Exactly for Laplace; the Gaussian's
+ * exponents s^2 - v^2 and (s - v0^2) - v1^2 are within ~eps s^2, ~eps s
+ * of 0 for the nearest key (engine_dense.c, "the prepared paths"): there
+ * within 8 ulps of the precision (s < 2 here), and exactly 1 for a query
+ * on the key. */
 static void test_prepared_exact(void **state)
 {
     (void) state;
@@ -598,32 +659,111 @@ static void test_prepared_exact(void **state)
                 nw_engine *e = prepared_engine(&pb);
                 nw_moments *mo;
                 assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+                /* exact, or within 8 ulps (Gaussian) */
+                const double ulps = !laplace ? 8 * (f32 ? 0x1p-24 : EPS) : 0;
+#define NEAR(v, ref) (fabs((v) - (ref)) <= ulps * fabs((double) (ref)))
                 nw_engine_moments(e, q, NW_NO_SKIP, mo);
-                assert_true(mo->A[0] == 1 && mo->B[0] == 1.5);
+                assert_true(NEAR(mo->A[0], 1) && NEAR(mo->B[0], 1.5));
+                nw_engine_moments(e, x1 + 0, NW_NO_SKIP, mo);   /* on the key (d = 2: its x0) */
+                if (d == 1) assert_true(mo->A[0] == 1 && mo->B[0] == 1.5);
+                nw_engine_moments(e, x, NW_NO_SKIP, mo);        /* d = 2: on the key */
+                if (d == 2) assert_true(mo->A[0] == 1 && mo->B[0] == 1.5);
                 nw_engine_moments(e, q, 0, mo);
                 assert_true(mo->A[0] == 0 && mo->logscale == -INFINITY);
                 nw_engine_free(e);
                 pb.n = 3;
                 e = prepared_engine(&pb);
                 nw_engine_moments(e, q, NW_NO_SKIP, mo);
-                assert_true(mo->A[0] == 2 && mo->B[0] == -0.5);
+                assert_true(NEAR(mo->A[0], 2) && NEAR(mo->B[0], -0.5));
                 nw_engine_moments(e, q, 1, mo);
-                assert_true(mo->A[0] == 1 && mo->B[0] == 1.5);
+                assert_true(NEAR(mo->A[0], 1) && NEAR(mo->B[0], 1.5));
                 nw_engine_free(e);
                 pb.n = 4;   /* key 3 nearest to this query, unique */
                 double q3[2] = { 0.85, 0.25 };
                 e = prepared_engine(&pb);
                 nw_engine_moments(e, q3, 3, mo);   /* keys 0 and 1 nearest, key 2 far */
-                assert_true(mo->A[0] == 2 && mo->B[0] == -0.5);
+                assert_true(NEAR(mo->A[0], 2) && NEAR(mo->B[0], -0.5));
                 if (d == 1) {
                     nw_engine_moments(e, x1 + 3, 3, mo);   /* at the key left out */
-                    assert_true(mo->A[0] == 2 && mo->B[0] == -0.5);
+                    assert_true(NEAR(mo->A[0], 2) && NEAR(mo->B[0], -0.5));
                 }
+#undef NEAR
                 nw_engine_moments(e, q3, NW_NO_SKIP, mo);
                 assert_true(mo->A[0] > 1 && mo->A[0] < 2);
                 nw_moments_free(mo);
                 nw_engine_free(e);
             }
+}
+
+/* The prepared paths, d = 1 and 2 (2-d: keys in grid order, y copied into
+ * it, the key left out found by grid_pos; Gaussian exponents s^2 - v^2 and
+ * (s - v0^2) - v1^2 with v = u L) against the long-double reference, f64
+ * and f32, both log kernels, local constant and linear, with the
+ * derivative moments: queries at 0.3 to 7.9 bandwidths beyond the data
+ * (the nearest key's t up to ~64 = FAR_T, where the exponents lose ~3 eps
+ * t; beyond, the tile or general path), on keys duplicated in x only (y
+ * differs: leaving out one must not leave out the other) and in x and y,
+ * left out either way.  f64 within check_query's 16 eps + 8 d eps
+ * |logscale| (the stated ~3 eps t nats per weight, t = 2 |logscale|; sums
+ * ~(8 + n / 512) eps); f32 within 128 2^-24 of each moment's sum of
+ * |terms| (dense1d_f32's analysis: u rounding (2 s^2 + 1) 2^-24 with
+ * s <= 4, tile sums 31 2^-24, exp2f and y ~2^-23 each; beyond s = 4
+ * bandwidths the f64 loop runs). */
+static void test_prepared_distance(void **state)
+{
+    (void) state;
+    const size_t n = 700;
+    double worst[2][2] = { { 0, 0 }, { 0, 0 } };
+    for (size_t d = 1; d <= 2; d++) {
+        double *x = malloc(d * n * sizeof *x), *y = malloc(n * sizeof *y);
+        assert_true(x && y);
+        make_data(n, d, 1, x, y);                 /* key i + 5 = key i in x, y differs (i % 7 == 0) */
+        memcpy(x + d * 11, x + d * 10, d * sizeof *x);
+        y[11] = y[10];                            /* key 11 = key 10 in x and y */
+        const double bw[] = { 0.3, 1, 2, 3, 4, 4.5, 5, 6, 7, 7.9 };
+        for (int f32 = 0; f32 <= 1; f32++)
+            for (int laplace = 0; laplace <= 1; laplace++)
+                for (int linear = 0; linear <= 1; linear++)
+                    for (int grad = 0; grad <= 1; grad++) {
+                        double w[2] = { 7, 9 };
+                        nw_problem pb = { .x = x, .y = y, .n = n, .d = d, .p = 1, .w = w,
+                                          .kernel = laplace ? NW_KERNEL_LAPLACE : NW_KERNEL_GAUSSIAN,
+                                          .linear = linear, .grad = grad, .f32 = f32 };
+                        nw_engine *e = prepared_engine(&pb);
+                        nw_moments *mo;
+                        assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
+                        const double tol = f32 ? 128 * 0x1p-24 : 16 * EPS;
+                        for (size_t i = 0; i < sizeof bw / sizeof *bw; i++)
+                            for (int side = 0; side < 2; side++) {
+                                /* beyond the right edge (x0 = 1 + ...) or below (x1 = -...) */
+                                double q[2] = { side ? 0.37 : 1 + bw[i] / w[0], side ? -bw[i] / w[1] : 0.61 };
+                                if (d == 1 && side) q[0] = -bw[i] / w[0];
+                                check_query(e->pb, mo, q, NW_NO_SKIP, tol);
+                                check_query(e->pb, mo, q, (size_t) (i * 67 + side), tol);
+                            }
+                        /* on duplicated keys, left out */
+                        const size_t on[] = { 0, 5, 0, 5, 10, 11, 10, 11 }, out[] = { 0, 0, 5, 5, 10, 10, 11, 11 };
+                        for (size_t i = 0; i < 8; i++) check_query(e->pb, mo, x + d * on[i], out[i], tol);
+                        /* the prediction at the farthest queries, against the
+                         * long-double moments: error / the weighted mean |y| */
+                        for (size_t i = 0; i < sizeof bw / sizeof *bw; i++) {
+                            double q[2] = { 1 + bw[i] / w[0], 0.61 };
+                            ref_moments R;
+                            const double zero[2] = { 0, 0 };
+                            nw_engine_dense(e->pb, q, NW_NO_SKIP, mo);
+                            ref_compute(&pb, q, NW_NO_SKIP, zero, &R);
+                            double err = (double) fabsl((mo->B[0] / mo->A[0] - R.B[0] / R.A[0]) / (R.sB[0] / R.A[0]));
+                            if (!linear && err > worst[d - 1][f32]) worst[d - 1][f32] = err;
+                        }
+                        nw_moments_free(mo);
+                        nw_engine_free(e);
+                    }
+        free(x);
+        free(y);
+    }
+    printf("# prepared, queries to 7.9 bandwidths out: worst local-constant error / weighted mean |y|: "
+           "d = 1 f64 %.2g eps, f32 %.2g 2^-24; d = 2 f64 %.2g eps, f32 %.2g 2^-24\n", worst[0][0] / EPS,
+           worst[0][1] / 0x1p-24, worst[1][0] / EPS, worst[1][1] / 0x1p-24);
 }
 
 /* Solve the long-double moments (r = 1 or 3, p = 1) for the prediction. */
@@ -934,6 +1074,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp_accuracy),
+        cmocka_unit_test(test_exp2_poly_domain),
         cmocka_unit_test(test_identical_keys_exact),
         cmocka_unit_test(test_moments_small_n),
         cmocka_unit_test(test_moments_all_kernels),
@@ -942,6 +1083,7 @@ int main(void)
         cmocka_unit_test(test_f32_loss_gradient),
         cmocka_unit_test(test_prepared_moments),
         cmocka_unit_test(test_prepared_exact),
+        cmocka_unit_test(test_prepared_distance),
         cmocka_unit_test(test_predictions_2d),
         cmocka_unit_test(test_far_queries),
     };
