@@ -91,22 +91,74 @@ int cmd_predict(int argc, char **argv)
     nw_model *model = NULL;
     nw_table *queries = NULL;
     const char **x_names = NULL, **names = NULL;
-    double *q = NULL, *yhat = NULL, *table = NULL, *weights = NULL;
-    char **yhat_names = NULL;
+    const double *q = NULL;
+    const double **col = NULL;
+    double *q_copy = NULL, *yhat = NULL, *weights = NULL;
+    size_t *q_cols = NULL, *stride = NULL;
+    char **yhat_names = NULL, *qnames_buf = NULL;
     nw_diag diag = { { 0 }, 0, 0 };
     nw_status st;
     progress bar = { 0 };
 
+    /* Memory (the peak is about x, y, q, yhat and the query file's other
+     * columns, each once): the model takes the training file's numbers
+     * over; q is the query table itself when it has only the inputs, else
+     * copied out of it, and the table then drops those columns; the output
+     * is written from q, the table's rest and yhat side by side, never
+     * joined into one m x (columns) array. */
     if ((rc = model_load_or_fit(source, &o, &data, &model))) goto done;
-    data_free(&data);   /* the model has its own copies: memory for the sums */
+    data_free(&data);
     const size_t n = nw_model_n(model), d = nw_model_d(model), p = nw_model_p(model);
 
     /* the queries, by the model's input names */
     if ((rc = cli_table_read(queries_path, &queries))) goto done;
     const size_t m = nw_table_rows(queries), qcols = nw_table_cols(queries);
-    if (!(x_names = malloc(d * sizeof *x_names))) { rc = cli_error("out of memory"); goto done; }
+    x_names = malloc(d * sizeof *x_names);
+    q_cols = malloc(d * sizeof *q_cols);
+    if (!x_names || !q_cols) { rc = cli_error("out of memory"); goto done; }
     for (size_t k = 0; k < d; k++) x_names[k] = nw_model_x_name(model, k);
-    if ((rc = data_columns_by_name(queries, queries_path, x_names, d, &q))) goto done;
+    if ((rc = data_find_columns(queries, queries_path, x_names, d, q_cols))) goto done;
+    /* the output's names: the query file's (copied: dropped columns lose
+     * theirs), then yhat or yhat_NAME per output */
+    const size_t cols = qcols + p;
+    size_t len = 0;
+    for (size_t k = 0; k < qcols; k++) len += strlen(nw_table_name(queries, k)) + 1;
+    names = calloc(cols, sizeof *names);
+    yhat_names = calloc(p, sizeof *yhat_names);
+    qnames_buf = malloc(len);
+    col = malloc(cols * sizeof *col);
+    stride = malloc(cols * sizeof *stride);
+    if (!names || !yhat_names || !qnames_buf || !col || !stride) { rc = cli_error("out of memory"); goto done; }
+    char *at = qnames_buf;
+    for (size_t k = 0; k < qcols; k++) {
+        size_t l = strlen(nw_table_name(queries, k)) + 1;
+        memcpy(at, nw_table_name(queries, k), l);
+        names[k] = at;
+        at += l;
+    }
+    int whole = qcols == d;   /* the table is q, column for column */
+    for (size_t k = 0; k < d; k++) whole = whole && q_cols[k] == k;
+    if (whole) {
+        q = nw_table_data(queries);
+    } else {
+        if (!(q_copy = malloc(m * d * sizeof *q_copy))) { rc = cli_error("out of memory"); goto done; }
+        if ((st = nw_table_columns(queries, q_cols, d, q_copy)) ||
+            (st = nw_table_drop_columns(queries, q_cols, d))) {
+            rc = cli_lib_error(st, NULL, queries_path);
+            goto done;
+        }
+        q = q_copy;
+    }
+    /* where each output column is: an input in q, else the table's next
+     * remaining column; then yhat */
+    const double *rest = nw_table_data(queries);
+    const size_t rest_cols = nw_table_cols(queries);
+    for (size_t k = 0, r = 0; k < qcols; k++) {
+        size_t j = 0;
+        while (j < d && q_cols[j] != k) j++;
+        if (whole || j < d) col[k] = q + (whole ? k : j), stride[k] = d;
+        else col[k] = rest + r++, stride[k] = rest_cols;
+    }
 
     /* predictions (and weights) first; the files only once all is computed */
     size_t n_empty = 0;
@@ -136,33 +188,23 @@ int cmd_predict(int argc, char **argv)
     }
     if (interrupted()) { rc = cli_interrupted(); goto done; }
 
-    /* the output table: the query file's columns, then yhat or yhat_NAME per output */
-    const size_t cols = qcols + p;
-    const double *qdata = nw_table_data(queries);
-    table = malloc(m * cols * sizeof *table);
-    names = calloc(cols, sizeof *names);
-    yhat_names = calloc(p, sizeof *yhat_names);
-    if (!table || !names || !yhat_names) { rc = cli_error("out of memory"); goto done; }
-    for (size_t j = 0; j < m; j++) {
-        memcpy(table + j * cols, qdata + j * qcols, qcols * sizeof(double));
-        memcpy(table + j * cols + qcols, yhat + j * p, p * sizeof(double));
-    }
-    for (size_t k = 0; k < qcols; k++) names[k] = nw_table_name(queries, k);
     for (size_t c2 = 0; c2 < p; c2++) {
         const char *yname = nw_model_y_name(model, c2);
-        size_t len = strlen("yhat_") + (yname ? strlen(yname) : 24) + 1;
-        if (!(yhat_names[c2] = malloc(len))) { rc = cli_error("out of memory"); goto done; }
-        if (p == 1) snprintf(yhat_names[c2], len, "yhat");
-        else if (yname) snprintf(yhat_names[c2], len, "yhat_%s", yname);
-        else snprintf(yhat_names[c2], len, "yhat_%zu", c2 + 1);
+        size_t ylen = strlen("yhat_") + (yname ? strlen(yname) : 24) + 1;
+        if (!(yhat_names[c2] = malloc(ylen))) { rc = cli_error("out of memory"); goto done; }
+        if (p == 1) snprintf(yhat_names[c2], ylen, "yhat");
+        else if (yname) snprintf(yhat_names[c2], ylen, "yhat_%s", yname);
+        else snprintf(yhat_names[c2], ylen, "yhat_%zu", c2 + 1);
         names[qcols + c2] = yhat_names[c2];
+        col[qcols + c2] = yhat + c2;
+        stride[qcols + c2] = p;
     }
 
     if (weights_path && (st = nw_csv_write_digits(weights_path, NULL, weights, m, n, cli.digits, &diag))) {
         rc = cli_lib_error(st, &diag, weights_path);
         goto done;
     }
-    if ((st = nw_csv_write_digits(out, names, table, m, cols, cli.digits, &diag))) {
+    if ((st = nw_csv_write_columns(out, names, col, stride, m, cols, cli.digits, &diag))) {
         rc = cli_lib_error(st, &diag, out);
         goto done;
     }
@@ -174,10 +216,13 @@ done:
     for (size_t c2 = 0; yhat_names && c2 < nw_model_p(model); c2++) free(yhat_names[c2]);
     free(yhat_names);
     free(names);
-    free(table);
+    free(qnames_buf);
+    free(col);
+    free(stride);
     free(weights);
     free(yhat);
-    free(q);
+    free(q_copy);
+    free(q_cols);
     free(x_names);
     nw_table_free(queries);
     nw_model_free(model);

@@ -577,15 +577,16 @@ static int default_columns(const nw_table *table, const char *path,
     return 0;
 }
 
-int data_read(cli_data *data, const char *path, const char *x_spec, const char *y_spec)
+/* The first steps of data_read: the table, the columns chosen from it
+ * (*xc: d indices, *yc: p), and data's path, sizes and names; x and y are
+ * left NULL.  On failure everything is freed. */
+static int data_select(cli_data *data, const char *path, const char *x_spec, const char *y_spec,
+                       nw_table **table, size_t **xc_out, size_t **yc_out)
 {
-    nw_diag diag = { { 0 }, 0, 0 };
     size_t *xc = NULL, *yc = NULL, d = 0, p = 0;
     int rc;
     memset(data, 0, sizeof *data);
     data->path = path;
-    nw_status st;
-    (void) diag;
     nw_table *t = NULL;
     if ((rc = cli_table_read(path, &t))) return rc;
 
@@ -602,23 +603,13 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
     data->n = nw_table_rows(t);
     data->d = d;
     data->p = p;
-    data->x = malloc(data->n * d * sizeof(double));
-    data->y = malloc(data->n * p * sizeof(double));
     data->x_names = malloc(d * sizeof(char *));
     data->y_names = malloc(p * sizeof(char *));
-    if (!data->x || !data->y || !data->x_names || !data->y_names) {
-        rc = cli_error("out of memory");
-        goto fail;
-    }
-    if ((st = nw_table_columns(t, xc, d, data->x)) || (st = nw_table_columns(t, yc, p, data->y))) {
-        rc = cli_lib_error(st, NULL, path);
-        goto fail;
-    }
-    /* the names, copied: the table (as large as x and y) goes now */
+    /* the names, copied: the table (as large as x and y) goes soon */
     size_t len = 0;
     for (size_t k = 0; k < d; k++) len += strlen(nw_table_name(t, xc[k])) + 1;
     for (size_t c = 0; c < p; c++) len += strlen(nw_table_name(t, yc[c])) + 1;
-    if (!(data->names_buf = malloc(len))) {
+    if (!data->x_names || !data->y_names || !(data->names_buf = malloc(len))) {
         rc = cli_error("out of memory");
         goto fail;
     }
@@ -631,15 +622,35 @@ int data_read(cli_data *data, const char *path, const char *x_spec, const char *
         else data->y_names[i - d] = at;
         at += l;
     }
-    nw_table_free(t);
-    free(xc);
-    free(yc);
+    *table = t;
+    *xc_out = xc;
+    *yc_out = yc;
     return 0;
 fail:
     nw_table_free(t);
     free(xc);
     free(yc);
     data_free(data);
+    return rc;
+}
+
+int data_read(cli_data *data, const char *path, const char *x_spec, const char *y_spec)
+{
+    size_t *xc, *yc;
+    nw_table *t;
+    nw_status st;
+    int rc = data_select(data, path, x_spec, y_spec, &t, &xc, &yc);
+    if (rc) return rc;
+    const size_t n = data->n, d = data->d, p = data->p;
+    data->x = malloc(n * d * sizeof(double));
+    data->y = malloc(n * p * sizeof(double));
+    if (!data->x || !data->y) rc = cli_error("out of memory");
+    else if ((st = nw_table_columns(t, xc, d, data->x)) || (st = nw_table_columns(t, yc, p, data->y)))
+        rc = cli_lib_error(st, NULL, path);
+    nw_table_free(t);
+    free(xc);
+    free(yc);
+    if (rc) data_free(data);
     return rc;
 }
 
@@ -653,27 +664,17 @@ void data_free(cli_data *data)
     memset(data, 0, sizeof *data);
 }
 
-int data_columns_by_name(const nw_table *table, const char *path,
-                         const char *const *names, size_t count, double **out)
+int data_find_columns(const nw_table *table, const char *path, const char *const *names,
+                      size_t count, size_t *cols)
 {
-    size_t *cols = malloc(count * sizeof *cols);
-    double *v = malloc(nw_table_rows(table) * count * sizeof *v);
-    int rc = 0;
-    if (!cols || !v) { rc = cli_error("out of memory"); goto done; }
     for (size_t k = 0; k < count; k++) {
         /* by name only: "2" must not silently pick the second column */
         size_t c, ncols = nw_table_cols(table);
         for (c = 0; c < ncols; c++)
             if (strcmp(nw_table_name(table, c), names[k]) == 0) break;
-        if (c == ncols) { rc = cli_bad_input("%s: no column '%s' (an input of the model)", path, names[k]); goto done; }
+        if (c == ncols) return cli_bad_input("%s: no column '%s' (an input of the model)", path, names[k]);
         cols[k] = c;
     }
-    nw_status st = nw_table_columns(table, cols, count, v);
-    if (st) rc = cli_lib_error(st, NULL, path);
-done:
-    free(cols);
-    if (rc) { free(v); return rc; }
-    *out = v;
     return 0;
 }
 
@@ -771,18 +772,22 @@ int model_opts_parse(model_opts *o, int id, const char *arg)
     return rc;
 }
 
-int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
-              fit_info *info)
+/* model_fit once the model is made from the data (made: the status of
+ * making it; model: the model, or NULL after a failure). */
+static int model_fit_made(const cli_data *data, const model_opts *o, nw_model *model,
+                          nw_status made, nw_model **model_out, fit_info *info)
 {
     const size_t d = data->d;
-    nw_model *model = NULL;
     fit_info fi = { "fixed bandwidth", 0, 0 };
     double *h = malloc(d * sizeof *h);
     int rc = 0;
     nw_status st;
-    if (!h) return cli_error("out of memory");
+    if (!h) {
+        nw_model_free(model);
+        return cli_error("out of memory");
+    }
 
-    if ((st = nw_model_new(&model, data->x, data->y, data->n, d, data->p)) ||
+    if ((st = made) ||
         (st = nw_model_set_kernel(model, o->kernel)) ||
         (st = nw_model_set_estimator(model, o->estimator)) ||
         (st = nw_model_set_empty_policy(model, o->empty)) ||
@@ -862,6 +867,31 @@ done:
     return 0;
 }
 
+int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
+              fit_info *info)
+{
+    nw_model *model = NULL;
+    nw_status made = nw_model_new(&model, data->x, data->y, data->n, data->d, data->p);
+    return model_fit_made(data, o, model, made, model_out, info);
+}
+
+/* data_read and model_fit without x and y in data: the model takes the
+ * table's memory (nw_model_new_from_table), so that the file's numbers
+ * are never held twice (memory: predict's peak). */
+static int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model)
+{
+    size_t *xc, *yc;
+    nw_table *t;
+    int rc = data_select(data, path, o->x_spec, o->y_spec, &t, &xc, &yc);
+    if (rc) return rc;
+    nw_model *made = NULL;
+    nw_status st = nw_model_new_from_table(&made, t, xc, data->d, yc, data->p);
+    nw_table_free(t);
+    free(xc);
+    free(yc);
+    return model_fit_made(data, o, made, st, model, NULL);
+}
+
 int is_model_path(const char *path)
 {
     size_t n = strlen(path);
@@ -872,11 +902,7 @@ int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
                       nw_model **model)
 {
     const char *cmd = o->cmd;
-    if (!is_model_path(source)) {
-        int rc = data_read(data, source, o->x_spec, o->y_spec);
-        if (rc) return rc;
-        return model_fit(data, o, model, NULL);
-    }
+    if (!is_model_path(source)) return data_read_fit(data, source, o, model);
     if (o->model_flag)
         return cli_usage_error(cmd, "option %s cannot change a saved model (%s)", o->model_flag, source);
     nw_diag diag = { { 0 }, 0, 0 };

@@ -219,10 +219,11 @@ int data_read(cli_data *data, const char *path, const char *x_spec,
               const char *y_spec);
 void data_free(cli_data *data);
 
-/* The columns of `table` named by `names` (count of them) copied into a
- * malloc'd rows x count array; error naming the first missing column. */
-int data_columns_by_name(const nw_table *table, const char *path,
-                         const char *const *names, size_t count, double **out);
+/* The indices (cols, count of them) of the columns of `table` named by
+ * `names`, by name only (the first of equal names); 0, or EXIT_USAGE after
+ * an error naming the first missing column. */
+int data_find_columns(const nw_table *table, const char *path, const char *const *names,
+                      size_t count, size_t *cols);
 
 /* ---------------------------------------------------------------- models */
 
@@ -296,7 +297,9 @@ int is_model_path(const char *path);
 
 /* predict's first argument: a model file (name ending in .json: loaded;
  * then no option may change it but --empty and --threads) or training data
- * (fitted with model_fit).  *data is filled only in the second case. */
+ * (fitted as model_fit does).  *data is filled only in the second case,
+ * and without x and y: the model took the file's numbers over without a
+ * second copy (nw_model_new_from_table). */
 int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
                       nw_model **model);
 

@@ -527,6 +527,23 @@ NW_API nw_status nw_table_find(const nw_table *table, const char *name_or_index,
  * >= cols, NW_ERR_EMPTY for ncols = 0. */
 NW_API nw_status nw_table_columns(const nw_table *table, const size_t *cols,
                            size_t ncols, double *out);
+/* Remove chosen columns (0-based indices, ncols of them, repeats allowed)
+ * from the table, in place: the others keep their order and names, and the
+ * table's memory shrinks to them (no copy is made).  A table may be left
+ * with no columns (its rows stay).  NW_ERR_ARG for an index >= cols
+ * (nothing removed), NW_ERR_NOMEM. */
+NW_API nw_status nw_table_drop_columns(nw_table *table, const size_t *cols, size_t ncols);
+/* nw_model_new from columns of a table (0-based indices: d inputs xcols, p
+ * outputs ycols), named after them, without a second copy of the data:
+ * the model takes over the table's memory, which holds x once the outputs
+ * are copied out, so at most n x p doubles are allocated beyond the
+ * table's (unless d exceeds the table's columns: repeated inputs get a
+ * buffer of their own).  On success the table is left with no columns and
+ * no data (free it with nw_table_free); after a failure it is unchanged.
+ * Errors as nw_model_new, NW_ERR_ARG for an index >= cols. */
+NW_API nw_status nw_model_new_from_table(nw_model **model, nw_table *table,
+                                  const size_t *xcols, size_t d,
+                                  const size_t *ycols, size_t p);
 
 /* Write a CSV file atomically: to a temporary file beside path, renamed
  * over path only when everything was written ("-" = stdout).  names may be
@@ -544,6 +561,13 @@ NW_API nw_status nw_csv_write(const char *path, const char *const *names,
 NW_API nw_status nw_csv_write_digits(const char *path, const char *const *names,
                               const double *data, size_t rows, size_t cols,
                               int digits, nw_diag *diag);
+/* nw_csv_write_digits with each column from its own array: column j of row
+ * i is col[j][i * stride[j]] (col and stride have cols entries), so the
+ * columns of several arrays are written side by side without joining them
+ * in memory first.  NW_ERR_ARG for a NULL col[j] (when rows > 0). */
+NW_API nw_status nw_csv_write_columns(const char *path, const char *const *names,
+                               const double *const *col, const size_t *stride,
+                               size_t rows, size_t cols, int digits, nw_diag *diag);
 
 /* ---------------------------------------------------------- model files */
 

@@ -437,6 +437,93 @@ nw_status nw_table_columns(const nw_table *table, const size_t *cols, size_t nco
     return NW_OK;
 }
 
+/* Whether column c is among cols[0..ncols). */
+static int chosen(const size_t *cols, size_t ncols, size_t c)
+{
+    for (size_t j = 0; j < ncols; j++)
+        if (cols[j] == c) return 1;
+    return 0;
+}
+
+/* Remove the chosen columns in place: each row's kept values move down to
+ * the row's new start, which is never past the old one (rows shrink), so a
+ * row is never overwritten before it is read; then the buffer shrinks
+ * (realloc to less: glibc returns the tail of a large block's pages). */
+nw_status nw_table_drop_columns(nw_table *table, const size_t *cols, size_t ncols)
+{
+    if (!table || (ncols > 0 && !cols)) return NW_ERR_ARG;
+    for (size_t j = 0; j < ncols; j++)
+        if (cols[j] >= table->cols) return NW_ERR_ARG;
+    size_t keep = 0;
+    for (size_t c = 0; c < table->cols; c++) keep += !chosen(cols, ncols, c);
+    if (keep == table->cols) return NW_OK;
+    size_t *kept = malloc((keep ? keep : 1) * sizeof *kept);
+    if (!kept) return NW_ERR_NOMEM;
+    keep = 0;
+    for (size_t c = 0; c < table->cols; c++) {
+        if (!chosen(cols, ncols, c)) kept[keep++] = c;
+        else free(table->names[c]);
+    }
+    for (size_t k = 0; k < keep; k++) table->names[k] = table->names[kept[k]];
+    for (size_t i = 0; i < table->rows; i++)
+        for (size_t k = 0; k < keep; k++)   /* kept[k] >= k: in-row moves go down too */
+            table->data[i * keep + k] = table->data[i * table->cols + kept[k]];
+    free(kept);
+    table->cols = keep;
+    if (keep == 0) {
+        free(table->data);
+        table->data = NULL;
+    } else {
+        double *fitted = realloc(table->data, table->rows * keep * sizeof(double));
+        if (fitted) table->data = fitted;
+    }
+    return NW_OK;
+}
+
+/* See internal.h.  y is copied out first (the only allocation as large as
+ * the data); x is then gathered into the table's own buffer, row i to
+ * i d: with d <= cols that never passes row i's old start, and row i's
+ * values are read into `row` before any is written.  With d > cols
+ * (repeated columns) x gets a buffer of its own. */
+nw_status nw_table_split(nw_table *table, const size_t *xcols, size_t d, const size_t *ycols,
+                         size_t p, double **x, double **y)
+{
+    const size_t n = table->rows, cols = table->cols;
+    *x = *y = NULL;
+    if (d == 0 || p == 0) return NW_ERR_EMPTY;
+    for (size_t j = 0; j < d; j++)
+        if (xcols[j] >= cols) return NW_ERR_ARG;
+    for (size_t j = 0; j < p; j++)
+        if (ycols[j] >= cols) return NW_ERR_ARG;
+    if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
+    double *yv = malloc(n * p * sizeof *yv), *row = malloc(d * sizeof *row);
+    double *xv = d <= cols ? table->data : malloc(n * d * sizeof *xv);
+    if (!yv || !row || !xv) {
+        free(yv);
+        free(row);
+        if (xv != table->data) free(xv);
+        return NW_ERR_NOMEM;
+    }
+    nw_table_columns(table, ycols, p, yv);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) row[j] = table->data[i * cols + xcols[j]];
+        memcpy(xv + i * d, row, d * sizeof *row);
+    }
+    free(row);
+    if (xv == table->data) {
+        double *fitted = realloc(xv, n * d * sizeof *xv);
+        if (fitted) xv = fitted;
+    } else {
+        free(table->data);
+    }
+    table->data = NULL;
+    for (size_t k = 0; k < cols; k++) free(table->names[k]);
+    table->cols = 0;
+    *x = xv;
+    *y = yv;
+    return NW_OK;
+}
+
 /* ------------------------------------------------------------- writing */
 
 /* The process's umask, read without changing it (umask() would, for every
@@ -546,9 +633,11 @@ done:
     return status;
 }
 
+/* What write_csv writes: column j of row i is col[j][i * stride[j]]. */
 typedef struct csv_source {
     const char *const *names;
-    const double *data;
+    const double *const *col;
+    const size_t *stride;
     size_t rows, cols;
     int digits; /* significant digits, 0 = the shortest exact form */
 } csv_source;
@@ -587,7 +676,7 @@ static nw_status write_csv(FILE *fp, void *ctx)
     for (size_t i = 0; i < src->rows && status == NW_OK; i++) {
         char *o = row;
         for (size_t j = 0; j < src->cols; j++) {
-            double v = src->data[i * src->cols + j];
+            double v = src->col[j][i * src->stride[j]];
             if (j > 0) *o++ = ',';
             if (src->digits > 0 && isfinite(v))
                 o += snprintf(o, NW_DTOA_SIZE, "%.*g", src->digits, v);
@@ -619,6 +708,34 @@ nw_status nw_csv_write_digits(const char *path, const char *const *names, const 
 {
     if (!path || (rows > 0 && !data) || digits < 0 || digits > 17) return NW_ERR_ARG;
     if (cols == 0) return NW_ERR_EMPTY;
-    csv_source src = { names, data, rows, cols, digits };
+    if (cols > SIZE_MAX / (sizeof(double *) + sizeof(size_t))) return NW_ERR_NOMEM;
+    const double **col = malloc(cols * sizeof *col);
+    size_t *stride = malloc(cols * sizeof *stride);
+    nw_status status = NW_ERR_NOMEM;
+    if (col && stride) {
+        for (size_t j = 0; j < cols; j++) {
+            col[j] = data ? data + j : NULL;
+            stride[j] = cols;
+        }
+        csv_source src = { names, col, stride, rows, cols, digits };
+        status = nw_write_atomic(path, write_csv, &src, diag);
+    }
+    free(col);
+    free(stride);
+    return status;
+}
+
+/* As nw_csv_write_digits, column j of row i from col[j][i * stride[j]]:
+ * columns of several arrays written side by side without joining them. */
+nw_status nw_csv_write_columns(const char *path, const char *const *names,
+                               const double *const *col, const size_t *stride, size_t rows,
+                               size_t cols, int digits, nw_diag *diag)
+{
+    if (!path || digits < 0 || digits > 17) return NW_ERR_ARG;
+    if (cols == 0) return NW_ERR_EMPTY;
+    if (rows > 0 && (!col || !stride)) return NW_ERR_ARG;
+    for (size_t j = 0; j < cols && rows > 0; j++)
+        if (!col[j]) return NW_ERR_ARG;
+    csv_source src = { names, col, stride, rows, cols, digits };
     return nw_write_atomic(path, write_csv, &src, diag);
 }

@@ -58,4 +58,15 @@ void nw_format_double(char *buf, size_t size, double v);
 /* 1 if every value of a[0..n) is finite. */
 int nw_all_finite(const double *a, size_t n);
 
+/* The columns xcols (d of them) and ycols (p) of table as malloc'd arrays
+ * *x (rows x d) and *y (rows x p), row-major, without two copies of the
+ * data at once: *x takes over the table's buffer (gathered in place and
+ * shrunk), so at most rows x p doubles are allocated beyond the table's
+ * (with d > cols, repeated columns, x gets a buffer of its own).
+ * On success the table is left with no columns and no data (free it);
+ * on failure (NW_ERR_ARG: an index >= cols, NW_ERR_EMPTY: d or p is 0,
+ * NW_ERR_NOMEM) it is unchanged.  csv.c; nw_model_new_from_table. */
+nw_status nw_table_split(nw_table *table, const size_t *xcols, size_t d, const size_t *ycols,
+                         size_t p, double **x, double **y);
+
 #endif

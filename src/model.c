@@ -12,6 +12,50 @@ static void free_names(char **names, size_t k)
     free(names);
 }
 
+static nw_status copy_names(char ***dst, const char *const *src, size_t k);
+
+/* A model for n x d inputs and n x p outputs whose largest |y| is ymax,
+ * with everything allocated but the data (y_sums too when ymax needs it:
+ * see internal.h), so that handing the data over (model_fill) cannot
+ * fail.  NULL if there is no memory. */
+static nw_model *model_alloc(size_t n, size_t d, size_t p, double ymax)
+{
+    nw_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->n = n; m->d = d; m->p = p;
+    m->h = malloc(d * sizeof(double));
+    if (ymax > 0x1p512) {
+        m->y_exp = ilogb(ymax) + 1;
+        m->y_sums = malloc(n * p * sizeof(double));
+    }
+    if (!m->h || (m->y_exp && !m->y_sums)) { nw_model_free(m); return NULL; }
+    for (size_t k = 0; k < d; k++) m->h[k] = 1.0;
+    m->kernel = NW_KERNEL_GAUSSIAN;
+    m->estimator = NW_ESTIMATOR_CONSTANT;
+    m->empty = NW_EMPTY_NAN;
+    m->engine = NW_ENGINE_AUTO;
+    m->tolerance = 1e-12;
+    m->precision = NW_PRECISION_F64;
+    return m;
+}
+
+/* The model takes over x and y (its own from now on). */
+static void model_fill(nw_model *m, double *x, double *y)
+{
+    m->x = x;
+    m->y = y;
+    if (m->y_sums)
+        for (size_t i = 0; i < m->n * m->p; i++) m->y_sums[i] = ldexp(y[i], -m->y_exp);
+}
+
+/* max |v| over n values with stride `stride`, from v[0] */
+static double max_abs_strided(const double *v, size_t n, size_t stride)
+{
+    double ymax = 0;
+    for (size_t i = 0; i < n; i++) ymax = fmax(ymax, fabs(v[i * stride]));
+    return ymax;
+}
+
 nw_status nw_model_new(nw_model **model, const double *x, const double *y,
                        size_t n, size_t d, size_t p)
 {
@@ -22,29 +66,48 @@ nw_status nw_model_new(nw_model **model, const double *x, const double *y,
     if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
     if (!nw_all_finite(x, n * d) || !nw_all_finite(y, n * p)) return NW_ERR_NONFINITE;
 
-    nw_model *m = calloc(1, sizeof *m);
-    if (!m) return NW_ERR_NOMEM;
-    m->n = n; m->d = d; m->p = p;
-    m->x = malloc(n * d * sizeof(double));
-    m->y = malloc(n * p * sizeof(double));
-    m->h = malloc(d * sizeof(double));
-    if (!m->x || !m->y || !m->h) { nw_model_free(m); return NW_ERR_NOMEM; }
-    memcpy(m->x, x, n * d * sizeof(double));
-    memcpy(m->y, y, n * p * sizeof(double));
+    nw_model *m = model_alloc(n, d, p, max_abs_strided(y, n * p, 1));
+    double *xc = malloc(n * d * sizeof(double)), *yc = malloc(n * p * sizeof(double));
+    if (!m || !xc || !yc) { nw_model_free(m); free(xc); free(yc); return NW_ERR_NOMEM; }
+    memcpy(xc, x, n * d * sizeof(double));
+    memcpy(yc, y, n * p * sizeof(double));
+    model_fill(m, xc, yc);
+    *model = m;
+    return NW_OK;
+}
+
+/* The columns' names first (the split takes them from the table), then
+ * the data: the table's own buffer becomes x (nw_table_split). */
+nw_status nw_model_new_from_table(nw_model **model, nw_table *table, const size_t *xcols,
+                                  size_t d, const size_t *ycols, size_t p)
+{
+    if (!model) return NW_ERR_ARG;
+    *model = NULL;
+    if (!table || (d > 0 && !xcols) || (p > 0 && !ycols)) return NW_ERR_ARG;
+    const size_t n = nw_table_rows(table), cols = nw_table_cols(table);
+    if (n == 0 || d == 0 || p == 0) return NW_ERR_EMPTY;
+    for (size_t j = 0; j < d; j++)
+        if (xcols[j] >= cols) return NW_ERR_ARG;
+    for (size_t j = 0; j < p; j++)
+        if (ycols[j] >= cols) return NW_ERR_ARG;
+    if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
+    const double *data = nw_table_data(table);
+    if (!nw_all_finite(data, n * cols)) return NW_ERR_NONFINITE;
     double ymax = 0;
-    for (size_t i = 0; i < n * p; i++) ymax = fmax(ymax, fabs(y[i]));
-    if (ymax > 0x1p512) {   /* see internal.h */
-        m->y_exp = ilogb(ymax) + 1;
-        if (!(m->y_sums = malloc(n * p * sizeof(double)))) { nw_model_free(m); return NW_ERR_NOMEM; }
-        for (size_t i = 0; i < n * p; i++) m->y_sums[i] = ldexp(y[i], -m->y_exp);
+    for (size_t j = 0; j < p; j++) ymax = fmax(ymax, max_abs_strided(data + ycols[j], n, cols));
+    const char **names = malloc((d + p) * sizeof *names);
+    if (!names) return NW_ERR_NOMEM;
+    for (size_t j = 0; j < d + p; j++) names[j] = nw_table_name(table, j < d ? xcols[j] : ycols[j - d]);
+    nw_model *m = model_alloc(n, d, p, ymax);
+    nw_status st = m ? copy_names(&m->x_names, names, d) : NW_ERR_NOMEM;
+    if (!st) st = copy_names(&m->y_names, names + d, p);
+    free(names);
+    double *x, *y;
+    if (st || (st = nw_table_split(table, xcols, d, ycols, p, &x, &y))) {
+        nw_model_free(m);
+        return st;
     }
-    for (size_t k = 0; k < d; k++) m->h[k] = 1.0;
-    m->kernel = NW_KERNEL_GAUSSIAN;
-    m->estimator = NW_ESTIMATOR_CONSTANT;
-    m->empty = NW_EMPTY_NAN;
-    m->engine = NW_ENGINE_AUTO;
-    m->tolerance = 1e-12;
-    m->precision = NW_PRECISION_F64;
+    model_fill(m, x, y);
     *model = m;
     return NW_OK;
 }

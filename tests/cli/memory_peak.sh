@@ -1,0 +1,81 @@
+#!/bin/sh
+# memory_peak.sh NWREG SOURCE_DIR: `nwreg predict` keeps its peak memory
+# (RSS high-water mark, /usr/bin/time's %M) within 1.8x its input and output
+# arrays -- x (n x d), y (n x p), the queries q (m x d) and yhat (m x p), in
+# doubles -- plus the fixed cost of the process, measured on a 50-row run of
+# the same command.  Issue 4's target is 2x (never an n x n or n x m
+# matrix, nor the CSV tables held twice over); asserted here: 1.8x, the
+# margin the target asked for.  Before the table hand-over (the model
+# taking the training file's buffer, the output written column by column)
+# the n = m = 1e6 case peaked at 2.26x and n = 1e6, m = 1e4 at 1.93x; now
+# 1.23x and 1.43x.  Also checks that predict's output does not depend on
+# where the inputs sit in the query file (the columns it copies out, drops
+# and writes back side by side).
+#
+# Exits 77 (skipped) without /usr/bin/time or with NW_SANITIZE set in the
+# environment (sanitizers' shadow memory is no measure).
+NW=${1:?usage: memory_peak.sh NWREG SOURCE_DIR}
+SRC=${2:?usage: memory_peak.sh NWREG SOURCE_DIR}
+case $NW in /*) ;; *) NW=$(pwd)/$NW ;; esac
+case $SRC in /*) ;; *) SRC=$(pwd)/$SRC ;; esac
+if [ ! -x /usr/bin/time ] || [ -n "$NW_SANITIZE" ]; then
+    echo "skipped: no /usr/bin/time, or a sanitizer build"
+    exit 77
+fi
+. "$SRC/tests/cli/lib.sh"
+cli_test_setup memory
+
+# peak KiB of `nwreg ARGS...` (its output in ./out, stderr in ./err), in $kib
+peak() { /usr/bin/time -o time.txt -f %M "$NW" "$@" >out 2>err; rc=$?; kib=$(tail -n 1 time.txt); }
+# within RATIO x the arrays (n rows of d inputs and p outputs, m queries)
+# plus the base run's KiB?  Prints the figures either way.
+within() { # NAME N M D P RATIO
+    awk -v name="$1" -v n="$2" -v m="$3" -v d="$4" -v p="$5" -v r="$6" -v kib="$kib" -v base="$base" 'BEGIN {
+        arrays = (n + m) * (d + p) * 8 / 1024
+        printf "# %s: peak %d KiB, base %d KiB, arrays %d KiB: (peak - base) / arrays = %.2f (limit %s)\n",
+               name, kib, base, arrays, (kib - base) / arrays, r
+        exit !(kib - base <= r * arrays) }'
+}
+
+N=1000000
+"$NW" gen --n 50 --seed 7 -o tiny.csv &&
+    "$NW" gen --n $N --seed 7 -o big.csv &&
+    "$NW" gen --grid --m 10000 -o grid.csv || { echo "not ok - making the data"; exit 1; }
+# the grid on [0, 5] (gen --grid steps by 0.1), x only
+awk -F, 'NR == 1 { print "x"; next } { printf "%.17g\n", (NR - 2) * 5 / 9999 }' grid.csv > grid5.csv
+
+for est in constant linear; do
+    peak predict tiny.csv tiny.csv --bandwidth 0.3 --estimator $est -o p.csv
+    base=$kib
+    check "the base run (50 rows, $est) succeeds" eval '[ $rc -eq 0 ] && [ "$base" -gt 0 ]'
+
+    # n = m = 1e6, 1-d (FGT): the queries' file has x and y, the output x, y, yhat
+    peak predict big.csv big.csv --bandwidth 0.3 --estimator $est -o p.csv
+    check "n = m = 1e6 ($est): peak - base <= 1.8 x the arrays" eval '[ $rc -eq 0 ] && within "n = m = 1e6 $est" $N $N 1 1 1.8'
+    check "n = m = 1e6 ($est): every row written" eval '[ "$(wc -l < p.csv)" -eq $((N + 1)) ] && [ "$(head -n 1 p.csv)" = x,y,yhat ]'
+
+    # n = 1e6 onto the 1e4 grid: the training file's table and x, y are
+    # never held at once (the model takes the table's buffer)
+    peak predict big.csv grid5.csv --bandwidth 0.3 --estimator $est -o g.csv
+    check "n = 1e6, m = 1e4 ($est): peak - base <= 1.8 x the arrays" eval '[ $rc -eq 0 ] && within "n = 1e6 m = 1e4 $est" $N 10000 1 1 1.8'
+done
+
+# the same predictions whatever the query file's column order and extra
+# columns: x,y (x copied out, y kept), y,x (x last), x alone (the table is q)
+head -n 20001 big.csv > q_xy.csv
+awk -F, '{ print $2 "," $1 }' q_xy.csv > q_yx.csv
+cut -d, -f1 q_xy.csv > q_x.csv
+awk -F, '{ print $1 "," $2 "," $1 }' q_xy.csv | sed '1s/.*/x,y,x/' > q_xyx.csv
+run predict big.csv q_xy.csv --bandwidth 0.3 -o r_xy.csv
+run predict big.csv q_yx.csv --bandwidth 0.3 -o r_yx.csv
+run predict big.csv q_x.csv --bandwidth 0.3 -o r_x.csv
+run predict big.csv q_xyx.csv --bandwidth 0.3 -o r_xyx.csv
+check "queries x,y: header x,y,yhat" eval '[ "$(head -n 1 r_xy.csv)" = x,y,yhat ]'
+check "queries y,x: the same rows, columns y,x,yhat" \
+    eval 'awk -F, "{ print \$2 \",\" \$1 \",\" \$3 }" r_yx.csv | cmp -s - r_xy.csv'
+check "queries x alone: the same x and yhat" eval 'cut -d, -f1,3 r_xy.csv | cmp -s - r_x.csv'
+check "queries x,y,x (a name twice): the first x is the input, the second written back" \
+    eval 'awk -F, "{ print \$1 \",\" \$2 \",\" \$4 }" r_xyx.csv | cmp -s - r_xy.csv &&
+          [ "$(head -n 1 r_xyx.csv)" = x,y,x,yhat ] && [ -z "$(awk -F, "NR > 1 && \$1 != \$3" r_xyx.csv)" ]'
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
