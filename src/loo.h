@@ -12,6 +12,8 @@ typedef struct nw_pass_result {
     double bound;    /* largest certified relative error of a prediction (the
                         sorted pass without yhat_out: of the loss) */
     size_t fallbacks;/* points recomputed by the dense engine */
+    size_t direct;   /* the sorted pass: points whose (small) windows it
+                        summed directly rather than expanded (not in bound) */
 } nw_pass_result;
 
 /* Evaluate every training point as a query at scales w: leave_out = 1 leaves

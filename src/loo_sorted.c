@@ -34,21 +34,33 @@
  * forward: j0, jq, j1 never decrease with i (the dense engine's test
  * |(x_i - x_j) w| < 1 is monotone in both keys).
  *
+ * Values centred per group.  The y sums use y_j - ybar, ybar the mean of
+ * the group's values (any number would be exact: the prediction is ybar
+ * plus that of the centred values, for local linear too, as its weights
+ * sum to 1); their rounding then scales with |y - ybar| (the noise and
+ * the variation over a window), not |y|, which is what a loss of
+ * residuals ~ noise needs.  The centring's rounding is one more step per
+ * term, the final ybar + yhat' one u |yhat| (uncentre).
+ *
  * Rounding.  A running sum adds its terms naively in runs of FLUSH and
  * the runs into a Kahan sum: the error of each is at most
  * (FLUSH + 1) u sum |terms|.  With t^k (3k roundings: t, the k - 1
- * products; y: 1), reading the sums and the two differences (4), the dot
+ * products; y: 2), reading the sums and the two differences (4), the dot
  * product sum_k g_k S_k (D + 1) and g_k itself (the Taylor shift and the
  * slope factors: 2 D + 6), the error of output F is below
- *     1.01 u sum_k (FLUSH + 6 + 3k + 3 D + 7) |g|_k M_k + 2 u |U| Lip_F M_0
+ *     1.01 u sum_k (FLUSH + 7 + 3k + 3 D + 7) |g|_k M_k + 2 u |U| Lip_F M_0
  * where |g|_k are the Taylor coefficients of the polynomial with
  * |coefficients| at |U| (they bound |g_k| and the shift's rounding),
- * M_k >= sum |t_j|^k over every key any of the four pointers summed (even
- * k: their stored sums, all terms >= 0; odd k: the mean of the two even
- * neighbours), and the last term is the rounding of U itself (Lip_F the
- * largest |F'| on [-1, 1]; t's rounding is counted in the 3k).  The
+ * M_k >= sum |t_j|^k over the keys of the running sums that side's
+ * difference reads (split kernels: [j0, jq) = R_q - (S_a - T_L) reads
+ * T_L, S_a, R_q; [jq, j1) = R_1 - R_q reads R_1, R_q; see make_absmom;
+ * even k: their stored sums, all terms >= 0; odd k: the mean of the two
+ * even neighbours), and the last term is the rounding of U itself (Lip_F
+ * the largest |F'| on [-1, 1]; t's rounding is counted in the 3k).  The
  * cosine's base values, rotation and products add 12 steps.  Errors of B
- * use the largest |y| the pointers saw.  The prediction's error then
+ * use N_k >= sum |t_j|^k |y_j - ybar| instead of M_k: each running sum
+ * also carries sum |t|^k |y'| for even k <= D (odd k as for M_k; or
+ * ym M_k, ym the largest |y'|, if smaller).  The prediction's error then
  * follows as in the estimator (prediction_bound in estimate.c).
  *
  * What is certified.  With predictions asked for (nw_loo_predict), each to
@@ -60,12 +72,16 @@
  * absolute bound d_i goes into sum_i (2 |r_i| d_i + d_i^2), a bound on the
  * error of 2 L, which must be within tol * 2 L, or the pass is redone
  * certifying each prediction; so a prediction near 0 needs no direct sum.
- * The bounds are worst-case: measured at n = 1e5, h = 0.01 .. 3 on x in
- * [0, 5], the loss's relative bound is 1e-13 .. 9e-13, but the tricube
- * (degree 9) misses 1e-12 below h ~ 0.1 (then ~1% of the predictions are
- * summed directly), its local linear (degree 11) at every h, and the
- * triangular and biweight local linear at h ~ the range of x: correct,
- * but O(n W) for those queries.
+ * The bounds are worst-case.  Measured on `nwreg gen --n 1000000 --seed 7`
+ * (x in [0, 5], noise sd 0.5), h = 1e-3 .. 1, the loss's relative bound:
+ * uniform 6e-15 .. 5e-14, cosine 2e-14 .. 1.4e-13, epanechnikov 2e-14 ..
+ * 1.1e-13, triangular 3e-14 .. 2.5e-13, biweight 5e-14 .. 3.5e-13,
+ * tricube 7e-14 .. 3.4e-13; at h = 2 .. 10 the local linear ones grow to
+ * 5e-13 (triangular), 7e-13 (biweight), 8e-13 (tricube, with cells of
+ * h / 8), so no pass there sums a window directly.  (Before the centring,
+ * the N_k and the per-side moments, tricube lc 2.4e-12 and tricube,
+ * biweight, triangular ll up to 2e-12 at h ~ 1 missed 1e-12 and summed up
+ * to 1e5 windows directly: minutes per selection.)
  *
  * Not counted, as in the whole library: the rounding of u in the direct
  * sums (the dense engine has it too).
@@ -91,7 +107,7 @@
 /* count entries <= 13 (tricube local linear: t^0..t^12), y entries per
  * output <= 11 */
 #define MAXDEG 12
-#define EMAX (13 + LOO_PMAX * 11)
+#define EMAX (13 + LOO_PMAX * 18)
 /* the estimator's constants (estimate.c): singular pivot, recentring */
 #define LL_PIVOT_RTOL 1e-10
 #define LL_RECENTRE_PIVOT 1e-1
@@ -123,6 +139,7 @@ typedef struct plan {
     size_t kc, ky;          /* cosine: degrees of t^k cos, t^k sin (counts, y) */
     size_t dy;              /* polynomial: highest power in the y entries */
     size_t nc, ny, E;       /* count entries, y entries per output, total */
+    size_t ya;              /* in an output's entries: |y| |t|^(2m), m = 0 .. dabs / 2 */
     size_t ic, it;          /* cosine: first t^k sin entry, first plain t^k entry */
     double kappa;
     const double *xs, *ys, *cs;
@@ -135,9 +152,17 @@ typedef struct runsum {
     int run;
     double cell;            /* cosine: cell of the last rotation */
     double cd, sd;          /* its cos, sin */
-    double ymax[LOO_PMAX];
+    double ymax[LOO_PMAX];  /* largest |y - ybar| summed */
+    const double *ybar;     /* the group's centre of the values */
     double s[EMAX], c[EMAX], part[EMAX];
 } runsum;
+
+/* What bounds the rounding of one side's window sums: M[k] >= sum |t|^k
+ * over every key its running sums added, N[c][k] >= sum |t|^k |y_c|. */
+typedef struct absmom {
+    double M[MAXDEG + 2];
+    double N[LOO_PMAX][MAXDEG + 2];
+} absmom;
 
 /* Moments of one query (A symmetric 2 x 2 stored 00, 01, 11). */
 typedef struct qmom {
@@ -216,10 +241,22 @@ nw_status nw_loo_sorted_new(const nw_model *model, nw_loo_sorted **out)
 
 /* Cell width: the expansion's |U| + |t| <= 1 + Delta / h grows the error
  * bound of degree D like (1 + Delta / h)^D (measured: the tricube's bounds
- * miss 1e-12 with h / 2); the sweeps cost 2 + 2 h / Delta visits a key. */
+ * miss 1e-12 with h / 2; its local linear, degree 11, at h ~ 2-4 on x in
+ * [0, 5] with h / 4: 1.3e-12, with h / 8: 8e-13); the sweeps cost
+ * 2 + 2 h / Delta visits a key.  A loss-only pass whose bound misses is
+ * retried once with half the width (nw_loo_sorted_pass). */
 static double cell_width(int degree, double h)
 {
-    return degree <= 3 ? h : degree <= 6 ? 0.5 * h : 0.25 * h;
+    return degree <= 3 ? h : degree <= 6 ? 0.5 * h : degree <= 9 ? 0.25 * h : 0.125 * h;
+}
+
+static void set_cells(const nw_loo_sorted *ls, plan *pl, double delta)
+{
+    pl->delta = delta;
+    pl->inv_delta = 1 / delta;
+    /* cells would lose their integer index: sum every window directly */
+    double range = ls->xs[ls->n - 1] - pl->x0;
+    pl->all_direct = !(range * pl->inv_delta < 1e12) || !isfinite(pl->delta);
 }
 
 static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
@@ -252,7 +289,8 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
         pl->ic = pl->kc + 1;
         pl->it = 2 * (pl->kc + 1);
         pl->nc = pl->it + pl->dabs + 1;
-        pl->ny = 2 * (pl->ky + 1);
+        pl->ya = 2 * (pl->ky + 1);
+        pl->ny = pl->ya + pl->dabs / 2 + 1;
         degree = (int) pl->kc;
         pl->lipK = COS_A;
     } else {
@@ -260,7 +298,8 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
         pl->dabs = D + (D & 1);
         pl->nc = pl->dabs + 1;
         pl->dy = (size_t) dk + lin;
-        pl->ny = pl->dy + 1;
+        pl->ya = pl->dy + 1;
+        pl->ny = pl->ya + pl->dabs / 2 + 1;
         degree = (int) D;
         for (int side = 0; side < 2; side++) {
             double s = side == 0 ? 1 : -1, sk = 1;
@@ -273,16 +312,12 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
         for (int k = 0; k <= dk; k++) pl->lipK += k * fabs(c[k]);
     }
     pl->E = pl->nc + pl->p * pl->ny;
-    pl->delta = cell_width(degree, h);
-    pl->inv_delta = 1 / pl->delta;
+    set_cells(ls, pl, cell_width(degree, h));
     /* rounding steps of an entry t^k [y] (see add_output for the rest):
-     * t (2 per factor) and the powers: 3k; y: 1; the run and the Kahan sum:
+     * t (2 per factor) and the powers: 3k; y: 2 (centring, product); the run and the Kahan sum:
      * FLUSH - 1 + 2; reading a value: 2; the two differences: 2; the
      * cosine's base values, rotation and products: 12 more */
-    pl->kappa = (double) FLUSH + 6 + (pl->cosine ? 12 : 0);
-    /* cells would lose their integer index: sum every window directly */
-    double range = ls->xs[ls->n - 1] - pl->x0;
-    pl->all_direct = !(range * pl->inv_delta < 1e12) || !isfinite(pl->delta);
+    pl->kappa = (double) FLUSH + 7 + (pl->cosine ? 12 : 0);
 }
 
 /* ------------------------------------------------------- running sums */
@@ -297,9 +332,10 @@ static inline double cell_centre(const plan *pl, double cell)
     return pl->x0 + (cell + 0.5) * pl->delta;
 }
 
-static void runsum_start(const plan *pl, runsum *rs, size_t pos)
+static void runsum_start(const plan *pl, runsum *rs, size_t pos, const double *ybar)
 {
     rs->pos = pos;
+    rs->ybar = ybar;
     rs->run = 0;
     rs->cell = NAN;
     for (size_t c = 0; c < pl->p; c++) rs->ymax[c] = 0;
@@ -323,13 +359,15 @@ static inline void runsum_flush(const plan *pl, runsum *rs)
 /* Add the terms of keys [rs->pos, to) about centre c (cell gcell). */
 static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gcell)
 {
-    const size_t p = pl->p, nc = pl->nc, ny = pl->ny;
+    const size_t p = pl->p, nc = pl->nc, ny = pl->ny, ya = pl->ya, dabs = pl->dabs;
     const double w = pl->w;
     double *part = rs->part;
     for (size_t j = rs->pos; j < to; j++) {
-        const double *y = pl->ys + j * p;
+        const double *yj = pl->ys + j * p;
+        double y[LOO_PMAX];
         double t = (pl->xs[j] - c) * w;
         for (size_t cc = 0; cc < p; cc++) {
+            y[cc] = yj[cc] - rs->ybar[cc];
             double a = fabs(y[cc]);
             rs->ymax[cc] = a > rs->ymax[cc] ? a : rs->ymax[cc];
         }
@@ -339,11 +377,15 @@ static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gc
             for (size_t k = 1; k <= pl->dabs; k++) pw[k] = pw[k - 1] * t;
             for (size_t k = 0; k < nc; k++) part[k] += pw[k];
             if (p == 1) {
-                double yv = y[0];
-                for (size_t k = 0; k < ny; k++) part[nc + k] += pw[k] * yv;
+                double yv = y[0], ay = fabs(yv);
+                for (size_t k = 0; k < ya; k++) part[nc + k] += pw[k] * yv;
+                for (size_t k = 0; k <= dabs; k += 2) part[nc + ya + k / 2] += pw[k] * ay;
             } else {
-                for (size_t cc = 0; cc < p; cc++)
-                    for (size_t k = 0; k < ny; k++) part[nc + cc * ny + k] += pw[k] * y[cc];
+                for (size_t cc = 0; cc < p; cc++) {
+                    double *py = part + nc + cc * ny, ay = fabs(y[cc]);
+                    for (size_t k = 0; k < ya; k++) py[k] += pw[k] * y[cc];
+                    for (size_t k = 0; k <= dabs; k += 2) py[ya + k / 2] += pw[k] * ay;
+                }
             }
         } else {
             /* cos, sin of a t by rotating the key's own values (about its
@@ -365,9 +407,14 @@ static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gc
                 part[pl->ic + k] += pw * st;
             }
             pw = 1;
-            for (size_t k = 0; k <= pl->dabs; k++, pw *= t) part[pl->it + k] += pw;
+            double pws[MAXDEG + 1];
+            for (size_t k = 0; k <= dabs; k++, pw *= t) {
+                part[pl->it + k] += pw;
+                pws[k] = pw;
+            }
             for (size_t cc = 0; cc < p; cc++) {
-                double *py = part + nc + cc * ny, yv = y[cc];
+                double *py = part + nc + cc * ny, yv = y[cc], ay = fabs(yv);
+                for (size_t k = 0; k <= dabs; k += 2) py[ya + k / 2] += pws[k] * ay;
                 pw = 1;
                 for (size_t k = 0; k <= pl->ky; k++, pw *= t) {
                     py[k] += pw * ct * yv;
@@ -440,8 +487,9 @@ typedef struct qsol {
 
 /* nw_solve for r <= 2, d = 1: local constant, or local linear by the same
  * Cholesky steps (falling back to local constant where singular).  With
- * bound = 1, also the prediction's relative error bound (estimate.c's
- * prediction_bound) from m->eA, eB. */
+ * bound = 1, also the predictions' absolute error bounds err (estimate.c's
+ * prediction_bound) from m->eA, eB, and bound = INFINITY where local
+ * linear is too ill-conditioned to bound (uncentre makes bound relative). */
 static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *s)
 {
     const size_t p = pl->p;
@@ -496,8 +544,6 @@ static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *
                     double t1 = m->eB[1][c] + (m->eA[1] + g * sqrt(A00 * A11)) * fabs(be0) +
                                 (m->eA[2] + g * A11) * fabs(be1);
                     s->err[c] = 1.002 * (fabs(a0) * t0 + fabs(a1) * t1);
-                    double r = s->err[c] / fabs(yh);
-                    if (!(r <= worst)) worst = r;
                 }
             }
             s->bound = worst;
@@ -513,11 +559,27 @@ static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *
         if (bound) {
             s->err[c] = !(m->eA[0] < A00) ? INFINITY
                                           : (m->eB[0][c] + fabs(yh) * m->eA[0]) / (A00 - m->eA[0]);
-            double r = s->err[c] / fabs(yh);
-            if (!(r <= worst)) worst = r;
         }
     }
     s->bound = worst;
+}
+
+/* Predictions ybar + yhat (solved with the values centred at ybar): the
+ * error bounds gain the addition's rounding, u |sum| <= u (|result| + err)
+ * / (1 - u), and the relative bound is recomputed against the result. */
+static void uncentre(const plan *pl, const double *ybar, int relative, qsol *s)
+{
+    if (s->empty) return;
+    double worst = 0;
+    for (size_t c = 0; c < pl->p; c++) {
+        double yh = s->yhat[c] + ybar[c];
+        s->yhat[c] = yh;
+        s->err[c] = s->err[c] * (1 + 2 * U_ROUND) + 1.01 * U_ROUND * fabs(yh);
+        if (!relative) continue;    /* (the loss needs the absolute ones only) */
+        double r = s->err[c] / fabs(yh);
+        if (!(r <= worst)) worst = r;
+    }
+    s->bound = relative ? worst : NAN;
 }
 
 /* Direct sums for query i, recentred for local linear where the raw
@@ -536,17 +598,19 @@ static void direct_query(const plan *pl, size_t i, size_t j0, size_t j1, qsol *s
 /* ----------------------------------------------------- the fast path */
 
 /* Coefficients in t of P(U - t) for P of degree deg (coefficients f in u):
- * g_k = (-1)^k P^(k)(U) / k!; ga: the same for |f| at |U|, unsigned. */
+ * g_k = (-1)^k P^(k)(U) / k!; ga: the same for |f| at |U|, unsigned
+ * (NULL: not wanted). */
 static void taylor(const double *f, int deg, double U, double *g, double *ga)
 {
     double aU = fabs(U);
-    for (int k = 0; k <= deg; k++) { g[k] = f[k]; ga[k] = fabs(f[k]); }
+    for (int k = 0; k <= deg; k++) g[k] = f[k];
     for (int i = 0; i < deg; i++)
-        for (int k = deg - 1; k >= i; k--) {
-            g[k] += U * g[k + 1];
-            ga[k] += aU * ga[k + 1];
-        }
+        for (int k = deg - 1; k >= i; k--) g[k] += U * g[k + 1];
     for (int k = 1; k <= deg; k += 2) g[k] = -g[k];
+    if (!ga) return;   /* (the gradient's sums carry no bound) */
+    for (int k = 0; k <= deg; k++) ga[k] = fabs(f[k]);
+    for (int i = 0; i < deg; i++)
+        for (int k = deg - 1; k >= i; k--) ga[k] += aU * ga[k + 1];
 }
 
 /* Multiply the polynomial in t (degree deg) by (U - t), in place; ga by (|U| + t). */
@@ -554,12 +618,11 @@ static void times_u(double *g, double *ga, int deg, double U)
 {
     double aU = fabs(U);
     g[deg + 1] = -g[deg];
-    ga[deg + 1] = ga[deg];
-    for (int k = deg; k >= 1; k--) {
-        g[k] = U * g[k] - g[k - 1];
-        ga[k] = aU * ga[k] + ga[k - 1];
-    }
+    for (int k = deg; k >= 1; k--) g[k] = U * g[k] - g[k - 1];
     g[0] *= U;
+    if (!ga) return;
+    ga[deg + 1] = ga[deg];
+    for (int k = deg; k >= 1; k--) ga[k] = aU * ga[k] + ga[k - 1];
     ga[0] *= aU;
 }
 
@@ -567,39 +630,43 @@ static void times_u(double *g, double *ga, int deg, double U)
 static double lip_shifted(double lipK, int e, double shift)
 {
     double r = 1 + fabs(shift);
-    return e == 0 ? lipK : lipK * pow(r, e) + e * pow(r, e - 1);
+    return e == 0 ? lipK : e == 1 ? lipK * r + 1 : (lipK * r + 2) * r;
 }
 
 /* Add the terms of one output polynomial in t (g signed, ga its size,
- * degree deg) to the moments: value from S, error bound from M (A) and
- * times ym (B). */
+ * degree deg) to the moments: value from S, error bound from am->M (A) and
+ * am->N (B). */
 static void add_output(const plan *pl, const double *g, const double *ga, int deg, int e,
-                       int pass, const double *S, const double *M, const double *ym,
-                       double lipU, qmom *m)
+                       int pass, const double *S, const absmom *am, double lipU, qmom *m)
 {
+    const double *M = am->M;
     const size_t p = pl->p, nc = pl->nc, ny = pl->ny;
     /* error of sum_k g_k S_k: the entries (kappa + 3k steps), the dot
      * product (deg + 1) and g_k itself (the Taylor shift and the factors
      * (V - t): 2 deg + 6), each relative to |g|_k M_k */
     const double fixed = pl->kappa + (double) (3 * deg + 7);
-    double v = 0, b = 0;
-    for (int k = 0; k <= deg; k++) {
-        v += g[k] * S[k];
-        b += (fixed + 3 * k) * ga[k] * M[k];
-    }
+    double v = 0, b = 0, wk[MAXDEG + 2];
+    for (int k = 0; k <= deg; k++) v += g[k] * S[k];
     double err = 0;
-    if (pass == 0) err = 1.01 * U_ROUND * b + lipU * M[0];
+    if (pass == 0) {
+        for (int k = 0; k <= deg; k++) {
+            wk[k] = (fixed + 3 * k) * ga[k];
+            b += wk[k] * M[k];
+        }
+        err = 1.01 * U_ROUND * b + lipU * M[0];
+    }
     double *A = pass == 0 ? m->A : m->dA;
     A[e] += v;
     if (pass == 0) m->eA[e] += err;
     if (e > 1) return;
     for (size_t c = 0; c < p; c++) {
-        const double *Y = S + nc + c * ny;
-        double vb = 0;
+        const double *Y = S + nc + c * ny, *N = am->N[c];
+        double vb = 0, bb = 0;
         for (int k = 0; k <= deg; k++) vb += g[k] * Y[k];
         if (pass == 0) {
+            for (int k = 0; k <= deg; k++) bb += wk[k] * N[k];
             m->B[e][c] += vb;
-            m->eB[e][c] += err * ym[c];
+            m->eB[e][c] += 1.01 * U_ROUND * bb + lipU * N[0];
         } else {
             m->dB[e][c] += vb;
         }
@@ -607,20 +674,21 @@ static void add_output(const plan *pl, const double *g, const double *ga, int de
 }
 
 /* Add one polynomial side to the moments of query i: S = window entries,
- * M = abs-moments, ym = max |y|, U = (x_i - c) w; slope columns u - shift
+ * am = the bounds' moments, U = (x_i - c) w; slope columns u - shift
  * (so (u - shift)^e = (U - shift - t)^e). */
-static void add_side(const plan *pl, const double *S, const double *M, const double *ym,
+static void add_side(const plan *pl, const double *S, const absmom *am,
                      double U, double shift, int side, qmom *m)
 {
     const int dk = pl->degK, emax = pl->linear ? 2 : 0;
     const double V = U - shift;
     double g[MAXDEG + 2], ga[MAXDEG + 2];
     for (int pass = 0; pass < (pl->grad ? 2 : 1); pass++) {
-        taylor(pass == 0 ? pl->fK[side] : pl->fR[side], dk, U, g, ga);
+        double *gb = pass == 0 ? ga : NULL;
+        taylor(pass == 0 ? pl->fK[side] : pl->fR[side], dk, U, g, gb);
         for (int e = 0; e <= emax; e++) {
-            if (e > 0) times_u(g, ga, dk + e - 1, V);
+            if (e > 0) times_u(g, gb, dk + e - 1, V);
             double lipU = 2 * U_ROUND * fabs(U) * lip_shifted(pl->lipK, e, shift);
-            add_output(pl, g, ga, dk + e, e, pass, S, M, ym, lipU, m);
+            add_output(pl, g, ga, dk + e, e, pass, S, am, lipU, m);
         }
     }
 }
@@ -630,9 +698,10 @@ static void add_side(const plan *pl, const double *S, const double *M, const dou
  * cos(a(U - t)) = cU cos at + sU sin at, sin(a(U - t)) = sU cos at - cU sin at:
  * the polynomial P(t) times the entries t^l cos at (S[l]) and t^l sin at
  * (S[ic + l]). */
-static void add_cosine(const plan *pl, const double *S, const double *M, const double *ym,
+static void add_cosine(const plan *pl, const double *S, const absmom *am,
                        double U, double shift, double cU, double sU, qmom *m)
 {
+    const double *M = am->M;
     const size_t p = pl->p, nc = pl->nc, ny = pl->ny, ky = pl->ky, ic = pl->ic;
     const int emax = pl->linear ? 2 : 0;
     const double V = U - shift, cs = fabs(cU) + fabs(sU);
@@ -649,23 +718,21 @@ static void add_cosine(const plan *pl, const double *S, const double *M, const d
                 v += P[l] * (kc * S[l] + ks * S[ic + l]);
                 b += Pa[l] * M[l];
             }
-            b *= cs * (pass == 0 ? 1 : COS_A) * (pl->kappa + 3.0 * deg + 3 * deg + 7);
+            const double scale = cs * (pass == 0 ? 1 : COS_A) * (pl->kappa + 3.0 * deg + 3 * deg + 7);
+            const double lipU = 2 * U_ROUND * fabs(U) * lip_shifted(pl->lipK, e, shift);
+            b *= scale;
             double *A = pass == 0 ? m->A : m->dA;
             A[e] += v;
-            double err = 0;
-            if (pass == 0) {
-                err = 1.01 * U_ROUND * b +
-                      2 * U_ROUND * fabs(U) * lip_shifted(pl->lipK, e, shift) * M[0];
-                m->eA[e] += err;
-            }
+            if (pass == 0) m->eA[e] += 1.01 * U_ROUND * b + lipU * M[0];
             if (e > 1) continue;
             for (size_t c = 0; c < p; c++) {
-                const double *Y = S + nc + c * ny;
-                double vb = 0;
+                const double *Y = S + nc + c * ny, *N = am->N[c];
+                double vb = 0, bb = 0;
                 for (int l = 0; l <= deg; l++) vb += P[l] * (kc * Y[l] + ks * Y[ky + 1 + l]);
                 if (pass == 0) {
+                    for (int l = 0; l <= deg; l++) bb += Pa[l] * N[l];
                     m->B[e][c] += vb;
-                    m->eB[e][c] += err * ym[c];
+                    m->eB[e][c] += 1.01 * U_ROUND * bb * scale + lipU * N[0];
                 } else {
                     m->dB[e][c] += vb;
                 }
@@ -677,7 +744,7 @@ static void add_cosine(const plan *pl, const double *S, const double *M, const d
 /* ------------------------------------------------------------ the pass */
 
 typedef struct chunk_acc {
-    double loss, n_empty, grad, bound, fallbacks;
+    double loss, n_empty, grad, bound, fallbacks, direct;
     double dloss;   /* bound on the error of 2 loss (loss-only passes) */
 } chunk_acc;
 
@@ -728,6 +795,39 @@ static void finish_query(const pass_job *job, size_t i, qsol *s, chunk_acc *acc)
     }
 }
 
+/* The bounds' moments from the entries of the running sums parts[0..np):
+ * M[k] = sum of their sums of t^k (even k: terms >= 0; odd k: the mean of
+ * the even neighbours, as |t|^k <= (|t|^(k-1) + |t|^(k+1)) / 2), and
+ * N[c][k] the same of their sums of |t|^k |y_c - ybar| (or ym_c M[k],
+ * ym the largest |y - ybar|, if smaller).  The factor 1 + 1e-9 covers the
+ * rounding of these sums of terms >= 0. */
+static void make_absmom(const plan *pl, const double *const *parts, int np, const double *ym,
+                        absmom *am)
+{
+    const size_t t0 = pl->cosine ? pl->it : 0, D = pl->dabs;
+    const double up = 1 + 1e-9;
+    for (size_t k = 0; k <= D; k += 2) {
+        double v = 0;
+        for (int q = 0; q < np; q++) v += parts[q][t0 + k];
+        am->M[k] = v * up;
+    }
+    for (size_t k = 1; k < D; k += 2) am->M[k] = 0.5 * (am->M[k - 1] + am->M[k + 1]) * up;
+    for (size_t c = 0; c < pl->p; c++) {
+        const size_t a = pl->nc + c * pl->ny + pl->ya;
+        double *N = am->N[c];
+        for (size_t k = 0; k <= D; k += 2) {
+            double v = 0;
+            for (int q = 0; q < np; q++) v += parts[q][a + k / 2];
+            N[k] = v * up;
+        }
+        for (size_t k = 1; k < D; k += 2) N[k] = 0.5 * (N[k - 1] + N[k + 1]) * up;
+        for (size_t k = 0; k <= D; k++) {
+            double cap = ym[c] * am->M[k];
+            N[k] = N[k] < cap ? N[k] : cap;
+        }
+    }
+}
+
 /* First j in [lo, hi) with pred(j) (false then true), by bisection. */
 #define BISECT(lo, hi, PRED, out) do {                                        \
         size_t a_ = (lo), m_ = (hi) - (lo);                                   \
@@ -761,6 +861,7 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
                          G * 15.0 * (double) (pl->dabs + 2) * (pl->grad ? 2 : 1);
     int direct = pl->all_direct || dcost < scost;
     if (direct) {
+        acc->direct += G;
         for (size_t i = q0; i < q1; i++) {
             const double q = xs[i];
             while (!PRED0(q, j0)) j0++;
@@ -772,14 +873,22 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
         return;
     }
     const double gcell = cell_of(pl, xq0), c = cell_centre(pl, gcell);
+    /* the values are summed centred at the group's mean (any value is
+     * exact: the predictions are ybar + the centred ones) */
+    double ybar[LOO_PMAX];
+    for (size_t cc = 0; cc < p; cc++) {
+        double sy = 0;
+        for (size_t i = q0; i < q1; i++) sy += pl->ys[i * p + cc];
+        ybar[cc] = sy / G;
+    }
     runsum *TL = rs, *Sa = rs + 1, *Rq = rs + 2, *R1 = rs + 3;
-    runsum_start(pl, TL, j0);
+    runsum_start(pl, TL, j0, ybar);
     runsum_to(pl, TL, m, c, gcell);
     double tl[EMAX];
     for (size_t e = 0; e < E; e++) tl[e] = runsum_value(TL, e);
-    runsum_start(pl, Sa, j0);
-    runsum_start(pl, Rq, m);
-    runsum_start(pl, R1, m);
+    runsum_start(pl, Sa, j0, ybar);
+    runsum_start(pl, Rq, m, ybar);
+    runsum_start(pl, R1, m, ybar);
     for (size_t i = q0; i < q1; i++) {
         const double q = xs[i];
         while (!PRED0(q, j0)) j0++;
@@ -791,16 +900,12 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
             runsum_to(pl, Rq, jq, c, gcell);
         }
         /* entries: C0 = S_a - T_L; window = R_1 - C0 (split: R_q - C0, R_1 - R_q) */
-        double c0[EMAX], r1[EMAX], M[MAXDEG + 2], ym[LOO_PMAX];
+        double c0[EMAX], sa[EMAX], r1[EMAX], rq[EMAX], ym[LOO_PMAX];
         for (size_t e = 0; e < E; e++) {
-            c0[e] = runsum_value(Sa, e) - tl[e];
+            sa[e] = runsum_value(Sa, e);
+            c0[e] = sa[e] - tl[e];
             r1[e] = runsum_value(R1, e);
         }
-        /* abs-moments over every key summed: T_L + S_a + R_1 (even powers) */
-        const size_t t0 = pl->cosine ? pl->it : 0;
-        for (size_t k = 0; k <= pl->dabs; k += 2)
-            M[k] = (tl[t0 + k] + runsum_value(Sa, t0 + k) + r1[t0 + k]) * (1 + 1e-9);
-        for (size_t k = 1; k < pl->dabs; k += 2) M[k] = 0.5 * (M[k - 1] + M[k + 1]);
         for (size_t cc = 0; cc < p; cc++) {
             double a = TL->ymax[cc], b = R1->ymax[cc];
             ym[cc] = a > b ? a : b;
@@ -813,16 +918,26 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
             cU = pl->cs[2 * i];
             sU = pl->cs[2 * i + 1];
         }
+        /* the rounding of each side's sums is bounded by the terms of the
+         * running sums its difference reads: [j0, jq) = R_q - (S_a - T_L),
+         * [jq, j1) = R_1 - R_q; unsplit [j0, j1) = R_1 - (S_a - T_L) */
+        absmom amw, amr;
         if (pl->split) {
             for (size_t e = 0; e < E; e++) {
-                double rq = runsum_value(Rq, e);
-                win[e] = rq - c0[e];
-                right[e] = r1[e] - rq;
+                rq[e] = runsum_value(Rq, e);
+                win[e] = rq[e] - c0[e];
+                right[e] = r1[e] - rq[e];
             }
+            const double *lw[3] = { tl, sa, rq }, *rw[2] = { r1, rq };
+            make_absmom(pl, lw, 3, ym, &amw);
+            make_absmom(pl, rw, 2, ym, &amr);
         } else {
             for (size_t e = 0; e < E; e++) win[e] = r1[e] - c0[e];
+            const double *lw[3] = { tl, sa, r1 };
+            make_absmom(pl, lw, 3, ym, &amw);
         }
-        const double *yi = pl->ys + i * p;
+        double yi[LOO_PMAX];
+        for (size_t cc = 0; cc < p; cc++) yi[cc] = pl->ys[i * p + cc] - ybar[cc];
         qmom mo;
         qsol s;
         /* local linear whose bound misses: once more with the slope
@@ -833,16 +948,16 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
         for (int attempt = 0; attempt < (pl->linear ? 2 : 1) && !ok; attempt++) {
             memset(&mo, 0, sizeof mo);
             if (pl->cosine) {
-                add_cosine(pl, win, M, ym, U, shift, cU, sU, &mo);
+                add_cosine(pl, win, &amw, U, shift, cU, sU, &mo);
             } else {
-                add_side(pl, win, M, ym, U, shift, 0, &mo);
-                if (pl->split) add_side(pl, right, M, ym, U, shift, 1, &mo);
+                add_side(pl, win, &amw, U, shift, 0, &mo);
+                if (pl->split) add_side(pl, right, &amr, U, shift, 1, &mo);
             }
             /* leave the point out: K(0) = 1 at u = 0, slope column -shift */
             mo.eA[0] += U_ROUND * (fabs(mo.A[0]) + 1);
             mo.A[0] -= 1;
             for (size_t cc = 0; cc < p; cc++) {
-                mo.eB[0][cc] += U_ROUND * (fabs(mo.B[0][cc]) + fabs(yi[cc]));
+                mo.eB[0][cc] += U_ROUND * (fabs(mo.B[0][cc]) + 2 * fabs(yi[cc]));
                 mo.B[0][cc] -= yi[cc];
             }
             if (shift != 0) {
@@ -851,11 +966,12 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
                 mo.A[1] += shift;
                 mo.A[2] -= shift * shift;
                 for (size_t cc = 0; cc < p; cc++) {
-                    mo.eB[1][cc] += U_ROUND * (fabs(mo.B[1][cc]) + fabs(shift * yi[cc])) * 2;
+                    mo.eB[1][cc] += U_ROUND * (fabs(mo.B[1][cc]) + fabs(shift * yi[cc])) * 3;
                     mo.B[1][cc] += shift * yi[cc];
                 }
             }
             solve(pl, &mo, shift, 1, &s);
+            uncentre(pl, ybar, job->strict, &s);
             ok = !s.empty && (!pl->linear || s.pivot >= LL_RECENTRE_PIVOT) &&
                  (job->strict ? s.bound <= pl->tol : s.err[0] < INFINITY);
             for (size_t cc = 1; cc < p && ok && !job->strict; cc++) ok = s.err[cc] < INFINITY;
@@ -953,6 +1069,20 @@ static nw_status run_chunks(const nw_loo_sorted *ls, const plan *pl, const pass_
     return stopped ? NW_ERR_STOPPED : NW_OK;
 }
 
+static void make_cuts(const nw_loo_sorted *ls, const plan *pl, size_t nb, size_t *cut)
+{
+    const size_t n = ls->n;
+    cut[nb] = n;
+    for (size_t b = 0; b < nb; b++) {
+        size_t k = n * b / nb;
+        cut[b] = k;
+        if (!pl->all_direct && k > 0) {
+            const double cell = cell_of(pl, ls->xs[k]);
+            BISECT(0, k, cell_of(pl, ls->xs[j]) == cell, cut[b]);
+        }
+    }
+}
+
 nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int report,
                              double *yhat_out, nw_pass_result *res)
 {
@@ -966,23 +1096,17 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int rep
      * key n b / nb, so that no cell is split (a group's sweeps cost its
      * window's width however few queries it has) */
     size_t cut[PASS_CHUNKS + 1];
-    cut[nb] = n;
-    for (size_t b = 0; b < nb; b++) {
-        size_t k = n * b / nb;
-        cut[b] = k;
-        if (!pl.all_direct && k > 0) {
-            const double cell = cell_of(&pl, ls->xs[k]);
-            BISECT(0, k, cell_of(&pl, ls->xs[j]) == cell, cut[b]);
-        }
-    }
+    make_cuts(ls, &pl, nb, cut);
     /* Predictions asked for: each certified to the tolerance.  The loss
      * only: each prediction's absolute bound d_i counts in a bound on the
      * loss, sum_i (2 |r_i| d_i + d_i^2) >= |error of 2 loss|, which must
-     * stay within tol * 2 loss (else the pass is redone, certifying every
-     * prediction): predictions near 0 need no exact sums then. */
+     * stay within tol * 2 loss (else the pass is redone once with cells of
+     * half the width, then certifying every prediction): predictions near
+     * 0 need no exact sums then. */
     chunk_acc acc[PASS_CHUNKS];
     pass_job job = { .ls = ls, .pl = &pl, .yhat_out = yhat_out, .strict = yhat_out != NULL };
     double loss = 0, dloss = 0;
+    int halved = 0;
     for (;;) {
         nw_status st = run_chunks(ls, &pl, &job, cut, nb, report, acc);
         if (st) return st;
@@ -993,6 +1117,12 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int rep
             dloss += acc[b].dloss;
         }
         if (job.strict || !(loss < INFINITY) || dloss <= pl.tol * 2 * loss) break;
+        if (!halved && !pl.all_direct) {
+            halved = 1;
+            set_cells(ls, &pl, 0.5 * pl.delta);
+            make_cuts(ls, &pl, nb, cut);
+            continue;
+        }
         job.strict = 1;
     }
     double *grad = res->grad;
@@ -1003,6 +1133,7 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int rep
     for (size_t b = 0; b < nb; b++) {
         res->n_empty += (size_t) acc[b].n_empty;
         res->fallbacks += (size_t) acc[b].fallbacks;
+        res->direct += (size_t) acc[b].direct;
         if (acc[b].bound > res->bound) res->bound = acc[b].bound;
         if (want_grad) grad[0] += acc[b].grad;
     }

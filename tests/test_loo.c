@@ -173,8 +173,8 @@ static long double kernel_ld(nw_kernel k, long double u)
 /* u as every engine computes it, (x_i - x_j) w in double (whether a key at
  * |u| ~ 1 is inside is decided there; the library does not count u's
  * rounding), the rest in long double */
-static double loo_ld(const double *x, const double *y, size_t n, size_t i, nw_kernel k,
-                     int linear, double h)
+static long double loo_ldl(const double *x, const double *y, size_t n, size_t i, nw_kernel k,
+                           int linear, double h)
 {
     const double w = 1 / h;
     long double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;
@@ -186,7 +186,7 @@ static double loo_ld(const double *x, const double *y, size_t n, size_t i, nw_ke
         t0 += K * y[j];
     }
     if (!(s0 > 0)) return NAN;
-    if (!linear) return (double) (t0 / s0);
+    if (!linear) return t0 / s0;
     long double mu = s1 / s0, raw2 = 0;
     s1 = 0;
     for (size_t j = 0; j < n; j++) {
@@ -198,9 +198,15 @@ static double loo_ld(const double *x, const double *y, size_t n, size_t i, nw_ke
         raw2 += K * u * u;
     }
     /* a singular local design (all neighbours tied): local constant, as nw_solve */
-    if (!(s2 > 1e-9L * raw2)) return (double) (t0 / s0);
+    if (!(s2 > 1e-9L * raw2)) return t0 / s0;
     long double b1 = (s0 * t1 - s1 * t0) / (s0 * s2 - s1 * s1), b0 = (t0 - b1 * s1) / s0;
-    return (double) (b0 - b1 * mu);
+    return b0 - b1 * mu;
+}
+
+static double loo_ld(const double *x, const double *y, size_t n, size_t i, nw_kernel k,
+                     int linear, double h)
+{
+    return (double) loo_ldl(x, y, n, i, k, linear, h);
 }
 
 static const nw_kernel compact_kernels[] = {
@@ -262,6 +268,146 @@ static void test_sorted_pass_against_long_double(void **state)
     }
 }
 
+/* The sorted pass on keys that stress its cells and sums, every compact
+ * kernel x estimator, against loo_ld (the definition in long double):
+ * clustered keys (three clusters 1e-3 wide and two far outliers), duplicate
+ * keys (x to 1 decimal), keys offset to ~1e6 and values offset to ~1e3;
+ * h from below the typical gap (empty neighbourhoods) to 1e3 x the range.
+ *  - predictions (nw_loo_predict) at tolerances 1e-12 and 1e-14: each within
+ *    tol relative (+ 1e-15 max|y| absolute: the direct sums' rounding,
+ *    which the library does not count);
+ *  - the bound holds: the largest error of the predictions the pass
+ *    certified is within the bound it reports (+ the same absolute slack);
+ *  - the loss alone (the selection's pass): within the loss bound it
+ *    reports (+ 1e-14 relative for summing the n residuals, not counted). */
+#include "loo.h"
+
+static void stress_data(int kind, size_t m, double *x, double *y)
+{
+    nw_generate(5 + (uint64_t) kind, m, x, y);
+    for (size_t i = 0; i < m; i++) {
+        if (kind == 0) x[i] = (double) (i % 3) * 2 + 1e-3 * x[i] / 5; /* clusters */
+        else if (kind == 1) x[i] = round(x[i] * 10) / 10;               /* duplicates */
+        else { x[i] += 1e6; y[i] += 1e3; }                              /* offsets */
+    }
+    if (kind == 0) { x[0] = -40; x[1] = 31; }
+}
+
+static void test_sorted_pass_stress(void **state)
+{
+    (void) state;
+    enum { M = 500 };
+    static double x[M], y[M], yh[M], ref[M];
+    static long double refl[M];
+    static const double hs[] = { 2e-4, 0.05, 0.7, 5e3 };
+    /* 1e-2: the pass expands (nearly) every window, whose bounds it reports */
+    static const double tols[] = { 1e-12, 1e-14, 1e-2 };
+    int certified = 0;  /* passes that expanded (and bounded) every window */
+    int bounded[6][2] = { { 0 } };   /* ... per kernel and estimator */
+    for (int kind = 0; kind < 3; kind++) {
+        stress_data(kind, M, x, y);
+        double ymax = 0;
+        for (size_t i = 0; i < M; i++) ymax = fmax(ymax, fabs(y[i]));
+        for (size_t k = 0; k < sizeof compact_kernels / sizeof *compact_kernels; k++)
+            for (int e = 0; e < 2; e++)
+                for (size_t hi = 0; hi < sizeof hs / sizeof *hs; hi++) {
+                    const nw_kernel kern = compact_kernels[k];
+                    double h = hs[hi];
+                    if (kind == 2 && hi == 0) h = 2e-3;   /* keys ~1e6: gaps ~1e-2 */
+                    long double lsum = 0;
+                    for (size_t i = 0; i < M; i++) {
+                        long double r = loo_ldl(x, y, M, i, kern, e, h);
+                        refl[i] = r;
+                        ref[i] = (double) r;
+                        lsum += 0.5L * (y[i] - r) * (y[i] - r);
+                    }
+                    const double lref = (double) lsum;
+                    nw_model *m;
+                    assert_int_equal(nw_model_new(&m, x, y, M, 1, 1), NW_OK);
+                    nw_model_set_kernel(m, kern);
+                    nw_model_set_estimator(m, (nw_estimator) e);
+                    assert_int_equal(nw_model_set_bandwidth(m, &h), NW_OK);
+                    assert_true(nw_loo_sorted_applies(m));
+                    nw_loo_sorted *ls;
+                    assert_int_equal(nw_loo_sorted_new(m, &ls), NW_OK);
+                    for (size_t ti = 0; ti < 3; ti++) {
+                        nw_model_set_tolerance(m, tols[ti]);
+                        nw_pass_result res = { 0 };
+                        assert_int_equal(nw_loo_sorted_pass(ls, 1 / h, 0, 0, yh, &res), NW_OK);
+                        assert_true(res.bound <= tols[ti]);
+                        /* the direct sums' rounding (not counted): 1e-15 max|y|;
+                         * local linear's solve amplifies it by the design's
+                         * conditioning (h = 5e3: ~1e-14 relative, seen with
+                         * duplicate keys), which only the tolerance 1e-14 shows */
+                        const double slack = (e && ti == 1 ? 3e-14 : 1e-15) * ymax;
+                        double worst = 0;
+                        for (size_t i = 0; i < M; i++) {
+                            if (isnan(ref[i])) { assert_true(isnan(yh[i])); continue; }
+                            if (!(fabs(yh[i] - ref[i]) <= tols[ti] * fabs(ref[i]) + slack))
+                                print_message("data %d kernel %d ll %d h %g tol %g: key %zu, bound %g, "
+                                              "%zu direct\n", kind, (int) kern, e, h, tols[ti], i,
+                                              res.bound, res.fallbacks);
+                            assert_close(yh[i], ref[i], tols[ti], slack);
+                            /* against the long double value; 2^-52 for the
+                             * reference's rounding of u (computed in double) */
+                            double d = (double) fabsl(yh[i] - refl[i]) - 0x1p-52 * fabs(ref[i]);
+                            if (d > worst * fabs(ref[i])) worst = d / fabs(ref[i]);
+                        }
+                        /* (predictions summed directly are not in the bound:
+                         * the test needs a pass that expanded every window) */
+                        const int all_expanded = res.fallbacks == 0 && res.direct == 0;
+                        if (all_expanded && !(worst <= res.bound))
+                            print_message("data %d kernel %d ll %d h %g tol %g: error %g > bound %g\n",
+                                          kind, (int) kern, e, h, tols[ti], worst, res.bound);
+                        if (all_expanded) assert_true(worst <= res.bound);
+                        certified += all_expanded;
+                        bounded[k][e] += all_expanded;
+                    }
+                    /* the loss alone at 1e-12, and at 1e-15 (a bound that
+                     * misses: the retry with half the cells, then every
+                     * prediction certified) */
+                    for (int lt = 0; lt < 2; lt++) {
+                        const double tol = lt == 0 ? 1e-12 : 1e-15;
+                        nw_model_set_tolerance(m, tol);
+                        nw_pass_result res = { 0 };
+                        assert_int_equal(nw_loo_sorted_pass(ls, 1 / h, 0, 0, NULL, &res), NW_OK);
+                        if (isfinite(lref)) {
+                            /* every window expanded: the bound; else the
+                             * uncounted rounding of direct sums (values ~1e3
+                             * against residuals ~0.5): a sanity check */
+                            assert_true(res.bound <= tol);
+                            int expanded = res.fallbacks == 0 && res.direct == 0;
+                            if (lt == 0) {
+                                assert_close(res.loss, lref, expanded ? res.bound + 1e-14 : 1e-10, 0);
+                            } else {
+                                /* certified per prediction (relative
+                                 * tol, + the direct sums' slack): the loss
+                                 * within sum (|r_i| + d_i / 2) d_i */
+                                double allow = 1e-14 * lref;
+                                for (size_t i = 0; i < M; i++) {
+                                    double d = tol * fabs(ref[i]) + 1e-15 * ymax;
+                                    allow += (fabs(y[i] - ref[i]) + 0.5 * d) * d;
+                                }
+                                assert_close(res.loss, lref, 0, allow);
+                            }
+                        } else {
+                            assert_true(isinf(res.loss));
+                        }
+                    }
+                    nw_loo_sorted_free(ls);
+                    nw_model_free(m);
+                }
+    }
+    /* the bound test must have run for every kernel and estimator (of the
+     * 432 passes, ~100 expand every window; the others have small windows) */
+    for (size_t k = 0; k < 6; k++)
+        for (int e = 0; e < 2; e++) {
+            if (bounded[k][e] < 2) print_message("kernel %d ll %d: %d\n", (int) compact_kernels[k], e, bounded[k][e]);
+            assert_true(bounded[k][e] >= 2);
+        }
+    assert_true(certified >= 48);
+}
+
 /* p = 2 outputs and the nearest-value policy through the sorted pass, against
  * refitting without the point (the dense engine). */
 static void test_sorted_pass_two_outputs(void **state)
@@ -292,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_empty_loo_neighbourhood),
         cmocka_unit_test(test_sorted_pass_against_long_double),
         cmocka_unit_test(test_sorted_pass_two_outputs),
+        cmocka_unit_test(test_sorted_pass_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,39 @@ static void test_selection_compact_sorted_pass(void **state)
         }
 }
 
+/* Selection through the sorted pass on keys offset to ~1e6 with values
+ * offset to ~1e3 (the sums' cells and the centred values at work): the
+ * criterion at the chosen h equals the dense engine's to 1e-12 (the
+ * certified tolerance), every compact kernel and estimator. */
+static void test_selection_sorted_pass_offsets(void **state)
+{
+    (void) state;
+    enum { M = 600 };
+    static double x[M], y[M];
+    nw_generate(9, M, x, y);
+    for (size_t i = 0; i < M; i++) {
+        x[i] += 1e6;
+        y[i] += 1e3;
+    }
+    const nw_kernel kernels[] = { NW_KERNEL_EPANECHNIKOV, NW_KERNEL_TRIANGULAR, NW_KERNEL_TRICUBE,
+                                  NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE, NW_KERNEL_UNIFORM };
+    for (int e = 0; e < 2; e++)
+        for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
+            nw_model *m;
+            assert_int_equal(nw_model_new(&m, x, y, M, 1, 1), NW_OK);
+            nw_model_set_kernel(m, kernels[k]);
+            nw_model_set_estimator(m, (nw_estimator) e);
+            nw_select_result r;
+            assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &r), NW_OK);
+            double h, v;
+            nw_model_bandwidth(m, &h);
+            nw_model_set_engine(m, NW_ENGINE_DENSE);
+            assert_int_equal(nw_criterion_eval(m, NW_CRITERION_LOO, &h, &v, NULL), NW_OK);
+            assert_close(r.value, v, 1e-12, 0);
+            nw_model_free(m);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_selection_is_global_1d),
         cmocka_unit_test(test_selection_is_global_2d),
         cmocka_unit_test(test_selection_compact_sorted_pass),
+        cmocka_unit_test(test_selection_sorted_pass_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
