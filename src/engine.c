@@ -74,6 +74,7 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
             free(e);
             return st;
         }
+        e->fallback_lock_made = pthread_mutex_init(&e->fallback_lock, NULL) == 0;
     } else {
         /* the dense engine's sorted keys, where they pay */
         nw_dense_state *dense = NULL;
@@ -94,7 +95,40 @@ void nw_engine_free(nw_engine *e)
 {
     if (!e) return;
     if (e->state && e->free_state) e->free_state(e->state);
+    if (e->fallback_lock_made) pthread_mutex_destroy(&e->fallback_lock);
+    nw_dense_state_free(e->fallback_dense);
     free(e);
+}
+
+/* Fallbacks before the keys are prepared: a sort or a grid of the n keys
+ * costs about as much as a few general dense passes, so a handful of
+ * fallbacks (typical: predictions near 0, whose relative error no sum
+ * certifies) stay on the general path. */
+#define FALLBACK_PREPARE 16
+
+const nw_problem *nw_engine_fallback(const nw_engine *ce)
+{
+    /* the fallback fields are the engine's only mutable part, filled once
+     * under fallback_lock and published by fallback_ready */
+    nw_engine *e = (nw_engine *) ce;
+    if (!e->fallback_lock_made) return e->pb;
+    if (atomic_load_explicit(&e->fallback_ready, memory_order_acquire)) return &e->fallback;
+    if (atomic_fetch_add_explicit(&e->fallback_count, 1, memory_order_relaxed) + 1 < FALLBACK_PREPARE)
+        return e->pb;
+    pthread_mutex_lock(&e->fallback_lock);
+    if (!atomic_load_explicit(&e->fallback_ready, memory_order_relaxed)) {
+        e->fallback = e->problem;
+        e->fallback.dense = NULL;
+        nw_dense_state *dense = NULL;
+        /* as many queries as could still fall back: all of them */
+        if (nw_dense_prepare(&e->fallback, e->m > 0 ? e->m : 1, &dense) == NW_OK) {
+            e->fallback_dense = dense;
+            e->fallback.dense = dense;
+        }
+        atomic_store_explicit(&e->fallback_ready, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&e->fallback_lock);
+    return &e->fallback;
 }
 
 void nw_engine_moments(const nw_engine *e, const double *q, size_t skip,

@@ -250,7 +250,7 @@ void nw_estimate_at(const nw_engine *eng, const double *q, size_t skip,
             for (size_t k = 0; k < pb->d; k++) mo->shift[k] = mo->A[k + 1] / mo->A[0];
     }
     est->fallback = 1;
-    estimate_dense(pb, q, skip, mo, est);
+    estimate_dense(nw_engine_fallback(eng), q, skip, mo, est);
 }
 
 void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,

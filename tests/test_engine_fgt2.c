@@ -256,6 +256,52 @@ static void test_predictions_within_tolerance(void **state)
     predictions_case(5000, 1, 2.0, 0.05, 400);
 }
 
+/* Outputs that cross 0 (y = sin 2 x0 + cos 2 x1 + noise): predictions near
+ * 0 no sum certifies relatively, so they fall back to the dense engine --
+ * past the second try where it would sum most boxes directly, and on
+ * prepared keys after the first few (nw_engine_fallback).  The results
+ * must be the dense engine's own: within 1e-12 relative, or 1e-14 of the
+ * outputs' scale near 0. */
+static void test_fallbacks_near_zero(void **state)
+{
+    (void) state;
+    const size_t n = 20000, m = 4000;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+    double *q = malloc(m * 2 * sizeof *q), *yf = malloc(m * sizeof *yf), *yd = malloc(m * sizeof *yd);
+    uint64_t s = 5;
+    for (size_t j = 0; j < n; j++) {
+        x[2 * j] = 5 * unif(&s);
+        x[2 * j + 1] = 5 * unif(&s);
+        y[j] = sin(2 * x[2 * j]) + cos(2 * x[2 * j + 1]) + 0.3 * (unif(&s) - 0.5);
+    }
+    for (size_t j = 0; j < m; j++) {
+        q[2 * j] = 5 * unif(&s);
+        q[2 * j + 1] = 5 * unif(&s);
+    }
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 2, 1), NW_OK);
+    double h[2];
+    assert_int_equal(nw_rule_of_thumb(model, NW_RULE_SCOTT, h), NW_OK);
+    assert_int_equal(nw_model_set_bandwidth(model, h), NW_OK);
+    for (int e = 0; e < 2; e++) {
+        nw_model_set_estimator(model, (nw_estimator) e);
+        nw_run_info info;
+        assert_int_equal(nw_model_set_engine(model, NW_ENGINE_DENSE), NW_OK);
+        assert_int_equal(nw_predict_info(model, q, m, yd, NULL, &info), NW_OK);
+        assert_int_equal(nw_model_set_engine(model, NW_ENGINE_FGT), NW_OK);
+        assert_int_equal(nw_predict_info(model, q, m, yf, NULL, &info), NW_OK);
+        print_message("fgt2 %s near 0: %zu of %zu fell back\n", e ? "ll" : "lc", info.exact_fallbacks, m);
+        /* enough to reach the prepared keys */
+        assert_true(info.exact_fallbacks >= 32);
+        for (size_t i = 0; i < m; i++)
+            if (!(fabs(yf[i] - yd[i]) <= 1e-12 * fabs(yd[i]) + 1e-14 * 2))
+                fail_msg("%s q=(%g,%g): fgt %.17g dense %.17g", e ? "ll" : "lc", q[2 * i], q[2 * i + 1],
+                         yf[i], yd[i]);
+    }
+    nw_model_free(model);
+    free(x); free(y); free(q); free(yf); free(yd);
+}
+
 /* leave-one-out loss and gradient through the engine, lc and ll */
 static void test_loo_loss_and_gradient(void **state)
 {
@@ -329,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_moments_within_bounds),
         cmocka_unit_test(test_moments_extremes),
         cmocka_unit_test(test_predictions_within_tolerance),
+        cmocka_unit_test(test_fallbacks_near_zero),
         cmocka_unit_test(test_loo_loss_and_gradient),
         cmocka_unit_test(test_small_and_refusals),
         cmocka_unit_test(test_auto_choice),
