@@ -492,7 +492,7 @@ static inline void add_term(const sorted_state *st, double *M, size_t r, double 
  * calls) and then into the moments, for the dense engine's accuracy. */
 #define CHUNK 64
 static void direct_sum(const sorted_state *st, double q, size_t j0, size_t j1,
-                       size_t sp, double logscale, nw_moments *mo)
+                       size_t sp, double logscale, double shift, nw_moments *mo)
 {
     const double w = st->w;
     const nw_kernel kern = st->kernel;
@@ -511,13 +511,13 @@ static void direct_sum(const sorted_state *st, double q, size_t j0, size_t j1,
             for (size_t j = c0; j < c1; j++) {
                 double u = (q - st->xs[j]) * w, K = kernel_value(kern, u), yj = st->ys[j];
                 if (K == 0 || j == sp) continue;
-                double ku = K * u;
+                double uc = u - shift, ku = K * uc;   /* the slope column, recentred */
                 s0 += K; t0 += K * yj;
-                s1 += ku; s2 += ku * u; t1 += ku * yj;
+                s1 += ku; s2 += ku * uc; t1 += ku * yj;
                 if (grad) {
-                    double kr = K * kernel_rho(kern, u), kru = kr * u;
+                    double kr = K * kernel_rho(kern, u), kru = kr * uc;
                     g0 += kr; e0 += kr * yj;
-                    g1 += kru; g2 += kru * u; e1 += kru * yj;
+                    g1 += kru; g2 += kru * uc; e1 += kru * yj;
                 }
             }
             mo->A[0] += s0; mo->B[0] += t0;
@@ -537,7 +537,7 @@ static void direct_sum(const sorted_state *st, double q, size_t j0, size_t j1,
             double u = (q - st->xs[j]) * w;
             double K = log_kernel ? exp(kernel_log(kern, u) - logscale) : kernel_value(kern, u);
             if (K == 0) continue;
-            add_term(st, acc, r, 1, K, u, st->grad ? kernel_rho(kern, u) : 0, st->ys + j * p);
+            add_term(st, acc, r, 1, K, u - shift, st->grad ? kernel_rho(kern, u) : 0, st->ys + j * p);
         }
         for (size_t i = 0; i < total; i++) mo->A[i] += acc[i];
     }
@@ -546,7 +546,7 @@ static void direct_sum(const sorted_state *st, double q, size_t j0, size_t j1,
 static void direct_compact(const sorted_state *st, double q, size_t j0, size_t j1,
                            size_t sp, nw_moments *mo)
 {
-    direct_sum(st, q, j0, j1, sp, 0, mo);
+    direct_sum(st, q, j0, j1, sp, 0, 0, mo);
 }
 
 /* 1 if key x is inside the compact support around q (the dense engine's test). */
@@ -801,7 +801,7 @@ static void log_moments(const sorted_state *st, double q, size_t sp, nw_moments 
     size_t j0, j1;
     FIND(st, 0, jq, kernel_log(kern, (q - xv) * w) >= cut, j0);
     FIND(st, jq, n, kernel_log(kern, (q - xv) * w) < cut, j1);
-    direct_sum(st, q, j0, j1, sp, L, mo);
+    direct_sum(st, q, j0, j1, sp, L, 0, mo);
     size_t out = j0 + (n - j1);
     if (sp != NW_NO_SKIP && (sp < j0 || sp >= j1)) out--;
     if (out == 0) return;
@@ -828,6 +828,31 @@ static void sorted_moments(const nw_engine *e, const double *q, size_t skip, nw_
     if (mo->r > 1) {
         mo->A[2] = mo->A[1];
         mo->errA[2] = mo->errA[1];
+        if (st->grad) mo->dA[2] = mo->dA[1];
+    }
+}
+
+/* The second try (compact kernels): the query's window summed directly,
+ * with the slope column centred at mo->shift (local linear recentred by
+ * the estimator, whose raw moments lost digits to cancellation at the
+ * data's edge): O(window) where the estimator's last resort, the dense
+ * engine, is O(n).  No error bound beyond the dense engine's rounding, as
+ * compact_moments' direct sums. */
+static void sorted_moments_exact(const nw_engine *e, const double *q, size_t skip,
+                                 nw_moments *mo)
+{
+    const sorted_state *st = e->state;
+    zero_moments(st, mo);
+    mo->approx = 1;
+    mo->logscale = 0;
+    const size_t n = st->n;
+    size_t sp = skip != NW_NO_SKIP && skip < n ? (st->rank ? st->rank[skip] : skip) : NW_NO_SKIP;
+    size_t j0, j1;
+    FIND(st, 0, n, xv >= q[0] || inside(st, q[0], xv), j0);
+    FIND(st, j0, n, xv > q[0] && !inside(st, q[0], xv), j1);
+    direct_sum(st, q[0], j0, j1, sp, 0, mo->shift[0], mo);
+    if (mo->r > 1) {
+        mo->A[2] = mo->A[1];
         if (st->grad) mo->dA[2] = mo->dA[1];
     }
 }
@@ -977,6 +1002,7 @@ static nw_status sorted_init(nw_engine *e)
     }
     e->state = st;
     e->moments = sorted_moments;
+    e->moments_exact = kernel_is_log(pb->kernel) ? NULL : sorted_moments_exact;
     e->free_state = sorted_free;
     return NW_OK;
 fail:
