@@ -82,20 +82,33 @@
 #define M_LN2 0.69314718055994530942
 #endif
 
+/* Zeroed memory in whole cache lines of its own: each thread's moments are
+ * written for every query, and made one after another by one thread
+ * (nw_predict_info), so plain small allocations shared lines between two
+ * threads' moments (false sharing: n = m = 1e7 on 2 threads took 0.64-0.97
+ * s instead of 0.45). */
+static void *line_calloc(size_t count, size_t size)
+{
+    size_t bytes = ((count * size) + 63) & ~(size_t) 63;
+    void *ptr = aligned_alloc(64, bytes ? bytes : 64);
+    if (ptr) memset(ptr, 0, bytes ? bytes : 64);
+    return ptr;
+}
+
 nw_status nw_moments_new(const nw_problem *pb, nw_moments **out)
 {
     size_t d = pb->d, p = pb->p, r = pb->linear ? d + 1 : 1;
     size_t nA = r * r, nB = r * p, g = pb->grad ? d : 0;
-    nw_moments *mo = calloc(1, sizeof *mo);
+    nw_moments *mo = line_calloc(1, sizeof *mo);
     if (!mo) return NW_ERR_NOMEM;
     mo->r = r;
-    mo->A = calloc(nA + nB + g * (nA + nB), sizeof(double));
-    mo->score = malloc(TILE * (2 + 2 * d) * sizeof(double));
-    mo->work = malloc((nA + nB + 2 * r) * sizeof(double));
-    mo->shift = calloc(d, sizeof(double));
+    mo->A = line_calloc(nA + nB + g * (nA + nB), sizeof(double));
+    mo->score = line_calloc(TILE * (2 + 2 * d), sizeof(double));
+    mo->work = line_calloc(nA + nB + 2 * r, sizeof(double));
+    mo->shift = line_calloc(d, sizeof(double));
     /* features and weights of the general moment path */
-    mo->feat = malloc(TILE * (r * (r + 1) / 2 + r * p + d + 1) * sizeof(double));
-    mo->errA = calloc(nA + nB, sizeof(double));
+    mo->feat = line_calloc(TILE * (r * (r + 1) / 2 + r * p + d + 1), sizeof(double));
+    mo->errA = line_calloc(nA + nB, sizeof(double));
     if (!mo->A || !mo->score || !mo->work || !mo->shift || !mo->feat || !mo->errA) {
         nw_moments_free(mo);
         return NW_ERR_NOMEM;

@@ -18,7 +18,7 @@
  * the k-th and every later one fail ("persistent").
  *
  * How.  The test links the static library and wraps, at link time
- * (-Wl,--wrap=...), malloc, calloc, realloc, strdup and free, and newlocale/
+ * (-Wl,--wrap=...), malloc, calloc, realloc, aligned_alloc, strdup and free, and newlocale/
  * freelocale (the C-locale objects the file functions make), so src/ needs
  * no hook.  cJSON's allocations go through the same counter by
  * cJSON_InitHooks; libcsv's through csv_set_realloc_func/csv_set_free_func,
@@ -81,6 +81,7 @@ void *__real_malloc(size_t size);
 void *__real_calloc(size_t count, size_t size);
 void *__real_realloc(void *ptr, size_t size);
 char *__real_strdup(const char *s);
+void *__real_aligned_alloc(size_t alignment, size_t size);
 void __real_free(void *ptr);
 locale_t __real_newlocale(int mask, const char *locale, locale_t base);
 void __real_freelocale(locale_t locale);
@@ -107,6 +108,14 @@ void *__wrap_realloc(void *ptr, size_t size)
     if (inject()) return NULL;
     void *p = __real_realloc(ptr, size);
     if (p && !ptr) count(1);
+    return p;
+}
+
+void *__wrap_aligned_alloc(size_t alignment, size_t size)
+{
+    if (inject()) return NULL;
+    void *p = __real_aligned_alloc(alignment, size);
+    if (p) count(1);
     return p;
 }
 
