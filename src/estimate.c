@@ -205,7 +205,18 @@ static void estimate_dense(const nw_problem *pb, const double *q, size_t skip,
     nw_engine_dense(pb, q, skip, mo);
     nw_solve(pb, mo, est);
     if (!pb->linear || est->empty || est->pivot >= LL_RECENTRE_PIVOT) return;
-    /* recentre the slope columns at their weighted means sum e u / sum e */
+    /* recentre the slope columns at their weighted means sum e u / sum e,
+     * taken from the general path's sums: the prepared paths round the
+     * weights differently (pre-scaled exponents), and a recentring this
+     * ill-conditioned turns a last-bit change of the shift into ~1e-11 of
+     * the answer (extrapolating 3 bandwidths from a cluster 1e-3 wide), so
+     * every caller -- a fast engine's fallback or the dense engine with or
+     * without prepared keys -- gets the same answer */
+    if (pb->dense) {
+        nw_problem plain = *pb;
+        plain.dense = NULL;
+        nw_engine_dense(&plain, q, skip, mo);
+    }
     for (size_t k = 0; k < d; k++) mo->shift[k] = mo->A[k + 1] / mo->A[0];
     nw_engine_dense(pb, q, skip, mo);
     nw_solve(pb, mo, est);
