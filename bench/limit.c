@@ -77,10 +77,8 @@ extern double vexp(double) __asm__("exp");
 
 #define TILE 512
 #define MIN_EXP_ARG (-700.0)
-/* the same in base 2 (e^-700 = 2^-1009.9), where the inline-exp loops drop
- * terms (b2 floors); f32: 2^-125 (exp2f_poly's domain) */
-#define MIN_EXP2_ARG (-1009.0)
-#define MIN_EXP2_ARGF (-125.0f)
+/* the same in base 2, MIN_EXP2_ARG(F) of exp2_poly.h, where the inline-exp
+ * loops drop terms (b2 floors) */
 /* sqrt(1 / (2 ln 2)): e^{-u^2/2} = 2^{-(c u)^2} */
 #define C_BASE2 0x1.b2da4e9808a53p-1
 

@@ -66,17 +66,12 @@
 
 #define TILE 256
 #define FAST_TILE 512
-/* exp(-700) ~ 1e-304: terms this far below the largest are negligible (they
- * are set to 0).  In base 2: 700 / ln 2 = 1009.9; the clamp keeps 2^k a
- * normal number.  Single precision: 2^-125 (e^-86.6). */
-#define MIN_EXP2_ARG (-1009.0)
-#define MIN_EXP2_ARGF (-125.0f)
+/* MIN_EXP2_ARG(F), LOG2E: exp2_poly.h */
 /* exp2_poly's domain ends here (p 2^k normal; float: -125): the prepared
  * paths drop the terms below (weight exactly 0, a mask on the last
  * instruction), those above keep their true weights. */
 #define DROP_EXP2_ARG (-1021.0)
 #define DROP_EXP2_ARGF (-125.0f)
-#define LOG2E 0x1.71547652b82fep0          /* 1 / ln 2 */
 
 #ifndef M_LN2
 #define M_LN2 0.69314718055994530942

@@ -79,8 +79,6 @@ static double lgamma_nosign(double x)
 #define DIRECT_KEYS 24    /* per-query mode: boxes of no more keys are summed directly */
 #define CRAMER_K 1.086435
 #define MIN_EXP_ARG (-700.0)
-#define MIN_EXP2_FGT (-1009.0)  /* run_direct: weights below 2^-1009 are dropped */
-#define LOG2E_FGT 0x1.71547652b82fep0
 
 typedef struct fgt_state {
     size_t nb;            /* boxes */
@@ -964,9 +962,9 @@ static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, doubl
 #pragma omp simd
             for (size_t t = 0; t < nt; t++) {
                 double u = (q - xs[j0 + t]) * w, au = fabs(u);
-                double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E_FGT;
-                int keep = e2 >= MIN_EXP2_FGT;
-                double e = exp2_poly(keep ? e2 : MIN_EXP2_FGT);
+                double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E;
+                int keep = e2 >= MIN_EXP2_ARG;
+                double e = exp2_poly(keep ? e2 : MIN_EXP2_ARG);
                 eb[t] = keep ? e : 0;
                 ub[t] = u;
                 ab[t] = fabs(a);
@@ -976,9 +974,9 @@ static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, doubl
 #pragma omp simd
             for (size_t t = 0; t < nt; t++) {
                 double u = (q - xs[j0 + t]) * w, au = fabs(u);
-                double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E_FGT;
-                int keep = e2 >= MIN_EXP2_FGT, own = idx[t] == skip;
-                double e = exp2_poly(keep ? e2 : MIN_EXP2_FGT);
+                double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E;
+                int keep = e2 >= MIN_EXP2_ARG, own = idx[t] == skip;
+                double e = exp2_poly(keep ? e2 : MIN_EXP2_ARG);
                 eb[t] = keep && !own ? e : 0;
                 ub[t] = u;
                 ab[t] = fabs(a);

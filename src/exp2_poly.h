@@ -9,6 +9,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Where the callers clamp or drop: exp(-700) ~ 1e-304, terms this far
+ * below the largest are negligible; in base 2, 700 / ln 2 = 1009.9 (the
+ * clamp keeps 2^k normal).  Single precision: 2^-125 (e^-86.6). */
+#define MIN_EXP2_ARG (-1009.0)
+#define MIN_EXP2_ARGF (-125.0f)
+#define LOG2E 0x1.71547652b82fep0          /* 1 / ln 2 */
+
 /* 2^a for a in [-1021, 0] (callers clamp there or drop the terms below;
  * outside, the result is garbage, never a trap): a = k + f with
  * k = round(a) (by the shifter's rounding) and |f| <= 1/2, 2^f by its

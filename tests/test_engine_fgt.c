@@ -14,15 +14,6 @@
 #include "estimate.h"
 #include "testutil.h"
 
-/* splitmix64 uniform in [0, 1) */
-static double unif(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return (double) (z >> 11) * 0x1p-53;
-}
 
 /* n points: x on [0, 5] with a tight cluster and duplicates, y = p outputs
  * (the notebook's f + 3, and 10 + cos 3x: no prediction is near 0, where a
@@ -31,11 +22,11 @@ static void make_data(uint64_t seed, size_t n, size_t p, double *x, double *y)
 {
     uint64_t s = seed;
     for (size_t j = 0; j < n; j++) {
-        double t = unif(&s);
+        double t = nwt_unif(&s);
         x[j] = j % 7 == 0 ? 2.5 + 1e-3 * t : (j % 11 == 0 ? 1.0 : 5 * t);
         for (size_t c = 0; c < p; c++)
             y[j * p + c] = (c == 0 ? 3 + 2 * sin(x[j]) + pow(x[j], 0.8) : 10 + cos(3 * x[j])) +
-                           0.5 * (unif(&s) - 0.5);
+                           0.5 * (nwt_unif(&s) - 0.5);
     }
 }
 

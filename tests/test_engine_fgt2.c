@@ -17,15 +17,6 @@
 #include "estimate.h"
 #include "testutil.h"
 
-/* splitmix64 uniform in [0, 1) */
-static double unif(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return (double) (z >> 11) * 0x1p-53;
-}
 
 /* n points in [0,5]^2 with a tight cluster (every 7th) and exact duplicates
  * (every 11th at (1, 2)); outputs 3 + sin x0 + x1^0.8 and 10 + cos 3 x1
@@ -34,13 +25,13 @@ static void make_data(uint64_t seed, size_t n, size_t p, double *x, double *y)
 {
     uint64_t s = seed;
     for (size_t j = 0; j < n; j++) {
-        double a = unif(&s), b = unif(&s);
+        double a = nwt_unif(&s), b = nwt_unif(&s);
         if (j % 7 == 0) { x[2 * j] = 2.5 + 1e-3 * a; x[2 * j + 1] = 3.0 + 1e-3 * b; }
         else if (j % 11 == 0) { x[2 * j] = 1.0; x[2 * j + 1] = 2.0; }
         else { x[2 * j] = 5 * a; x[2 * j + 1] = 5 * b; }
         for (size_t c = 0; c < p; c++)
             y[j * p + c] = (c == 0 ? 3 + sin(x[2 * j]) + pow(x[2 * j + 1], 0.8) : 10 + cos(3 * x[2 * j + 1])) +
-                           0.5 * (unif(&s) - 0.5);
+                           0.5 * (nwt_unif(&s) - 0.5);
     }
 }
 
@@ -145,7 +136,7 @@ static void moments_case(size_t n, size_t p, const double w[2], int linear, int 
         check_moments(&pb, eng, queries[iq], NW_NO_SKIP, mf, md);
     uint64_t s = seed + 99;
     for (size_t i = 0; i < 12; i++) {
-        double q[2] = { -0.5 + 6 * unif(&s), -0.5 + 6 * unif(&s) };
+        double q[2] = { -0.5 + 6 * nwt_unif(&s), -0.5 + 6 * nwt_unif(&s) };
         check_moments(&pb, eng, q, NW_NO_SKIP, mf, md);
     }
     /* leave-one-out at the keys themselves (duplicates and cluster too) */
@@ -205,8 +196,8 @@ static void predictions_case(size_t n, size_t p, double h0, double h1, size_t m)
     for (size_t j = 0; j < m; j++) {
         /* 1 in 8 outside the data (up to 2 units), the rest inside */
         double lo = j % 8 == 0 ? -2 : 0, span = j % 8 == 0 ? 9 : 5;
-        q[2 * j] = lo + span * unif(&s);
-        q[2 * j + 1] = lo + span * unif(&s);
+        q[2 * j] = lo + span * nwt_unif(&s);
+        q[2 * j + 1] = lo + span * nwt_unif(&s);
     }
     nw_model *model = NULL;
     assert_int_equal(nw_model_new(&model, x, y, n, 2, p), NW_OK);
@@ -239,8 +230,8 @@ static void predictions_case(size_t n, size_t p, double h0, double h1, size_t m)
         s = 77;
         for (size_t j = 0; j < m; j++) {
             double lo = j % 8 == 0 ? -2 : 0, span = j % 8 == 0 ? 9 : 5;
-            q[2 * j] = lo + span * unif(&s);
-            q[2 * j + 1] = lo + span * unif(&s);
+            q[2 * j] = lo + span * nwt_unif(&s);
+            q[2 * j + 1] = lo + span * nwt_unif(&s);
         }
     }
     nw_model_free(model);
@@ -270,13 +261,13 @@ static void test_fallbacks_near_zero(void **state)
     double *q = malloc(m * 2 * sizeof *q), *yf = malloc(m * sizeof *yf), *yd = malloc(m * sizeof *yd);
     uint64_t s = 5;
     for (size_t j = 0; j < n; j++) {
-        x[2 * j] = 5 * unif(&s);
-        x[2 * j + 1] = 5 * unif(&s);
-        y[j] = sin(2 * x[2 * j]) + cos(2 * x[2 * j + 1]) + 0.3 * (unif(&s) - 0.5);
+        x[2 * j] = 5 * nwt_unif(&s);
+        x[2 * j + 1] = 5 * nwt_unif(&s);
+        y[j] = sin(2 * x[2 * j]) + cos(2 * x[2 * j + 1]) + 0.3 * (nwt_unif(&s) - 0.5);
     }
     for (size_t j = 0; j < m; j++) {
-        q[2 * j] = 5 * unif(&s);
-        q[2 * j + 1] = 5 * unif(&s);
+        q[2 * j] = 5 * nwt_unif(&s);
+        q[2 * j + 1] = 5 * nwt_unif(&s);
     }
     nw_model *model = NULL;
     assert_int_equal(nw_model_new(&model, x, y, n, 2, 1), NW_OK);

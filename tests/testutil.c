@@ -210,3 +210,12 @@ void remove_tree(const char *path)
         unlink(path);
     }
 }
+
+double nwt_unif(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (double) (z >> 11) * 0x1p-53;
+}

@@ -19,6 +19,9 @@
  * difference on failure. */
 #define assert_close(a, b, rtol, atol) \
     assert_true(nwt_close((a), (b), (rtol), (atol), #a, __FILE__, __LINE__))
+/* splitmix64: a uniform double in [0, 1) from state *s (advanced) */
+double nwt_unif(uint64_t *s);
+
 int nwt_close(double a, double b, double rtol, double atol, const char *what,
               const char *file, int line);
 
