@@ -52,6 +52,12 @@ typedef struct nw_problem {
      * nw_engine_new for the dense kind; NULL: nw_engine_dense works without
      * (it then finds the largest weight per tile) */
     const struct nw_dense_state *dense;
+    /* NULL: an approximate engine certifies each prediction's relative
+     * error, |yhat' - yhat| <= tol |yhat| per output.  Else p values s_c >= 0
+     * and the certificate is |yhat' - yhat| <= tol max(|yhat_c|, s_c):
+     * a criterion's passes (NW_PASS_CRITERION in loo.h), where a prediction
+     * near 0 matters to the loss only through its absolute error */
+    const double *floor;
 } nw_problem;
 
 /* pb->threads, or OpenMP's default where it is 0 (a problem made without

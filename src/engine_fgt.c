@@ -72,7 +72,7 @@ static double lgamma_nosign(double x)
 
 #define BETA 1.0          /* box width in scaled units: |v| <= 1/2 */
 #define P_MAX 40          /* most Taylor terms */
-#define P_LOC 30          /* terms of the local (target) expansions */
+#define P_LOC 30          /* terms of the local (target) expansions (even: local_sums) */
 #define LOC_REACH 13      /* boxes a local expansion may gather from, each side */
 #define AMAX 4            /* largest power of u any moment needs */
 #define DIRECT_DIST 12.0  /* per-query mode: farther boxes are summed directly */
@@ -607,11 +607,16 @@ static nw_status fgt_init(nw_engine *e)
 
 /* Per offset delta = T - S: g_a^(j)(delta BETA) e^{-tau^2/2} (j < 2 P_LOC),
  * and the truncation and rounding factors above. */
+/* hankel computes P_PAD >= P_LOC outputs (whole vectors): its table rows
+ * are read up to j = P_LOC - 1 + P_PAD - 1 and are 0 from j = 2 P_LOC on */
+#define P_PAD 32
+#define G_ROW (P_LOC + P_PAD)
+
 typedef struct offset_table {
-    double g[AMAX + 1][2 * P_LOC];
+    double g[AMAX + 1][G_ROW];
     long double gl[AMAX + 1][2 * P_LOC];  /* the same before rounding to double */
     /* g_a^(j)(-tau) = (-1)^(j + a) g_a^(j)(tau): the tables for S > T */
-    double gneg[AMAX + 1][2 * P_LOC];
+    double gneg[AMAX + 1][G_ROW];
     long double glneg[AMAX + 1][2 * P_LOC];
     double trunc[AMAX + 1];   /* K e^{-tau^2/4} sum_{j>=P} B_a(j,tau)/j! */
     double round[AMAX + 1];   /* 4 P u sum_j |g_a^(j)| / j! */
@@ -659,6 +664,7 @@ static void offset_fill(offset_table *t, double tau, size_t amax)
             if (j > 0) fact *= (double) j;
             rsum += fabs((double) v) / fact;
         }
+        for (size_t j = 2 * P_LOC; j < G_ROW; j++) t->g[a][j] = t->gneg[a][j] = 0;
         t->round[a] = 4.0 * P_LOC * 0x1p-53 * rsum;
         t->round_ld[a] = 4.0 * P_LOC * U_LD * rsum;
         /* tail = sum_{j>=P} B_a(j,|tau|)/j! = sum_j sum_i r_i(j) a!/(a-i)! |tau|^(a-i)
@@ -690,16 +696,23 @@ static void offset_fill(offset_table *t, double tau, size_t amax)
     }
 }
 
-/* acc_l = sum_{k < P_LOC - l} G_{k+l} M_k (l < P_LOC), as axpys over l,
- * which vectorise (a dot product per l would be a short reduction). */
+/* acc_l = sum_{k < P_LOC} G_{k+l} M_k (l < P_PAD; the caller uses l <
+ * P_LOC), as axpys of whole vectors over l whose accumulators stay in
+ * registers (a dot product per l would be a short reduction; rows of P_LOC
+ * - k terms end in scalar remainders).  The terms with k + l >= P_LOC are
+ * Taylor terms beyond the truncation (G_j = 0 from j = 2 P_LOC): they only
+ * take terms out of the remainder, whose bound (trunc) sums every |term|
+ * with k + l >= P_LOC, and the rounding bound (round) already counts P_LOC
+ * terms per sum and every j < 2 P_LOC. */
 FGT_TARGET_CLONES
 static void hankel(const double *restrict G, const double *restrict M, double *restrict acc)
 {
-    for (size_t l = 0; l < P_LOC; l++) acc[l] = 0;
+    double a[P_PAD] = { 0 };
     for (size_t k = 0; k < P_LOC; k++) {
         const double mk = M[k], *Gk = G + k;
-        for (size_t l = 0; l < P_LOC - k; l++) acc[l] += Gk[l] * mk;
+        for (size_t l = 0; l < P_PAD; l++) a[l] += Gk[l] * mk;
     }
+    for (size_t l = 0; l < P_PAD; l++) acc[l] = a[l];
 }
 
 static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
@@ -760,6 +773,8 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
         s->loc_logscale[T] = logscale;
         const double scale = exp(-logscale);
         const long double scale_ld = Lld ? expl(-(long double) logscale) : 0;
+        double scale_fact[P_LOC];   /* scale / l!, as (double) scale * (double) (1/l!) */
+        for (size_t l = 0; l < P_LOC; l++) scale_fact[l] = scale * (double) invfact[l];
         /* every key of box bn lies within (|T - bn| + 1) BETA of every q in T */
         double far = ((double) (bn > T ? bn - T : T - bn) + 1) * BETA;
         double a_lower = (double) (s->start[bn + 1] - s->start[bn]) *
@@ -812,10 +827,9 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
                             Lld[l * nfp + f] += scale_ld * invfact[l] * acc;
                         }
                     } else {
-                        double acc[P_LOC];
+                        double acc[P_PAD];
                         hankel(side == 0 ? t->g[a] : t->gneg[a], M, acc);
-                        for (size_t l = 0; l < P_LOC; l++)
-                            L[l * nfp + f] += scale * (double) invfact[l] * acc[l];
+                        for (size_t l = 0; l < P_LOC; l++) L[l * nfp + f] += scale_fact[l] * acc[l];
                     }
                     double absf = f < na1 ? (double) cnt : s->absy[S * p + (f - na1) / nay];
                     E[f] += scale * absf * (t->trunc[a] + t->round[a]);
@@ -1273,17 +1287,48 @@ static double local_sums(const fgt_state *s, const nw_problem *pb, size_t T, dou
     const double sq = (q - s->centre[T]) * s->w, logscale = s->loc_logscale[T];
     const size_t nfp = s->nfp;
     const double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
-    /* Horner for every sum at once, four independent chains at a time held
-     * in registers (L is l-major with rows padded to nfp) */
+    /* Horner for every sum at once (L is l-major with rows padded to nfp to
+     * a multiple of 4), in s^2 on the even and the odd coefficients apart,
+     * sum_l L_l s^l = E(s^2) + s O(s^2): two independent chains of P/2
+     * steps per sum (half the latency), eight or four sums at a time held
+     * in registers.  Its rounding -- Horner of degree P/2 - 1 in s^2,
+     * (P - 2) u, with s^2's own rounding compounding to (P/2 - 1) u in the
+     * top power, and 2 u to combine -- stays below (3P/2 + 1) u
+     * sum_l |L_l| |s|^l, within the 2P u of the bound (build_locals). */
     double *hv = acc->Hbuf;
-    for (size_t f0 = 0; f0 < nfp; f0 += 4) {
-        double h4[4];
-        for (size_t j = 0; j < 4; j++) h4[j] = L[(P_LOC - 1) * nfp + f0 + j];
-        for (size_t l = P_LOC - 1; l-- > 0;) {
-            const double *Ll = L + l * nfp + f0;
-            for (size_t j = 0; j < 4; j++) h4[j] = h4[j] * sq + Ll[j];
+    const double s2 = sq * sq;
+    size_t f0 = 0;
+    for (; f0 + 8 <= nfp; f0 += 8) {
+        double ev[8], od[8];
+        for (size_t j = 0; j < 8; j++) {
+            ev[j] = L[(P_LOC - 2) * nfp + f0 + j];
+            od[j] = L[(P_LOC - 1) * nfp + f0 + j];
         }
-        for (size_t j = 0; j < 4; j++) hv[f0 + j] = h4[j];
+        for (size_t l = P_LOC - 2; l >= 2;) {
+            l -= 2;
+            const double *Le = L + l * nfp + f0, *Lo = Le + nfp;
+            for (size_t j = 0; j < 8; j++) {
+                ev[j] = ev[j] * s2 + Le[j];
+                od[j] = od[j] * s2 + Lo[j];
+            }
+        }
+        for (size_t j = 0; j < 8; j++) hv[f0 + j] = ev[j] + sq * od[j];
+    }
+    for (; f0 < nfp; f0 += 4) {
+        double ev[4], od[4];
+        for (size_t j = 0; j < 4; j++) {
+            ev[j] = L[(P_LOC - 2) * nfp + f0 + j];
+            od[j] = L[(P_LOC - 1) * nfp + f0 + j];
+        }
+        for (size_t l = P_LOC - 2; l >= 2;) {
+            l -= 2;
+            const double *Le = L + l * nfp + f0, *Lo = Le + nfp;
+            for (size_t j = 0; j < 4; j++) {
+                ev[j] = ev[j] * s2 + Le[j];
+                od[j] = od[j] * s2 + Lo[j];
+            }
+        }
+        for (size_t j = 0; j < 4; j++) hv[f0 + j] = ev[j] + sq * od[j];
     }
     for (size_t f = 0; f < nf; f++) {
         if (f < na1) { acc->D1[f] = hv[f]; acc->E1[f] = E[f]; }

@@ -134,7 +134,8 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
 }
 
 /* The largest relative error of the predictions that the moments' error
- * bounds allow, after nw_solve succeeded (not empty, not recentred).
+ * bounds allow, after nw_solve succeeded (not empty, not recentred):
+ * relative to max(|yhat_c|, pb->floor[c]) where the problem has a floor.
  *
  * Local constant, yhat_c = B_c / A, |dA| <= eA, |dB_c| <= eB_c:
  *     |yhat' - yhat| = |dB_c - yhat_c dA| / |A + dA|
@@ -157,7 +158,8 @@ static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
         if (!(eA00 < A00)) return INFINITY;
         for (size_t c = 0; c < p; c++) {
             double y = est->yhat[c], b = (mo->errB[c] + fabs(y) * eA00) / (A00 - eA00);
-            double rel = b / fabs(y);
+            double ay = fabs(y), fl = pb->floor ? pb->floor[c] : 0;
+            double rel = b / (ay > fl ? ay : fl);
             if (!(rel <= worst)) worst = rel;   /* NaN (y = 0, b = 0) counts as worst */
         }
         return worst;
@@ -184,7 +186,8 @@ static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
                      fabs(beta[j * p + c]);
             b += fabs(a[i]) * t;
         }
-        double rel = 1.002 * b / fabs(est->yhat[c]);
+        double ay = fabs(est->yhat[c]), fl = pb->floor ? pb->floor[c] : 0;
+        double rel = 1.002 * b / (ay > fl ? ay : fl);
         if (!(rel <= worst)) worst = rel;
     }
     return worst;
@@ -279,6 +282,7 @@ void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
     pb->f32 = model->precision == NW_PRECISION_F32;
     pb->threads = nw_threads(model, (size_t) -1);
     pb->dense = NULL;   /* nw_engine_new prepares the dense engine's keys */
+    pb->floor = NULL;
 }
 
 nw_status nw_scales(const nw_model *model, const double *w_in, double *w)

@@ -43,10 +43,28 @@ static int omp_thread_id(void) { return omp_get_thread_num(); }
 static int omp_thread_id(void) { return 0; }
 #endif
 
+/* The standard deviation of each output column of the problem's values
+ * (as the sums see them: model->y_sums where set) into s (p values). */
+static void output_spread(const nw_problem *pb, double *s)
+{
+    const size_t n = pb->n, p = pb->p;
+    for (size_t c = 0; c < p; c++) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < n; i++) mean += pb->y[i * p + c];
+        mean /= (double) n;
+        for (size_t i = 0; i < n; i++) {
+            double e = pb->y[i * p + c] - mean;
+            var += e * e;
+        }
+        s[c] = isfinite(var) ? sqrt(var / (double) n) : 0;
+    }
+}
+
 nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
-                  int want_grad, int report, double *yhat_out, nw_pass_result *res)
+                  int want_grad, int flags, double *yhat_out, nw_pass_result *res)
 {
     const size_t n = model->n, d = model->d, p = model->p;
+    const int report = (flags & NW_PASS_REPORT) != 0;
     if (leave_out && w[0] > 0 && nw_loo_sorted_applies(model)) {
         /* 1-d compact kernels: the O(n) sweeps (loo_sorted.c) */
         nw_loo_sorted *ls = NULL;
@@ -58,15 +76,21 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
     }
     nw_problem pb;
     nw_problem_init(&pb, model, w, want_grad);
+    double *floor_buf = NULL;   /* freed with the engine */
+    if (flags & NW_PASS_CRITERION) {
+        if (!(floor_buf = malloc(p * sizeof(double)))) return NW_ERR_NOMEM;
+        output_spread(&pb, floor_buf);
+        pb.floor = floor_buf;
+    }
     nw_engine *eng = NULL;
     nw_status st = nw_engine_new(&pb, model->engine, model->tolerance, n, &eng);
-    if (st) return st;
+    if (st) { free(floor_buf); return st; }
 
     size_t nb = n < PASS_BLOCKS ? n : PASS_BLOCKS;
     /* per block: loss, trace, empties, grad[d] */
     size_t stride = 3 + d;
     double *blocks = calloc(nb * stride, sizeof(double));
-    if (!blocks) { nw_engine_free(eng); return NW_ERR_NOMEM; }
+    if (!blocks) { nw_engine_free(eng); free(floor_buf); return NW_ERR_NOMEM; }
     int failed = 0, stopped = 0;
     size_t blocks_done = 0;
     nw_progress_fn progress = report ? model->progress : NULL;
@@ -136,6 +160,7 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
         free(buf);
     }
     nw_engine_free(eng);
+    free(floor_buf);
     if (failed) { free(blocks); return NW_ERR_NOMEM; }
     if (stopped) { free(blocks); return NW_ERR_STOPPED; }
 
@@ -165,7 +190,7 @@ nw_status nw_loo_predict(const nw_model *model, double *yhat, size_t *n_empty)
     nw_status st = nw_scales(model, NULL, w);
     if (st) return st;
     nw_pass_result res = { 0 };
-    st = nw_pass(model, w, 1, 0, 1, yhat, &res);
+    st = nw_pass(model, w, 1, 0, NW_PASS_REPORT, yhat, &res);
     if (st == NW_OK && n_empty) *n_empty = res.n_empty;
     return st;
 }
@@ -181,7 +206,7 @@ nw_status nw_loo_loss(const nw_model *model, const double *w_in, double *loss,
     nw_status st = nw_scales(model, w_in, w);
     if (st) return st;
     nw_pass_result res = { .grad = g };
-    st = nw_pass(model, w, 1, grad != NULL, 1, NULL, &res);
+    st = nw_pass(model, w, 1, grad != NULL, NW_PASS_REPORT, NULL, &res);
     if (st) return st;
     *loss = res.loss;
     if (grad) memcpy(grad, g, d * sizeof(double));

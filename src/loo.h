@@ -16,11 +16,26 @@ typedef struct nw_pass_result {
                         summed directly rather than expanded (not in bound) */
 } nw_pass_result;
 
+/* nw_pass flags. */
+enum {
+    /* call the model's progress callback (NW_ERR_STOPPED if it asks to stop) */
+    NW_PASS_REPORT = 1,
+    /* the pass serves a criterion (its loss), not predictions: approximate
+     * engines certify |yhat' - yhat| <= tol max(|yhat_c|, s_c), s_c the
+     * standard deviation of output c over the points, instead of tol |yhat|.
+     * A prediction near 0 then needs no exact second try.  The loss
+     * L = 1/2 sum r_i^2 changes by at most sum |r_i| |dyhat_i| (+ second
+     * order), so by Cauchy-Schwarz its relative error is below
+     * 2 tol rms(|yhat| + s) / rms(r): the same order as with relative
+     * certificates (2 tol rms(yhat) / rms(r)) where predictions are of the
+     * order of s.  res->bound is then that mixed relative error. */
+    NW_PASS_CRITERION = 2
+};
+
 /* Evaluate every training point as a query at scales w: leave_out = 1 leaves
- * the point itself out.  yhat_out (n x p) may be NULL.  report = 1: call the
- * model's progress callback (NW_ERR_STOPPED if it asks to stop). */
+ * the point itself out.  yhat_out (n x p) may be NULL.  flags: NW_PASS_*. */
 nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
-                  int want_grad, int report, double *yhat_out, nw_pass_result *res);
+                  int want_grad, int flags, double *yhat_out, nw_pass_result *res);
 
 /* The leave-one-out pass of 1-d compact kernels in O(n) per bandwidth
  * (loo_sorted.c): the keys sorted once, then any number of scales w > 0.

@@ -22,12 +22,18 @@
  * refinement; the result is the best seen, not a certified global minimum.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "estimate.h"
 #include "kernels.h"
 #include "loo.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ------------------------------------------------------------ criteria */
 
@@ -42,7 +48,7 @@ static nw_status aicc_value(const nw_model *model, const double *t, double *valu
     double w[d];
     for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
     nw_pass_result res = { 0 };
-    nw_status st = nw_pass(model, w, 0, 0, 0, NULL, &res);
+    nw_status st = nw_pass(model, w, 0, 0, NW_PASS_CRITERION, NULL, &res);
     if (st) return st;
     /* Hurvich, Simonoff & Tsai (1998): sigma^2 is the in-sample mean squared
      * residual (pooled over outputs), tr(H) = sum_i H_ii.  When tr(H) >= n - 2
@@ -70,7 +76,7 @@ static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criter
         for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
         nw_pass_result res = { .grad = g };
         nw_status st = ls ? nw_loo_sorted_pass(ls, w[0], grad != NULL, 0, NULL, &res)
-                          : nw_pass(model, w, 1, grad != NULL, 0, NULL, &res);
+                          : nw_pass(model, w, 1, grad != NULL, NW_PASS_CRITERION, NULL, &res);
         if (st) return st;
         *value = 2 * res.loss / (double) n;
         for (size_t k = 0; grad && k < d; k++)
@@ -202,6 +208,123 @@ static nw_status eval(search *s, const double *t, double *f, double *g)
     return NW_OK;
 }
 
+/* Scans at small n run their points on parallel threads: each point's
+ * pass would run on one thread there (nw_threads: under ~1e7 kernel
+ * evaluations), and whole passes per thread need no barrier but the last,
+ * so a thread the machine does not schedule at once delays the scan by at
+ * most one pass.  The threads are POSIX threads that end with the scan: an
+ * OpenMP team's idle threads would spin through the serial refinement that
+ * follows (a fifth of the CPU time at n = 3000).  Each concurrent pass holds
+ * its own engine: hence the bound on n, which keeps that memory small. */
+#define SCAN_PARALLEL_MAX_N 20000
+#define SCAN_MAX_THREADS 64
+
+typedef struct scan_job {
+    search *s;
+    const nw_model *serial;   /* the model with threads = 1, no progress */
+    const double *t;
+    double *f, *g;
+    int count;
+    atomic_int next;          /* the next point to take */
+    atomic_int done;          /* passes finished */
+    atomic_int stop;          /* a pass failed or the callback said stop */
+    pthread_mutex_t lock;     /* guards status */
+    nw_status status;
+} scan_job;
+
+static void scan_fail(scan_job *job, nw_status st)
+{
+    pthread_mutex_lock(&job->lock);
+    if (!job->status) job->status = st;
+    pthread_mutex_unlock(&job->lock);
+    atomic_store(&job->stop, 1);
+}
+
+/* Take points until none is left; the caller's thread (reported != NULL)
+ * also makes the progress reports, one per finished pass and in order, as
+ * the serial scan does. */
+static void scan_work(scan_job *job, int *reported)
+{
+    const size_t d = job->serial->d;
+    const nw_model *m = job->s->model;
+    for (;;) {
+        if (atomic_load(&job->stop)) return;
+        int i = atomic_fetch_add(&job->next, 1);
+        if (i >= job->count) return;
+        nw_status st = criterion_t(job->serial, NULL, job->s->crit, job->t + i * d, &job->f[i],
+                                   job->g ? job->g + i * d : NULL);
+        int now = atomic_fetch_add(&job->done, 1) + 1;
+        if (st) { scan_fail(job, st); return; }
+        while (reported && m->progress && *reported < now) {
+            double k = (double) (job->s->evals + ++*reported);
+            double total = job->s->expected > k ? job->s->expected : k + 1;
+            if (m->progress(k, total, m->progress_ctx)) { scan_fail(job, NW_ERR_STOPPED); return; }
+        }
+    }
+}
+
+static void *scan_thread(void *arg)
+{
+    scan_work(arg, NULL);
+    return NULL;
+}
+
+/* eval at the points t[0..count) (count x d) into f, and the gradients
+ * into g (count x d) unless g is NULL: the same values, evaluation count,
+ * best point and progress reports (from the caller's thread) as calling
+ * eval for each point in order. */
+static nw_status scan_points(search *s, const double *t, double *f, double *g, int count)
+{
+    const nw_model *m = s->model;
+    const size_t d = m->d;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = m->threads > 0 ? m->threads : omp_get_max_threads();
+#endif
+    if (threads > count) threads = count;
+    if (threads > SCAN_MAX_THREADS) threads = SCAN_MAX_THREADS;
+    if (threads < 2 || s->ls || m->n > SCAN_PARALLEL_MAX_N) {
+        for (int i = 0; i < count; i++) {
+            nw_status st = eval(s, t + i * d, &f[i], g ? g + i * d : NULL);
+            if (st) return st;
+        }
+        return NW_OK;
+    }
+    /* each pass on one thread (a shallow copy: the passes only read it) */
+    nw_model serial = *m;
+    serial.threads = 1;
+    serial.progress = NULL;
+    scan_job job = { .s = s, .serial = &serial, .t = t, .f = f, .g = g, .count = count };
+    atomic_init(&job.next, 0);
+    atomic_init(&job.done, 0);
+    atomic_init(&job.stop, 0);
+    if (pthread_mutex_init(&job.lock, NULL)) return NW_ERR_NOMEM;
+    pthread_t tid[SCAN_MAX_THREADS];
+    int started = 0, reported = 0;
+    /* a thread that cannot start leaves its share to the others */
+    while (started < threads - 1 && pthread_create(&tid[started], NULL, scan_thread, &job) == 0)
+        started++;
+    scan_work(&job, &reported);
+    for (int k = 0; k < started; k++) pthread_join(tid[k], NULL);
+    pthread_mutex_destroy(&job.lock);
+    /* what the other threads finished last */
+    nw_status status = job.status;
+    while (!status && m->progress && reported < count) {
+        double k = (double) (s->evals + ++reported);
+        double total = s->expected > k ? s->expected : k + 1;
+        if (m->progress(k, total, m->progress_ctx)) status = NW_ERR_STOPPED;
+    }
+    if (status) return status;
+    for (int i = 0; i < count; i++) {
+        s->evals++;
+        if (f[i] < s->best_f) {
+            s->best_f = f[i];
+            memcpy(s->best_t, t + i * d, d * sizeof(double));
+        }
+    }
+    return NW_OK;
+}
+
 /* Brent's minimiser (golden section + parabolic steps) on [a, b]. */
 static nw_status brent_min(search *s, double a, double b, double x, double fx,
                            double tol, int max_iter)
@@ -309,9 +432,10 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         for (int i = 0; i < G; i++) {
             tg[i] = lo + (hi - lo) * i / (G - 1);
             tg[G + i] = 0;
-            if ((st = eval(s, &tg[i], &fg[i], NULL))) goto done;
-            if (isfinite(fg[i]) && (ib < 0 || fg[i] < fg[ib])) ib = i;
         }
+        if ((st = scan_points(s, tg, fg, NULL, G))) goto done;
+        for (int i = 0; i < G; i++)
+            if (isfinite(fg[i]) && (ib < 0 || fg[i] < fg[ib])) ib = i;
         if (ib < 0) { st = NW_ERR_NUMERIC; goto done; }
         double span = hi - lo;
         if (ib == 0 && widen < 3) { hi = lo + span / (G - 1); lo -= span; }
@@ -334,7 +458,7 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
         tg[G + im] = NAN; /* refined (fg stays: it is its neighbours' reference) */
         double rise = fmax(fg[im - 1], fg[im + 1]) - fg[im];
         if (!flat && r > 0 && fg[im] - 2 * rise > s->best_f) continue;
-        double a = tg[im - 1], b = tg[im + 1], ga, gb, fa, fb;
+        double a = tg[im - 1], b = tg[im + 1];
         if (flat) {
             /* kinks inside the cell: a finer scan of it first, then Brent
              * around its best point */
@@ -370,7 +494,11 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
             fm = fbest;
             tol = fmax(tol, 1e-8);
         }
-        if ((st = eval(s, &a, &fa, &ga)) || (st = eval(s, &b, &fb, &gb))) goto done;
+        /* the derivative at both ends (two passes at once where the scan
+         * runs them so) */
+        double ends[2] = { a, b }, fe[2], ge[2];
+        if ((st = scan_points(s, ends, fe, ge, 2))) goto done;
+        double ga = ge[0], gb = ge[1];
         if (ga < 0 && gb > 0 && s->crit == NW_CRITERION_LOO)
             st = derivative_root(s, a, ga, b, gb, tol, o->max_iter);
         else
@@ -486,7 +614,7 @@ static nw_status select_nd(search *s, const nw_select_options *o, const double *
     double tlo[d], thi[d], t[d];
     for (size_t i = 0; i < d; i++) { tlo[i] = t0[i] + lo - 3; thi[i] = t0[i] + hi + 6; }
     scored *sc = malloc(npts * sizeof *sc);
-    double *pts = malloc(npts * d * sizeof(double));
+    double *pts = malloc(npts * (d + 1) * sizeof(double)), *fpts = pts + npts * d;
     nw_status st = NW_OK;
     if (!sc || !pts) { st = NW_ERR_NOMEM; goto done; }
     static const int primes[] = { 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53 };
@@ -506,8 +634,10 @@ static nw_status select_nd(search *s, const nw_select_options *o, const double *
             }
             pts[j * d + i] = t0[i] + lo + (hi - lo) * frac;
         }
-        if ((st = eval(s, pts + j * d, &sc[j].f, NULL))) goto done;
-        if (!isfinite(sc[j].f)) sc[j].f = INFINITY;
+    }
+    if ((st = scan_points(s, pts, fpts, NULL, (int) npts))) goto done;
+    for (size_t j = 0; j < npts; j++) {
+        sc[j].f = isfinite(fpts[j]) ? fpts[j] : INFINITY;
         sc[j].index = j;
     }
     qsort(sc, npts, sizeof *sc, cmp_scored);

@@ -257,6 +257,57 @@ static void test_laplace_2d_lc(void **state)
     check_config(2, 1, NW_KERNEL_LAPLACE, NW_ESTIMATOR_CONSTANT, h, 0);
 }
 
+/* Progress calls of a bandwidth search: their count and whether the done
+ * counts ran 1, 2, 3, ... */
+typedef struct select_log { int calls, in_order; } select_log;
+
+static int log_select(double done, double total, void *ctx)
+{
+    select_log *log = ctx;
+    log->calls++;
+    if (done != log->calls || !(total > done)) log->in_order = 0;
+    return 0;
+}
+
+/* The bandwidth search scans its grid on parallel OpenMP threads at small
+ * n (select.c): with the model's threads at 2 it must choose, bit for bit,
+ * the bandwidth it chooses with 1, after as many evaluations, with the same
+ * criterion value, and report progress once per evaluation in order from
+ * the caller's thread.  1-d (grid scan and the derivative's two ends) and
+ * 2-d (the Halton/grid scan before L-BFGS). */
+static void test_select_parallel_scan(void **state)
+{
+    (void) state;
+    static const struct { size_t d; nw_estimator est; nw_criterion crit; } cases[] = {
+        { 1, NW_ESTIMATOR_CONSTANT, NW_CRITERION_LOO },
+        { 1, NW_ESTIMATOR_LINEAR, NW_CRITERION_LOO },
+        { 1, NW_ESTIMATOR_LINEAR, NW_CRITERION_AICC },
+        { 2, NW_ESTIMATOR_CONSTANT, NW_CRITERION_LOO },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double h0[2] = { 1, 1 }, h1[MAXD], h2[MAXD];
+        nw_select_result r1, r2;
+        select_log l1 = { 0, 1 }, l2 = { 0, 1 };
+        nw_model *m = make_model(cases[c].d, 1, NW_KERNEL_GAUSSIAN, cases[c].est, h0);
+        assert_int_equal(nw_model_set_threads(m, 1), NW_OK);
+        assert_int_equal(nw_model_set_progress(m, log_select, &l1), NW_OK);
+        assert_int_equal(nw_select_bandwidth(m, cases[c].crit, NULL, &r1), NW_OK);
+        assert_int_equal(nw_model_bandwidth(m, h1), NW_OK);
+        assert_int_equal(nw_model_set_bandwidth(m, h0), NW_OK);
+        assert_int_equal(nw_model_set_threads(m, 2), NW_OK);
+        assert_int_equal(nw_model_set_progress(m, log_select, &l2), NW_OK);
+        assert_int_equal(nw_select_bandwidth(m, cases[c].crit, NULL, &r2), NW_OK);
+        assert_int_equal(nw_model_bandwidth(m, h2), NW_OK);
+        for (size_t k = 0; k < cases[c].d; k++) assert_true(h1[k] == h2[k]);
+        assert_true(r1.value == r2.value);
+        assert_int_equal(r1.evaluations, r2.evaluations);
+        assert_int_equal(l1.calls, r1.evaluations);
+        assert_int_equal(l2.calls, r2.evaluations);
+        assert_true(l1.in_order && l2.in_order);
+        nw_model_free(m);
+    }
+}
+
 int main(void)
 {
     make_data();
@@ -265,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_gaussian_1d_ll_two_outputs),
         cmocka_unit_test(test_epanechnikov_2d_ll),
         cmocka_unit_test(test_laplace_2d_lc),
+        cmocka_unit_test(test_select_parallel_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
