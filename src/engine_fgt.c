@@ -1210,11 +1210,13 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
      * run of keys, summed at once (run_direct) */
     const int runs = !exact && p == 1;
 
-    /* walk outwards from the query's box, both ways */
+    /* walk outwards from the query's box, both ways; a run that reaches the
+     * end of the query's box stays open into the right side (one run of
+     * keys for both, where every box near the query is summed directly) */
+    size_t run0 = 0, run1 = 0;                /* the run's keys [run0, run1) */
+    double run_umax = 0, run_ysum = 0;
     for (int side = 0; side < 2; side++) {
         size_t b = side == 0 ? bq : bq + 1;
-        size_t run0 = 0, run1 = 0;            /* the run's keys [run0, run1) */
-        double run_umax = 0, run_ysum = 0;
         for (;;) {
             if (side == 0 ? (b == (size_t) -1) : (b >= nb)) break;
             size_t cnt = s->start[b + 1] - s->start[b];
@@ -1259,7 +1261,11 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
             }
             if (side == 0) b--; else b++;
         }
-        if (run1 > run0) run_direct(s, run0, run1, q, dn, run_umax, run_ysum, skip, acc);
+        if (run1 > run0 && (side == 1 || run1 != s->start[bq + 1])) {
+            run_direct(s, run0, run1, q, dn, run_umax, run_ysum, skip, acc);
+            run0 = run1 = 0;
+            run_umax = run_ysum = 0;
+        }
     }
 
     /* leave-one-out: subtract the key's own term where its box was expanded
