@@ -368,24 +368,40 @@ static nw_status brent_min(search *s, double a, double b, double x, double fx,
     return NW_OK;
 }
 
-/* Root of the derivative in [a, b] with g(a) < 0 < g(b): Illinois regula
- * falsi, falling back to bisection when it stalls. */
+/* Root of the derivative in [a, b] with g(a) < 0 < g(b): the secant
+ * through the last two points where it falls inside the bracket, else
+ * Illinois regula falsi on the bracket, and a bisection where three steps
+ * did not halve the bracket (at a kink of a compact kernel's criterion the
+ * secant converges only linearly). */
 static nw_status derivative_root(search *s, double a, double ga, double b,
                                  double gb, double tol, int max_iter)
 {
-    int side = 0;
-    double prev = NAN;   /* the last secant point */
+    int side = 0, steps = 0;
+    double prev = NAN, gprev = NAN;   /* the last point evaluated, its derivative */
+    double older = NAN, golder = NAN; /* the one before */
+    double width = b - a;             /* the bracket three steps ago */
     for (int it = 0; it < max_iter && b - a > tol * (1 + fabs(a)); it++) {
-        double c = (a * gb - b * ga) / (gb - ga);
-        int secant = c > a && c < b && it % 4 != 3;
-        if (!secant) c = 0.5 * (a + b); /* safeguard */
-        /* two secant points within tol: the root is found (the bracket's
-         * far end can stay put for several steps) */
+        double c = NAN;
+        if (gprev != golder)
+            c = prev - gprev * (prev - older) / (gprev - golder);
+        if (!(c > a && c < b)) c = (a * gb - b * ga) / (gb - ga);
+        int secant = c > a && c < b;
+        /* the secant's root within tol of the last point: that point is the
+         * root (the bracket's far end can stay put for several steps) */
         if (secant && fabs(c - prev) <= tol * (1 + fabs(c))) break;
+        if (++steps == 4) {
+            if (b - a > 0.5 * width) secant = 0;
+            steps = 1;
+            width = b - a;
+        }
+        if (!secant) c = 0.5 * (a + b); /* safeguard */
         double fc, gc;
         nw_status st = eval(s, &c, &fc, &gc);
         if (st) return st;
-        if (secant) prev = c;
+        older = prev;
+        golder = gprev;
+        prev = c;
+        gprev = gc;
         if (gc == 0 || !isfinite(fc)) break;
         if (gc < 0) {
             a = c; ga = gc;
