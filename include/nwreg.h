@@ -180,8 +180,10 @@ NW_API nw_empty_policy nw_model_empty_policy(const nw_model *model);
 /* Threads for the sums: 0 = OpenMP's default, 1 = serial; the most a call
  * uses (every engine's parallel loops obey it), and a job estimated below
  * ~1e7 kernel evaluations (a few ms) runs on one.  NW_ERR_ARG if negative.
- * The threads are the library's own per call (OpenMP); results do not
- * depend on their number beyond rounding. */
+ * The threads are the library's own per call (OpenMP; a bandwidth search
+ * at n <= 20000 evaluates its scan's bandwidths on as many POSIX threads at
+ * once, one evaluation each, ended with the scan); results do not depend
+ * on their number beyond rounding (the search's not even that). */
 NW_API nw_status nw_model_set_threads(nw_model *model, int threads);
 
 /* ------------------------------------------------------------- engines */
@@ -442,8 +444,8 @@ typedef struct nw_select_result {
 
 /* Minimise a criterion over log-bandwidths (so no bandwidth is ever <= 0):
  * a scan over a log grid finds the basin of the global minimum, then a
- * refinement polishes it (1-d: the root of the analytic derivative by
- * Illinois regula falsi with bisection as safeguard, or Brent's method where
+ * refinement polishes it (1-d: the root of the analytic derivative by a
+ * safeguarded secant / Illinois regula falsi with bisection, or Brent's method where
  * the derivative does not bracket; d > 1: L-BFGS from the best scan points,
  * then a coordinate-wise Brent polish).  If the criterion still decreases at
  * the widened scan's edge, the edge is returned (an input that does not

@@ -5,11 +5,12 @@
  *
  * Global, not local: a scan over a log grid (1-d: 30 points over
  * [0.01, 100] x Scott's rule) finds the basin of the smallest value, then
- *  - 1-d: a bracketing root search on the analytic derivative (Illinois
- *    regula falsi, bisection as safeguard) inside the two grid cells around
+ *  - 1-d: a bracketing root search on the analytic derivative (secant and
+ *    Illinois regula falsi, bisection as safeguard) inside the two grid cells around
  *    the best point; Brent's derivative-free minimiser when the derivative
  *    does not bracket (flat kernels such as the uniform);
  *  - d > 1: L-BFGS from the best few grid points, keeping the best end.
+ * At n <= 20000 the scan's points run on parallel threads (scan_points).
  *
  * Limits.  Compact kernels give criteria with kinks (points enter and leave
  * the support) and, at small n, neighbouring dips: each dip's two cells are
