@@ -6,7 +6,7 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
 PREFIX ?= /usr/local
 
-.PHONY: all demo test bench bench-peers build deps clean install coverage
+.PHONY: all demo test bench bench-large bench-peers build deps clean install coverage
 
 all: build
 
@@ -27,6 +27,11 @@ test: build
 bench: build
 	@sh scripts/deps.sh python3-statsmodels python3-numpy
 	/usr/bin/python3 bench/select_loo.py --nwreg $(BUILD)/nwreg
+
+# Not a test: nwreg fit --select loo at n = 1e6 for every kernel and both
+# estimators, the whole command timed (several minutes; no peer can run it).
+bench-large: build
+	/usr/bin/python3 bench/select_large.py --nwreg $(BUILD)/nwreg
 
 # Not a test: nwreg predict against numpy, PyTorch, statsmodels and R
 # (KernSmooth locpoly, ksmooth) on the same data; writes bench/results/peers.*
