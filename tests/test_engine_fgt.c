@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "estimate.h"
+#include "loo.h"
 #include "testutil.h"
 
 
@@ -224,6 +225,63 @@ static void test_loo_loss_and_gradient(void **state)
     free(x); free(y);
 }
 
+/* A criterion's passes (NW_PASS_CRITERION) certify each leave-one-out
+ * prediction against max(|yhat|, sd(y)) rather than |yhat|.  Data whose
+ * regression crosses 0 (y = 2 sin x + noise on [0, 5]): every prediction
+ * within tol max(|yhat_dense|, s) of the dense engine's (plus 1e-13 of s
+ * for the two engines' rounding), the pass's bound within tol, the loss
+ * as dense's to the documented 2 tol rms(|yhat| + s) / rms(r), and fewer
+ * dense fallbacks than a pass certified relative to |yhat|. */
+static void test_criterion_pass_floor(void **state)
+{
+    (void) state;
+    const size_t n = 3000;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *yd = malloc(n * sizeof *yd), *yc = malloc(n * sizeof *yc), *yr = malloc(n * sizeof *yr);
+    uint64_t seed = 11;
+    double mean = 0, var = 0;
+    for (size_t j = 0; j < n; j++) {
+        x[j] = 5 * nwt_unif(&seed);
+        y[j] = 2 * sin(x[j]) + 0.3 * (nwt_unif(&seed) - 0.5);
+        mean += y[j];
+    }
+    mean /= (double) n;
+    for (size_t j = 0; j < n; j++) var += (y[j] - mean) * (y[j] - mean);
+    const double s = sqrt(var / (double) n), tol = 1e-12;
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 1, 1), NW_OK);
+    const double ws[] = { 1 / 0.05, 1 / 0.14, 1 / 0.6 };
+    size_t fb_criterion = 0, fb_relative = 0;
+    for (int e = 0; e < 2; e++)
+        for (size_t iw = 0; iw < sizeof ws / sizeof ws[0]; iw++) {
+            nw_pass_result rd = { 0 }, rc = { 0 }, rr = { 0 };
+            nw_model_set_estimator(model, (nw_estimator) e);
+            nw_model_set_engine(model, NW_ENGINE_DENSE);
+            assert_int_equal(nw_pass(model, &ws[iw], 1, 0, 0, yd, &rd), NW_OK);
+            nw_model_set_engine(model, NW_ENGINE_FGT);
+            assert_int_equal(nw_pass(model, &ws[iw], 1, 0, NW_PASS_CRITERION, yc, &rc), NW_OK);
+            assert_int_equal(nw_pass(model, &ws[iw], 1, 0, 0, yr, &rr), NW_OK);
+            double num = 0;
+            for (size_t i = 0; i < n; i++) {
+                double ay = fabs(yd[i]), allowed = tol * (ay > s ? ay : s) * (1 + 1e-6) + 1e-13 * s;
+                if (!(fabs(yc[i] - yd[i]) <= allowed))
+                    fail_msg("%s h=%g x=%g: criterion pass %.17g, dense %.17g (allowed %.3g)",
+                             e ? "ll" : "lc", 1 / ws[iw], x[i], yc[i], yd[i], allowed);
+                num += (ay + s) * (ay + s);
+            }
+            assert_true(rc.bound <= tol);
+            double rms_r = sqrt(2 * rd.loss / (double) n), rms_f = sqrt(num / (double) n);
+            assert_close(rc.loss, rd.loss, 2 * tol * rms_f / rms_r + 1e-13, 0);
+            assert_true(rc.fallbacks <= rr.fallbacks);
+            fb_criterion += rc.fallbacks;
+            fb_relative += rr.fallbacks;
+        }
+    /* measured: 0 against 2 (local linear, h = 0.6, predictions near 0) */
+    assert_true(fb_criterion < fb_relative);
+    nw_model_free(model);
+    free(x); free(y); free(yd); free(yc); free(yr);
+}
+
 /* The second try of the local mode (local linear, moments_exact without a
  * shift): long-double expansions whose bounds are ~2^11 tighter.  Checked
  * against direct sums in long double with u = (q - x) w formed in long
@@ -380,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_runs_within_bounds),
         cmocka_unit_test(test_predictions_within_tolerance),
         cmocka_unit_test(test_loo_loss_and_gradient),
+        cmocka_unit_test(test_criterion_pass_floor),
         cmocka_unit_test(test_local_mode_without_copy),
         cmocka_unit_test(test_exact_mode_long_double),
         cmocka_unit_test(test_small_and_refusals),
