@@ -403,18 +403,30 @@ double nw_clock(void)
     return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
 }
 
-/* Queries per piece of work between progress reports: about 1e8 pair
- * evaluations of the dense engine (~0.05 s on 2 cores), and no more than
- * ~100 pieces in all: a fast engine's query costs far less than n pairs,
- * and each piece ends at a barrier, which costs a scheduling quantum on a
- * loaded machine (n = m = 1e6 through the FGT: pieces of 256 queries took
- * 12 s instead of 0.6 s at load 12). */
+/* Queries between progress reports: about 1e8 pair evaluations of the
+ * dense engine (~0.05 s on 2 cores), and no more than ~100 reports in all
+ * (a fast engine's query costs far less than n pairs).  The reports come
+ * from the caller's thread inside one parallel region: pieces that each
+ * ended at a barrier cost a scheduling quantum apiece on a loaded machine,
+ * where the thread that finished first spins on a core the other one
+ * waits for (n = m = 1e6 through the FGT, 100 pieces at load 5: 1.86 s
+ * instead of 0.10 s). */
 static size_t progress_chunk(const nw_model *model, size_t m)
 {
     if (!model->progress) return m ? m : 1;
     size_t c = (size_t) (1e8 / (double) model->n);
     if (c < m / 100) c = m / 100;
     return c < 256 ? 256 : c;
+}
+
+/* Queries a thread takes at a time: enough for ~2e4 kernel evaluations
+ * (each take is an atomic on a line the threads share, ~0.1 us), at least
+ * 8 for balance where queries are dear, at most 1024. */
+static int grab_size(const nw_engine *eng, size_t m)
+{
+    double per_query = m ? (double) nw_engine_work(eng) / (double) m : 1;
+    double g = 2e4 / (per_query > 1 ? per_query : 1);
+    return g < 8 ? 8 : g > 1024 ? 1024 : (int) g;
 }
 
 static int thread_id(void)
@@ -496,7 +508,8 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
 
     size_t empties = 0, fallbacks = 0, chunk = progress_chunk(model, m);
     double bound = 0;
-    int failed = 0, stopped = 0;
+    int failed = 0, stopped = 0, grab = grab_size(eng, m);
+    size_t done = 0, next_report = chunk;   /* queries finished; the next report's */
     int threads = nw_threads(model, nw_engine_work(eng));
     (void) threads;   /* without OpenMP the pragmas that use it are ignored */
     /* neighbouring queries share a tree's leaves or an FGT box's
@@ -508,13 +521,31 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     for (int t = 0; t < threads; t++) mos[t] = NULL;
     for (int t = 0; t < threads && !failed; t++)
         if (nw_moments_new(&pb, &mos[t]) != NW_OK) failed = 1;
-    for (size_t j0 = 0; j0 < m && !failed && !stopped; j0 += chunk) {
-        size_t j1 = m - j0 < chunk ? m : j0 + chunk;
+    if (!failed && m > 0) {
 #pragma omp parallel num_threads(threads) reduction(+:empties, fallbacks) reduction(max:bound)
         {
             nw_moments *mo = mos[thread_id()];
-#pragma omp for schedule(dynamic, 8)
-            for (size_t jj = j0; jj < j1; jj++) {
+            size_t mine = 0;   /* finished, not yet added to done */
+#pragma omp for schedule(dynamic, grab)
+            for (size_t jj = 0; jj < m; jj++) {
+                int quit;
+#pragma omp atomic read
+                quit = stopped;
+                if (quit) continue;
+                if (model->progress && ++mine == (size_t) grab) {
+                    size_t now;
+#pragma omp atomic capture
+                    now = done += mine;
+                    mine = 0;
+                    /* the caller's thread reports (never the last: below) */
+                    if (thread_id() == 0 && now >= next_report && now < m) {
+                        next_report = now + chunk;
+                        if (model->progress((double) now, (double) m, model->progress_ctx)) {
+#pragma omp atomic write
+                            stopped = 1;
+                        }
+                    }
+                }
                 size_t j = order ? order[jj] : jj;
                 nw_estimate est = { .yhat = yhat + j * p };
                 nw_estimate_at(eng, q + j * d, NW_NO_SKIP, mo, &est);
@@ -531,9 +562,11 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                 }
             }
         }
-        if (model->progress && model->progress((double) j1, (double) m, model->progress_ctx))
-            stopped = 1;
     }
+    /* the last report, (m, m), once every query is done */
+    if (!failed && !stopped && m > 0 && model->progress &&
+        model->progress((double) m, (double) m, model->progress_ctx))
+        stopped = 1;
     nw_engine_kind kind = eng->kind;
     for (int t = 0; t < threads; t++) nw_moments_free(mos[t]);
     nw_engine_free(eng);
