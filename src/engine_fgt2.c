@@ -47,6 +47,15 @@
  *    every source row), then along input 1, so a target costs 2 (2R + 1)
  *    one-dimensional translations instead of (2R + 1)^2 two-dimensional
  *    ones.  A query is then one P x P polynomial per sum.
+ *    Two savings, exact in the algebra: the offsets +delta and -delta go
+ *    through one translation (their tables differ only in signs, fold_pair:
+ *    ~R + 1 translations per input instead of 2R + 1), and a far offset
+ *    keeps fewer terms, P_k(delta_k) <= P per input: the omitted orders are
+ *    then j >= P_k(delta_k) (the kept set of a box pair is still a product
+ *    over the inputs, so the two-dimensional argument above holds with e_k
+ *    taken at P_k(delta_k)); P_k(delta) is the fewest terms whose e_a is at
+ *    most a quarter of e_a(0) with P (dim_tables_fill: the far boxes' share
+ *    of the bound stays below the near ones').
  *  - per query (perquery): the boxes within a square around the query,
  *    each expanded (sum_k prod g^(k_k)(tau_k) M[k]) where that is cheaper,
  *    else summed directly, everything farther pruned.
@@ -70,7 +79,10 @@
  *     dbox + 14 + 2 (|delta_0| + |delta_1|) + 4 (j_0 + j_1),   j_k = k_k + l_k,
  * roundings (moments: dbox + 3 (k_0 + k_1) + 2; tables and products 4; the
  * two translations (k_k + 1) + (2 |delta_k| + 1) each; evaluation at the
- * query, Horner in s_0 then s_1, 2 (l_0 + l_1) + 2), so the bound is per
+ * query, Horner in s_0 then s_1, 2 (l_0 + l_1) + 2; with the offsets +-d
+ * folded in pairs added from far to near, d = R..0, a term from +-d passes
+ * the fold's rounding and the additions of pairs d..0, d + 2 <= 2 d + 1
+ * roundings for d >= 1 (1 for d = 0), within the count), so the bound is per
  * source box
  *     1.01 u sum|f| [(dbox + 14 + 2|delta|_1) Ga_0 Ga_1 + 4 (Ga'_0 Ga_1 + Ga_0 Ga'_1)],
  * Ga = sum_j |g_a^(j)(tau)| beta^j/j!, Ga' = sum_j j |g_a^(j)(tau)| beta^j/j!
@@ -96,12 +108,18 @@
  * Gradient moments (rho_k = -u_k^2) come from the same monomial sums, with
  * the shift of the exact mode undone: u_k^2 = (uc_k + sh_k)^2.
  *
- * Cost (measured, mode_costs): the local mode costs ~60 dense evaluations
- * a key, the translations (boxes x (2R + 1) x P^3 / 2 multiply-adds per
- * stage and sum) and ~450 a query; the per-query mode ~boxes within the
- * pruning radius x min(2.5 a key, ~250 a box) a query.  Memory: the local
- * mode keeps per box (sums + 2 (1 + p)) P x 32 doubles (~46 KiB for lc,
- * p = 1) while it translates, (sums + 1 + p) after.
+ * The local mode's bound, the per-box bound above summed over the square,
+ * is a sum of products of one-input factors, and is summed separably as
+ * the translations are (build_local).
+ *
+ * Cost (measured, mode_costs): the local mode's translations (per target
+ * and stage-1 block or sum, ~R + 1 translations of P (P + 1) / 2 x W
+ * multiply-adds per input), ~nf P PP / 10 a query and ~P PP (1 + p) / 3 a
+ * key; the per-query mode ~boxes within the pruning radius x (10 + 66 a key
+ * summed directly, or ~1500 a box expanded) a query.  Memory: the local
+ * mode keeps per box sums x P x 32 doubles (the polynomials) and per
+ * filled box (1 + p) P x 32 (the moments); the stage-1 blocks of a band of
+ * target columns (~4 MiB) per thread while it translates.
  */
 #define _DEFAULT_SOURCE /* lgamma_r */
 #include <math.h>
@@ -117,6 +135,8 @@
 #define NMONO 15           /* monomials u0^a0 u1^a1 with a0 + a1 <= 4 */
 #define R_MIN 4            /* R beta >= 2 */
 #define R_MAX 24           /* local mode: source boxes within R_MAX per input */
+#define LOCAL_TAIL 0x1p-52 /* local mode: remainder factor of the terms kept (local_terms) */
+#define ERR_TERMS 7       /* one-input products in the local mode's per-box bound */
 #define CHUNK 16           /* keys summed before the pairwise merge */
 #define LEVELS 48
 #define DIRECT_KEYS 32     /* per-query mode: smaller boxes are summed directly */
@@ -124,7 +144,6 @@
 #define MIN_EXP_ARG (-700.0)
 #define UNIT 0x1p-53
 #define BUDGET_FRAC (1.0 / 64)   /* share of the tolerance the moments may use */
-#define UNIT_RATIO 4.0         /* cost units: ~5 ns over a dense evaluation's ~0.7 ns, fitted (mode_costs) */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && !defined(__SANITIZE_THREAD__) && !defined(NW_COVERAGE)
@@ -164,7 +183,7 @@ typedef struct fgt2_state {
     /* local mode */
     int local;
     int R;
-    double *loc;                /* nb x nf x P_MAX x PP: [l1][l0] */
+    double *loc;                /* nb x nf x P x PP: rows l0, columns l1 */
     double *loc_err;            /* nb x nf */
     unsigned char *loc_ok;
 } fgt2_state;
@@ -258,6 +277,28 @@ static size_t terms_for(double beta)
     return P_MAX;
 }
 
+/* Terms per input of the local mode: the fewest P (<= P_MAX) whose
+ * remainder factor K sum_{j>=P} B_amax(j, 1) beta^j/j!, for the largest
+ * power amax the sums need, is below LOCAL_TAIL.  A per-key truncation of
+ * that size, summed over the square (far offsets keep theirs below a
+ * quarter of it, dim_tables_fill), stays well under the rounding the
+ * bound charges anyway (~(dbox + 14) u a key); the bound is computed for
+ * the terms kept, whatever they are. */
+static size_t local_terms(double beta, int amax)
+{
+    double lgf[P_MAX + 60], lb = log(beta);   /* log j! */
+    for (size_t j = 0; j < P_MAX + 60; j++) lgf[j] = lgamma_nosign((double) j + 1);
+    for (size_t P = 12; P < P_MAX; P++) {
+        /* B_amax(j, 1) beta^j / j! = sum_i C(j,i) amax!/(amax-i)! sqrt((j-i)!) beta^j / j! */
+        double t = 0;
+        for (size_t j = P; j < P + 60; j++)
+            for (int i = 0; i <= amax; i++)
+                t += exp(lgf[amax] - lgf[i] - lgf[amax - i] - 0.5 * lgf[j - (size_t) i] + (double) j * lb);
+        if (CRAMER_K * t < LOCAL_TAIL) return P;
+    }
+    return P_MAX;
+}
+
 /* Source boxes gathered per input by the local mode: the smallest R with
  * n R^amax e^{-(R beta)^2/2} (1 + cmax) below BUDGET tol/4 e^{-(beta0^2 +
  * beta1^2)/2} (a target whose own box holds one key), 0 if over R_MAX.
@@ -275,6 +316,17 @@ static int reach_for(double n, const double beta[2], double tol, int amax)
 
 /* ------------------------------------------------------------ cost */
 
+/* Translations a target takes per input in the local mode: one for each
+ * offset pair +-d (d = 0..R) with a box of the grid (nbk boxes) on either
+ * side, averaged over the targets. */
+static double pair_calls(double nbk, int R)
+{
+    if (!(nbk <= 4096)) return R + 1;
+    double sum = 0;
+    for (double T = 0; T < nbk; T++) sum += fmin(R, fmax(T, nbk - 1 - T)) + 1;
+    return sum / nbk;
+}
+
 /* Estimated work of each mode in dense kernel evaluations (measured, see
  * the constants), INFINITY where it does not apply. */
 static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local, double *perq)
@@ -290,27 +342,50 @@ static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local
     sums_needed(pb, &tmp);
     double nf = (double) tmp.nf, ns = (double) tmp.ns;
     double P = (double) terms_for(fmax(beta[0], beta[1]));
-    /* Constants measured (one thread, CPU time, n = 1e4..1e6, h = 0.14..0.3
-     * on [0,5]^2) in units of 5 ns, then times UNIT_RATIO: the dense
-     * engine's evaluation at d = 2 (prepared keys) takes ~0.7 ns; UNIT_RATIO
-     * fitted to whole predictions at n = m = 4e3..3e4, h = 0.3, one thread:
-     * per query, the boxes within the pruning radius (~9 scaled units for
-     * tol 1e-12), each summed directly (2.5 a key) or expanded (~250);
-     * local mode: moments ~60 a key, translations 1/96 per multiply-add,
-     * ~450 a query (its box's polynomials from cache or memory). */
-    double filled = fmin(nb, n), kpb = n / filled;
+    /* Constants measured (one thread, CPU time, n = m = 1e3..1e5, h =
+     * 0.03..1 on [0,5]^2) in units of a dense evaluation at d = 2 (~0.47 ns;
+     * the dense engine's cost, engine.c, is one per pair).
+     * Per query, the boxes within the pruning radius (~9 scaled units for
+     * tol 1e-12): ~10 a box for the walk, a key summed directly ~66 (long
+     * double sums with their rounding bounds), a box expanded ~1500 (its
+     * Taylor tables and bounds), both for local constant, p = 1 (nf = 2),
+     * and ~(1 + nf/8) as many sums; keys per box taken as n / nb, the data
+     * uniform over its bounding box (was 2.5 a key and ~310 a box at most,
+     * 1.2x-6x under the times measured). */
+    double filled = fmin(nb, n), kpb = n / filled, kb = n / nb;
     double g = sqrt(2 * log(4 / BUDGET_FRAC * n / (tol * fmax(kpb, 1) * 0.3)));
     double Rq = ceil(g / fmin(beta[0], beta[1]));
     double boxes = fmin(2 * Rq + 1, nbk[0]) * fmin(2 * Rq + 1, nbk[1]);
-    double per_box = fmin(2.5 * kpb * (1 + nf / 8), 250 * ns / 2 * (1 + nf / 8));
-    *perq = UNIT_RATIO * (n * P * P * ns / 48 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box);
+    double sums = (1 + nf / 8) / 1.25;
+    double per_box = 10 + (kb >= DIRECT_KEYS ? fmin(66 * kb, 1200 * ns / 2) : 66 * kb) * sums;
+    /* (plus the moments of the boxes it expands, as the local mode's) */
+    *perq = n * P * PP * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
     int R = reach_for(n, beta, tol, amax_of(&tmp));
     if (R == 0) return;
-    double mem = nb * (nf + 2 * ns) * P * PP * 8;
+    P = (double) local_terms(fmax(beta[0], beta[1]), amax_of(&tmp));
+    /* memory: the local polynomials (nb nf blocks of P x PP) and the
+     * moments (a block of P x PP per set and filled box) */
+    double mem = (nb * nf + filled * ns) * P * PP * 8;
     if (mem > 0x1p30) return;
-    double nst = ns * 3;    /* stage-1 blocks, roughly */
-    *local = UNIT_RATIO * (n * P * PP * ns / 32 + nb * (2 * R + 1) * P * P * PP / 2 * (nst + nf) / 96 +
-                           nb * (2 * R + 1) * (2 * R + 1) * nf + (double) m * (nf * P * PP / 4.5 + 20));
+    /* Local mode: translations in both stages, per target and block one
+     * per offset pair within R and the grid (translate_W: P (P + 1) / 2 W
+     * multiply-adds, W = P rounded up to 4), ~0.13 each (n = 1e4, h = 0.3:
+     * ~18 ms of ~28); the moments ~1/3 per multiply-add of their P x PP
+     * outer products; ~nf P PP / 10 + 80 a query; ~3000 a page of fresh
+     * memory (first touch); ~20 a key to bucket them. */
+    double nst = 0;
+    for (size_t set = 0; set < tmp.ns; set++) {
+        int seen[AMAX + 1] = { 0 };
+        size_t nl = set ? tmp.ny : tmp.n1;
+        const int (*ex_)[2] = set ? tmp.exy : tmp.ex1;
+        for (size_t i = 0; i < nl; i++)
+            if (!seen[ex_[i][0]]) { seen[ex_[i][0]] = 1; nst += 1; }
+    }
+    double W = 4 * ceil(P / 4), tr = P * (P + 1) / 2 * W * 0.13;
+    double calls0 = pair_calls(nbk[0], R), calls1 = pair_calls(nbk[1], R);
+    *local = n * P * PP * ns / 3 + nb * (nst * calls0 + nf * calls1) * tr +
+             nb * (2 * R + 1) * (nst + nf) * ERR_TERMS * 2 + (double) m * (nf * P * PP / 10 + 80) +
+             mem / 4096 * 3000 + 20 * n;
     (void) p;
 }
 
@@ -379,27 +454,52 @@ static double box_moments(const fgt2_state *s, size_t b, double *out, double *wo
     for (size_t k = 0; k < P; k++) inv[k] = 1.0 / (double) (k + 1);
     double *chunk = work, *lev = work + blk;
     int used[LEVELS] = { 0 }, top = 0;
-    double p0[PP], p1[PP];
+    double p0[CHUNK][PP], p1[CHUNK][PP], fy[CHUNK];
     for (size_t t0 = s->start[b]; t0 < s->start[b + 1]; t0 += CHUNK) {
-        size_t t1 = s->start[b + 1] - t0 < CHUNK ? s->start[b + 1] : t0 + CHUNK;
-        memset(chunk, 0, blk * sizeof(double));
-        for (size_t t = t0; t < t1; t++) {
+        size_t t1 = s->start[b + 1] - t0 < CHUNK ? s->start[b + 1] : t0 + CHUNK, nt = t1 - t0;
+        for (size_t i = 0; i < nt; i++) {
+            size_t t = t0 + i;
             double v0 = (c0 - s->xs[t * 2]) * w0, v1 = (c1 - s->xs[t * 2 + 1]) * w1;
-            p0[0] = p1[0] = 1;
+            p0[i][0] = p1[i][0] = 1;
             for (size_t k = 0; k + 1 < P; k++) {
-                p0[k + 1] = p0[k] * (v0 * inv[k]);
-                p1[k + 1] = p1[k] * (v1 * inv[k]);
+                p0[i][k + 1] = p0[i][k] * (v0 * inv[k]);
+                p1[i][k + 1] = p1[i][k] * (v1 * inv[k]);
             }
-            for (size_t k = P; k < PP; k++) p0[k] = p1[k] = 0;
-            for (size_t set = 0; set < ns; set++) {
-                double f = set ? s->ys[t * p + set - 1] : 1;
-                double *C = chunk + set * P * PP;
-                for (size_t a = 0; a < P; a++) {
-                    double fa = f * p0[a];
-                    double *row = C + a * PP;
+            for (size_t k = P; k < PP; k++) p0[i][k] = p1[i][k] = 0;
+        }
+        /* row a of set f: sum over the chunk's keys, in order, of
+         * (f p0[a]) p1[:] (four rows at a time, each row's sum as one key
+         * at a time would make it) */
+        for (size_t set = 0; set < ns; set++) {
+            for (size_t i = 0; i < nt; i++) fy[i] = set ? s->ys[(t0 + i) * p + set - 1] : 1;
+            double *C = chunk + set * P * PP;
+            size_t a = 0;
+            for (; a + 4 <= P; a += 4) {
+                double r0[PP] = { 0 }, r1[PP] = { 0 }, r2[PP] = { 0 }, r3[PP] = { 0 };
+                for (size_t i = 0; i < nt; i++) {
+                    const double f0 = fy[i] * p0[i][a], f1 = fy[i] * p0[i][a + 1];
+                    const double f2 = fy[i] * p0[i][a + 2], f3 = fy[i] * p0[i][a + 3], *q1 = p1[i];
 #pragma omp simd
-                    for (size_t k = 0; k < PP; k++) row[k] += fa * p1[k];
+                    for (size_t k = 0; k < PP; k++) {
+                        r0[k] += f0 * q1[k];
+                        r1[k] += f1 * q1[k];
+                        r2[k] += f2 * q1[k];
+                        r3[k] += f3 * q1[k];
+                    }
                 }
+                memcpy(C + a * PP, r0, sizeof r0);
+                memcpy(C + (a + 1) * PP, r1, sizeof r1);
+                memcpy(C + (a + 2) * PP, r2, sizeof r2);
+                memcpy(C + (a + 3) * PP, r3, sizeof r3);
+            }
+            for (; a < P; a++) {
+                double r0[PP] = { 0 };
+                for (size_t i = 0; i < nt; i++) {
+                    const double f0 = fy[i] * p0[i][a], *q1 = p1[i];
+#pragma omp simd
+                    for (size_t k = 0; k < PP; k++) r0[k] += f0 * q1[k];
+                }
+                memcpy(C + a * PP, r0, sizeof r0);
             }
         }
         /* pairwise: merge equal levels like a binary counter */
@@ -445,8 +545,8 @@ static nw_status fgt2_setup(nw_engine *e)
         s->sgn[k] = pb->w[k] < 0 ? -1 : 1;
     }
     s->nb = s->nbk[0] * s->nbk[1];
-    s->P = terms_for(fmax(beta[0], beta[1]));
     s->local = local <= perq;
+    s->P = s->local ? local_terms(fmax(beta[0], beta[1]), amax_of(s)) : terms_for(fmax(beta[0], beta[1]));
     const size_t nb = s->nb, st = 1 + p, row = s->nbk[0] + 1;
     s->start = calloc(nb + 1, sizeof *s->start);
     s->xs = malloc(n * 2 * sizeof *s->xs);
@@ -522,7 +622,8 @@ static nw_status fgt2_setup(nw_engine *e)
     }
     int failed = 0;
     double depth = CHUNK + 3;
-#pragma omp parallel if (n > 20000) num_threads(nw_pb_threads(pb)) reduction(max:depth)
+    /* in parallel where the work (~n P PP ns multiply-adds) is worth a team */
+#pragma omp parallel if ((double) n * (double) (s->P * PP * s->ns) > 2e6) num_threads(nw_pb_threads(pb)) reduction(max:depth)
     {
         double *work = malloc((LEVELS + 1) * blk * sizeof *work);
         if (!work) {
@@ -564,11 +665,38 @@ static nw_status fgt2_setup(nw_engine *e)
 typedef struct dim_tables {
     double *H;                               /* (amax+1) x (2R+1) x P_MAX x PP */
     double *Ga, *Ga1, *Env, *Gmax, *Gder, *Etr; /* (amax+1) x (2R+1) */
+    size_t Pd[(AMAX + 1) * (2 * R_MAX + 1)];    /* terms kept per offset (Etr's) */
 } dim_tables;
+
+/* Cramer's bound on the omitted orders after P' terms, for every P' <= P:
+ *     tail[P'] = K e^{-tau^2/4} sum_{j >= P'} B_a(j, tau) beta^j / j!,
+ *     B_a(j, tau) beta^j / j! = sum_i a!/(a-i)! |tau|^(a-i) beta^j / (i! sqrt((j-i)!))
+ * (the sum to P + 80, past which the terms are negligible), summed from
+ * the small terms up; lgf[j] = log j! for j < P + 80. */
+static void tail_sums(int a, double at, double beta, size_t P, const double *lgf, double tail[P_MAX + 1])
+{
+    double acc = 0, lb = log(beta);
+    for (size_t j = P + 80; j-- > 1;) {
+        double B = 0, fl = 1;
+        for (size_t i = 0; i <= (size_t) a && i <= j; i++) {
+            B += exp((double) j * lb - lgf[i] - 0.5 * lgf[j - i]) * fl * pow(at, (double) (a - (int) i));
+            fl *= (double) (a - (int) i);
+        }
+        acc += B;
+        if (j <= P) tail[j] = CRAMER_K * exp(-0.25 * at * at) * acc;
+    }
+}
 
 static void dim_tables_fill(dim_tables *t, double beta, int R, int amax, size_t P)
 {
     const size_t nd = (size_t) (2 * R + 1);
+    double lgf[P_MAX + 80], thr[AMAX + 1];   /* log j!; a quarter of e_a(0) with P terms */
+    for (size_t j = 0; j < P + 80; j++) lgf[j] = lgamma_nosign((double) j + 1);
+    for (int a = 0; a <= amax; a++) {
+        double tail[P_MAX + 1];
+        tail_sums(a, 0, beta, P, lgf, tail);
+        thr[a] = tail[P] / 4;
+    }
     for (int di = 0; di < 2 * R + 1; di++) {
         long double tau = (long double) (di - R) * beta;
         long double he[P_MAX + AMAX + 1], g0[P_MAX + AMAX + 1];
@@ -616,41 +744,145 @@ static void dim_tables_fill(dim_tables *t, double beta, int R, int amax, size_t 
             double dist = fmax(at - beta, 0), top = at + beta;
             t->Gmax[o] = pow(top, a) * exp(-0.5 * dist * dist);
             t->Gder[o] = (a * pow(top, a - 1 > 0 ? a - 1 : 0) * (a > 0) + pow(top, a + 1)) * exp(-0.5 * dist * dist);
-            /* e_a(tau): the omitted orders j >= P */
-            double tail = 0;
-            for (size_t j = P; j < P + 80; j++) {
-                double B = 0, lc = 0, fl = 1;
-                for (size_t i = 0; i <= (size_t) a && i <= j; i++) {
-                    double lt = lc + 0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1) +
-                                (double) j * log(beta);
-                    B += exp(lt) * fl * pow(at, (double) (a - (int) i));
-                    lc += log((double) (j - i)) - log((double) (i + 1));
-                    fl *= (double) (a - (int) i);
-                }
-                tail += B;
+            /* e_a(tau) for P' terms: the omitted orders j >= P'; the rows a
+             * translation from this offset takes, Pd: the fewest P' <= P
+             * whose e_a is at most a quarter of e_a(0) with P terms (far
+             * boxes need fewer: e^{-tau^2/4}) */
+            if (di > R) {   /* |tau| as at the mirrored offset, done */
+                t->Pd[o] = t->Pd[o - (size_t) (2 * (di - R))];
+                t->Etr[o] = t->Etr[o - (size_t) (2 * (di - R))];
+                continue;
             }
-            t->Etr[o] = CRAMER_K * exp(-0.25 * at * at) * tail;
+            double tail[P_MAX + 1];
+            tail_sums(a, at, beta, P, lgf, tail);
+            size_t Pd = P;
+            while (Pd > 2 && tail[Pd - 1] <= thr[a]) Pd--;
+            t->Pd[o] = Pd;
+            t->Etr[o] = tail[Pd];
         }
     }
 }
 
-/* out[l][:] (+)= sum_{k < P - l} H[l][k] in[k][:], rows of PP, the chain
- * from high k to low. */
-NW_TARGET_CLONES
-static void translate(const double *H, const double *in, double *out, size_t P)
+/* out[l][c] += sum_{k < P - l} H[l][k] in_l[k][c] for l < P and c < W,
+ * rows of PP doubles, in_l = ine for even l and ino for odd l (the same
+ * array for one source; the folded pair of a +-delta, build_local).  Per
+ * row the chain runs from high k to low into an accumulator that starts
+ * at 0 and is then added to out: the order of operations, and so every
+ * rounding, is that of one row at a time; the rows go four at once only
+ * to reuse each loaded input row (W = 8, 12, .., 32 >= the columns
+ * that can be nonzero: the others stay as they are). */
+#define TRANSLATE_W(W)                                                                          \
+    NW_TARGET_CLONES                                                                            \
+    static void translate_##W(const double *H, const double *ine, const double *ino,           \
+                              double *out, size_t P)                                            \
+    {                                                                                           \
+        size_t l = 0;                                                                           \
+        for (; l + 4 <= P; l += 4) {                                                            \
+            double a0[W], a1[W], a2[W], a3[W];                                                  \
+            for (size_t c = 0; c < W; c++) a0[c] = a1[c] = a2[c] = a3[c] = 0;                   \
+            const double *h0 = H + l * PP, *h1 = h0 + PP, *h2 = h1 + PP, *h3 = h2 + PP;         \
+            const double *ia = (l & 1) ? ino : ine, *ib = (l & 1) ? ine : ino;                  \
+            /* row l + i takes k < P - l - i: the first three k for fewer rows */               \
+            size_t k = P - l - 1;                                                               \
+            {                                                                                   \
+                const double *r = ia + k * PP;                                                  \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) a0[c] += h0[k] * r[c];                           \
+            }                                                                                   \
+            k--;                                                                                \
+            {                                                                                   \
+                const double *r = ia + k * PP, *t = ib + k * PP;                                \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) a0[c] += h0[k] * r[c];                           \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) a1[c] += h1[k] * t[c];                           \
+            }                                                                                   \
+            k--;                                                                                \
+            {                                                                                   \
+                const double *r = ia + k * PP, *t = ib + k * PP;                                \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) a0[c] += h0[k] * r[c];                           \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) a1[c] += h1[k] * t[c];                           \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) a2[c] += h2[k] * r[c];                           \
+            }                                                                                   \
+            while (k-- > 0) {                                                                   \
+                const double *r = ia + k * PP, *t = ib + k * PP;                                \
+                const double g0 = h0[k], g1 = h1[k], g2 = h2[k], g3 = h3[k];                    \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) {                                                \
+                    a0[c] += g0 * r[c];                                                         \
+                    a1[c] += g1 * t[c];                                                         \
+                    a2[c] += g2 * r[c];                                                         \
+                    a3[c] += g3 * t[c];                                                         \
+                }                                                                               \
+            }                                                                                   \
+            double *o = out + l * PP;                                                           \
+            _Pragma("omp simd")                                                                 \
+            for (size_t c = 0; c < W; c++) {                                                    \
+                o[c] += a0[c];                                                                  \
+                o[PP + c] += a1[c];                                                             \
+                o[2 * PP + c] += a2[c];                                                         \
+                o[3 * PP + c] += a3[c];                                                         \
+            }                                                                                   \
+        }                                                                                       \
+        for (; l < P; l++) {                                                                    \
+            double acc[W];                                                                      \
+            for (size_t c = 0; c < W; c++) acc[c] = 0;                                          \
+            const double *h = H + l * PP, *in = (l & 1) ? ino : ine;                            \
+            for (size_t k = P - l; k-- > 0;) {                                                  \
+                const double hk = h[k], *r = in + k * PP;                                       \
+                _Pragma("omp simd")                                                             \
+                for (size_t c = 0; c < W; c++) acc[c] += hk * r[c];                             \
+            }                                                                                   \
+            double *o = out + l * PP;                                                           \
+            for (size_t c = 0; c < W; c++) o[c] += acc[c];                                      \
+        }                                                                                       \
+    }
+TRANSLATE_W(8)
+TRANSLATE_W(12)
+TRANSLATE_W(16)
+TRANSLATE_W(20)
+TRANSLATE_W(24)
+TRANSLATE_W(28)
+TRANSLATE_W(32)
+#undef TRANSLATE_W
+
+/* translate_W for the width w (columns that can be nonzero, <= PP) */
+static void translate(const double *H, const double *ine, const double *ino, double *out,
+                      size_t P, size_t w)
 {
-    for (size_t l = 0; l < P; l++) {
-        double acc[PP];
-        for (size_t c = 0; c < PP; c++) acc[c] = 0;
-        const double *h = H + l * PP;
-        for (size_t k = P - l; k-- > 0;) {
-            const double hk = h[k], *r = in + k * PP;
+    if (w <= 8) translate_8(H, ine, ino, out, P);
+    else if (w <= 12) translate_12(H, ine, ino, out, P);
+    else if (w <= 16) translate_16(H, ine, ino, out, P);
+    else if (w <= 20) translate_20(H, ine, ino, out, P);
+    else if (w <= 24) translate_24(H, ine, ino, out, P);
+    else if (w <= 28) translate_28(H, ine, ino, out, P);
+    else translate_32(H, ine, ino, out, P);
+}
+
+/* The sources at offsets +delta (X) and -delta (Y) of one translation,
+ * folded: H_{-delta}[l][k] = sigma (-1)^(l+k) H_delta[l][k] exactly
+ * (sigma = (-1)^a: g_a^(j)(-tau) = (-1)^(a+j) g_a^(j)(tau), and the tables'
+ * long double recurrence only changes sign with tau), so
+ *     H_delta X + H_{-delta} Y = H_delta Z_(l even ? + : -),
+ *     Z_+-[k] = X[k] +- sigma (-1)^k Y[k],
+ * one translation for two at the cost of one rounding per element of Z
+ * (rows k < P, all PP columns: those past the data's are 0 in X and Y). */
+NW_TARGET_CLONES
+static void fold_pair(const double *X, const double *Y, int sigma, double *zp, double *zm, size_t P)
+{
+    for (size_t k = 0; k < P; k++) {
+        const double *x = X + k * PP, *y = Y + k * PP;
+        double *p = zp + k * PP, *m = zm + k * PP;
+        const double sg = (sigma > 0) == !(k & 1) ? 1.0 : -1.0;   /* exact: a sign */
 #pragma omp simd
-            for (size_t c = 0; c < PP; c++) acc[c] += hk * r[c];
+        for (size_t c = 0; c < PP; c++) {
+            double t = sg * y[c];
+            p[c] = x[c] + t;
+            m[c] = x[c] - t;
         }
-        double *o = out + l * PP;
-#pragma omp simd
-        for (size_t c = 0; c < PP; c++) o[c] += acc[c];
     }
 }
 
@@ -688,14 +920,12 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
             tab[k].Etr = tab[k].Ga + 5 * nt;
         }
     }
-    double *N = failed ? NULL : malloc(nb * nst * blk * sizeof(double));
-    unsigned char *nz = failed ? NULL : calloc(nb, 1);
-    s->loc = failed ? NULL : calloc(nb * nf * blk, sizeof(double));
+    const size_t lblk = P * PP;   /* one sum's polynomial: rows l0, columns l1 */
+    s->loc = failed ? NULL : calloc(nb * nf * lblk, sizeof(double));
     s->loc_err = calloc(nb * nf, sizeof(double));
     s->loc_ok = calloc(nb, 1);
-    if (failed || !N || !nz || !s->loc || !s->loc_err || !s->loc_ok) {
+    if (failed || !s->loc || !s->loc_err || !s->loc_ok) {
         for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
-        free(N); free(nz);
         free(s->loc); free(s->loc_err); free(s->loc_ok);
         s->loc = s->loc_err = NULL;
         s->loc_ok = NULL;
@@ -703,127 +933,197 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     }
     for (size_t k = 0; k < 2; k++) dim_tables_fill(&tab[k], s->beta[k], R, amax, P);
 
-    /* offsets from far to near: -R, R, -R+1, R-1, ..., 0 */
-    int order[2 * R_MAX + 1];
-    for (int i = 0, r = R; r >= 0; r--) {
-        order[i++] = -r;
-        if (r) order[i++] = r;
-    }
-
-    /* stage 1: N[T0, S1][g] (rows l0, columns k1) = sum_{delta0} H0 M[T0 - delta0, S1],
-     * stored transposed (rows k1, columns l0) */
-#pragma omp parallel if (nb > 16) num_threads(nw_pb_threads(pb))
-    {
-        double tmp[P_MAX * PP];
-#pragma omp for schedule(dynamic, 4)
-        for (size_t b = 0; b < nb; b++) {
-            size_t T0 = b % nb0, S1 = b / nb0;
-            nz[b] = rect(s, (long) T0 - R, (long) T0 + R, (long) S1, (long) S1, 0) > 0;
-            if (!nz[b]) continue;
-            for (size_t gi = 0; gi < nst; gi++) {
-                size_t set = gi < npair1 ? 0 : 1 + (gi - npair1) / npairy;
-                int a0 = gi < npair1 ? a0_1[gi] : a0_y[(gi - npair1) % npairy];
-                memset(tmp, 0, sizeof tmp);
-                for (size_t oi = 0; oi < nd; oi++) {
-                    int dl = order[oi];
-                    long S0 = (long) T0 - dl;
-                    if (S0 < 0 || S0 >= (long) nb0) continue;
-                    size_t Sb = (size_t) S0 + nb0 * S1;
-                    if (s->start[Sb + 1] == s->start[Sb]) continue;
-                    const double *H = tab[0].H + ((size_t) a0 * nd + (size_t) (dl + R)) * blk;
-                    translate(H, s->mom + s->slot[Sb] * mblk + set * P * PP, tmp, P);
-                }
-                double *out = N + (b * nst + gi) * blk;
-                for (size_t k1 = 0; k1 < P; k1++)
-                    for (size_t l0 = 0; l0 < PP; l0++) out[k1 * PP + l0] = l0 < P ? tmp[l0 * PP + k1] : 0;
-            }
-        }
-    }
-
-    /* rounding and truncation coefficients per (a0, a1) and offset */
+    /* Per target column T0 (bands of columns in parallel), two stages:
+     * stage 1: N[S1][g] (rows l0, columns k1) = sum_{delta0} H0 M[T0 - delta0, S1]
+     *   for every source row S1, stored transposed (rows k1, columns l0),
+     *   with the error sums of the row (below);
+     * stage 2: every target T = (T0, T1) of the column,
+     *   L[T][f] = sum_{delta1} H1 N[T1 - delta1][g(f)].
+     * The per-box bound of the header is a sum of seven products
+     * a_i(delta0) b_i(delta1) of one-input factors (ERR_TERMS), so its sum
+     * over the square, sum_S |f|_S sum_i a_i b_i, is separable too: stage 1
+     * keeps r_i[S1][g] = sum_{delta0} |f|_{T0 - delta0, S1} a_i(delta0), and
+     * a target's bound is sum_{delta1} sum_i b_i(delta1) r_i[T1 - delta1][g]. */
+    const size_t nblk = P * PP;   /* one transposed stage-1 block */
     const double dbase = s->dbox + 14;
-    /* stage 2, errors, per target */
-#pragma omp parallel for schedule(dynamic, 4) if (nb > 16) num_threads(nw_pb_threads(pb))
-    for (size_t T = 0; T < nb; T++) {
-        size_t T0 = T % nb0, T1 = T / nb0;
-        /* data within one box: a lower bound on A */
-        double alow = 0;
-        for (long d1 = -1; d1 <= 1; d1++)
-            for (long d0 = -1; d0 <= 1; d0++) {
-                long S0 = (long) T0 + d0, S1 = (long) T1 + d1;
-                if (S0 < 0 || S1 < 0 || S0 >= (long) nb0 || S1 >= (long) nb1) continue;
-                size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
-                double cnt = (double) (s->start[Sb + 1] - s->start[Sb]);
-                double f0 = (labs(d0) + 1) * s->beta[0], f1 = (labs(d1) + 1) * s->beta[1];
-                alow = fmax(alow, cnt * exp(-0.5 * (f0 * f0 + f1 * f1)));
-            }
-        if (alow == 0) continue;
-        double *L = s->loc + T * nf * blk, *E = s->loc_err + T * nf;
-        for (size_t f = 0; f < nf; f++) {
-            size_t set = f < s->n1 ? 0 : 1 + (f - s->n1) / s->ny;
-            const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
-            int a0 = ex[0], a1 = ex[1];
-            size_t gi = set == 0 ? (size_t) pos1[a0] : npair1 + (set - 1) * npairy + (size_t) posy[a0];
-            double *Lf = L + f * blk;
-            for (size_t oi = 0; oi < nd; oi++) {
-                int dl = order[oi];
-                long S1 = (long) T1 - dl;
-                if (S1 < 0 || S1 >= (long) nb1) continue;
-                size_t Nb = T0 + nb0 * (size_t) S1;
-                if (!nz[Nb]) continue;
-                const double *H = tab[1].H + ((size_t) a1 * nd + (size_t) (dl + R)) * blk;
-                translate(H, N + (Nb * nst + gi) * blk, Lf, P);
-            }
-            /* stored transposed (rows l0, columns l1) for Horner at the query */
-            double tr[P_MAX * PP];
-            memcpy(tr, Lf, sizeof tr);
-            for (size_t l0 = 0; l0 < P_MAX; l0++)
-                for (size_t l1 = 0; l1 < PP; l1++)
-                    Lf[l0 * PP + l1] = l0 < P && l1 < P ? tr[l1 * PP + l0] : 0;
-            /* truncation and rounding, box by box */
-            double err = 0;
-            for (int d1 = -R; d1 <= R; d1++) {
-                long S1 = (long) T1 - d1;
-                if (S1 < 0 || S1 >= (long) nb1) continue;
-                size_t o1 = (size_t) a1 * nd + (size_t) (d1 + R);
-                for (int d0 = -R; d0 <= R; d0++) {
-                    long S0 = (long) T0 - d0;
-                    if (S0 < 0 || S0 >= (long) nb0) continue;
-                    size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
-                    if (s->start[Sb + 1] == s->start[Sb]) continue;
-                    double absf = set ? s->absy[Sb * p + set - 1] : (double) (s->start[Sb + 1] - s->start[Sb]);
-                    size_t o0 = (size_t) a0 * nd + (size_t) (d0 + R);
-                    double G0 = tab[0].Gmax[o0], G1 = tab[1].Gmax[o1];
-                    double e0 = tab[0].Etr[o0], e1 = tab[1].Etr[o1];
-                    double A0 = tab[0].Ga[o0], A1 = tab[1].Ga[o1];
-                    double trunc = G0 * e1 + e0 * (G1 + e1);
-                    double round = (dbase + 2.0 * (abs(d0) + abs(d1))) * A0 * A1 +
-                                   4 * (tab[0].Ga1[o0] * A1 + A0 * tab[1].Ga1[o1]) +
-                                   (tab[0].Env[o0] * (A1 + tab[1].Env[o1]) + A0 * tab[1].Env[o1]) / 8 +
-                                   2 * (s->beta[0] * tab[0].Gder[o0] * G1 + s->beta[1] * G0 * tab[1].Gder[o1]);
-                    err += absf * (trunc + 1.01 * UNIT * round);
+    const double cu = 1.01 * UNIT;
+    /* columns go in bands of nband, stage 1 row by row across the band so
+     * that neighbouring targets reuse the source row's moments from cache;
+     * a band's stage-1 blocks take at most ~4 MiB, and there are at least
+     * ~8 bands a thread (the bands near the edges have less to do) */
+    const int threads = nw_pb_threads(pb);
+    size_t nband = (size_t) (0x1p22 / ((double) (nb1 * nst * nblk) * sizeof(double)));
+    size_t nband_par = (nb0 + 8 * (size_t) threads - 1) / (8 * (size_t) threads);
+    if (nband > nband_par) nband = nband_par;
+    if (nband > 16) nband = 16;
+    if (nband < 1) nband = 1;
+    const size_t nbands = (nb0 + nband - 1) / nband;
+    int nomem = 0;
+#pragma omp parallel if (nb > 16) num_threads(threads)
+    {
+        double tmp[P_MAX * PP], zp[P_MAX * PP], zm[P_MAX * PP];
+        double *Nc = malloc(nband * nb1 * nst * nblk * sizeof(double));
+        double *rr = malloc(nband * nb1 * nst * ERR_TERMS * sizeof(double));
+        unsigned char *nz = malloc(nband * nb1);
+        if (!Nc || !rr || !nz) {
+#pragma omp atomic write
+            nomem = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t band = 0; band < nbands; band++) {
+            if (!Nc || !rr || !nz) continue;
+            const size_t T0a = band * nband, T0b = T0a + nband < nb0 ? T0a + nband : nb0;
+            /* stage 1 */
+            for (size_t S1 = 0; S1 < nb1; S1++)
+            for (size_t T0 = T0a; T0 < T0b; T0++) {
+                const size_t cS = (T0 - T0a) * nb1 + S1;   /* the band's block (T0, S1) */
+                nz[cS] = rect(s, (long) T0 - R, (long) T0 + R, (long) S1, (long) S1, 0) > 0;
+                if (!nz[cS]) continue;
+                for (size_t gi = 0; gi < nst; gi++) {
+                    size_t set = gi < npair1 ? 0 : 1 + (gi - npair1) / npairy;
+                    int a0 = gi < npair1 ? a0_1[gi] : a0_y[(gi - npair1) % npairy];
+                    memset(tmp, 0, sizeof tmp);
+                    /* offsets +-d from far to near, each pair folded
+                     * (fold_pair): the source at offset delta is box T0 - delta */
+                    for (int d = R; d >= 0; d--) {
+                        const double *src[2] = { NULL, NULL };   /* offsets +d, -d */
+                        for (int side = 0; side < (d ? 2 : 1); side++) {
+                            long S0 = (long) T0 - (side ? -d : d);
+                            if (S0 < 0 || S0 >= (long) nb0) continue;
+                            size_t Sb = (size_t) S0 + nb0 * S1;
+                            if (s->start[Sb + 1] == s->start[Sb]) continue;
+                            src[side] = s->mom + s->slot[Sb] * mblk + set * P * PP;
+                        }
+                        const double *H = tab[0].H + ((size_t) a0 * nd + (size_t) (R + d)) * blk;
+                        const size_t Pd = tab[0].Pd[(size_t) a0 * nd + (size_t) (R + d)];
+                        if (src[0] && src[1]) {
+                            fold_pair(src[0], src[1], a0 & 1 ? -1 : 1, zp, zm, Pd);
+                            translate(H, zp, zm, tmp, Pd, P);
+                        } else if (src[0]) {
+                            translate(H, src[0], src[0], tmp, Pd, P);
+                        } else if (src[1]) {
+                            H = tab[0].H + ((size_t) a0 * nd + (size_t) (R - d)) * blk;
+                            translate(H, src[1], src[1], tmp, Pd, P);
+                        }
+                    }
+                    double *out = Nc + (cS * nst + gi) * nblk;
+                    for (size_t k1 = 0; k1 < P; k1++)
+                        for (size_t l0 = 0; l0 < PP; l0++) out[k1 * PP + l0] = l0 < P ? tmp[l0 * PP + k1] : 0;
+                    /* the row's error sums r_i (ERR_TERMS) */
+                    double *r = rr + (cS * nst + gi) * ERR_TERMS;
+                    for (size_t i = 0; i < ERR_TERMS; i++) r[i] = 0;
+                    for (int d0 = -R; d0 <= R; d0++) {
+                        long S0 = (long) T0 - d0;
+                        if (S0 < 0 || S0 >= (long) nb0) continue;
+                        size_t Sb = (size_t) S0 + nb0 * S1;
+                        if (s->start[Sb + 1] == s->start[Sb]) continue;
+                        double absf = set ? s->absy[Sb * p + set - 1] : (double) (s->start[Sb + 1] - s->start[Sb]);
+                        size_t o0 = (size_t) a0 * nd + (size_t) (d0 + R);
+                        double G0 = tab[0].Gmax[o0], e0 = tab[0].Etr[o0], A0 = tab[0].Ga[o0];
+                        double ai[ERR_TERMS] = {
+                            G0 + e0,                                   /* x e1 */
+                            e0 + cu * 2 * s->beta[0] * tab[0].Gder[o0], /* x G1 */
+                            cu * ((dbase + 2.0 * abs(d0)) * A0 + 4 * tab[0].Ga1[o0] + tab[0].Env[o0] / 8), /* x A1 */
+                            cu * A0,                                   /* x 2 |delta1| A1 */
+                            cu * 4 * A0,                               /* x Ga1_1 */
+                            cu * (tab[0].Env[o0] + A0) / 8,            /* x Env1 */
+                            cu * 2 * s->beta[1] * G0,                  /* x Gder1 */
+                        };
+                        for (size_t i = 0; i < ERR_TERMS; i++) r[i] += absf * ai[i];
+                    }
                 }
             }
-            /* pruned: keys outside the square */
-            double out = set == 0 ? (double) (s->start[nb] - 0) : 0;
-            double inside = rect(s, (long) T0 - R, (long) T0 + R, (long) T1 - R, (long) T1 + R, set);
-            if (set) out = rect(s, 0, (long) nb0 - 1, 0, (long) nb1 - 1, set);
-            out -= inside;
-            if (out > 0) {
-                double g0 = R * s->beta[0], g1 = R * s->beta[1];
-                double t0 = pow(g0, a0) * s->cmax[a1] * exp(-0.5 * g0 * g0);
-                double t1 = s->cmax[a0] * pow(g1, a1) * exp(-0.5 * g1 * g1);
-                err += out * fmax(t0, t1);
+            /* stage 2 and the targets' bounds */
+            for (size_t T0 = T0a; T0 < T0b; T0++)
+            for (size_t T1 = 0; T1 < nb1; T1++) {
+                const size_t c0 = (T0 - T0a) * nb1;   /* the band's column T0 */
+                size_t T = T0 + nb0 * T1;
+                /* data within one box: a lower bound on A */
+                double alow = 0;
+                for (long d1 = -1; d1 <= 1; d1++)
+                    for (long d0 = -1; d0 <= 1; d0++) {
+                        long S0 = (long) T0 + d0, S1 = (long) T1 + d1;
+                        if (S0 < 0 || S1 < 0 || S0 >= (long) nb0 || S1 >= (long) nb1) continue;
+                        size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
+                        double cnt = (double) (s->start[Sb + 1] - s->start[Sb]);
+                        double f0 = (labs(d0) + 1) * s->beta[0], f1 = (labs(d1) + 1) * s->beta[1];
+                        alow = fmax(alow, cnt * exp(-0.5 * (f0 * f0 + f1 * f1)));
+                    }
+                if (alow == 0) continue;
+                double *L = s->loc + T * nf * lblk, *E = s->loc_err + T * nf;
+                for (size_t f = 0; f < nf; f++) {
+                    size_t set = f < s->n1 ? 0 : 1 + (f - s->n1) / s->ny;
+                    const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
+                    int a0 = ex[0], a1 = ex[1];
+                    size_t gi = set == 0 ? (size_t) pos1[a0] : npair1 + (set - 1) * npairy + (size_t) posy[a0];
+                    double *Lf = L + f * lblk;
+                    /* as stage 1: offsets +-d from far to near, folded in pairs */
+                    for (int d = R; d >= 0; d--) {
+                        const double *src[2] = { NULL, NULL };   /* offsets +d, -d */
+                        for (int side = 0; side < (d ? 2 : 1); side++) {
+                            long S1 = (long) T1 - (side ? -d : d);
+                            if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
+                            src[side] = Nc + ((c0 + (size_t) S1) * nst + gi) * nblk;
+                        }
+                        const double *H = tab[1].H + ((size_t) a1 * nd + (size_t) (R + d)) * blk;
+                        const size_t Pd = tab[1].Pd[(size_t) a1 * nd + (size_t) (R + d)];
+                        if (src[0] && src[1]) {
+                            fold_pair(src[0], src[1], a1 & 1 ? -1 : 1, zp, zm, Pd);
+                            translate(H, zp, zm, Lf, Pd, P);
+                        } else if (src[0]) {
+                            translate(H, src[0], src[0], Lf, Pd, P);
+                        } else if (src[1]) {
+                            H = tab[1].H + ((size_t) a1 * nd + (size_t) (R - d)) * blk;
+                            translate(H, src[1], src[1], Lf, Pd, P);
+                        }
+                    }
+                    /* stored transposed (rows l0, columns l1) for Horner at the query */
+                    memcpy(tmp, Lf, lblk * sizeof(double));
+                    for (size_t l0 = 0; l0 < P; l0++)
+                        for (size_t l1 = 0; l1 < PP; l1++) Lf[l0 * PP + l1] = l1 < P ? tmp[l1 * PP + l0] : 0;
+                    /* truncation and rounding of the boxes in the square
+                     * (the header's bound, summed separably) */
+                    double err = 0;
+                    for (int d1 = -R; d1 <= R; d1++) {
+                        long S1 = (long) T1 - d1;
+                        if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
+                        size_t o1 = (size_t) a1 * nd + (size_t) (d1 + R);
+                        const double *r = rr + ((c0 + (size_t) S1) * nst + gi) * ERR_TERMS;
+                        double A1 = tab[1].Ga[o1];
+                        err += r[0] * tab[1].Etr[o1] + r[1] * tab[1].Gmax[o1] + r[2] * A1 +
+                               r[3] * 2.0 * abs(d1) * A1 + r[4] * tab[1].Ga1[o1] + r[5] * tab[1].Env[o1] +
+                               r[6] * tab[1].Gder[o1];
+                    }
+                    /* pruned: keys outside the square */
+                    double out = set == 0 ? (double) (s->start[nb] - 0) : 0;
+                    double inside = rect(s, (long) T0 - R, (long) T0 + R, (long) T1 - R, (long) T1 + R, set);
+                    if (set) out = rect(s, 0, (long) nb0 - 1, 0, (long) nb1 - 1, set);
+                    out -= inside;
+                    if (out > 0) {
+                        double g0 = R * s->beta[0], g1 = R * s->beta[1];
+                        double t0 = pow(g0, a0) * s->cmax[a1] * exp(-0.5 * g0 * g0);
+                        double t1 = s->cmax[a0] * pow(g1, a1) * exp(-0.5 * g1 * g1);
+                        err += out * fmax(t0, t1);
+                    }
+                    E[f] = err;
+                }
+                /* the mode's choice only (the estimator certifies every
+                 * prediction): local where the bound is small against the
+                 * sum at the centre */
+                s->loc_ok[T] = E[0] <= tol / 16 * L[0];   /* L[0]: A at the centre */
             }
-            E[f] = err;
         }
-        /* the mode's choice only (the estimator certifies every prediction):
-         * local where the bound is small against the sum at the centre */
-        s->loc_ok[T] = E[0] <= tol / 16 * L[0];   /* L[0]: A at the centre */
+        free(Nc);
+        free(rr);
+        free(nz);
     }
     for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
-    free(N);
-    free(nz);
+    if (nomem) {
+        free(s->loc); free(s->loc_err); free(s->loc_ok);
+        s->loc = s->loc_err = NULL;
+        s->loc_ok = NULL;
+        return NW_ERR_NOMEM;
+    }
     return NW_OK;
 }
 
@@ -1221,7 +1521,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
 NW_TARGET_CLONES
 static void local_eval(const fgt2_state *s, size_t T, const double *q, fgt2_acc *acc)
 {
-    const size_t P = s->P, nf = s->nf, blk = P_MAX * PP;
+    const size_t P = s->P, nf = s->nf, blk = P * PP;
     double sq[2];
     for (size_t k = 0; k < 2; k++)
         sq[k] = (q[k] - centre(s, k, k ? T / s->nbk[0] : T % s->nbk[0])) * s->w[k];

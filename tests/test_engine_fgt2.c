@@ -166,6 +166,19 @@ static void test_moments_within_bounds(void **state)
                     moments_case(4000, 1 + (iw & 1), ws[iw], linear, grad, ms[im], 5 + iw);
 }
 
+/* the local mode on grids wider than its reach in both inputs (80 x 80
+ * and 80 x 40 boxes): far offsets keep fewer terms, offsets near the
+ * edges have no partner to fold with, the target columns go in several
+ * bands; moments against dense and long double as above, p = 1 and 2 */
+static void test_local_wide_grid(void **state)
+{
+    (void) state;
+    const double ws[][2] = { { 1 / 0.08, 1 / 0.1 }, { -1 / 0.09, 1 / 0.16 } };
+    for (size_t iw = 0; iw < 2; iw++)
+        for (int linear = 0; linear < 2; linear++)
+            moments_case(6000, 1 + iw, ws[iw], linear, 0, 10000000, 31 + iw);
+}
+
 /* bandwidths from tiny (few keys per box) to huge (one box), n = 1, 2 */
 static void test_moments_extremes(void **state)
 {
@@ -365,6 +378,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_moments_within_bounds),
         cmocka_unit_test(test_moments_extremes),
+        cmocka_unit_test(test_local_wide_grid),
         cmocka_unit_test(test_predictions_within_tolerance),
         cmocka_unit_test(test_fallbacks_near_zero),
         cmocka_unit_test(test_loo_loss_and_gradient),
