@@ -736,14 +736,16 @@ static double tree_cost(const nw_problem *pb, size_t m)
     }
     frac = fmin(1, frac * (frac < 1 ? shape : 1));
     double visited = fmax(frac * nd, fmin(nd, LEAF_MAX));
-    /* Measured (n = 10^5, d = 2, one thread, CPU time): a visited key costs
-     * about one dense evaluation for the log kernels (both engines spend it
-     * in exp) and about 0.4 of one for the compact kernels (the dense
+    /* Measured (d = 2, one thread, CPU time): a visited key costs about two
+     * dense evaluations for the log kernels (the dense engine's prepared
+     * Gaussian paths take ~0.5 ns a pair, the tree's leaves ~1-3 ns a key:
+     * n = m = 1e4, h = 0.3, where a query visits most keys, tree 0.28 s,
+     * dense 0.12 s) and about 0.4 of one for the compact kernels (the dense
      * engine's general path evaluates them one by one); a visited node
      * ~20; the build ~6 per key and level.  At n = 10^6 a log-kernel key
-     * costs ~1.5 (the ~2e5 keys a query visits no longer stay in cache,
-     * while the dense engine streams). */
-    double per_key = kernel_is_log(pb->kernel) ? 1.0 + 0.5 * fmin(1, fmax(0, log10(nd / 1e5))) : 0.5;
+     * costs ~1.5x more (the ~2e5 keys a query visits no longer stay in
+     * cache, while the dense engine streams). */
+    double per_key = kernel_is_log(pb->kernel) ? 2.0 * (1.0 + 0.5 * fmin(1, fmax(0, log10(nd / 1e5)))) : 0.5;
     double per_query = per_key * visited + 20.0 * 2 * visited / LEAF_MAX;
     double cost = (double) m * per_query + 6.0 * nd * log2(nd + 1);
     /* d = 1 is the sorted and fgt engines' ground: the tree stays
