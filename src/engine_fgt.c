@@ -1285,6 +1285,28 @@ static double perquery_sums(const nw_engine *e, double q, size_t skip, int exact
     return logscale;
 }
 
+/* out[j] = sum_l L[l nfp + j] s^l for j < W (W <= 8, a constant where
+ * inlined: the chains stay in registers), as E(s^2) + s O(s^2) over the
+ * even and the odd coefficients (P_LOC even). */
+static inline void horner_even_odd(const double *L, size_t nfp, double sq, double s2,
+                                   double *out, const size_t W)
+{
+    double ev[8], od[8];
+    for (size_t j = 0; j < W; j++) {
+        ev[j] = L[(P_LOC - 2) * nfp + j];
+        od[j] = L[(P_LOC - 1) * nfp + j];
+    }
+    for (size_t l = P_LOC - 2; l >= 2;) {
+        l -= 2;
+        const double *Le = L + l * nfp, *Lo = Le + nfp;
+        for (size_t j = 0; j < W; j++) {
+            ev[j] = ev[j] * s2 + Le[j];
+            od[j] = od[j] * s2 + Lo[j];
+        }
+    }
+    for (size_t j = 0; j < W; j++) out[j] = ev[j] + sq * od[j];
+}
+
 /* The sums of a query in box T from T's local expansions. */
 static double local_sums(const fgt_state *s, const nw_problem *pb, size_t T, double q,
                          size_t skip, fgt_acc *acc)
@@ -1304,38 +1326,8 @@ static double local_sums(const fgt_state *s, const nw_problem *pb, size_t T, dou
     double *hv = acc->Hbuf;
     const double s2 = sq * sq;
     size_t f0 = 0;
-    for (; f0 + 8 <= nfp; f0 += 8) {
-        double ev[8], od[8];
-        for (size_t j = 0; j < 8; j++) {
-            ev[j] = L[(P_LOC - 2) * nfp + f0 + j];
-            od[j] = L[(P_LOC - 1) * nfp + f0 + j];
-        }
-        for (size_t l = P_LOC - 2; l >= 2;) {
-            l -= 2;
-            const double *Le = L + l * nfp + f0, *Lo = Le + nfp;
-            for (size_t j = 0; j < 8; j++) {
-                ev[j] = ev[j] * s2 + Le[j];
-                od[j] = od[j] * s2 + Lo[j];
-            }
-        }
-        for (size_t j = 0; j < 8; j++) hv[f0 + j] = ev[j] + sq * od[j];
-    }
-    for (; f0 < nfp; f0 += 4) {
-        double ev[4], od[4];
-        for (size_t j = 0; j < 4; j++) {
-            ev[j] = L[(P_LOC - 2) * nfp + f0 + j];
-            od[j] = L[(P_LOC - 1) * nfp + f0 + j];
-        }
-        for (size_t l = P_LOC - 2; l >= 2;) {
-            l -= 2;
-            const double *Le = L + l * nfp + f0, *Lo = Le + nfp;
-            for (size_t j = 0; j < 4; j++) {
-                ev[j] = ev[j] * s2 + Le[j];
-                od[j] = od[j] * s2 + Lo[j];
-            }
-        }
-        for (size_t j = 0; j < 4; j++) hv[f0 + j] = ev[j] + sq * od[j];
-    }
+    for (; f0 + 8 <= nfp; f0 += 8) horner_even_odd(L + f0, nfp, sq, s2, hv + f0, 8);
+    for (; f0 < nfp; f0 += 4) horner_even_odd(L + f0, nfp, sq, s2, hv + f0, 4);
     for (size_t f = 0; f < nf; f++) {
         if (f < na1) { acc->D1[f] = hv[f]; acc->E1[f] = E[f]; }
         else {

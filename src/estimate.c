@@ -381,6 +381,18 @@ size_t nw_engine_work(const nw_engine *e)
     return e->cost < 0x1p60 ? (size_t) e->cost : (size_t) 1 << 60;
 }
 
+double nw_column_sd(const double *a, size_t n, size_t stride)
+{
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++) mean += a[i * stride];
+    mean /= (double) n;
+    for (size_t i = 0; i < n; i++) {
+        double e = a[i * stride] - mean;
+        var += e * e;
+    }
+    return sqrt(var / (double) n);
+}
+
 int nw_threads(const nw_model *model, size_t work)
 {
     /* below ~1e7 kernel evaluations (~5 ms) a second thread saves at most

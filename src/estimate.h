@@ -35,6 +35,9 @@ void nw_unscale(const nw_model *model, nw_estimate *est, int grad);
 /* Threads for a job of `work` kernel evaluations: 1 below ~1e7, where
  * waking a thread can cost more than it saves. */
 int nw_threads(const nw_model *model, size_t work);
+/* The standard deviation (ddof = 0, as statsmodels) of the n values
+ * a[0], a[stride], ...: the mean, then the mean squared deviation. */
+double nw_column_sd(const double *a, size_t n, size_t stride);
 /* An engine's estimated work for its m queries (e->cost), as nw_threads
  * wants it. */
 size_t nw_engine_work(const nw_engine *e);

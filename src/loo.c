@@ -44,19 +44,13 @@ static int omp_thread_id(void) { return 0; }
 #endif
 
 /* The standard deviation of each output column of the problem's values
- * (as the sums see them: model->y_sums where set) into s (p values). */
+ * (as the sums see them: model->y_sums where set) into s (p values; 0
+ * where it overflows). */
 static void output_spread(const nw_problem *pb, double *s)
 {
-    const size_t n = pb->n, p = pb->p;
-    for (size_t c = 0; c < p; c++) {
-        double mean = 0, var = 0;
-        for (size_t i = 0; i < n; i++) mean += pb->y[i * p + c];
-        mean /= (double) n;
-        for (size_t i = 0; i < n; i++) {
-            double e = pb->y[i * p + c] - mean;
-            var += e * e;
-        }
-        s[c] = isfinite(var) ? sqrt(var / (double) n) : 0;
+    for (size_t c = 0; c < pb->p; c++) {
+        double sd = nw_column_sd(pb->y + c, pb->n, pb->p);
+        s[c] = isfinite(sd) ? sd : 0;
     }
 }
 

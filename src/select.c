@@ -144,15 +144,7 @@ nw_status nw_rule_of_thumb(const nw_model *model, nw_rule rule, double *h)
     double factor = pow((double) n, -1.0 / (4.0 + (double) d));
     nw_status st = NW_OK;
     for (size_t k = 0; k < d; k++) {
-        double mean = 0, var = 0;
-        for (size_t i = 0; i < n; i++) mean += model->x[i * d + k];
-        mean /= (double) n;
-        for (size_t i = 0; i < n; i++) {
-            double e = model->x[i * d + k] - mean;
-            var += e * e;
-        }
-        double sd = sqrt(var / (double) n); /* ddof = 0, as statsmodels */
-        double spread = sd;
+        double sd = nw_column_sd(model->x + k, n, d), spread = sd;
         if (rule == NW_RULE_SILVERMAN) {
             for (size_t i = 0; i < n; i++) col[i] = model->x[i * d + k];
             qsort(col, n, sizeof(double), cmp_double);
