@@ -135,6 +135,11 @@ typedef struct plan {
     int degK;               /* polynomial degree of K in |u| (cosine: -1) */
     double fK[2][MAXDEG + 1], fR[2][MAXDEG + 1]; /* K, u K' in u, side 0 (u >= 0) and 1 */
     double lipK;            /* largest |K'| on [-1, 1] */
+    /* the Taylor shifts of fK, fR (taylor): K's nonzero coefficients j =
+     * tj[0 .. tnz) and, per [K or R][side][q], (-1)^k C(j, k) f_j and
+     * C(j, k) |f_j| for k = 0 .. j (small integers: exact) */
+    int tnz, tj[MAXDEG + 1];
+    double tC[2][2][MAXDEG + 1][MAXDEG + 1], tCa[2][2][MAXDEG + 1][MAXDEG + 1];
     size_t dabs;            /* highest (even) abs-moment */
     size_t kc, ky;          /* cosine: degrees of t^k cos, t^k sin (counts, y) */
     size_t dy;              /* polynomial: highest power in the y entries */
@@ -310,6 +315,21 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, plan *pl)
         }
         /* |K'| <= sum_k k |c_k| on [-1, 1] */
         for (int k = 0; k <= dk; k++) pl->lipK += k * fabs(c[k]);
+        for (int j = 0; j <= dk; j++) {
+            if (c[j] == 0) continue;
+            const int q = pl->tnz++;
+            pl->tj[q] = j;
+            for (int which = 0; which < 2; which++)
+                for (int side = 0; side < 2; side++) {
+                    const double fj = which == 0 ? pl->fK[side][j] : pl->fR[side][j];
+                    double bin = 1;   /* C(j, k) */
+                    for (int k = 0; k <= j; k++) {
+                        pl->tC[which][side][q][k] = ((k & 1) ? -bin : bin) * fj;
+                        pl->tCa[which][side][q][k] = bin * fabs(fj);
+                        bin = bin * (double) (j - k) / (double) (k + 1);
+                    }
+                }
+        }
     }
     pl->E = pl->nc + pl->p * pl->ny;
     set_cells(ls, pl, cell_width(degree, h));
@@ -356,9 +376,59 @@ static inline void runsum_flush(const plan *pl, runsum *rs)
     rs->run = 0;
 }
 
+/* runsum_to for one output and a polynomial kernel, with the entries'
+ * layout (dabs, ya) known when compiled: the run's sums in locals (in
+ * registers), not read and written back in memory per key.  The same
+ * operations in the same order as the general loop below. */
+static inline __attribute__((always_inline)) void
+runsum_to_p1(const plan *pl, runsum *rs, size_t to, double c, const size_t dabs, const size_t ya)
+{
+    const size_t nc = dabs + 1, E = nc + ya + dabs / 2 + 1;
+    const double w = pl->w, ybar = rs->ybar[0], *xs = pl->xs, *ys = pl->ys;
+    double acc[EMAX], ymax = rs->ymax[0];
+    for (size_t e = 0; e < E; e++) acc[e] = rs->part[e];
+    int run = rs->run;
+    for (size_t j = rs->pos; j < to; j++) {
+        const double yv = ys[j] - ybar, ay = fabs(yv), t = (xs[j] - c) * w;
+        ymax = ay > ymax ? ay : ymax;
+        double pw[MAXDEG + 1];
+        pw[0] = 1;
+        pw[1] = t;
+        for (size_t k = 2; k <= dabs; k++) pw[k] = pw[k / 2] * pw[k - k / 2];
+        for (size_t k = 0; k < nc; k++) acc[k] += pw[k];
+        for (size_t k = 0; k < ya; k++) acc[nc + k] += pw[k] * yv;
+        for (size_t k = 0; k <= dabs; k += 2) acc[nc + ya + k / 2] += pw[k] * ay;
+        if (++run == FLUSH) {
+            for (size_t e = 0; e < E; e++) rs->part[e] = acc[e];
+            runsum_flush(pl, rs);
+            for (size_t e = 0; e < E; e++) acc[e] = 0;
+            run = 0;
+        }
+    }
+    for (size_t e = 0; e < E; e++) rs->part[e] = acc[e];
+    rs->run = run;
+    rs->ymax[0] = ymax;
+    rs->pos = to > rs->pos ? to : rs->pos;
+}
+
 /* Add the terms of keys [rs->pos, to) about centre c (cell gcell). */
 static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gcell)
 {
+    if (pl->p == 1 && !pl->cosine) {
+        /* the layouts of the six polynomial kernels, lc and ll */
+        switch (pl->dabs * 16 + pl->ya) {
+        case 0 * 16 + 1:  runsum_to_p1(pl, rs, to, c, 0, 1); return;    /* uniform lc */
+        case 2 * 16 + 2:  runsum_to_p1(pl, rs, to, c, 2, 2); return;    /* uniform ll, triangular lc */
+        case 2 * 16 + 3:  runsum_to_p1(pl, rs, to, c, 2, 3); return;    /* epanechnikov lc */
+        case 4 * 16 + 3:  runsum_to_p1(pl, rs, to, c, 4, 3); return;    /* triangular ll */
+        case 4 * 16 + 4:  runsum_to_p1(pl, rs, to, c, 4, 4); return;    /* epanechnikov ll */
+        case 4 * 16 + 5:  runsum_to_p1(pl, rs, to, c, 4, 5); return;    /* biweight lc */
+        case 6 * 16 + 6:  runsum_to_p1(pl, rs, to, c, 6, 6); return;    /* biweight ll */
+        case 10 * 16 + 10: runsum_to_p1(pl, rs, to, c, 10, 10); return; /* tricube lc */
+        case 12 * 16 + 11: runsum_to_p1(pl, rs, to, c, 12, 11); return; /* tricube ll */
+        default: break;
+        }
+    }
     const size_t p = pl->p, nc = pl->nc, ny = pl->ny, ya = pl->ya, dabs = pl->dabs;
     const double w = pl->w;
     double *part = rs->part;
@@ -372,9 +442,12 @@ static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gc
             rs->ymax[cc] = a > rs->ymax[cc] ? a : rs->ymax[cc];
         }
         if (!pl->cosine) {
+            /* t^k = t^(k/2) t^(k - k/2): a chain of log2 k products, not k
+             * (the loop's latency); still k - 1 roundings in all */
             double pw[MAXDEG + 1];
             pw[0] = 1;
-            for (size_t k = 1; k <= pl->dabs; k++) pw[k] = pw[k - 1] * t;
+            pw[1] = t;
+            for (size_t k = 2; k <= pl->dabs; k++) pw[k] = pw[k / 2] * pw[k - k / 2];
             for (size_t k = 0; k < nc; k++) part[k] += pw[k];
             if (p == 1) {
                 double yv = y[0], ay = fabs(yv);
@@ -474,6 +547,14 @@ static void direct_moments(const plan *pl, size_t i, size_t j0, size_t j1, doubl
             }
         }
     }
+}
+
+/* Zero the moments of p outputs (the rest of the struct unused). */
+static inline void qmom_zero(qmom *m, size_t p)
+{
+    for (int k = 0; k < 3; k++) m->A[k] = m->dA[k] = m->eA[k] = 0;
+    for (int e = 0; e < 2; e++)
+        for (size_t c = 0; c < p; c++) m->B[e][c] = m->dB[e][c] = m->eB[e][c] = 0;
 }
 
 /* ------------------------------------------------------------ solving */
@@ -597,20 +678,39 @@ static void direct_query(const plan *pl, size_t i, size_t j0, size_t j1, qsol *s
 
 /* ----------------------------------------------------- the fast path */
 
-/* Coefficients in t of P(U - t) for P of degree deg (coefficients f in u):
- * g_k = (-1)^k P^(k)(U) / k!; ga: the same for |f| at |U|, unsigned
- * (NULL: not wanted). */
-static void taylor(const double *f, int deg, double U, double *g, double *ga)
+/* Coefficients in t of P(U - t) for P = fK (which = 0) or fR (1) on
+ * `side`, of degree deg: g_k = (-1)^k P^(k)(U) / k! = sum_j (-1)^k C(j, k)
+ * f_j U^(j - k) over P's nonzero f_j (the tricube's 4 of 10: independent
+ * products, not the (deg + 1) deg / 2 dependent steps of synthetic
+ * division, which were a third of a pass); ga: the same for |f| at |U|,
+ * unsigned (NULL: not wanted).  Rounding: U^m m - 1 steps, the product 1,
+ * the sum of at most deg + 1 terms: below 2 deg + 2 steps relative to ga_k,
+ * inside add_output's 2 deg + 6. */
+static void taylor(const plan *pl, int which, int side, int deg, double U, double *g,
+                   double *ga)
 {
-    double aU = fabs(U);
-    for (int k = 0; k <= deg; k++) g[k] = f[k];
-    for (int i = 0; i < deg; i++)
-        for (int k = deg - 1; k >= i; k--) g[k] += U * g[k + 1];
-    for (int k = 1; k <= deg; k += 2) g[k] = -g[k];
+    double up[MAXDEG + 1];
+    up[0] = 1;
+    for (int k = 1; k <= deg; k++) up[k] = up[k - 1] * U;
+    /* k outer, the sum in a register (accumulating g in memory stalled on
+     * store forwarding) */
+    const int nz = pl->tnz, *tj = pl->tj;
+    const double (*C)[MAXDEG + 1] = pl->tC[which][side];
+    for (int k = 0, q0 = 0; k <= deg; k++) {
+        while (q0 < nz && tj[q0] < k) q0++;
+        double v = 0;
+        for (int q = q0; q < nz; q++) v += C[q][k] * up[tj[q] - k];
+        g[k] = v;
+    }
     if (!ga) return;   /* (the gradient's sums carry no bound) */
-    for (int k = 0; k <= deg; k++) ga[k] = fabs(f[k]);
-    for (int i = 0; i < deg; i++)
-        for (int k = deg - 1; k >= i; k--) ga[k] += aU * ga[k + 1];
+    for (int k = 0; k <= deg; k++) up[k] = fabs(up[k]);
+    const double (*Ca)[MAXDEG + 1] = pl->tCa[which][side];
+    for (int k = 0, q0 = 0; k <= deg; k++) {
+        while (q0 < nz && tj[q0] < k) q0++;
+        double v = 0;
+        for (int q = q0; q < nz; q++) v += Ca[q][k] * up[tj[q] - k];
+        ga[k] = v;
+    }
 }
 
 /* Multiply the polynomial in t (degree deg) by (U - t), in place; ga by (|U| + t). */
@@ -645,6 +745,23 @@ static void add_output(const plan *pl, const double *g, const double *ga, int de
      * product (deg + 1) and g_k itself (the Taylor shift and the factors
      * (V - t): 2 deg + 6), each relative to |g|_k M_k */
     const double fixed = pl->kappa + (double) (3 * deg + 7);
+    if (pass == 0 && p == 1 && e <= 1) {
+        /* one output: the four sums in one loop (as below, term for term) */
+        const double *Y = S + nc, *N = am->N[0];
+        double v = 0, b = 0, vb = 0, bb = 0;
+        for (int k = 0; k <= deg; k++) {
+            const double wkk = (fixed + 3 * k) * ga[k];
+            v += g[k] * S[k];
+            b += wkk * M[k];
+            vb += g[k] * Y[k];
+            bb += wkk * N[k];
+        }
+        m->A[e] += v;
+        m->eA[e] += 1.01 * U_ROUND * b + lipU * M[0];
+        m->B[e][0] += vb;
+        m->eB[e][0] += 1.01 * U_ROUND * bb + lipU * N[0];
+        return;
+    }
     double v = 0, b = 0, wk[MAXDEG + 2];
     for (int k = 0; k <= deg; k++) v += g[k] * S[k];
     double err = 0;
@@ -684,7 +801,7 @@ static void add_side(const plan *pl, const double *S, const absmom *am,
     double g[MAXDEG + 2], ga[MAXDEG + 2];
     for (int pass = 0; pass < (pl->grad ? 2 : 1); pass++) {
         double *gb = pass == 0 ? ga : NULL;
-        taylor(pass == 0 ? pl->fK[side] : pl->fR[side], dk, U, g, gb);
+        taylor(pl, pass, side, dk, U, g, gb);
         for (int e = 0; e <= emax; e++) {
             if (e > 0) times_u(g, gb, dk + e - 1, V);
             double lipU = 2 * U_ROUND * fabs(U) * lip_shifted(pl->lipK, e, shift);
@@ -946,7 +1063,7 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
         double shift = 0;
         int ok = 0;
         for (int attempt = 0; attempt < (pl->linear ? 2 : 1) && !ok; attempt++) {
-            memset(&mo, 0, sizeof mo);
+            qmom_zero(&mo, p);
             if (pl->cosine) {
                 add_cosine(pl, win, &amw, U, shift, cU, sU, &mo);
             } else {
