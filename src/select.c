@@ -472,11 +472,20 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
             /* kinks inside the cell: a finer scan of it first, then Brent
              * around its best point */
             double step = (b - a) / (SUBSCAN_1D - 1), tb = tg[im], fbest = fg[im];
+            double fworst = fmax(fg[im - 1], fg[im + 1]);
             for (int i = 1; i < SUBSCAN_1D - 1; i++) {
                 double t = a + step * i, f;
                 if ((st = eval(s, &t, &f, NULL))) goto done;
                 if (f < fbest) { fbest = f; tb = t; }
+                if (f > fworst) fworst = f;
             }
+            /* a later dip whose best lies further above the best seen than
+             * the criterion varies across its own cells: Brent inside one
+             * subcell cannot bring it down that far (measured, n = 2e4:
+             * the refinements gained 2e-6 to 1.2e-5 relative, the skipped
+             * dips were 1e-4 and 2.4e-4 above, with variations of 9e-5 and
+             * 1.3e-4), and the ~20 steps are saved */
+            if (r > 0 && fbest - s->best_f > fworst - fbest) continue;
             st = brent_min(s, tb - step, tb + step, tb, fbest, o->tol, o->max_iter);
             if (st) goto done;
             continue;
