@@ -365,7 +365,10 @@ static nw_status brent_min(search *s, double a, double b, double x, double fx,
  * through the last two points where it falls inside the bracket, else
  * Illinois regula falsi on the bracket, and a bisection where three steps
  * did not halve the bracket (at a kink of a compact kernel's criterion the
- * secant converges only linearly). */
+ * secant converges only linearly).  Measured on compact kernels (5 kernels,
+ * lc and ll, n = 3000 and 1e5): 1026 evaluations against 1045 with
+ * Illinois and a bisection every fourth step, the criterion equal to
+ * 3e-9 relative. */
 static nw_status derivative_root(search *s, double a, double ga, double b,
                                  double gb, double tol, int max_iter)
 {
@@ -499,18 +502,45 @@ static nw_status select_1d(search *s, const nw_select_options *o, double t0)
              * derivative jumps at the kinks, where a root converges only
              * linearly: h to 1e-8 relative (the criterion then agrees to
              * ~1e-16). */
-            const int sub = SUBSCAN_COMPACT;
-            double step = (b - a) / (sub - 1), tb = tm, fbest = fm;
+            const int sub = SUBSCAN_COMPACT, mid = (SUBSCAN_COMPACT - 1) / 2;
+            double step = (b - a) / (sub - 1);
+            /* the subscan's points, values and derivatives (known[i]: with
+             * its derivative); its ends are the scan's a and b, its middle
+             * the scan's tm, whose values are known already */
+            double ts[SUBSCAN_COMPACT], fs[SUBSCAN_COMPACT], gs[SUBSCAN_COMPACT];
+            int known[SUBSCAN_COMPACT] = { 0 }, best = mid;
+            for (int i = 0; i < sub; i++) ts[i] = i == 0 ? a : i == sub - 1 ? b : i == mid ? tm : a + step * i;
+            fs[0] = fg[im - 1];
+            fs[sub - 1] = fg[im + 1];
+            fs[mid] = fm;
             for (int i = 1; i < sub - 1; i++) {
-                double t = a + step * i, f, g;
-                if ((st = eval(s, &t, &f, &g))) goto done;
-                if (f < fbest) { fbest = f; tb = t; }
+                if (i != mid) {
+                    if ((st = eval(s, &ts[i], &fs[i], &gs[i]))) goto done;
+                    known[i] = 1;
+                }
+                if (fs[i] < fs[best]) best = i;
             }
-            a = tb - step;
-            b = tb + step;
-            tm = tb;
-            fm = fbest;
+            /* the best point's two subcells: their ends' derivatives are
+             * known unless an end is a scan point */
+            tm = ts[best];
+            fm = fs[best];
             tol = fmax(tol, 1e-8);
+            a = ts[best - 1];
+            b = ts[best + 1];
+            double ends[2], fe[2], ge[2];
+            int need = 0;
+            for (int e = 0; e < 2; e++)
+                if (!known[best - 1 + 2 * e]) ends[need++] = ts[best - 1 + 2 * e];
+            if (need && (st = scan_points(s, ends, fe, ge, need))) goto done;
+            double gab[2];
+            for (int e = 0, k = 0; e < 2; e++)
+                gab[e] = known[best - 1 + 2 * e] ? gs[best - 1 + 2 * e] : ge[k++];
+            if (gab[0] < 0 && gab[1] > 0 && s->crit == NW_CRITERION_LOO)
+                st = derivative_root(s, a, gab[0], b, gab[1], tol, o->max_iter);
+            else
+                st = brent_min(s, a, b, tm, fm, tol, o->max_iter);
+            if (st) goto done;
+            continue;
         }
         /* the derivative at both ends (two passes at once where the scan
          * runs them so) */
