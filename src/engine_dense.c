@@ -965,22 +965,14 @@ static ALWAYS_INLINE int nearest2d(const nw_dense_state *st, const nw_problem *p
         }
         /* any key not searched is beyond one of the block's open sides */
         double bound = INFINITY;
-        if (c0 >= r + 1) {
-            double b = gap_part(st, 0, q[0], st->lo[0] + (double) (c0 - r) * st->cw[0], w[0], laplace, f32);
-            bound = b < bound ? b : bound;
-        }
-        if (c0 + r + 1 < g0) {
-            double b = gap_part(st, 0, q[0], st->lo[0] + (double) (c0 + r + 1) * st->cw[0], w[0], laplace, f32);
-            bound = b < bound ? b : bound;
-        }
-        if (c1 >= r + 1) {
-            double b = gap_part(st, 1, q[1], st->lo[1] + (double) (c1 - r) * st->cw[1], w[1], laplace, f32);
-            bound = b < bound ? b : bound;
-        }
-        if (c1 + r + 1 < g1) {
-            double b = gap_part(st, 1, q[1], st->lo[1] + (double) (c1 + r + 1) * st->cw[1], w[1], laplace, f32);
-            bound = b < bound ? b : bound;
-        }
+        const size_t cq[2] = { c0, c1 };
+        for (size_t k = 0; k < 2; k++)    /* the block's lower and upper edge along input k */
+            for (int side = 0; side < 2; side++) {
+                if (side == 0 ? cq[k] < r + 1 : cq[k] + r + 1 >= st->g[k]) continue;
+                size_t edge = side == 0 ? cq[k] - r : cq[k] + r + 1;
+                double b = gap_part(st, k, q[k], st->lo[k] + (double) edge * st->cw[k], w[k], laplace, f32);
+                bound = b < bound ? b : bound;
+            }
         if (bound == INFINITY || bound >= best) break;
     }
     if (arg == n) return 0;

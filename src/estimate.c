@@ -148,6 +148,14 @@ void nw_solve(const nw_problem *pb, nw_moments *mo, nw_estimate *est)
  * of ||A^-1 dA|| below 1e-3 and take a factor 1.002 (with tolerances near
  * 1e-12 the rest is ~1e-9 of the bound).  Returns INFINITY where no bound
  * holds (a perturbation as large as the sum, a prediction of 0). */
+/* What output c's error is relative to: |yhat|, or the problem's floor
+ * where that is larger. */
+static double certified_scale(const nw_problem *pb, size_t c, double yhat)
+{
+    double ay = fabs(yhat), fl = pb->floor ? pb->floor[c] : 0;
+    return ay > fl ? ay : fl;
+}
+
 static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
                                const nw_estimate *est)
 {
@@ -158,8 +166,7 @@ static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
         if (!(eA00 < A00)) return INFINITY;
         for (size_t c = 0; c < p; c++) {
             double y = est->yhat[c], b = (mo->errB[c] + fabs(y) * eA00) / (A00 - eA00);
-            double ay = fabs(y), fl = pb->floor ? pb->floor[c] : 0;
-            double rel = b / (ay > fl ? ay : fl);
+            double rel = b / certified_scale(pb, c, y);
             if (!(rel <= worst)) worst = rel;   /* NaN (y = 0, b = 0) counts as worst */
         }
         return worst;
@@ -186,8 +193,7 @@ static double prediction_bound(const nw_problem *pb, const nw_moments *mo,
                      fabs(beta[j * p + c]);
             b += fabs(a[i]) * t;
         }
-        double ay = fabs(est->yhat[c]), fl = pb->floor ? pb->floor[c] : 0;
-        double rel = 1.002 * b / (ay > fl ? ay : fl);
+        double rel = 1.002 * b / certified_scale(pb, c, est->yhat[c]);
         if (!(rel <= worst)) worst = rel;
     }
     return worst;

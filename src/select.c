@@ -184,20 +184,31 @@ typedef struct search {
     double best_f, *best_t; /* best point seen (d values) */
 } search;
 
+/* The progress report of evaluation number `done` (from 1): 1 if the
+ * callback asks to stop. */
+static int report(const search *s, int done)
+{
+    const nw_model *m = s->model;
+    if (!m->progress) return 0;
+    double total = s->expected > done ? s->expected : done + 1;
+    return m->progress((double) done, total, m->progress_ctx) != 0;
+}
+
+/* A finished evaluation: keep the best point. */
+static void keep_best(search *s, const double *t, double f)
+{
+    if (f < s->best_f) {
+        s->best_f = f;
+        memcpy(s->best_t, t, s->model->d * sizeof(double));
+    }
+}
+
 static nw_status eval(search *s, const double *t, double *f, double *g)
 {
     nw_status st = criterion_t(s->model, s->ls, s->crit, t, f, g);
     if (st) return st;
-    s->evals++;
-    const nw_model *m = s->model;
-    if (m->progress) {
-        double total = s->expected > s->evals ? s->expected : s->evals + 1;
-        if (m->progress((double) s->evals, total, m->progress_ctx)) return NW_ERR_STOPPED;
-    }
-    if (*f < s->best_f) {
-        s->best_f = *f;
-        memcpy(s->best_t, t, s->model->d * sizeof(double));
-    }
+    if (report(s, ++s->evals)) return NW_ERR_STOPPED;
+    keep_best(s, t, *f);
     return NW_OK;
 }
 
@@ -239,7 +250,6 @@ static void scan_fail(scan_job *job, nw_status st)
 static void scan_work(scan_job *job, int *reported)
 {
     const size_t d = job->serial->d;
-    const nw_model *m = job->s->model;
     for (;;) {
         if (atomic_load(&job->stop)) return;
         int i = atomic_fetch_add(&job->next, 1);
@@ -248,11 +258,11 @@ static void scan_work(scan_job *job, int *reported)
                                    job->g ? job->g + i * d : NULL);
         int now = atomic_fetch_add(&job->done, 1) + 1;
         if (st) { scan_fail(job, st); return; }
-        while (reported && m->progress && *reported < now) {
-            double k = (double) (job->s->evals + ++*reported);
-            double total = job->s->expected > k ? job->s->expected : k + 1;
-            if (m->progress(k, total, m->progress_ctx)) { scan_fail(job, NW_ERR_STOPPED); return; }
-        }
+        while (reported && *reported < now)
+            if (report(job->s, job->s->evals + ++*reported)) {
+                scan_fail(job, NW_ERR_STOPPED);
+                return;
+            }
     }
 }
 
@@ -302,19 +312,11 @@ static nw_status scan_points(search *s, const double *t, double *f, double *g, i
     pthread_mutex_destroy(&job.lock);
     /* what the other threads finished last */
     nw_status status = job.status;
-    while (!status && m->progress && reported < count) {
-        double k = (double) (s->evals + ++reported);
-        double total = s->expected > k ? s->expected : k + 1;
-        if (m->progress(k, total, m->progress_ctx)) status = NW_ERR_STOPPED;
-    }
+    while (!status && reported < count)
+        if (report(s, s->evals + ++reported)) status = NW_ERR_STOPPED;
     if (status) return status;
-    for (int i = 0; i < count; i++) {
-        s->evals++;
-        if (f[i] < s->best_f) {
-            s->best_f = f[i];
-            memcpy(s->best_t, t + i * d, d * sizeof(double));
-        }
-    }
+    s->evals += count;
+    for (int i = 0; i < count; i++) keep_best(s, t + i * d, f[i]);
     return NW_OK;
 }
 

@@ -137,6 +137,18 @@ static void test_selection_is_global_2d(void **state)
     nw_model_free(m);
 }
 
+/* A 1-d model of (x, y) with this kernel and estimator, its bandwidth
+ * chosen by leave-one-out (the search's result in *r). */
+static nw_model *selected_1d(const double *x, const double *y, size_t n, nw_kernel kernel,
+                             nw_estimator est, nw_select_result *r)
+{
+    nw_model *m;
+    assert_int_equal(nw_model_new(&m, x, y, n, 1, 1), NW_OK);
+    assert_int_equal(nw_model_set_kernel(m, kernel), NW_OK);
+    assert_int_equal(nw_model_set_estimator(m, est), NW_OK);
+    assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, r), NW_OK);
+    return m;
+}
 
 /* 1-d compact kernels at n = 2000 through the sorted O(n) pass: the
  * selected value is the dense engine's criterion at the selected h (1e-12:
@@ -154,12 +166,8 @@ static void test_selection_compact_sorted_pass(void **state)
                                   NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE, NW_KERNEL_UNIFORM };
     for (int e = 0; e < 2; e++)
         for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
-            nw_model *m;
-            assert_int_equal(nw_model_new(&m, x, y, M, 1, 1), NW_OK);
-            nw_model_set_kernel(m, kernels[k]);
-            nw_model_set_estimator(m, (nw_estimator) e);
             nw_select_result r;
-            assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &r), NW_OK);
+            nw_model *m = selected_1d(x, y, M, kernels[k], (nw_estimator) e, &r);
             assert_true(r.evaluations <= (kernels[k] == NW_KERNEL_UNIFORM ? 300 : 90));
             double h, v, scott, best = INFINITY, hbest = 0;
             nw_model_bandwidth(m, &h);
@@ -211,12 +219,8 @@ static void test_selection_sorted_pass_offsets(void **state)
                                   NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE, NW_KERNEL_UNIFORM };
     for (int e = 0; e < 2; e++)
         for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
-            nw_model *m;
-            assert_int_equal(nw_model_new(&m, x, y, M, 1, 1), NW_OK);
-            nw_model_set_kernel(m, kernels[k]);
-            nw_model_set_estimator(m, (nw_estimator) e);
             nw_select_result r;
-            assert_int_equal(nw_select_bandwidth(m, NW_CRITERION_LOO, NULL, &r), NW_OK);
+            nw_model *m = selected_1d(x, y, M, kernels[k], (nw_estimator) e, &r);
             double h, v;
             nw_model_bandwidth(m, &h);
             nw_model_set_engine(m, NW_ENGINE_DENSE);
