@@ -128,6 +128,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "team.h"
 
 #define P_MAX 30           /* Taylor terms per input, at most */
 #define PP 32              /* rows padded to 32 doubles */
@@ -524,6 +525,39 @@ static double box_moments(const fgt2_state *s, size_t b, double *out, double *wo
     return CHUNK + 2.0 * top + 1;
 }
 
+/* fgt2_setup's box moments as a team job (team.h): item i is the i-th
+ * box with keys; each worker has its pairwise-summation levels (work) and
+ * the deepest summation it met (depth, per worker). */
+typedef struct moments_job {
+    const fgt2_state *s;
+    size_t blk;
+    double *depth;
+} moments_job;
+
+static int moments_begin(void *ctx, int worker, void **scratch)
+{
+    (void) worker;
+    const moments_job *mj = ctx;
+    *scratch = malloc((LEVELS + 1) * mj->blk * sizeof(double));
+    return *scratch == NULL;
+}
+
+static void moments_end(void *ctx, int worker, void *scratch)
+{
+    (void) ctx, (void) worker;
+    free(scratch);
+}
+
+static void moments_box(void *ctx, int worker, void *scratch, size_t i)
+{
+    const moments_job *mj = ctx;
+    const fgt2_state *s = mj->s;
+    size_t b = s->nonempty[i];
+    if (s->slot[b] == SIZE_MAX) return;
+    double dp = box_moments(s, b, s->mom + s->slot[b] * mj->blk, scratch);
+    if (dp > mj->depth[worker]) mj->depth[worker] = dp;
+}
+
 static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol);
 
 static nw_status fgt2_setup(nw_engine *e)
@@ -620,25 +654,17 @@ static nw_status fgt2_setup(nw_engine *e)
         fgt2_free(s);
         return NW_ERR_NOMEM;
     }
-    int failed = 0;
-    double depth = CHUNK + 3;
     /* in parallel where the work (~n P PP ns multiply-adds) is worth a team */
-#pragma omp parallel if ((double) n * (double) (s->P * PP * s->ns) > 2e6) num_threads(nw_pb_threads(pb)) reduction(max:depth)
-    {
-        double *work = malloc((LEVELS + 1) * blk * sizeof *work);
-        if (!work) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (size_t i = 0; i < s->n_nonempty; i++) {
-            size_t b = s->nonempty[i];
-            if (!work || s->slot[b] == SIZE_MAX) continue;
-            double dp = box_moments(s, b, s->mom + s->slot[b] * blk, work);
-            if (dp > depth) depth = dp;
-        }
-        free(work);
-    }
+    int threads = (double) n * (double) (s->P * PP * s->ns) > 2e6 ? nw_pb_threads(pb) : 1;
+    if (threads > NW_TEAM_MAX) threads = NW_TEAM_MAX;
+    double depth_w[threads];
+    for (int t = 0; t < threads; t++) depth_w[t] = CHUNK + 3;
+    moments_job mj = { .s = s, .blk = blk, .depth = depth_w };
+    nw_team_job job = { .items = s->n_nonempty, .ctx = &mj, .begin = moments_begin,
+                        .run = moments_box, .end = moments_end };
+    int failed = nw_team_run(&job, threads) != NW_OK;
+    double depth = CHUNK + 3;
+    for (int t = 0; t < threads; t++) depth = fmax(depth, depth_w[t]);
     s->dbox = depth;
     if (failed) {
         fgt2_free(s);
@@ -886,6 +912,207 @@ static void fold_pair(const double *X, const double *Y, int sigma, double *zp, d
     }
 }
 
+/* build_local's bands of target columns as a team job (team.h): the
+ * shared parameters, and each worker's stage-1 blocks. */
+typedef struct local_job {
+    fgt2_state *s;
+    const dim_tables *tab;   /* [2] */
+    double tol, dbase, cu;
+    int R;
+    size_t nd, P, nb, nf, p, nb0, nb1, blk, ns, mblk, lblk, nblk, nst, npair1, npairy, nband;
+    int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
+} local_job;
+
+typedef struct local_scratch {
+    double *Nc, *rr;
+    unsigned char *nz;
+} local_scratch;
+
+static void local_end(void *ctx, int worker, void *scratch)
+{
+    (void) ctx, (void) worker;
+    local_scratch *w = scratch;
+    if (!w) return;
+    free(w->Nc);
+    free(w->rr);
+    free(w->nz);
+    free(w);
+}
+
+static int local_begin(void *ctx, int worker, void **scratch)
+{
+    const local_job *lj = ctx;
+    local_scratch *w = calloc(1, sizeof *w);
+    *scratch = w;
+    if (!w) return 1;
+    w->Nc = malloc(lj->nband * lj->nb1 * lj->nst * lj->nblk * sizeof(double));
+    w->rr = malloc(lj->nband * lj->nb1 * lj->nst * ERR_TERMS * sizeof(double));
+    w->nz = malloc(lj->nband * lj->nb1);
+    if (w->Nc && w->rr && w->nz) return 0;
+    local_end(ctx, worker, w);
+    *scratch = NULL;
+    return 1;
+}
+
+static void local_band(void *ctx, int worker, void *scratch, size_t band)
+{
+    (void) worker;
+    const local_job *lj = ctx;
+    fgt2_state *s = lj->s;
+    const dim_tables *tab = lj->tab;
+    const double tol = lj->tol, dbase = lj->dbase, cu = lj->cu;
+    const int R = lj->R;
+    const size_t nd = lj->nd, P = lj->P, nb = lj->nb, nf = lj->nf, p = lj->p, nb0 = lj->nb0;
+    const size_t nb1 = lj->nb1, blk = lj->blk, mblk = lj->mblk, lblk = lj->lblk, nblk = lj->nblk;
+    const size_t nst = lj->nst, npair1 = lj->npair1, npairy = lj->npairy, nband = lj->nband;
+    const int *a0_1 = lj->a0_1, *a0_y = lj->a0_y, *pos1 = lj->pos1, *posy = lj->posy;
+    local_scratch *w = scratch;
+    double *Nc = w->Nc, *rr = w->rr;
+    unsigned char *nz = w->nz;
+    double tmp[P_MAX * PP], zp[P_MAX * PP], zm[P_MAX * PP];
+
+    const size_t T0a = band * nband, T0b = T0a + nband < nb0 ? T0a + nband : nb0;
+    /* stage 1 */
+    for (size_t S1 = 0; S1 < nb1; S1++)
+    for (size_t T0 = T0a; T0 < T0b; T0++) {
+        const size_t cS = (T0 - T0a) * nb1 + S1;   /* the band's block (T0, S1) */
+        nz[cS] = rect(s, (long) T0 - R, (long) T0 + R, (long) S1, (long) S1, 0) > 0;
+        if (!nz[cS]) continue;
+        for (size_t gi = 0; gi < nst; gi++) {
+            size_t set = gi < npair1 ? 0 : 1 + (gi - npair1) / npairy;
+            int a0 = gi < npair1 ? a0_1[gi] : a0_y[(gi - npair1) % npairy];
+            memset(tmp, 0, sizeof tmp);
+            /* offsets +-d from far to near, each pair folded
+             * (fold_pair): the source at offset delta is box T0 - delta */
+            for (int d = R; d >= 0; d--) {
+                const double *src[2] = { NULL, NULL };   /* offsets +d, -d */
+                for (int side = 0; side < (d ? 2 : 1); side++) {
+                    long S0 = (long) T0 - (side ? -d : d);
+                    if (S0 < 0 || S0 >= (long) nb0) continue;
+                    size_t Sb = (size_t) S0 + nb0 * S1;
+                    if (s->start[Sb + 1] == s->start[Sb]) continue;
+                    src[side] = s->mom + s->slot[Sb] * mblk + set * P * PP;
+                }
+                const double *H = tab[0].H + ((size_t) a0 * nd + (size_t) (R + d)) * blk;
+                const size_t Pd = tab[0].Pd[(size_t) a0 * nd + (size_t) (R + d)];
+                if (src[0] && src[1]) {
+                    fold_pair(src[0], src[1], a0 & 1 ? -1 : 1, zp, zm, Pd);
+                    translate(H, zp, zm, tmp, Pd, P);
+                } else if (src[0]) {
+                    translate(H, src[0], src[0], tmp, Pd, P);
+                } else if (src[1]) {
+                    H = tab[0].H + ((size_t) a0 * nd + (size_t) (R - d)) * blk;
+                    translate(H, src[1], src[1], tmp, Pd, P);
+                }
+            }
+            double *out = Nc + (cS * nst + gi) * nblk;
+            for (size_t k1 = 0; k1 < P; k1++)
+                for (size_t l0 = 0; l0 < PP; l0++) out[k1 * PP + l0] = l0 < P ? tmp[l0 * PP + k1] : 0;
+            /* the row's error sums r_i (ERR_TERMS) */
+            double *r = rr + (cS * nst + gi) * ERR_TERMS;
+            for (size_t i = 0; i < ERR_TERMS; i++) r[i] = 0;
+            for (int d0 = -R; d0 <= R; d0++) {
+                long S0 = (long) T0 - d0;
+                if (S0 < 0 || S0 >= (long) nb0) continue;
+                size_t Sb = (size_t) S0 + nb0 * S1;
+                if (s->start[Sb + 1] == s->start[Sb]) continue;
+                double absf = set ? s->absy[Sb * p + set - 1] : (double) (s->start[Sb + 1] - s->start[Sb]);
+                size_t o0 = (size_t) a0 * nd + (size_t) (d0 + R);
+                double G0 = tab[0].Gmax[o0], e0 = tab[0].Etr[o0], A0 = tab[0].Ga[o0];
+                double ai[ERR_TERMS] = {
+                    G0 + e0,                                   /* x e1 */
+                    e0 + cu * 2 * s->beta[0] * tab[0].Gder[o0], /* x G1 */
+                    cu * ((dbase + 2.0 * abs(d0)) * A0 + 4 * tab[0].Ga1[o0] + tab[0].Env[o0] / 8), /* x A1 */
+                    cu * A0,                                   /* x 2 |delta1| A1 */
+                    cu * 4 * A0,                               /* x Ga1_1 */
+                    cu * (tab[0].Env[o0] + A0) / 8,            /* x Env1 */
+                    cu * 2 * s->beta[1] * G0,                  /* x Gder1 */
+                };
+                for (size_t i = 0; i < ERR_TERMS; i++) r[i] += absf * ai[i];
+            }
+        }
+    }
+    /* stage 2 and the targets' bounds */
+    for (size_t T0 = T0a; T0 < T0b; T0++)
+    for (size_t T1 = 0; T1 < nb1; T1++) {
+        const size_t c0 = (T0 - T0a) * nb1;   /* the band's column T0 */
+        size_t T = T0 + nb0 * T1;
+        /* data within one box: a lower bound on A */
+        double alow = 0;
+        for (long d1 = -1; d1 <= 1; d1++)
+            for (long d0 = -1; d0 <= 1; d0++) {
+                long S0 = (long) T0 + d0, S1 = (long) T1 + d1;
+                if (S0 < 0 || S1 < 0 || S0 >= (long) nb0 || S1 >= (long) nb1) continue;
+                size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
+                double cnt = (double) (s->start[Sb + 1] - s->start[Sb]);
+                double f0 = (labs(d0) + 1) * s->beta[0], f1 = (labs(d1) + 1) * s->beta[1];
+                alow = fmax(alow, cnt * exp(-0.5 * (f0 * f0 + f1 * f1)));
+            }
+        if (alow == 0) continue;
+        double *L = s->loc + T * nf * lblk, *E = s->loc_err + T * nf;
+        for (size_t f = 0; f < nf; f++) {
+            size_t set = f < s->n1 ? 0 : 1 + (f - s->n1) / s->ny;
+            const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
+            int a0 = ex[0], a1 = ex[1];
+            size_t gi = set == 0 ? (size_t) pos1[a0] : npair1 + (set - 1) * npairy + (size_t) posy[a0];
+            double *Lf = L + f * lblk;
+            memset(tmp, 0, lblk * sizeof(double));
+            /* as stage 1: offsets +-d from far to near, folded in pairs */
+            for (int d = R; d >= 0; d--) {
+                const double *src[2] = { NULL, NULL };   /* offsets +d, -d */
+                for (int side = 0; side < (d ? 2 : 1); side++) {
+                    long S1 = (long) T1 - (side ? -d : d);
+                    if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
+                    src[side] = Nc + ((c0 + (size_t) S1) * nst + gi) * nblk;
+                }
+                const double *H = tab[1].H + ((size_t) a1 * nd + (size_t) (R + d)) * blk;
+                const size_t Pd = tab[1].Pd[(size_t) a1 * nd + (size_t) (R + d)];
+                if (src[0] && src[1]) {
+                    fold_pair(src[0], src[1], a1 & 1 ? -1 : 1, zp, zm, Pd);
+                    translate(H, zp, zm, tmp, Pd, P);
+                } else if (src[0]) {
+                    translate(H, src[0], src[0], tmp, Pd, P);
+                } else if (src[1]) {
+                    H = tab[1].H + ((size_t) a1 * nd + (size_t) (R - d)) * blk;
+                    translate(H, src[1], src[1], tmp, Pd, P);
+                }
+            }
+            /* stored transposed (rows l0, columns l1) for Horner at the query */
+            for (size_t l0 = 0; l0 < P; l0++)
+                for (size_t l1 = 0; l1 < PP; l1++) Lf[l0 * PP + l1] = l1 < P ? tmp[l1 * PP + l0] : 0;
+            /* truncation and rounding of the boxes in the square
+             * (the header's bound, summed separably) */
+            double err = 0;
+            for (int d1 = -R; d1 <= R; d1++) {
+                long S1 = (long) T1 - d1;
+                if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
+                size_t o1 = (size_t) a1 * nd + (size_t) (d1 + R);
+                const double *r = rr + ((c0 + (size_t) S1) * nst + gi) * ERR_TERMS;
+                double A1 = tab[1].Ga[o1];
+                err += r[0] * tab[1].Etr[o1] + r[1] * tab[1].Gmax[o1] + r[2] * A1 +
+                       r[3] * 2.0 * abs(d1) * A1 + r[4] * tab[1].Ga1[o1] + r[5] * tab[1].Env[o1] +
+                       r[6] * tab[1].Gder[o1];
+            }
+            /* pruned: keys outside the square */
+            double out = set == 0 ? (double) (s->start[nb] - 0) : 0;
+            double inside = rect(s, (long) T0 - R, (long) T0 + R, (long) T1 - R, (long) T1 + R, set);
+            if (set) out = rect(s, 0, (long) nb0 - 1, 0, (long) nb1 - 1, set);
+            out -= inside;
+            if (out > 0) {
+                double g0 = R * s->beta[0], g1 = R * s->beta[1];
+                double t0 = pow(g0, a0) * s->cmax[a1] * exp(-0.5 * g0 * g0);
+                double t1 = s->cmax[a0] * pow(g1, a1) * exp(-0.5 * g1 * g1);
+                err += out * fmax(t0, t1);
+            }
+            E[f] = err;
+        }
+        /* the mode's choice only (the estimator certifies every
+         * prediction): local where the bound is small against the
+         * sum at the centre */
+        s->loc_ok[T] = E[0] <= tol / 16 * L[0];   /* L[0]: A at the centre */
+    }
+}
+
 static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
 {
     const int R = s->R, amax = amax_of(s);
@@ -921,7 +1148,10 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
         }
     }
     const size_t lblk = P * PP;   /* one sum's polynomial: rows l0, columns l1 */
-    s->loc = failed ? NULL : calloc(nb * nf * lblk, sizeof(double));
+    /* malloc, not calloc: each block is written whole before it is read
+     * (a calloc'd block read first maps the zero page, and the write after
+     * it costs a second fault and, with a team running, a TLB shootdown) */
+    s->loc = failed ? NULL : malloc(nb * nf * lblk * sizeof(double));
     s->loc_err = calloc(nb * nf, sizeof(double));
     s->loc_ok = calloc(nb, 1);
     if (failed || !s->loc || !s->loc_err || !s->loc_ok) {
@@ -958,165 +1188,18 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     if (nband > 16) nband = 16;
     if (nband < 1) nband = 1;
     const size_t nbands = (nb0 + nband - 1) / nband;
-    int nomem = 0;
-#pragma omp parallel if (nb > 16) num_threads(threads)
-    {
-        double tmp[P_MAX * PP], zp[P_MAX * PP], zm[P_MAX * PP];
-        double *Nc = malloc(nband * nb1 * nst * nblk * sizeof(double));
-        double *rr = malloc(nband * nb1 * nst * ERR_TERMS * sizeof(double));
-        unsigned char *nz = malloc(nband * nb1);
-        if (!Nc || !rr || !nz) {
-#pragma omp atomic write
-            nomem = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (size_t band = 0; band < nbands; band++) {
-            if (!Nc || !rr || !nz) continue;
-            const size_t T0a = band * nband, T0b = T0a + nband < nb0 ? T0a + nband : nb0;
-            /* stage 1 */
-            for (size_t S1 = 0; S1 < nb1; S1++)
-            for (size_t T0 = T0a; T0 < T0b; T0++) {
-                const size_t cS = (T0 - T0a) * nb1 + S1;   /* the band's block (T0, S1) */
-                nz[cS] = rect(s, (long) T0 - R, (long) T0 + R, (long) S1, (long) S1, 0) > 0;
-                if (!nz[cS]) continue;
-                for (size_t gi = 0; gi < nst; gi++) {
-                    size_t set = gi < npair1 ? 0 : 1 + (gi - npair1) / npairy;
-                    int a0 = gi < npair1 ? a0_1[gi] : a0_y[(gi - npair1) % npairy];
-                    memset(tmp, 0, sizeof tmp);
-                    /* offsets +-d from far to near, each pair folded
-                     * (fold_pair): the source at offset delta is box T0 - delta */
-                    for (int d = R; d >= 0; d--) {
-                        const double *src[2] = { NULL, NULL };   /* offsets +d, -d */
-                        for (int side = 0; side < (d ? 2 : 1); side++) {
-                            long S0 = (long) T0 - (side ? -d : d);
-                            if (S0 < 0 || S0 >= (long) nb0) continue;
-                            size_t Sb = (size_t) S0 + nb0 * S1;
-                            if (s->start[Sb + 1] == s->start[Sb]) continue;
-                            src[side] = s->mom + s->slot[Sb] * mblk + set * P * PP;
-                        }
-                        const double *H = tab[0].H + ((size_t) a0 * nd + (size_t) (R + d)) * blk;
-                        const size_t Pd = tab[0].Pd[(size_t) a0 * nd + (size_t) (R + d)];
-                        if (src[0] && src[1]) {
-                            fold_pair(src[0], src[1], a0 & 1 ? -1 : 1, zp, zm, Pd);
-                            translate(H, zp, zm, tmp, Pd, P);
-                        } else if (src[0]) {
-                            translate(H, src[0], src[0], tmp, Pd, P);
-                        } else if (src[1]) {
-                            H = tab[0].H + ((size_t) a0 * nd + (size_t) (R - d)) * blk;
-                            translate(H, src[1], src[1], tmp, Pd, P);
-                        }
-                    }
-                    double *out = Nc + (cS * nst + gi) * nblk;
-                    for (size_t k1 = 0; k1 < P; k1++)
-                        for (size_t l0 = 0; l0 < PP; l0++) out[k1 * PP + l0] = l0 < P ? tmp[l0 * PP + k1] : 0;
-                    /* the row's error sums r_i (ERR_TERMS) */
-                    double *r = rr + (cS * nst + gi) * ERR_TERMS;
-                    for (size_t i = 0; i < ERR_TERMS; i++) r[i] = 0;
-                    for (int d0 = -R; d0 <= R; d0++) {
-                        long S0 = (long) T0 - d0;
-                        if (S0 < 0 || S0 >= (long) nb0) continue;
-                        size_t Sb = (size_t) S0 + nb0 * S1;
-                        if (s->start[Sb + 1] == s->start[Sb]) continue;
-                        double absf = set ? s->absy[Sb * p + set - 1] : (double) (s->start[Sb + 1] - s->start[Sb]);
-                        size_t o0 = (size_t) a0 * nd + (size_t) (d0 + R);
-                        double G0 = tab[0].Gmax[o0], e0 = tab[0].Etr[o0], A0 = tab[0].Ga[o0];
-                        double ai[ERR_TERMS] = {
-                            G0 + e0,                                   /* x e1 */
-                            e0 + cu * 2 * s->beta[0] * tab[0].Gder[o0], /* x G1 */
-                            cu * ((dbase + 2.0 * abs(d0)) * A0 + 4 * tab[0].Ga1[o0] + tab[0].Env[o0] / 8), /* x A1 */
-                            cu * A0,                                   /* x 2 |delta1| A1 */
-                            cu * 4 * A0,                               /* x Ga1_1 */
-                            cu * (tab[0].Env[o0] + A0) / 8,            /* x Env1 */
-                            cu * 2 * s->beta[1] * G0,                  /* x Gder1 */
-                        };
-                        for (size_t i = 0; i < ERR_TERMS; i++) r[i] += absf * ai[i];
-                    }
-                }
-            }
-            /* stage 2 and the targets' bounds */
-            for (size_t T0 = T0a; T0 < T0b; T0++)
-            for (size_t T1 = 0; T1 < nb1; T1++) {
-                const size_t c0 = (T0 - T0a) * nb1;   /* the band's column T0 */
-                size_t T = T0 + nb0 * T1;
-                /* data within one box: a lower bound on A */
-                double alow = 0;
-                for (long d1 = -1; d1 <= 1; d1++)
-                    for (long d0 = -1; d0 <= 1; d0++) {
-                        long S0 = (long) T0 + d0, S1 = (long) T1 + d1;
-                        if (S0 < 0 || S1 < 0 || S0 >= (long) nb0 || S1 >= (long) nb1) continue;
-                        size_t Sb = (size_t) S0 + nb0 * (size_t) S1;
-                        double cnt = (double) (s->start[Sb + 1] - s->start[Sb]);
-                        double f0 = (labs(d0) + 1) * s->beta[0], f1 = (labs(d1) + 1) * s->beta[1];
-                        alow = fmax(alow, cnt * exp(-0.5 * (f0 * f0 + f1 * f1)));
-                    }
-                if (alow == 0) continue;
-                double *L = s->loc + T * nf * lblk, *E = s->loc_err + T * nf;
-                for (size_t f = 0; f < nf; f++) {
-                    size_t set = f < s->n1 ? 0 : 1 + (f - s->n1) / s->ny;
-                    const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
-                    int a0 = ex[0], a1 = ex[1];
-                    size_t gi = set == 0 ? (size_t) pos1[a0] : npair1 + (set - 1) * npairy + (size_t) posy[a0];
-                    double *Lf = L + f * lblk;
-                    /* as stage 1: offsets +-d from far to near, folded in pairs */
-                    for (int d = R; d >= 0; d--) {
-                        const double *src[2] = { NULL, NULL };   /* offsets +d, -d */
-                        for (int side = 0; side < (d ? 2 : 1); side++) {
-                            long S1 = (long) T1 - (side ? -d : d);
-                            if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
-                            src[side] = Nc + ((c0 + (size_t) S1) * nst + gi) * nblk;
-                        }
-                        const double *H = tab[1].H + ((size_t) a1 * nd + (size_t) (R + d)) * blk;
-                        const size_t Pd = tab[1].Pd[(size_t) a1 * nd + (size_t) (R + d)];
-                        if (src[0] && src[1]) {
-                            fold_pair(src[0], src[1], a1 & 1 ? -1 : 1, zp, zm, Pd);
-                            translate(H, zp, zm, Lf, Pd, P);
-                        } else if (src[0]) {
-                            translate(H, src[0], src[0], Lf, Pd, P);
-                        } else if (src[1]) {
-                            H = tab[1].H + ((size_t) a1 * nd + (size_t) (R - d)) * blk;
-                            translate(H, src[1], src[1], Lf, Pd, P);
-                        }
-                    }
-                    /* stored transposed (rows l0, columns l1) for Horner at the query */
-                    memcpy(tmp, Lf, lblk * sizeof(double));
-                    for (size_t l0 = 0; l0 < P; l0++)
-                        for (size_t l1 = 0; l1 < PP; l1++) Lf[l0 * PP + l1] = l1 < P ? tmp[l1 * PP + l0] : 0;
-                    /* truncation and rounding of the boxes in the square
-                     * (the header's bound, summed separably) */
-                    double err = 0;
-                    for (int d1 = -R; d1 <= R; d1++) {
-                        long S1 = (long) T1 - d1;
-                        if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
-                        size_t o1 = (size_t) a1 * nd + (size_t) (d1 + R);
-                        const double *r = rr + ((c0 + (size_t) S1) * nst + gi) * ERR_TERMS;
-                        double A1 = tab[1].Ga[o1];
-                        err += r[0] * tab[1].Etr[o1] + r[1] * tab[1].Gmax[o1] + r[2] * A1 +
-                               r[3] * 2.0 * abs(d1) * A1 + r[4] * tab[1].Ga1[o1] + r[5] * tab[1].Env[o1] +
-                               r[6] * tab[1].Gder[o1];
-                    }
-                    /* pruned: keys outside the square */
-                    double out = set == 0 ? (double) (s->start[nb] - 0) : 0;
-                    double inside = rect(s, (long) T0 - R, (long) T0 + R, (long) T1 - R, (long) T1 + R, set);
-                    if (set) out = rect(s, 0, (long) nb0 - 1, 0, (long) nb1 - 1, set);
-                    out -= inside;
-                    if (out > 0) {
-                        double g0 = R * s->beta[0], g1 = R * s->beta[1];
-                        double t0 = pow(g0, a0) * s->cmax[a1] * exp(-0.5 * g0 * g0);
-                        double t1 = s->cmax[a0] * pow(g1, a1) * exp(-0.5 * g1 * g1);
-                        err += out * fmax(t0, t1);
-                    }
-                    E[f] = err;
-                }
-                /* the mode's choice only (the estimator certifies every
-                 * prediction): local where the bound is small against the
-                 * sum at the centre */
-                s->loc_ok[T] = E[0] <= tol / 16 * L[0];   /* L[0]: A at the centre */
-            }
-        }
-        free(Nc);
-        free(rr);
-        free(nz);
-    }
+    local_job lj = {
+        .s = s, .tab = tab, .tol = tol, .dbase = dbase, .cu = cu, .R = R, .nd = nd, .P = P,
+        .nb = nb, .nf = nf, .p = p, .nb0 = nb0, .nb1 = nb1, .blk = blk, .ns = ns, .mblk = mblk,
+        .lblk = lblk, .nblk = nblk, .nst = nst, .npair1 = npair1, .npairy = npairy, .nband = nband,
+    };
+    memcpy(lj.a0_1, a0_1, sizeof a0_1);
+    memcpy(lj.a0_y, a0_y, sizeof a0_y);
+    memcpy(lj.pos1, pos1, sizeof pos1);
+    memcpy(lj.posy, posy, sizeof posy);
+    nw_team_job job = { .items = nbands, .ctx = &lj, .begin = local_begin, .run = local_band,
+                        .end = local_end };
+    int nomem = nw_team_run(&job, nb > 16 ? threads : 1) != NW_OK;
     for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
     if (nomem) {
         free(s->loc); free(s->loc_err); free(s->loc_ok);

@@ -3,6 +3,7 @@
  * (local constant and local linear), the attention matrix, the baseline.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "engine.h"
 #include "estimate.h"
 #include "kernels.h"
+#include "team.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -424,11 +426,10 @@ double nw_clock(void)
 /* Queries between progress reports: about 1e8 pair evaluations of the
  * dense engine (~0.05 s on 2 cores), and no more than ~100 reports in all
  * (a fast engine's query costs far less than n pairs).  The reports come
- * from the caller's thread inside one parallel region: pieces that each
- * ended at a barrier cost a scheduling quantum apiece on a loaded machine,
- * where the thread that finished first spins on a core the other one
- * waits for (n = m = 1e6 through the FGT, 100 pieces at load 5: 1.86 s
- * instead of 0.10 s). */
+ * from the caller's thread while it works through the queries with the
+ * others (one team job, team.h): pieces that each ended at a barrier cost
+ * a scheduling quantum apiece on a loaded machine (n = m = 1e6 through the
+ * FGT, 100 pieces at load 5: 1.86 s instead of 0.10 s). */
 static size_t progress_chunk(const nw_model *model, size_t m)
 {
     if (!model->progress) return m ? m : 1;
@@ -445,15 +446,6 @@ static int grab_size(const nw_engine *eng, size_t m)
     double per_query = m ? (double) nw_engine_work(eng) / (double) m : 1;
     double g = 2e4 / (per_query > 1 ? per_query : 1);
     return g < 8 ? 8 : g > 1024 ? 1024 : (int) g;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 /* An order of the m queries in which neighbours follow each other, for
@@ -506,6 +498,77 @@ static uint32_t *spatial_order(const double *q, size_t m, size_t d, const double
     return order;
 }
 
+/* nw_predict_info's queries as a team job (team.h): item k is the queries
+ * k grab .. (k + 1) grab - 1 (in the spatial order, if any); each worker
+ * has its own moments (and the engine's scratch in them) and its own
+ * counts, which the caller adds up. */
+typedef struct predict_job {
+    const nw_model *model;
+    const nw_problem *pb;
+    const nw_engine *eng;
+    const double *q, *w;
+    double *yhat;
+    size_t m, grab, chunk;
+    const uint32_t *order;
+    size_t next_report;         /* the caller's (worker 0's) next report */
+    atomic_size_t done;         /* queries finished */
+    atomic_int stopped;         /* the progress callback asked to stop */
+    size_t *empties, *fallbacks;   /* per worker */
+    double *bound;                 /* per worker */
+} predict_job;
+
+static int predict_begin(void *ctx, int worker, void **scratch)
+{
+    predict_job *pj = ctx;
+    (void) worker;
+    return nw_moments_new(pj->pb, (nw_moments **) scratch) != NW_OK;
+}
+
+static void predict_end(void *ctx, int worker, void *scratch)
+{
+    (void) ctx, (void) worker;
+    nw_moments_free(scratch);
+}
+
+static void predict_run(void *ctx, int worker, void *scratch, size_t item)
+{
+    predict_job *pj = ctx;
+    const nw_model *model = pj->model;
+    const size_t d = model->d, p = model->p;
+    if (atomic_load_explicit(&pj->stopped, memory_order_relaxed)) return;
+    nw_moments *mo = scratch;
+    size_t lo = item * pj->grab, hi = lo + pj->grab < pj->m ? lo + pj->grab : pj->m;
+    size_t empties = 0, fallbacks = 0;
+    double bound = 0;
+    for (size_t jj = lo; jj < hi; jj++) {
+        size_t j = pj->order ? pj->order[jj] : jj;
+        nw_estimate est = { .yhat = pj->yhat + j * p };
+        nw_estimate_at(pj->eng, pj->q + j * d, NW_NO_SKIP, mo, &est);
+        nw_unscale(model, &est, 0);
+        fallbacks += (size_t) est.fallback;
+        if (est.bound > bound) bound = est.bound;
+        if (est.empty) {
+            /* log kernels are never empty: every weight underflowed
+             * (w so large that ((q - x) w)^2 overflows), whose limit is
+             * the nearest points' value */
+            if (kernel_is_log(pj->pb->kernel) || model->empty == NW_EMPTY_NEAREST)
+                nw_nearest_value(model, pj->w, pj->q + j * d, NW_NO_SKIP, pj->yhat + j * p);
+            if (!kernel_is_log(pj->pb->kernel)) empties++;
+        }
+    }
+    pj->empties[worker] += empties;
+    pj->fallbacks[worker] += fallbacks;
+    if (bound > pj->bound[worker]) pj->bound[worker] = bound;
+    if (!model->progress) return;
+    size_t now = atomic_fetch_add_explicit(&pj->done, hi - lo, memory_order_relaxed) + (hi - lo);
+    /* the caller's thread reports (never the last: nw_predict_info does) */
+    if (worker == 0 && now >= pj->next_report && now < pj->m) {
+        pj->next_report = now + pj->chunk;
+        if (model->progress((double) now, (double) pj->m, model->progress_ctx))
+            atomic_store_explicit(&pj->stopped, 1, memory_order_relaxed);
+    }
+}
+
 nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                           double *yhat, size_t *n_empty, nw_run_info *info)
 {
@@ -514,7 +577,7 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     if (info) memset(info, 0, sizeof *info);
     if (!model || (m > 0 && (!q || !yhat))) return NW_ERR_ARG;
     if (!nw_all_finite(q, m * model->d)) return NW_ERR_NONFINITE;
-    const size_t d = model->d, p = model->p;
+    const size_t d = model->d;
     double w[d];
     nw_status st = nw_scales(model, NULL, w);
     if (st) return st;
@@ -524,69 +587,38 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     st = nw_engine_new(&pb, model->engine, model->tolerance, m, &eng);
     if (st) return st;
 
-    size_t empties = 0, fallbacks = 0, chunk = progress_chunk(model, m);
-    double bound = 0;
-    int failed = 0, stopped = 0, grab = grab_size(eng, m);
-    size_t done = 0, next_report = chunk;   /* queries finished; the next report's */
     int threads = nw_threads(model, nw_engine_work(eng));
-    (void) threads;   /* without OpenMP the pragmas that use it are ignored */
+    if (threads > NW_TEAM_MAX) threads = NW_TEAM_MAX;
     /* neighbouring queries share a tree's leaves or an FGT box's
      * coefficients (2-d FGT, n = m = 1e6: lc 2.7 -> 1.5 s, ll 20.7 -> 13.2 s) */
     uint32_t *order = eng->kind == NW_ENGINE_TREE || (eng->kind == NW_ENGINE_FGT && d == 2)
                         ? spatial_order(q, m, d, w) : NULL;
-    /* each thread's moments (and an engine's scratch in them) made once */
-    nw_moments *mos[threads];
-    for (int t = 0; t < threads; t++) mos[t] = NULL;
-    for (int t = 0; t < threads && !failed; t++)
-        if (nw_moments_new(&pb, &mos[t]) != NW_OK) failed = 1;
-    if (!failed && m > 0) {
-#pragma omp parallel num_threads(threads) reduction(+:empties, fallbacks) reduction(max:bound)
-        {
-            nw_moments *mo = mos[thread_id()];
-            size_t mine = 0;   /* finished, not yet added to done */
-#pragma omp for schedule(dynamic, grab)
-            for (size_t jj = 0; jj < m; jj++) {
-                int quit;
-#pragma omp atomic read
-                quit = stopped;
-                if (quit) continue;
-                if (model->progress && ++mine == (size_t) grab) {
-                    size_t now;
-#pragma omp atomic capture
-                    now = done += mine;
-                    mine = 0;
-                    /* the caller's thread reports (never the last: below) */
-                    if (thread_id() == 0 && now >= next_report && now < m) {
-                        next_report = now + chunk;
-                        if (model->progress((double) now, (double) m, model->progress_ctx)) {
-#pragma omp atomic write
-                            stopped = 1;
-                        }
-                    }
-                }
-                size_t j = order ? order[jj] : jj;
-                nw_estimate est = { .yhat = yhat + j * p };
-                nw_estimate_at(eng, q + j * d, NW_NO_SKIP, mo, &est);
-                nw_unscale(model, &est, 0);
-                fallbacks += (size_t) est.fallback;
-                if (est.bound > bound) bound = est.bound;
-                if (est.empty) {
-                    /* log kernels are never empty: every weight underflowed
-                     * (w so large that ((q - x) w)^2 overflows), whose limit is
-                     * the nearest points' value */
-                    if (kernel_is_log(pb.kernel) || model->empty == NW_EMPTY_NEAREST)
-                        nw_nearest_value(model, w, q + j * d, NW_NO_SKIP, yhat + j * p);
-                    if (!kernel_is_log(pb.kernel)) empties++;
-                }
-            }
-        }
+    predict_job pj = {
+        .model = model, .pb = &pb, .eng = eng, .q = q, .yhat = yhat, .w = w, .m = m,
+        .order = order, .grab = (size_t) grab_size(eng, m), .chunk = progress_chunk(model, m),
+    };
+    pj.next_report = pj.chunk;
+    atomic_init(&pj.done, 0);
+    atomic_init(&pj.stopped, 0);
+    size_t empties_w[threads], fallbacks_w[threads];
+    double bound_w[threads];
+    for (int t = 0; t < threads; t++) empties_w[t] = fallbacks_w[t] = 0, bound_w[t] = 0;
+    pj.empties = empties_w, pj.fallbacks = fallbacks_w, pj.bound = bound_w;
+    nw_team_job job = { .items = (m + pj.grab - 1) / pj.grab, .ctx = &pj,
+                        .begin = predict_begin, .run = predict_run, .end = predict_end };
+    int failed = nw_team_run(&job, threads) != NW_OK, stopped = atomic_load(&pj.stopped);
+    size_t empties = 0, fallbacks = 0;
+    double bound = 0;
+    for (int t = 0; t < threads; t++) {
+        empties += empties_w[t];
+        fallbacks += fallbacks_w[t];
+        if (bound_w[t] > bound) bound = bound_w[t];
     }
     /* the last report, (m, m), once every query is done */
     if (!failed && !stopped && m > 0 && model->progress &&
         model->progress((double) m, (double) m, model->progress_ctx))
         stopped = 1;
     nw_engine_kind kind = eng->kind;
-    for (int t = 0; t < threads; t++) nw_moments_free(mos[t]);
     nw_engine_free(eng);
     free(order);
     if (failed) return NW_ERR_NOMEM;

@@ -43,9 +43,12 @@ void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...
 
 /* Write a file atomically: write_fn fills a temporary file beside path,
  * which is renamed over path only if everything succeeded ("-" = stdout).
+ * durable: fsync the file before the rename (model files), so that it
+ * survives a crash of the machine too; CSV outputs are not synced (as
+ * sort -o): that costs a disk flush (~1 ms here, seconds for 10^7 rows).
  * Defined in csv.c; used by model_io.c too. */
 typedef nw_status (*nw_write_fn)(FILE *fp, void *ctx);
-nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, nw_diag *diag);
+nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, int durable, nw_diag *diag);
 
 /* v as the shortest decimal that reads back exactly (0.1, not
  * 0.10000000000000001; 5e-324, not 4.94065645841247e-324), in %g's layout

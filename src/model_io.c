@@ -124,7 +124,7 @@ static nw_status write_model(FILE *fp, void *ctx)
 nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
 {
     if (!model || !path) return NW_ERR_ARG;
-    return nw_write_atomic(path, write_model, (void *) model, diag);
+    return nw_write_atomic(path, write_model, (void *) model, 1, diag);
 }
 
 /* --------------------------------------------------------------- loading */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "team.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -308,6 +309,109 @@ static void test_select_parallel_scan(void **state)
     }
 }
 
+/* team.c (team.h's contract): every item runs exactly once, each worker
+ * that took an item began before its first and ended after its last, a
+ * worker index is never shared by two threads, a failed begin gives
+ * NW_ERR_NOMEM without hanging (whoever is left), and helpers that start
+ * after the call has returned touch nothing of the caller's (64 helpers
+ * asked for 2 items, 200 times: the ASan and TSan builds would see a late
+ * helper read the freed probe). */
+typedef struct team_probe {
+    int ran[4096];          /* runs per item */
+    int began[NW_TEAM_MAX], ended[NW_TEAM_MAX], items_of[NW_TEAM_MAX];
+    pthread_t tid[NW_TEAM_MAX];
+    int fail_worker;        /* this worker's begin fails (-1: none) */
+    int bad;                /* a contract breach seen inside */
+} team_probe;
+
+static int probe_begin(void *ctx, int wk, void **scratch)
+{
+    team_probe *t = ctx;
+    if (t->began[wk]++) t->bad = 1;
+    t->tid[wk] = pthread_self();
+    *scratch = &t->items_of[wk];
+    return wk == t->fail_worker;
+}
+
+static void probe_run(void *ctx, int wk, void *scratch, size_t item)
+{
+    team_probe *t = ctx;
+    if (!t->began[wk] || t->ended[wk] || scratch != &t->items_of[wk] ||
+        !pthread_equal(t->tid[wk], pthread_self()))
+        t->bad = 1;
+    __atomic_add_fetch(&t->ran[item], 1, __ATOMIC_RELAXED);
+    (*(int *) scratch)++;
+    volatile double x = 1;   /* a little work, so that helpers get items */
+    for (int k = 0; k < 2000; k++) x = x * 1.0000001 + 1e-9;
+}
+
+static void probe_end(void *ctx, int wk, void *scratch)
+{
+    team_probe *t = ctx;
+    if (scratch != &t->items_of[wk]) t->bad = 1;
+    t->ended[wk]++;
+}
+
+static void test_team(void **state)
+{
+    (void) state;
+    static const struct { size_t items; int threads, fail; } cases[] = {
+        { 4096, 1, -1 }, { 4096, 2, -1 }, { 4096, 4, -1 }, { 3, 8, -1 }, { 1, 2, -1 },
+        { 4096, 1, 0 }, { 4096, 2, 0 }, { 4096, 2, 1 }, { 4096, 3, 2 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        team_probe *t = calloc(1, sizeof *t);
+        assert_non_null(t);
+        t->fail_worker = cases[c].fail;
+        nw_team_job job = { .items = cases[c].items, .ctx = t, .begin = probe_begin,
+                            .run = probe_run, .end = probe_end };
+        nw_status st = nw_team_run(&job, cases[c].threads);
+        assert_false(t->bad);
+        int ran_total = 0;
+        for (size_t i = 0; i < cases[c].items; i++) {
+            assert_true(t->ran[i] <= 1);
+            ran_total += t->ran[i];
+        }
+        int items_total = 0;
+        for (int w = 0; w < NW_TEAM_MAX; w++) {
+            assert_true(t->began[w] <= 1);
+            /* a worker that began ends, unless its begin failed */
+            if (w != cases[c].fail) assert_int_equal(t->ended[w], t->began[w]);
+            else assert_int_equal(t->ended[w], 0);
+            if (w >= cases[c].threads) assert_int_equal(t->began[w], 0);
+            items_total += t->items_of[w];
+        }
+        assert_int_equal(items_total, ran_total);
+        if (cases[c].fail < 0 || !t->began[cases[c].fail]) {
+            assert_int_equal(st, NW_OK);
+            assert_int_equal(ran_total, (int) cases[c].items);
+        } else {
+            assert_int_equal(st, NW_ERR_NOMEM);
+            assert_true(ran_total < (int) cases[c].items);
+        }
+        free(t);
+    }
+    /* late helpers: each call returns with both items run once, and the
+     * probe is freed at once */
+    for (int rep = 0; rep < 200; rep++) {
+        team_probe *t = calloc(1, sizeof *t);
+        assert_non_null(t);
+        t->fail_worker = -1;
+        nw_team_job job = { .items = 2, .ctx = t, .begin = probe_begin, .run = probe_run,
+                            .end = probe_end };
+        assert_int_equal(nw_team_run(&job, 64), NW_OK);
+        assert_int_equal(t->ran[0], 1);
+        assert_int_equal(t->ran[1], 1);
+        assert_false(t->bad);
+        free(t);
+    }
+    nw_team_job none = { .items = 0, .run = probe_run };
+    assert_int_equal(nw_team_run(&none, 4), NW_OK);
+    nw_team_job norun = { .items = 3 };
+    assert_int_equal(nw_team_run(&norun, 4), NW_ERR_ARG);
+    assert_int_equal(nw_team_run(NULL, 4), NW_ERR_ARG);
+}
+
 int main(void)
 {
     make_data();
@@ -317,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_epanechnikov_2d_ll),
         cmocka_unit_test(test_laplace_2d_lc),
         cmocka_unit_test(test_select_parallel_scan),
+        cmocka_unit_test(test_team),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
