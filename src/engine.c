@@ -38,6 +38,10 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
     e->problem = *pb;
     e->problem.dense = NULL;
     e->pb = &e->problem;
+    /* f32 predictions: the fast engines certify single precision's few
+     * ulps, not the model's f64 tolerance (a looser tol costs less: fewer
+     * expansion terms, a smaller reach) */
+    if (pb->f32 && tol < NW_F32_TOLERANCE) tol = NW_F32_TOLERANCE;
     e->tol = tol;
     e->m = m;
     e->kind = NW_ENGINE_DENSE;
@@ -53,7 +57,7 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
         /* a fast engine is taken when it beats the dense sums */
         if (pairs > DENSE_ALWAYS_PAIRS) {
             for (size_t i = 0; impls[i]; i++) {
-                double c = impls[i]->cost(&f64, m);
+                double c = impls[i]->cost(&f64, m, tol);
                 if (c < best) { best = c; impl = impls[i]; }
             }
         }
@@ -63,7 +67,7 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
             return NW_ERR_ARG;
         }
         impl = find_impl(kind);
-        best = impl->cost(&f64, m);
+        best = impl->cost(&f64, m, tol);
     }
     e->cost = best;
     if (impl) {
@@ -144,5 +148,5 @@ int nw_engine_applies(const nw_problem *pb, nw_engine_kind kind)
     const nw_engine_impl *impl = find_impl(kind);
     nw_problem f64 = *pb;
     f64.f32 = 0;
-    return impl && isfinite(impl->cost(&f64, 1));
+    return impl && isfinite(impl->cost(&f64, 1, 1e-12));
 }

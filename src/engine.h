@@ -162,6 +162,11 @@ struct nw_engine {
     nw_dense_state *fallback_dense;
 };
 
+/* The tolerance of f32 predictions through a fast engine (at least; the
+ * model's where that is looser): certified, ~8 f32 ulps.  The f32 dense
+ * engine's sums have their own stated bound (NW_F32_ERROR_BOUND). */
+#define NW_F32_TOLERANCE 1e-6
+
 /* Prepare engine `kind` for pb and about m queries (AUTO: the cheapest by
  * the engines' cost estimates).  NW_ERR_ARG if the engine does not apply
  * (e.g. sorted with d > 1), NW_ERR_NOMEM.  pb must outlive the engine. */
@@ -183,17 +188,17 @@ void nw_engine_moments(const nw_engine *e, const double *q, size_t skip,
 /* One entry per approximate engine (engine_*.c).  init fills e->state,
  * e->moments and e->free_state, or returns NW_ERR_ARG if it does not apply
  * to e->pb; cost estimates the work of m queries in units of one dense
- * kernel evaluation (INFINITY if it does not apply). */
+ * kernel evaluation at tolerance tol (INFINITY if it does not apply). */
 typedef struct nw_engine_impl {
     nw_engine_kind kind;
     nw_status (*init)(nw_engine *e);
-    double (*cost)(const nw_problem *pb, size_t m);
+    double (*cost)(const nw_problem *pb, size_t m, double tol);
 } nw_engine_impl;
 
 extern const nw_engine_impl nw_engine_fgt_impl;     /* engine_fgt.c */
 /* its d = 2 transform (engine_fgt2.c): cost and init as above, which
  * engine_fgt.c's entry dispatches to when pb->d == 2 */
-double nw_fgt2_cost(const nw_problem *pb, size_t m);
+double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol);
 nw_status nw_fgt2_init(nw_engine *e);
 
 extern const nw_engine_impl nw_engine_tree_impl;    /* engine_tree.c */

@@ -147,10 +147,10 @@ static double boxes_for(const nw_problem *pb, double lo, double hi)
     return floor((hi - lo) * fabs(pb->w[0]) / BETA) + 1;
 }
 
-static double fgt_cost(const nw_problem *pb, size_t m)
+static double fgt_cost(const nw_problem *pb, size_t m, double tol)
 {
     double lo, hi;
-    if (pb->d == 2) return nw_fgt2_cost(pb, m);   /* engine_fgt2.c */
+    if (pb->d == 2) return nw_fgt2_cost(pb, m, tol);   /* engine_fgt2.c */
     if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || !data_range(pb, &lo, &hi))
         return INFINITY;
     double nb = boxes_for(pb, lo, hi);
@@ -413,7 +413,7 @@ static nw_status fgt_init(nw_engine *e)
     const nw_problem *pb = e->pb;
     const size_t n = pb->n, p = pb->p;
     double lo, hi;
-    if (!isfinite(fgt_cost(pb, 1)) || !data_range(pb, &lo, &hi)) return NW_ERR_ARG;
+    if (!isfinite(fgt_cost(pb, 1, e->tol)) || !data_range(pb, &lo, &hi)) return NW_ERR_ARG;
     fgt_state *s = calloc(1, sizeof *s);
     if (!s) return NW_ERR_NOMEM;
     s->w = fabs(pb->w[0]);

@@ -260,9 +260,18 @@ static int grid_of(const nw_problem *pb, double wbox[2], double beta[2], double 
     return 1;
 }
 
+/* The truncation targets below are set for the default tolerance 1e-12;
+ * a looser tol (f32 predictions, engine.c, or the user's) allows remainders
+ * tol / 1e-12 times larger (the bounds count whatever is kept, and every
+ * query is still certified); a tighter one keeps them. */
+static double tail_scale(double tol)
+{
+    return tol > 1e-12 ? tol / 1e-12 : 1;
+}
+
 /* Terms per input: the fewest P (even, <= P_MAX) whose remainder factor
- * K sum_{j>=P} B_4(j, 1) beta^j/j! is below 2^-62. */
-static size_t terms_for(double beta)
+ * K sum_{j>=P} B_4(j, 1) beta^j/j! is below 2^-62 (times tail_scale). */
+static size_t terms_for(double beta, double tol)
 {
     for (size_t P = 12; P < P_MAX; P += 2) {
         double t = 0;
@@ -273,19 +282,19 @@ static size_t terms_for(double beta)
                          lgamma_nosign((double) (AMAX - i) + 1) +
                          0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1) +
                          (double) j * log(beta));
-        if (CRAMER_K * t < 0x1p-62) return P;
+        if (CRAMER_K * t < 0x1p-62 * tail_scale(tol)) return P;
     }
     return P_MAX;
 }
 
 /* Terms per input of the local mode: the fewest P (<= P_MAX) whose
  * remainder factor K sum_{j>=P} B_amax(j, 1) beta^j/j!, for the largest
- * power amax the sums need, is below LOCAL_TAIL.  A per-key truncation of
+ * power amax the sums need, is below LOCAL_TAIL (times tail_scale).  A per-key truncation of
  * that size, summed over the square (far offsets keep theirs below a
  * quarter of it, dim_tables_fill), stays well under the rounding the
  * bound charges anyway (~(dbox + 14) u a key); the bound is computed for
  * the terms kept, whatever they are. */
-static size_t local_terms(double beta, int amax)
+static size_t local_terms(double beta, int amax, double tol)
 {
     double lgf[P_MAX + 60], lb = log(beta);   /* log j! */
     for (size_t j = 0; j < P_MAX + 60; j++) lgf[j] = lgamma_nosign((double) j + 1);
@@ -295,7 +304,7 @@ static size_t local_terms(double beta, int amax)
         for (size_t j = P; j < P + 60; j++)
             for (int i = 0; i <= amax; i++)
                 t += exp(lgf[amax] - lgf[i] - lgf[amax - i] - 0.5 * lgf[j - (size_t) i] + (double) j * lb);
-        if (CRAMER_K * t < LOCAL_TAIL) return P;
+        if (CRAMER_K * t < LOCAL_TAIL * tail_scale(tol)) return P;
     }
     return P_MAX;
 }
@@ -342,7 +351,7 @@ static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local
     fgt2_state tmp;
     sums_needed(pb, &tmp);
     double nf = (double) tmp.nf, ns = (double) tmp.ns;
-    double P = (double) terms_for(fmax(beta[0], beta[1]));
+    double P = (double) terms_for(fmax(beta[0], beta[1]), tol);
     /* Constants measured (one thread, CPU time, n = m = 1e3..1e5, h =
      * 0.03..1 on [0,5]^2) in units of a dense evaluation at d = 2 (~0.47 ns;
      * the dense engine's cost, engine.c, is one per pair).
@@ -363,7 +372,7 @@ static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local
     *perq = n * P * PP * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
     int R = reach_for(n, beta, tol, amax_of(&tmp));
     if (R == 0) return;
-    P = (double) local_terms(fmax(beta[0], beta[1]), amax_of(&tmp));
+    P = (double) local_terms(fmax(beta[0], beta[1]), amax_of(&tmp), tol);
     /* memory: the local polynomials (nb nf blocks of P x PP) and the
      * moments (a block of P x PP per set and filled box) */
     double mem = (nb * nf + filled * ns) * P * PP * 8;
@@ -397,9 +406,9 @@ static double fgt2_cost_tol(const nw_problem *pb, size_t m, double tol)
     return fmin(local, perq);
 }
 
-double nw_fgt2_cost(const nw_problem *pb, size_t m)
+double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol)
 {
-    return fgt2_cost_tol(pb, m, 1e-12);
+    return fgt2_cost_tol(pb, m, tol);
 }
 
 static void fgt2_free(void *p)
@@ -580,7 +589,8 @@ static nw_status fgt2_setup(nw_engine *e)
     }
     s->nb = s->nbk[0] * s->nbk[1];
     s->local = local <= perq;
-    s->P = s->local ? local_terms(fmax(beta[0], beta[1]), amax_of(s)) : terms_for(fmax(beta[0], beta[1]));
+    s->P = s->local ? local_terms(fmax(beta[0], beta[1]), amax_of(s), e->tol)
+                    : terms_for(fmax(beta[0], beta[1]), e->tol);
     const size_t nb = s->nb, st = 1 + p, row = s->nbk[0] + 1;
     s->start = calloc(nb + 1, sizeof *s->start);
     s->xs = malloc(n * 2 * sizeof *s->xs);

@@ -1023,13 +1023,13 @@ fail:
  * the sort and, for wide windows, the block and anchor moments.  Log
  * kernels: binary searches and the window of radius R (a scalar exp per
  * key, ~8 dense evaluations). */
-static double sorted_cost(const nw_problem *pb, size_t m)
+static double sorted_cost(const nw_problem *pb, size_t m, double tol)
 {
     if (pb->d != 1 || pb->n == 0 || !(pb->w[0] != 0)) return INFINITY;
     const double n = (double) pb->n, logn = log2(n + 1);
     double prep = 8 * n, per;
     if (kernel_is_log(pb->kernel)) {
-        double L = log_cut(pb->n, 1e-12);
+        double L = log_cut(pb->n, tol);
         double R = pb->kernel == NW_KERNEL_GAUSSIAN ? sqrt(2 * L) : L;
         per = 4 * logn + 8 * window_keys(pb, R);
     } else {

@@ -689,7 +689,7 @@ static nw_status tree_init_engine(nw_engine *e)
  * Laplace: where the weight falls below the pruning threshold) and the
  * leaves' side; plus a dense-like cost per visited key, a cost per visited
  * leaf and the build.  In units of one dense kernel evaluation. */
-static double tree_cost(const nw_problem *pb, size_t m)
+static double tree_cost(const nw_problem *pb, size_t m, double tol)
 {
     const size_t n = pb->n, d = pb->d;
     if (n == 0 || d == 0) return INFINITY;
@@ -718,7 +718,7 @@ static double tree_cost(const nw_problem *pb, size_t m)
     if (kernel_is_log(pb->kernel)) {
         double near = nd;
         for (size_t k = 0; k < d; k++) near *= side[k] > 2 ? 2 / side[k] : 1;
-        double ln = log(nd / (1e-12 / 8 * fmax(near, 1)));
+        double ln = log(nd / (tol / 8 * fmax(near, 1)));
         reach = pb->kernel == NW_KERNEL_GAUSSIAN ? sqrt(2 * ln) : ln;
         /* ball (Gaussian) or cross-polytope (Laplace) within the box */
         double g = tgamma((double) d / 2 + 1);

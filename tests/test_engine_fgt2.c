@@ -3,7 +3,7 @@
  * stated bounds, both modes (per query, local), lc and ll, p = 1, 2,
  * leave-one-out, gradient moments, anisotropic and negative scales, hard
  * data; predictions within the tolerance through nw_predict_info, rare
- * fallbacks, and AUTO's choice. */
+ * fallbacks, AUTO's choice, and f32's looser tolerance. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -353,6 +353,60 @@ static void test_small_and_refusals(void **state)
 /* AUTO takes the transform where it is cheaper: many points and queries
  * with a few hundred keys per bandwidth box; the dense engine for small
  * problems */
+/* f32 predictions (engine.c): a fast engine certifies NW_F32_TOLERANCE
+ * (1e-6) or the model's tolerance where that is looser, with fewer terms;
+ * the predictions stay within that of the dense engine's f64 ones, the
+ * bound is certified, and AUTO's cost at the looser tolerance prefers the
+ * FGT to the f32 dense sums at n = m = 1e4, h = 0.3 (the benchmark's 2-d
+ * case). */
+static void test_f32_tolerance(void **state)
+{
+    (void) state;
+    const size_t n = 20000, m = 3000;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+    double *q = malloc(m * 2 * sizeof *q), *yf = malloc(m * sizeof *yf), *yd = malloc(m * sizeof *yd);
+    make_data(23, n, 1, x, y);
+    uint64_t s = 5;
+    for (size_t j = 0; j < 2 * m; j++) q[j] = 5 * nwt_unif(&s);
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 2, 1), NW_OK);
+    double h[2] = { 0.3, 0.3 };
+    assert_int_equal(nw_model_set_bandwidth(model, h), NW_OK);
+    nw_run_info info;
+    assert_int_equal(nw_model_set_engine(model, NW_ENGINE_DENSE), NW_OK);
+    assert_int_equal(nw_predict_info(model, q, m, yd, NULL, &info), NW_OK);
+    assert_int_equal(nw_model_set_engine(model, NW_ENGINE_FGT), NW_OK);
+    assert_int_equal(nw_model_set_precision(model, NW_PRECISION_F32), NW_OK);
+    static const double tols[] = { 1e-12, 1e-4 };
+    for (size_t t = 0; t < 2; t++) {
+        assert_int_equal(nw_model_set_tolerance(model, tols[t]), NW_OK);
+        double tol = fmax(tols[t], NW_F32_TOLERANCE);
+        assert_int_equal(nw_predict_info(model, q, m, yf, NULL, &info), NW_OK);
+        assert_int_equal(info.engine, NW_ENGINE_FGT);
+        assert_true(info.certified);
+        print_message("f32 fgt2, tolerance %g: bound %.3g, %zu fallbacks\n", tols[t], info.error_bound,
+                      info.exact_fallbacks);
+        /* the looser tolerance is in effect (at 1e-12 the bound is ~1e-13) */
+        assert_true(info.error_bound <= tol && info.error_bound > 1e-11);
+        for (size_t i = 0; i < m; i++)
+            if (!(fabs(yf[i] - yd[i]) <= tol * fabs(yd[i])))
+                fail_msg("tolerance %g q=(%g,%g): fgt f32 %.17g dense %.17g", tol, q[2 * i], q[2 * i + 1], yf[i],
+                         yd[i]);
+    }
+    nw_model_free(model);
+    /* AUTO at the benchmark's size */
+    const size_t nb = 10000;
+    double w[2] = { 1 / 0.3, 1 / 0.3 };
+    for (size_t j = 0; j < 2 * nb; j++) x[j] = 5 * nwt_unif(&s);
+    nw_problem pb = { .x = x, .y = y, .n = nb, .d = 2, .p = 1, .kernel = NW_KERNEL_GAUSSIAN, .w = w, .f32 = 1 };
+    nw_engine *eng = NULL;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_AUTO, 1e-12, nb, &eng), NW_OK);
+    assert_int_equal(eng->kind, NW_ENGINE_FGT);
+    assert_true(eng->tol == NW_F32_TOLERANCE);
+    nw_engine_free(eng);
+    free(x); free(y); free(q); free(yf); free(yd);
+}
+
 static void test_auto_choice(void **state)
 {
     (void) state;
@@ -384,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_loo_loss_and_gradient),
         cmocka_unit_test(test_small_and_refusals),
         cmocka_unit_test(test_auto_choice),
+        cmocka_unit_test(test_f32_tolerance),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     print_message("fgt2: %zu moment checks\n", checked);
