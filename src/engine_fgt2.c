@@ -922,6 +922,28 @@ static void fold_pair(const double *X, const double *Y, int sigma, double *zp, d
     }
 }
 
+/* out += the sources at offsets +d (src[0]) and -d (src[1]), either NULL
+ * where that box is empty or off the grid, translated by one input's
+ * table t for the power a (reach R): folded into one translation where
+ * both are there (fold_pair), the table's own terms Pd for the offset;
+ * zp, zm: scratch of P_MAX x PP. */
+static void translate_pair(const dim_tables *t, int a, int R, int d, const double *const src[2],
+                           double *zp, double *zm, double *out, size_t P)
+{
+    const size_t nd = (size_t) (2 * R + 1), blk = P_MAX * PP;
+    const double *H = t->H + ((size_t) a * nd + (size_t) (R + d)) * blk;
+    const size_t Pd = t->Pd[(size_t) a * nd + (size_t) (R + d)];
+    if (src[0] && src[1]) {
+        fold_pair(src[0], src[1], a & 1 ? -1 : 1, zp, zm, Pd);
+        translate(H, zp, zm, out, Pd, P);
+    } else if (src[0]) {
+        translate(H, src[0], src[0], out, Pd, P);
+    } else if (src[1]) {
+        H = t->H + ((size_t) a * nd + (size_t) (R - d)) * blk;
+        translate(H, src[1], src[1], out, Pd, P);
+    }
+}
+
 /* build_local's bands of target columns as a team job (team.h): the
  * shared parameters, and each worker's stage-1 blocks. */
 typedef struct local_job {
@@ -929,7 +951,7 @@ typedef struct local_job {
     const dim_tables *tab;   /* [2] */
     double tol, dbase, cu;
     int R;
-    size_t nd, P, nb, nf, p, nb0, nb1, blk, ns, mblk, lblk, nblk, nst, npair1, npairy, nband;
+    size_t nd, P, nb, nf, p, nb0, nb1, ns, mblk, lblk, nblk, nst, npair1, npairy, nband;
     int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
 } local_job;
 
@@ -973,7 +995,7 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
     const double tol = lj->tol, dbase = lj->dbase, cu = lj->cu;
     const int R = lj->R;
     const size_t nd = lj->nd, P = lj->P, nb = lj->nb, nf = lj->nf, p = lj->p, nb0 = lj->nb0;
-    const size_t nb1 = lj->nb1, blk = lj->blk, mblk = lj->mblk, lblk = lj->lblk, nblk = lj->nblk;
+    const size_t nb1 = lj->nb1, mblk = lj->mblk, lblk = lj->lblk, nblk = lj->nblk;
     const size_t nst = lj->nst, npair1 = lj->npair1, npairy = lj->npairy, nband = lj->nband;
     const int *a0_1 = lj->a0_1, *a0_y = lj->a0_y, *pos1 = lj->pos1, *posy = lj->posy;
     local_scratch *w = scratch;
@@ -1003,17 +1025,7 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
                     if (s->start[Sb + 1] == s->start[Sb]) continue;
                     src[side] = s->mom + s->slot[Sb] * mblk + set * P * PP;
                 }
-                const double *H = tab[0].H + ((size_t) a0 * nd + (size_t) (R + d)) * blk;
-                const size_t Pd = tab[0].Pd[(size_t) a0 * nd + (size_t) (R + d)];
-                if (src[0] && src[1]) {
-                    fold_pair(src[0], src[1], a0 & 1 ? -1 : 1, zp, zm, Pd);
-                    translate(H, zp, zm, tmp, Pd, P);
-                } else if (src[0]) {
-                    translate(H, src[0], src[0], tmp, Pd, P);
-                } else if (src[1]) {
-                    H = tab[0].H + ((size_t) a0 * nd + (size_t) (R - d)) * blk;
-                    translate(H, src[1], src[1], tmp, Pd, P);
-                }
+                translate_pair(&tab[0], a0, R, d, src, zp, zm, tmp, P);
             }
             double *out = Nc + (cS * nst + gi) * nblk;
             for (size_t k1 = 0; k1 < P; k1++)
@@ -1075,17 +1087,7 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
                     if (S1 < 0 || S1 >= (long) nb1 || !nz[c0 + (size_t) S1]) continue;
                     src[side] = Nc + ((c0 + (size_t) S1) * nst + gi) * nblk;
                 }
-                const double *H = tab[1].H + ((size_t) a1 * nd + (size_t) (R + d)) * blk;
-                const size_t Pd = tab[1].Pd[(size_t) a1 * nd + (size_t) (R + d)];
-                if (src[0] && src[1]) {
-                    fold_pair(src[0], src[1], a1 & 1 ? -1 : 1, zp, zm, Pd);
-                    translate(H, zp, zm, tmp, Pd, P);
-                } else if (src[0]) {
-                    translate(H, src[0], src[0], tmp, Pd, P);
-                } else if (src[1]) {
-                    H = tab[1].H + ((size_t) a1 * nd + (size_t) (R - d)) * blk;
-                    translate(H, src[1], src[1], tmp, Pd, P);
-                }
+                translate_pair(&tab[1], a1, R, d, src, zp, zm, tmp, P);
             }
             /* stored transposed (rows l0, columns l1) for Horner at the query */
             for (size_t l0 = 0; l0 < P; l0++)
@@ -1200,7 +1202,7 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     const size_t nbands = (nb0 + nband - 1) / nband;
     local_job lj = {
         .s = s, .tab = tab, .tol = tol, .dbase = dbase, .cu = cu, .R = R, .nd = nd, .P = P,
-        .nb = nb, .nf = nf, .p = p, .nb0 = nb0, .nb1 = nb1, .blk = blk, .ns = ns, .mblk = mblk,
+        .nb = nb, .nf = nf, .p = p, .nb0 = nb0, .nb1 = nb1, .ns = ns, .mblk = mblk,
         .lblk = lblk, .nblk = nblk, .nst = nst, .npair1 = npair1, .npairy = npairy, .nband = nband,
     };
     memcpy(lj.a0_1, a0_1, sizeof a0_1);
