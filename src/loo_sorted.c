@@ -87,6 +87,7 @@
  * sums (the dense engine has it too).
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,10 +95,7 @@
 #include "kernels.h"
 #include "loo.h"
 #include "sort_keys.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "team.h"
 
 #define PASS_CHUNKS 64
 /* terms a running sum adds naively before folding them into its Kahan sum */
@@ -1130,60 +1128,78 @@ static void process_chunk(const pass_job *job, size_t i0, size_t i1, runsum *rs,
     }
 }
 
-/* One sweep over all chunks into acc[0..nb). */
+/* One sweep over all chunks into acc[0..nb), as team jobs (team.h: the
+ * caller never waits for a thread that took no work, where an OpenMP
+ * region's barrier would wait a scheduling quantum on a loaded machine,
+ * once per criterion evaluation): the keys' cos, sin first where the
+ * cosine kernel needs them, then the chunks, each worker with its own
+ * running sums; progress from the caller's thread. */
+typedef struct sweep_job {
+    const nw_loo_sorted *ls;
+    const plan *pl;
+    const pass_job *job;
+    const size_t *cut;
+    size_t nb;
+    chunk_acc *acc;
+    nw_progress_fn progress;
+    atomic_size_t chunks_done;
+    atomic_int stopped;
+} sweep_job;
+
+#define COS_KEYS 16384   /* keys per item of the cos, sin job */
+
+static void sweep_cos(void *ctx, int worker, void *scratch, size_t item)
+{
+    (void) worker, (void) scratch;
+    const sweep_job *sj = ctx;
+    const nw_loo_sorted *ls = sj->ls;
+    const plan *pl = sj->pl;
+    const double w = pl->w;
+    size_t lo = item * COS_KEYS, hi = lo + COS_KEYS < ls->n ? lo + COS_KEYS : ls->n;
+    for (size_t j = lo; j < hi; j++) {
+        double x = ls->xs[j], tau = (x - cell_centre(pl, cell_of(pl, x))) * w;
+        ls->cs[2 * j] = cos(COS_A * tau);
+        ls->cs[2 * j + 1] = sin(COS_A * tau);
+    }
+}
+
+static void sweep_chunk(void *ctx, int worker, void *scratch, size_t b)
+{
+    (void) scratch;
+    sweep_job *sj = ctx;
+    const nw_loo_sorted *ls = sj->ls;
+    if (atomic_load_explicit(&sj->stopped, memory_order_relaxed)) return;
+    runsum *rs = (runsum *) (ls->scratch + (size_t) worker * ls->scratch_stride);
+    process_chunk(sj->job, sj->cut[b], sj->cut[b + 1], rs, &sj->acc[b]);
+    size_t done = atomic_fetch_add_explicit(&sj->chunks_done, 1, memory_order_relaxed) + 1;
+    if (sj->progress && worker == 0 &&
+        sj->progress((double) done, (double) sj->nb, ls->model->progress_ctx))
+        atomic_store_explicit(&sj->stopped, 1, memory_order_relaxed);
+}
+
 static nw_status run_chunks(const nw_loo_sorted *ls, const plan *pl, const pass_job *job,
                             const size_t *cut, size_t nb, int report, chunk_acc *acc)
 {
     const nw_model *model = ls->model;
     const size_t n = ls->n;
-    const double w = pl->w;
     memset(acc, 0, nb * sizeof *acc);
-    nw_progress_fn progress = report ? model->progress : NULL;
-    int stopped = 0;
-    size_t chunks_done = 0;
     int threads = nw_threads(model, n * 64);
     if (threads > ls->threads) threads = ls->threads;
-    (void) threads;
-
-#pragma omp parallel num_threads(threads)
-    {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        runsum *rs = (runsum *) (ls->scratch + (size_t) tid * ls->scratch_stride);
-        if (pl->cosine && !pl->all_direct) {
-            /* every key's cos, sin of a tau about its cell's centre */
-#pragma omp for schedule(static)
-            for (size_t j = 0; j < n; j++) {
-                double x = ls->xs[j], tau = (x - cell_centre(pl, cell_of(pl, x))) * w;
-                ls->cs[2 * j] = cos(COS_A * tau);
-                ls->cs[2 * j + 1] = sin(COS_A * tau);
-            }
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (size_t b = 0; b < nb; b++) {
-            int stop_now;
-#pragma omp atomic read
-            stop_now = stopped;
-            if (stop_now) continue;
-            process_chunk(job, cut[b], cut[b + 1], rs, &acc[b]);
-            size_t done;
-#pragma omp atomic capture
-            done = ++chunks_done;
-#ifdef _OPENMP
-            if (progress && omp_get_thread_num() == 0 &&
-#else
-            if (progress &&
-#endif
-                progress((double) done, (double) nb, model->progress_ctx)) {
-#pragma omp atomic write
-                stopped = 1;
-            }
-        }
+    sweep_job sj = { .ls = ls, .pl = pl, .job = job, .cut = cut, .nb = nb, .acc = acc,
+                     .progress = report ? model->progress : NULL };
+    atomic_init(&sj.chunks_done, 0);
+    atomic_init(&sj.stopped, 0);
+    nw_status st = NW_OK;
+    if (pl->cosine && !pl->all_direct) {
+        nw_team_job cj = { .items = (n + COS_KEYS - 1) / COS_KEYS, .ctx = &sj, .run = sweep_cos };
+        st = nw_team_run(&cj, threads);
     }
-    return stopped ? NW_ERR_STOPPED : NW_OK;
+    if (st == NW_OK) {
+        nw_team_job chunks = { .items = nb, .ctx = &sj, .run = sweep_chunk };
+        st = nw_team_run(&chunks, threads);
+    }
+    if (st) return st;
+    return atomic_load(&sj.stopped) ? NW_ERR_STOPPED : NW_OK;
 }
 
 static void make_cuts(const nw_loo_sorted *ls, const plan *pl, size_t nb, size_t *cut)
