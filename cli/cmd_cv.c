@@ -102,6 +102,7 @@ int cmd_cv(int argc, char **argv)
     if (rc == 0 && optind != argc - 1)
         rc = cli_usage_error(cmd, optind >= argc ? "missing DATA.csv" : "too many arguments");
     if (rc == 0 && plot_path) rc = plot_format_for(cmd, plot_path, format, &fmt);
+    if (rc == 0 && plot_path) rc = cli_load_plplot();
     if (rc) {
         free(hmin_opt);
         free(hmax_opt);

@@ -464,6 +464,7 @@ int cmd_demo(int argc, char **argv)
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!train != !test) return cli_usage_error(cmd, "give both --train and --test, or neither");
     if (!have_w0) w0 = draw_w0(seed);
+    if ((rc = cli_load_plplot())) return rc;
 
     /* the data first: bad input leaves no output folder behind */
     if ((rc = load_data(&dm, seed, train, test))) goto done;

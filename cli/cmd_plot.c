@@ -1120,6 +1120,7 @@ int cmd_plot(int argc, char **argv)
         rc = cli_usage_error(cmd, "-o -: figures are written to files, not stdout");
         goto done;
     }
+    if ((rc = cli_load_plplot())) goto done;
     double t0 = cli_now();
     switch (a.fig) {
     case FIG_FIT: rc = run_fit(&a); break;

@@ -322,6 +322,12 @@ int plot_format_for(const char *cmd, const char *path, const char *fmt_name,
                            path);
 }
 
+int cli_load_plplot(void)
+{
+    char err[512];
+    return plot_load(err, sizeof err) ? cli_error("%s", err) : 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

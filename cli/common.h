@@ -189,6 +189,10 @@ int spread_values(const char *cmd, const char *opt, const double *values,
  * the extension .png/.svg/.pdf.  Returns 0 or EXIT_USAGE after a message. */
 int plot_format_for(const char *cmd, const char *path, const char *fmt_name,
                     plot_format *fmt);
+/* PLplot for a command that will draw (plot_load), called once its command
+ * line is checked and before it reads, computes or creates anything.
+ * Returns 0, or EXIT_FAIL after the loader's message. */
+int cli_load_plplot(void);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

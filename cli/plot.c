@@ -1,6 +1,10 @@
 /*
  * plot.c: the CLI's figures, drawn with PLplot's cairo drivers (see plot.h).
  *
+ * PLplot is not linked: its library is opened with dlopen() when the first
+ * figure is drawn (plot_load), and every PLplot function is called through
+ * the table `pl`, filled once from it with dlsym().
+ *
  * Every figure goes the same way: check the arguments, create the temporary
  * output beside `path` ourselves (PLplot would exit() if it could not open
  * it), draw on an 800 x 600 page (pixels for PNG, points for SVG and PDF, so
@@ -13,9 +17,11 @@
 #endif
 #include "plot.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <plplot.h>
+#include <plplot.h>   /* types, constants and prototypes only */
+
+/* The file dlopen() opens: the SONAME of the PLplot library the build found
+ * (CMakeLists.txt), e.g. "libplplot.so.17". */
+#ifndef NW_PLPLOT_LIBRARY
+#error "NW_PLPLOT_LIBRARY (the soname of PLplot's library) must be defined by the build"
+#endif
 
 enum { PAGE_W = 800, PAGE_H = 600, TEXT_MAX = 256, MAX_DEVS = 128 };
 /* Margins in pixels (points), so that text keeps its size on any page. */
@@ -68,6 +80,68 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* Every PLplot function this file calls, by its symbol in the library.
+ * plplot.h defines most API names as macros for c_ names (plcol0 is
+ * c_plcol0), so a call written pl.plcol0(...) goes through the member
+ * c_plcol0 of the table below; the others keep their names. */
+#define PLPLOT_FUNCTIONS(X)                                                    \
+    X(c_pladv) X(c_plbox) X(c_plcol0) X(c_plcol1) X(c_plcolorbar) X(c_plend)   \
+    X(c_plfill) X(c_plgpage) X(c_plgvpw) X(c_plinit) X(c_pllegend)             \
+    X(c_plline) X(c_pllsty) X(c_plmtex) X(c_plptex) X(c_plschr)                \
+    X(c_plscmap0n) X(c_plscmap1l) X(c_plscmap1n) X(c_plscol0) X(c_plscol0a)    \
+    X(c_plsdev) X(c_plsfnam) X(c_plsmaj) X(c_plsmin) X(c_plspage)              \
+    X(c_plstring) X(c_plvpas) X(c_plvpor) X(c_plwidth) X(c_plwind)             \
+    X(plf2ops_grid_col_major) X(plf2ops_grid_row_major) X(plfimagefr)          \
+    X(plfshades) X(plgFileDevs) X(pltr0) X(pltr1)
+
+/* Pointers to those functions, each of the type plplot.h declares
+ * (__typeof__: GCC and Clang; typeof in C23). */
+typedef struct plplot_table {
+#define PLPLOT_MEMBER(name) __typeof__(name) *name;
+    PLPLOT_FUNCTIONS(PLPLOT_MEMBER)
+#undef PLPLOT_MEMBER
+} plplot_table;
+
+/* The CLI's one PLplot, loaded at most once per process (plot_load): `pl`
+ * is filled when loading.loaded is set, loading.error says why not when
+ * it is not. */
+static plplot_table pl;
+static struct {
+    pthread_once_t once;
+    int loaded;
+    char error[512];
+} loading = { PTHREAD_ONCE_INIT, 0, "" };
+
+/* pthread_once's routine: open the library and resolve every function
+ * into `pl`, or put the message, with dlerror()'s reason, in
+ * loading.error.  The library stays open for the life of the process. */
+static void load_plplot(void)
+{
+    void *lib = dlopen(NW_PLPLOT_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    plplot_table table;
+    int resolved = lib != NULL;
+#define PLPLOT_RESOLVE(name)                                                   \
+    resolved = resolved && (table.name = (__typeof__(table.name))dlsym(lib, #name));
+    PLPLOT_FUNCTIONS(PLPLOT_RESOLVE)
+#undef PLPLOT_RESOLVE
+    if (!resolved) {                  /* dlerror(): the failed dlopen or dlsym */
+        const char *why = dlerror();
+        snprintf(loading.error, sizeof loading.error, "cannot load PLplot's library %s: %s",
+                 NW_PLPLOT_LIBRARY, why ? why : "a function is missing");
+        if (lib)
+            dlclose(lib);
+        return;
+    }
+    pl = table;
+    loading.loaded = 1;
+}
+
+int plot_load(char *err, size_t errlen)
+{
+    pthread_once(&loading.once, load_plplot);
+    return loading.loaded ? 0 : fail(err, errlen, "%s", loading.error);
+}
+
 /* s with PLplot's escape character '#' doubled, so user text is drawn as
  * written; NULL -> "".  Truncated to the buffer. */
 static const char *literal(const char *s, char buf[TEXT_MAX])
@@ -88,7 +162,7 @@ static int have_device(const char *name)
     const char *menus[MAX_DEVS], *devs[MAX_DEVS];
     const char **mp = menus, **dp = devs;
     int n = MAX_DEVS;
-    plgFileDevs(&mp, &dp, &n);
+    pl.plgFileDevs(&mp, &dp, &n);
     for (int i = 0; i < n; i++)
         if (devs[i] && strcmp(devs[i], name) == 0)
             return 1;
@@ -127,6 +201,8 @@ static int begin(const char *path, plot_format fmt, const plot_style *style,
         height < PLOT_SIZE_MIN || height > PLOT_SIZE_MAX)
         return fail(err, errlen, "cannot write %s: page %d x %d is outside %d..%d",
                     path, width, height, PLOT_SIZE_MIN, PLOT_SIZE_MAX);
+    if (plot_load(err, errlen))
+        return -1;
     if (!have_device(DEVICE[fmt]))
         return fail(err, errlen, "cannot write %s: PLplot has no %s driver "
                     "(install plplot-driver-cairo)", path, DEVICE[fmt]);
@@ -161,17 +237,17 @@ static int begin(const char *path, plot_format fmt, const plot_style *style,
                                                                    : (0666 & ~mask));
     close(fd);
 
-    plsdev(DEVICE[fmt]);
-    plsfnam(name);
-    plspage(0, 0, width, height, 0, 0);
-    plscmap0n(C_NCOL);
+    pl.plsdev(DEVICE[fmt]);
+    pl.plsfnam(name);
+    pl.plspage(0, 0, width, height, 0, 0);
+    pl.plscmap0n(C_NCOL);
     for (int i = 0; i < C_NCOL; i++)
-        plscol0(i, rgb[i][0], rgb[i][1], rgb[i][2]);
-    plinit();
-    plschr(CHAR_MM, 1.0);
-    plsmaj(0.0, 1.3);
-    plsmin(0.0, 1.3);
-    pladv(0);
+        pl.plscol0(i, rgb[i][0], rgb[i][1], rgb[i][2]);
+    pl.plinit();
+    pl.plschr(CHAR_MM, 1.0);
+    pl.plsmaj(0.0, 1.3);
+    pl.plsmin(0.0, 1.3);
+    pl.pladv(0);
     *tmp = name;
     return 0;
 }
@@ -197,7 +273,7 @@ static int finish(const char *path, char *tmp, char *err, size_t errlen)
 {
     struct stat st;
     int rc = 0;
-    plend();
+    pl.plend();
     if (stat(tmp, &st) != 0 || st.st_size == 0)
         rc = fail(err, errlen, "cannot write %s: PLplot produced no output", path);
     else if (is_special(path) ? copy_into(tmp, path) != 0 : rename(tmp, path) != 0)
@@ -286,19 +362,19 @@ static void open_axes(const axis *x, const axis *y, int right, double aspect, in
 {
     PLFLT xp, yp;
     PLINT w = PAGE_W, h = PAGE_H, xoff, yoff;
-    plgpage(&xp, &yp, &w, &h, &xoff, &yoff);
+    pl.plgpage(&xp, &yp, &w, &h, &xoff, &yoff);
     double left = (2.8 + 0.5 * y_chars(y) + 1.5) * CHAR_PX / w;
     double r = 1.0 - (double)right / w;
     double bottom = (double)MARGIN_BOTTOM / h, top = 1.0 - (double)MARGIN_TOP / h;
     if (aspect > 0.0)
-        plvpas(left, r, bottom, top, aspect);
+        pl.plvpas(left, r, bottom, top, aspect);
     else
-        plvpor(left, r, bottom, top);
-    plwind(x->lo, x->hi, y->lo, y->hi);
+        pl.plvpor(left, r, bottom, top);
+    pl.plwind(x->lo, x->hi, y->lo, y->hi);
     if (grid) {
-        plcol0(C_GRID);
-        plwidth(1.0);
-        plbox(x->log ? "gl" : "g", x->tick, 0, y->log ? "gl" : "g", y->tick, 0);
+        pl.plcol0(C_GRID);
+        pl.plwidth(1.0);
+        pl.plbox(x->log ? "gl" : "g", x->tick, 0, y->log ? "gl" : "g", y->tick, 0);
     }
 }
 
@@ -320,9 +396,9 @@ static void log_numbers(const axis *a, int yaxis)
                 count++;
                 snprintf(text, sizeof text, "%g", mant[i] * pow(10.0, e));
                 if (pass && yaxis)
-                    plmtex("lv", 0.5, pos, 1.0, text);
+                    pl.plmtex("lv", 0.5, pos, 1.0, text);
                 else if (pass)
-                    plmtex("b", 1.5, pos, 0.5, text);
+                    pl.plmtex("b", 1.5, pos, 0.5, text);
             }
         if (count < 3)
             nm = 9;
@@ -337,20 +413,20 @@ static void close_axes(const axis *x, const axis *y, const char *title,
     char xo[16], yo[16], buf[TEXT_MAX];
     snprintf(xo, sizeof xo, "bct%s%s", x->log ? "ls" : "f", few_decades(x) ? "" : "n");
     snprintf(yo, sizeof yo, "bctv%s%s", y->log ? "ls" : "f", few_decades(y) ? "" : "n");
-    plcol0(C_FG);
-    plwidth(1.0);
-    pllsty(1);
-    plbox(xo, x->tick, 0, yo, y->tick, 0);
+    pl.plcol0(C_FG);
+    pl.plwidth(1.0);
+    pl.pllsty(1);
+    pl.plbox(xo, x->tick, 0, yo, y->tick, 0);
     if (few_decades(x))
         log_numbers(x, 0);
     if (few_decades(y))
         log_numbers(y, 1);
-    plmtex("b", 3.2, 0.5, 0.5, literal(xlabel, buf));
-    plmtex("l", 2.8 + 0.5 * y_chars(y), 0.5, 0.5, literal(ylabel, buf));
+    pl.plmtex("b", 3.2, 0.5, 0.5, literal(xlabel, buf));
+    pl.plmtex("l", 2.8 + 0.5 * y_chars(y), 0.5, 0.5, literal(ylabel, buf));
     if (title && *title) {
-        plschr(0.0, 1.2);
-        plmtex("t", 1.0, 0.5, 0.5, literal(title, buf));
-        plschr(0.0, 1.0);
+        pl.plschr(0.0, 1.2);
+        pl.plmtex("t", 1.0, 0.5, 0.5, literal(title, buf));
+        pl.plschr(0.0, 1.0);
     }
 }
 
@@ -359,7 +435,7 @@ static void close_axes(const axis *x, const axis *y, const char *title,
 static void draw(const double *x, const double *y, size_t n, int dots)
 {
     PLFLT x0, x1, y0, y1;
-    plgvpw(&x0, &x1, &y0, &y1);
+    pl.plgvpw(&x0, &x1, &y0, &y1);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && isfinite(x[j]) && isfinite(y[j]) &&
@@ -367,9 +443,9 @@ static void draw(const double *x, const double *y, size_t n, int dots)
                           y[j] >= fmin(y0, y1) && y[j] <= fmax(y0, y1))))
             j++;
         if (dots && j > i)
-            plstring((PLINT)(j - i), x + i, y + i, DOT);
+            pl.plstring((PLINT)(j - i), x + i, y + i, DOT);
         else if (j > i + 1)
-            plline((PLINT)(j - i), x + i, y + i);
+            pl.plline((PLINT)(j - i), x + i, y + i);
         i = j > i ? j : i + 1;
     }
 }
@@ -441,19 +517,19 @@ int plot_fit_styled(const char *path, plot_format fmt, const plot_style *style,
     open_axes(&x, &y, RIGHT_PLAIN, 0.0, 1);
     /* Training points under the lines; smaller and fainter when many. */
     double crowd = n > 300 ? sqrt(300.0 / (double)n) : 1.0;
-    plscol0a(C_DATA, DATA_RGB, 0.1 + 0.45 * crowd);
-    plcol0(C_DATA);
-    plschr(0.0, 0.4 + 0.6 * crowd);
+    pl.plscol0a(C_DATA, DATA_RGB, 0.1 + 0.45 * crowd);
+    pl.plcol0(C_DATA);
+    pl.plschr(0.0, 0.4 + 0.6 * crowd);
     draw(xtrain, ytrain, n, 1);
-    plschr(0.0, 1.0);
-    plscol0a(C_DATA, DATA_RGB, 0.55);          /* the legend's dot */
-    plwidth(2.0);
+    pl.plschr(0.0, 1.0);
+    pl.plscol0a(C_DATA, DATA_RGB, 0.55);       /* the legend's dot */
+    pl.plwidth(2.0);
     if (truth) {
-        plcol0(C_TRUTH);
+        pl.plcol0(C_TRUTH);
         draw(xtruth, truth, mt, 0);
     }
-    plcol0(C_PRED);
-    pllsty(STYLE_DASHED);
+    pl.plcol0(C_PRED);
+    pl.pllsty(STYLE_DASHED);
     draw(xq, pred, m, 0);
     close_axes(&x, &y, style->title, label_or(style->xlabel, "x"), label_or(style->ylabel, "y"));
 
@@ -473,10 +549,10 @@ int plot_fit_styled(const char *path, plot_format fmt, const plot_style *style,
     const double *xs[3] = { xtruth, xq, xtrain }, *ys[3] = { truth, pred, ytrain };
     const size_t ns[3] = { mt, m, n };
     PLFLT lw, lh;
-    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             quiet_corner(xs, ys, ns, xlo, xhi, ylo, yhi), 0.02, 0.03, 0.07,
-             C_BG, C_FRAME, 1, 0, 0, k, opt, 0.8, 1.0, 1.8, 0.0, tcol, text,
-             NULL, NULL, NULL, NULL, lcol, lsty, lwid, lcol, sscl, snum, sym);
+    pl.pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+                quiet_corner(xs, ys, ns, xlo, xhi, ylo, yhi), 0.02, 0.03, 0.07,
+                C_BG, C_FRAME, 1, 0, 0, k, opt, 0.8, 1.0, 1.8, 0.0, tcol, text,
+                NULL, NULL, NULL, NULL, lcol, lsty, lwid, lcol, sscl, snum, sym);
     return finish(path, tmp, err, errlen);
 }
 
@@ -484,8 +560,8 @@ int plot_fit_styled(const char *path, plot_format fmt, const plot_style *style,
 static void cmap(const PLFLT r[9], const PLFLT g[9], const PLFLT b[9])
 {
     static const PLFLT at[9] = { 0, .125, .25, .375, .5, .625, .75, .875, 1 };
-    plscmap1n(256);
-    plscmap1l(1, 9, at, r, g, b, NULL);
+    pl.plscmap1n(256);
+    pl.plscmap1l(1, 9, at, r, g, b, NULL);
 }
 
 /* A vertical colour bar right of the viewport, numbered from `values`;
@@ -500,11 +576,11 @@ static void colour_bar(PLINT kind, PLINT nvalues, const PLFLT *values, const cha
     PLFLT ticks[1] = { 0.0 }, w, h;
     PLINT sub[1] = { 0 }, nv[1] = { nvalues };
     const PLFLT *vals[1] = { values };
-    plcol0(C_FG);
-    plcolorbar(&w, &h, kind, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT,
-               0.03, 0.0, 0.04, 1.0, C_BG, C_FG, 1, 0.0, 1.0, C_FG, 0.5,
-               label && *label ? 1 : 0, label_opts, labels, 1, axis_opts, ticks, sub, nv,
-               (const PLFLT *const *)vals);
+    pl.plcol0(C_FG);
+    pl.plcolorbar(&w, &h, kind, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT,
+                  0.03, 0.0, 0.04, 1.0, C_BG, C_FG, 1, 0.0, 1.0, C_FG, 0.5,
+                  label && *label ? 1 : 0, label_opts, labels, 1, axis_opts, ticks, sub, nv,
+                  (const PLFLT *const *)vals);
 }
 
 int plot_heatmap(const char *path, plot_format fmt, const char *title,
@@ -544,14 +620,14 @@ int plot_heatmap_styled(const char *path, plot_format fmt, const plot_style *sty
     axis xa = { 0.0, xs, nice_step(fmax(1.0, xs / 6.0)), 0 };
     axis ya = { ys, 0.0, nice_step(fmax(1.0, ys / 6.0)), 0 };
     open_axes(&x, &ya, RIGHT_BAR, fmin(2.0, fmax(0.5, ys / xs)), 0);
-    plwind(x.lo, x.hi, y.lo, y.hi);
+    pl.plwind(x.lo, x.hi, y.lo, y.hi);
     cmap(r, g, b);
     /* W[q*n + k] is column-major for x = key, y = query; pltr0 puts cell
      * (k, q) on [k, k+1] x [q, q+1].  NaN cells stay blank. */
     PLfGrid2 grid = { (PLFLT **)(uintptr_t)weights, (PLINT)n, (PLINT)m };
-    plfimagefr(plf2ops_grid_col_major(), &grid, (PLINT)n, (PLINT)m, 0.0, (double)n,
-               0.0, (double)m, vals[0], vals[1], vals[0], vals[1], pltr0, NULL);
-    plwind(xa.lo, xa.hi, ya.lo, ya.hi);
+    pl.plfimagefr(pl.plf2ops_grid_col_major(), &grid, (PLINT)n, (PLINT)m, 0.0, (double)n,
+                  0.0, (double)m, vals[0], vals[1], vals[0], vals[1], pl.pltr0, NULL);
+    pl.plwind(xa.lo, xa.hi, ya.lo, ya.hi);
     close_axes(&xa, &ya, style->title, label_or(style->xlabel, "Sorted training inputs"),
                label_or(style->ylabel, "Sorted testing inputs"));
     colour_bar(PL_COLORBAR_IMAGE, 2, vals, NULL);
@@ -595,8 +671,8 @@ int plot_loss_styled(const char *path, plot_format fmt, const plot_style *style,
                nice_step(fmax(1.0, (double)(epochs - 1) / 10.0)), 0 };
     axis y = linear(ylo, yhi);
     open_axes(&x, &y, RIGHT_PLAIN, 0.0, 1);
-    plcol0(C_TRUTH);
-    plwidth(2.0);
+    pl.plcol0(C_TRUTH);
+    pl.plwidth(2.0);
     draw(epoch, loss, epochs, 0);
     if (epochs <= 60)
         draw(epoch, loss, epochs, 1);
@@ -655,28 +731,28 @@ int plot_curve_styled(const char *path, plot_format fmt, const plot_style *style
         goto fail;
 
     open_axes(&x, &y, RIGHT_PLAIN, 0.0, 1);
-    plcol0(C_TRUTH);
-    plwidth(2.0);
+    pl.plcol0(C_TRUTH);
+    pl.plwidth(2.0);
     draw(lh, value, k, 0);
     if (k <= 60) {
-        plschr(0.0, 0.6);
+        pl.plschr(0.0, 0.6);
         draw(lh, value, k, 1);
-        plschr(0.0, 1.0);
+        pl.plschr(0.0, 1.0);
     }
     if (hopt > 0.0 && hopt < INFINITY) {   /* the optimum, labelled at the top */
         double lx = log10(hopt), xs[2] = { lx, lx }, ys[2] = { y.lo, y.hi };
         char label[64];
-        plcol0(C_MARK);
-        plwidth(1.5);
-        pllsty(STYLE_DASHED);
-        plline(2, xs, ys);
-        pllsty(1);
+        pl.plcol0(C_MARK);
+        pl.plwidth(1.5);
+        pl.pllsty(STYLE_DASHED);
+        pl.plline(2, xs, ys);
+        pl.pllsty(1);
         if (isfinite(vopt))
-            plstring(1, &lx, &vopt, DOT);
+            pl.plstring(1, &lx, &vopt, DOT);
         snprintf(label, sizeof label, "h* = %.3g", hopt);
         int right = (lx - x.lo) / (x.hi - x.lo) < 0.6;
-        plptex(lx + (right ? 0.015 : -0.015) * (x.hi - x.lo), y.hi - 0.06 * (y.hi - y.lo),
-               1.0, 0.0, right ? 0.0 : 1.0, label);
+        pl.plptex(lx + (right ? 0.015 : -0.015) * (x.hi - x.lo), y.hi - 0.06 * (y.hi - y.lo),
+                  1.0, 0.0, right ? 0.0 : 1.0, label);
     }
     close_axes(&x, &y, style->title, label_or(style->xlabel, "bandwidth h (log scale)"),
                label_or(style->ylabel, "criterion"));
@@ -691,9 +767,9 @@ fail:
 static void fill_sealed(PLINT n, const PLFLT *x, const PLFLT *y)
 {
     PLFLT cx[2] = { x[n - 1], x[0] }, cy[2] = { y[n - 1], y[0] };
-    plfill(n, x, y);
-    plline(n, x, y);
-    plline(2, cx, cy);
+    pl.plfill(n, x, y);
+    pl.plline(n, x, y);
+    pl.plline(2, cx, cy);
 }
 
 int plot_contour(const char *path, plot_format fmt, const char *title,
@@ -778,24 +854,24 @@ int plot_contour_styled(const char *path, plot_format fmt, const plot_style *sty
     cmap(r, g, b);
     PLfGrid2 grid = { (PLFLT **)z, (PLINT)k1, (PLINT)k2 };    /* z[i*k2 + j] */
     PLcGrid cgrid = { xg, yg, NULL, (PLINT)k1, (PLINT)k2, 0 };
-    plfshades(plf2ops_grid_row_major(), &grid, (PLINT)k1, (PLINT)k2, NULL,
-              x.lo, x.hi, y.lo, y.hi, level, nlev, 1.0, 0, 0.0,
-              fill_sealed, 1, pltr1, &cgrid);
+    pl.plfshades(pl.plf2ops_grid_row_major(), &grid, (PLINT)k1, (PLINT)k2, NULL,
+                 x.lo, x.hi, y.lo, y.hi, level, nlev, 1.0, 0, 0.0,
+                 fill_sealed, 1, pl.pltr1, &cgrid);
     if (h1opt > 0.0 && h1opt < INFINITY && h2opt > 0.0 && h2opt < INFINITY) {
         double ox = log10(h1opt), oy = log10(h2opt);
         double dx = x.hi - x.lo, dy = y.hi - y.lo;
         char label[96];
-        plcol0(C_WHITE);                       /* a red dot ringed in white */
-        plschr(0.0, 1.5);
-        plstring(1, &ox, &oy, DOT);
-        plcol0(C_MARK);
-        plschr(0.0, 1.0);
-        plstring(1, &ox, &oy, DOT);
+        pl.plcol0(C_WHITE);                    /* a red dot ringed in white */
+        pl.plschr(0.0, 1.5);
+        pl.plstring(1, &ox, &oy, DOT);
+        pl.plcol0(C_MARK);
+        pl.plschr(0.0, 1.0);
+        pl.plstring(1, &ox, &oy, DOT);
         snprintf(label, sizeof label, "h* = (%.3g, %.3g)", h1opt, h2opt);
         int right = (ox - x.lo) / dx < 0.6, below = (oy - y.lo) / dy > 0.9;
-        plcol0(C_WHITE);
-        plptex(ox + (right ? 0.02 : -0.02) * dx, oy + (below ? -0.04 : 0.0) * dy,
-               1.0, 0.0, right ? 0.0 : 1.0, label);
+        pl.plcol0(C_WHITE);
+        pl.plptex(ox + (right ? 0.02 : -0.02) * dx, oy + (below ? -0.04 : 0.0) * dy,
+                  1.0, 0.0, right ? 0.0 : 1.0, label);
     }
     close_axes(&x, &y, style->title, label_or(style->xlabel, "bandwidth h1 (log scale)"),
                label_or(style->ylabel, "bandwidth h2 (log scale)"));
@@ -850,7 +926,7 @@ int plot_surface(const char *path, plot_format fmt, const plot_style *style,
      * in a compact kernel's reach) stay blank. */
     double *edges = malloc((k1 + k2 + 2) * sizeof *edges);
     if (!edges) {
-        plend();
+        pl.plend();
         unlink(tmp);
         free(tmp);
         return fail(err, errlen, "cannot plot %s: out of memory", path);
@@ -862,22 +938,22 @@ int plot_surface(const char *path, plot_format fmt, const plot_style *style,
         ye[j] = y.lo + dy * (double)j;
     PLfGrid2 grid = { (PLFLT **)(uintptr_t)z, (PLINT)k1, (PLINT)k2 };
     PLcGrid cgrid = { xe, ye, NULL, (PLINT)k1 + 1, (PLINT)k2 + 1, 0 };
-    plfimagefr(plf2ops_grid_row_major(), &grid, (PLINT)k1, (PLINT)k2, x.lo, x.hi, y.lo, y.hi,
-               vals[0], vals[1], vals[0], vals[1], pltr1, &cgrid);
+    pl.plfimagefr(pl.plf2ops_grid_row_major(), &grid, (PLINT)k1, (PLINT)k2, x.lo, x.hi, y.lo, y.hi,
+                  vals[0], vals[1], vals[0], vals[1], pl.pltr1, &cgrid);
     free(edges);
     /* The points, each a dot in the colour of its own value ringed in white:
      * where it differs from the surface beneath it, the fit misses it. */
     for (size_t i = 0; i < n; i++) {
         if (!(isfinite(px[i]) && isfinite(py[i]) && isfinite(pv[i])))
             continue;
-        plcol0(C_WHITE);
-        plschr(0.0, 0.95);
-        plstring(1, &px[i], &py[i], DOT);
-        plcol1((pv[i] - vals[0]) / (vals[1] - vals[0]));
-        plschr(0.0, 0.65);
-        plstring(1, &px[i], &py[i], DOT);
+        pl.plcol0(C_WHITE);
+        pl.plschr(0.0, 0.95);
+        pl.plstring(1, &px[i], &py[i], DOT);
+        pl.plcol1((pv[i] - vals[0]) / (vals[1] - vals[0]));
+        pl.plschr(0.0, 0.65);
+        pl.plstring(1, &px[i], &py[i], DOT);
     }
-    plschr(0.0, 1.0);
+    pl.plschr(0.0, 1.0);
     close_axes(&x, &y, style->title, label_or(style->xlabel, "x1"), label_or(style->ylabel, "x2"));
     colour_bar(PL_COLORBAR_IMAGE, 2, vals, zlabel);
     return finish(path, tmp, err, errlen);

@@ -2,11 +2,12 @@
  * plot.h: the CLI's figures, drawn with PLplot's cairo drivers.
  *
  * PLplot keeps global state and calls exit() when it cannot open its output,
- * so every function here: checks the format, draws into a temporary file
- * beside `path` (which it first creates itself to prove the directory is
- * writable), and renames it over `path` only when the drawing finished.
- * Call from one thread only.  Each returns 0 on success, -1 on failure with
- * a one-line message (no newline) in err[0..errlen).
+ * so every figure here: checks the format, loads PLplot (plot_load), draws
+ * into a temporary file beside `path` (which it first creates itself to
+ * prove the directory is writable), and renames it over `path` only when
+ * the drawing finished.  Draw from one thread only.  Each returns 0 on
+ * success, -1 on failure with a one-line message (no newline) in
+ * err[0..errlen).
  */
 #ifndef NW_CLI_PLOT_H
 #define NW_CLI_PLOT_H
@@ -26,6 +27,16 @@ typedef struct plot_style {
     const char *title;
     const char *xlabel, *ylabel;
 } plot_style;
+
+/* Load PLplot for the figures, now: its library (the soname the build found,
+ * NW_PLPLOT_LIBRARY) is opened with dlopen(), not linked, so that a process
+ * drawing no figure never loads it and the libraries it needs.  The first
+ * call loads it, from whichever thread; later calls return the first one's
+ * result (a failed load is not retried).  It stays loaded until exit.
+ * Every figure below calls it before it creates any file; a command that
+ * will draw calls it before it reads, computes or writes anything.  0, or
+ * -1 with "cannot load PLplot's library FILE: <dlerror()>" in err. */
+int plot_load(char *err, size_t errlen);
 
 /* "png" | "svg" | "pdf" -> format; -1 if unknown. */
 int plot_format_from_name(const char *name, plot_format *fmt);

@@ -2,7 +2,8 @@
  * test_plot.c: every figure of cli/plot.h in PNG, SVG and PDF, drawn from
  * the notebook's kind of data into a fresh temporary directory; checks the
  * files' magic, and that failures return -1 with a message naming the path,
- * leave nothing behind and do not let PLplot exit() the process.
+ * leave nothing behind and do not let PLplot exit() the process; and that
+ * PLplot, opened at run time, loads once from concurrent threads.
  *
  * NW_PLOT_KEEP=1 keeps the directory (its name is printed) for a look.
  */
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +265,33 @@ static void test_format_names(void **state)
     assert_string_equal(plot_format_ext(PLOT_PDF), "pdf");
 }
 
+/* PLplot loads once, whichever threads ask first: each call sees it loaded
+ * and leaves err alone. */
+enum { LOAD_ERRLEN = 64 };
+static void *load(void *err)
+{
+    return (void *)(intptr_t)plot_load(err, LOAD_ERRLEN);
+}
+
+static void test_load_from_threads(void **state)
+{
+    enum { THREADS = 4 };
+    pthread_t thread[THREADS];
+    char err[THREADS][LOAD_ERRLEN];
+    (void)state;
+    for (int i = 0; i < THREADS; i++) {
+        strcpy(err[i], "untouched");
+        assert_int_equal(pthread_create(&thread[i], NULL, load, err[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *rc;
+        assert_int_equal(pthread_join(thread[i], &rc), 0);
+        assert_int_equal((intptr_t)rc, 0);
+        assert_string_equal(err[i], "untouched");
+    }
+    assert_int_equal(plot_load(NULL, 0), 0);
+}
+
 static void test_every_figure(void **state)
 {
     const fixture *fx = *state;
@@ -407,6 +436,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_names),
+        cmocka_unit_test(test_load_from_threads),
         cmocka_unit_test(test_every_figure),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_unwritable),

@@ -22,18 +22,6 @@ cli_test_setup plot
 one_line_err() { [ "$(wc -l <err)" -eq 1 ] && grep -q '^nwreg: ' err; }
 err_has() { grep -q -F -- "$1" err; }
 fails_with() { status_is "$1" && one_line_err && err_has "$2"; }
-# hex of bytes [$2, $2 + $3) of file $1
-bytes() { od -An -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
-# is_fig FILE: a non-empty PNG, SVG or PDF as its extension says
-is_fig() {
-    [ -s "$1" ] || return 1
-    case $1 in
-    *.png) [ "$(bytes "$1" 0 8)" = 89504e470d0a1a0a ] ;;
-    *.svg) head -c 200 "$1" | grep -q '^<?xml' && grep -q '<svg' "$1" && tail -c 20 "$1" | grep -q '</svg>' ;;
-    *.pdf) [ "$(head -c 5 "$1")" = "%PDF-" ] && tail -c 8 "$1" | grep -q '%%EOF' ;;
-    *) return 1 ;;
-    esac
-}
 # the directory holds exactly the names given (nothing half-written)
 only() { [ "$(ls -A figs | LC_ALL=C sort | tr '\n' ' ')" = "$* " ]; }
 
