@@ -15,12 +15,15 @@
  * (scripts/tsan) only the first: libgomp is not instrumented, and its own
  * synchronisation would be reported as races.
  *
- * Sizes: n = 1000 keys and 1000 queries, so the predictions reach the
- * library's threshold (1e6 kernel evaluations) above which it uses its
- * OpenMP threads, and the approximate engines' cost model prefers them.
+ * Sizes: n = 1000 keys and 1000 queries, where the approximate engines'
+ * cost model prefers them.  Predictions this small run on one thread
+ * (nw_threads: below 1e7 kernel evaluations); test_predict_team runs them
+ * on teams of threads (team.h) at sizes above that, and test_team the
+ * team itself.
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +415,73 @@ static void test_team(void **state)
     assert_int_equal(nw_team_run(NULL, 4), NW_ERR_ARG);
 }
 
+/* nw_predict's queries are a team job (team.h): with the model's threads at
+ * 2 and work above nw_threads' threshold (1e7 evaluations), a helper
+ * thread takes items, and the predictions must be, bit for bit, those of
+ * one thread -- also when two POSIX threads predict at once, each with its
+ * own team.  Dense 1-d (n = m = 5000: 2.5e7 pairs), the 2-d FGT (n = m =
+ * 20000, whose moments and local expansions are team jobs too) and the
+ * tree with a compact kernel.  Runs under TSan too (no OpenMP on these
+ * paths). */
+typedef struct team_predict {
+    const nw_model *model;
+    const double *q;
+    size_t m;
+    double *yhat;
+    nw_status st;
+} team_predict;
+
+static void *predict_thread(void *arg)
+{
+    team_predict *t = arg;
+    t->st = nw_predict(t->model, t->q, t->m, t->yhat, NULL);
+    return NULL;
+}
+
+static void test_predict_team(void **state)
+{
+    (void) state;
+    static const struct { size_t d, n; nw_kernel kernel; nw_engine_kind engine; double h; } cases[] = {
+        { 1, 5000, NW_KERNEL_GAUSSIAN, NW_ENGINE_DENSE, 0.3 },
+        { 2, 20000, NW_KERNEL_GAUSSIAN, NW_ENGINE_FGT, 0.3 },
+        { 2, 20000, NW_KERNEL_EPANECHNIKOV, NW_ENGINE_TREE, 0.4 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const size_t d = cases[c].d, n = cases[c].n, m = n;
+        double *x = malloc(n * d * sizeof *x), *y = malloc(n * sizeof *y), *q = malloc(m * d * sizeof *q);
+        double *y1 = malloc(m * sizeof *y1), *y2 = malloc(m * sizeof *y2), *y3 = malloc(m * sizeof *y3);
+        assert_true(x && y && q && y1 && y2 && y3);
+        uint64_t s = 99 + c;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < d; k++) x[i * d + k] = 5 * nwt_unif(&s);
+            y[i] = 3 + sin(x[i * d]) + 0.3 * nwt_unif(&s);
+        }
+        for (size_t j = 0; j < m * d; j++) q[j] = 5 * nwt_unif(&s);
+        nw_model *model;
+        double h[2] = { cases[c].h, cases[c].h };
+        assert_int_equal(nw_model_new(&model, x, y, n, d, 1), NW_OK);
+        assert_int_equal(nw_model_set_kernel(model, cases[c].kernel), NW_OK);
+        assert_int_equal(nw_model_set_bandwidth(model, h), NW_OK);
+        assert_int_equal(nw_model_set_engine(model, cases[c].engine), NW_OK);
+        assert_int_equal(nw_model_set_empty_policy(model, NW_EMPTY_NEAREST), NW_OK);
+        assert_int_equal(nw_model_set_threads(model, 1), NW_OK);
+        assert_int_equal(nw_predict(model, q, m, y1, NULL), NW_OK);
+        assert_int_equal(nw_model_set_threads(model, 2), NW_OK);
+        assert_int_equal(nw_predict(model, q, m, y2, NULL), NW_OK);
+        assert_true(same_bits(y2, y1, m, "team predict"));
+        team_predict tp[2] = { { model, q, m, y2, NW_ERR_ARG }, { model, q, m, y3, NW_ERR_ARG } };
+        pthread_t tid[2];
+        for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&tid[t], NULL, predict_thread, &tp[t]), 0);
+        for (int t = 0; t < 2; t++) assert_int_equal(pthread_join(tid[t], NULL), 0);
+        assert_int_equal(tp[0].st, NW_OK);
+        assert_int_equal(tp[1].st, NW_OK);
+        assert_true(same_bits(y2, y1, m, "team predict, 2 pthreads"));
+        assert_true(same_bits(y3, y1, m, "team predict, 2 pthreads"));
+        nw_model_free(model);
+        free(x); free(y); free(q); free(y1); free(y2); free(y3);
+    }
+}
+
 int main(void)
 {
     make_data();
@@ -422,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_laplace_2d_lc),
         cmocka_unit_test(test_select_parallel_scan),
         cmocka_unit_test(test_team),
+        cmocka_unit_test(test_predict_team),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
