@@ -27,7 +27,13 @@ struct nw_table {
     char delimiter; /* the field delimiter the file was read with */
 };
 
-enum { READ_CHUNK = 64 * 1024, EXCERPT_MAX = 40 };
+enum {
+    READ_CHUNK = 64 * 1024,   /* bytes read and fed to libcsv at a time */
+    EXCERPT_MAX = 40,         /* bytes of a bad cell quoted in a message */
+    ROWS_FIRST = 256 * 1024,  /* bytes of the first block of rows (grow_rows) */
+    WRITE_BUFFER = 64 * 1024, /* the output stream's buffer (nw_write_atomic) */
+    WRITE_BLOCK = 64 * 1024,  /* bytes of rows formatted per fwrite (write_csv) */
+};
 
 /* What the libcsv callbacks share while one file is read. */
 typedef struct reader {
@@ -90,7 +96,8 @@ static void parse_cell(reader *r, const char *cell, size_t len, double *out)
     char *stop;
     while (s < end && (*s == ' ' || *s == '\t')) s++;
     if (s == end) { fail_cell(r, "empty cell", cell, 0); return; }
-    double v = nw_strtod_fast(s, &stop); /* strtod's result, faster (numconv.h) */
+    /* strtod's result, faster (numconv.h); cell[len] is libcsv's NUL */
+    double v = nw_strtod_n(s, (size_t) (end - s), &stop);
     while (stop < end && (*stop == ' ' || *stop == '\t')) stop++;
     if (stop == s || stop != end || *s == '\n' || *s == '\r' || *s == '\v' || *s == '\f') {
         fail_cell(r, "not a number", cell, len);
@@ -112,11 +119,18 @@ static int grow_names(reader *r)
     return 1;
 }
 
-/* Make room for one more data row. */
+/* Make room for one more data row: the capacity doubles, from a first
+ * block of ROWS_FIRST bytes (one row at least).  A block that large is
+ * mapped by itself (glibc's malloc, above its mmap threshold): pages
+ * never written are never touched, and growing it remaps its pages
+ * (mremap), where a small first block grown in the heap is copied at each
+ * doubling and leaves the pages it held touched (page faults, ~2 us
+ * each).  nw_table_read_with gives back what the rows did not use. */
 static int grow_rows(reader *r)
 {
     if (r->rows < r->rows_cap) return 1;
-    size_t cap = r->rows_cap ? 2 * r->rows_cap : 1024;
+    size_t first = ROWS_FIRST / sizeof(double) / r->cols;
+    size_t cap = r->rows_cap ? 2 * r->rows_cap : first > 0 ? first : 1;
     if (cap > SIZE_MAX / sizeof(double) / r->cols) return 0;
     double *data = realloc(r->data, cap * r->cols * sizeof(double));
     if (!data) return 0;
@@ -146,7 +160,8 @@ static void on_field(void *s, size_t len, void *ctx)
         r->names[r->field][len] = '\0';
     } else if (r->field < r->cols) {
         parse_cell(r, cell, len, &r->data[r->rows * r->cols + r->field]);
-        if (r->status) return;
+        if (!r->status) r->field++;
+        return; /* a number (blanks around it at most) holds no line break */
     }
     r->field++;
     r->line += count_line_breaks(cell, len);
@@ -362,7 +377,17 @@ nw_status nw_table_read_with(const char *path, const nw_table_read_opts *opts,
         goto fail;
     }
     if (!(t = malloc(sizeof *t))) { r.status = NW_ERR_NOMEM; goto fail; }
-    double *fitted = realloc(r.data, r.rows * r.cols * sizeof(double));
+    /* the rows' block, fitted to them: shrunk where it is, or, for a small
+     * table, copied into a block of its size (the heap's), so that a small
+     * table does not keep a mapping of its own (grow_rows) */
+    const size_t bytes = r.rows * r.cols * sizeof(double);
+    double *fitted;
+    if (bytes > ROWS_FIRST / 4) {
+        fitted = realloc(r.data, bytes);
+    } else if ((fitted = malloc(bytes))) {
+        memcpy(fitted, r.data, bytes);
+        free(r.data);
+    }
     t->rows = r.rows;
     t->cols = r.cols;
     t->data = fitted ? fitted : r.data;
@@ -555,9 +580,10 @@ nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, int
     if (!path || !write_fn) return NW_ERR_ARG;
     int to_stdout = strcmp(path, "-") == 0, fd = -1, err = 0, closed;
     const char *file = to_stdout ? "<stdout>" : path;
-    char *tmp = NULL;
+    char *tmp = NULL, *iobuf = NULL;
     FILE *fp = NULL;
     struct stat st;
+    int exists;
     mode_t mode;
     size_t len;
     nw_status status = NW_ERR_NOMEM;
@@ -576,7 +602,8 @@ nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, int
             nw_diag_set(diag, 0, 0, "%s: cannot write: %s", file, strerror(err));
         goto done;
     }
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    exists = stat(path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         status = NW_ERR_IO;
         if (!(fp = fopen(path, "wb"))) {
             nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
@@ -591,8 +618,7 @@ nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, int
             nw_diag_set(diag, 0, 0, "%s: cannot write: %s", file, strerror(err));
         goto done;
     }
-    mode = (stat(path, &st) == 0 && S_ISREG(st.st_mode)) ? (st.st_mode & 0777)
-                                                          : (0666 & ~process_umask());
+    mode = (exists && S_ISREG(st.st_mode)) ? (st.st_mode & 0777) : (0666 & ~process_umask());
     len = strlen(path);
     if (!(tmp = malloc(len + sizeof ".tmpXXXXXX"))) goto fail;
     memcpy(tmp, path, len);
@@ -606,7 +632,9 @@ nw_status nw_write_atomic(const char *path, nw_write_fn write_fn, void *ctx, int
     }
     if (!(fp = fdopen(fd, "wb"))) { err = errno; goto io_fail; }
     fd = -1; /* fp owns it now */
-    setvbuf(fp, NULL, _IOFBF, 1 << 16);   /* 64 KiB writes, not the block size's 4 KiB */
+    /* 64 KiB writes, not the block size's 4 KiB: glibc ignores setvbuf's
+     * size without a buffer, so it is given one (freed after fclose) */
+    if ((iobuf = malloc(WRITE_BUFFER))) setvbuf(fp, iobuf, _IOFBF, WRITE_BUFFER);
     status = write_fn(fp, ctx);
     err = errno;
     if (status != NW_OK) goto io_fail;
@@ -631,6 +659,7 @@ fail:
     if (fd >= 0) close(fd);
     if (tmp) { unlink(tmp); free(tmp); }
 done:
+    free(iobuf); /* after fclose: the stream used it to the end */
     uselocale(old_locale);
     freelocale(c_locale);
     return status;
@@ -668,16 +697,20 @@ static nw_status write_csv(FILE *fp, void *ctx)
         }
         if (putc('\n', fp) == EOF) return NW_ERR_IO;
     }
-    /* A row is built in a buffer and written with one fwrite.  A number
-     * takes at most 24 bytes (the shortest form, or %.17g, of a finite
-     * double: "-2.2250738585072014e-308") and its NUL; with its comma, or
-     * the row's newline, NW_DTOA_SIZE (32) bytes a column are enough. */
+    /* Rows are formatted into a block of WRITE_BLOCK bytes or more, and a
+     * block is written with one fwrite once it may not hold another row.
+     * A number takes at most 24 bytes (the shortest form, or %.17g, of a
+     * finite double: "-2.2250738585072014e-308") and its NUL, and its
+     * formatter may write anywhere in the NW_DTOA_SIZE (32) bytes from
+     * where it starts; with the comma, or the row's newline, 32 bytes a
+     * column are enough for any row, and no write passes that. */
     if (src->cols > SIZE_MAX / NW_DTOA_SIZE) return NW_ERR_NOMEM;
-    char *row = malloc(src->cols * NW_DTOA_SIZE);
-    if (!row) return NW_ERR_NOMEM;
+    const size_t row_max = src->cols * NW_DTOA_SIZE;
+    const size_t size = row_max > WRITE_BLOCK ? row_max : WRITE_BLOCK;
+    char *block = malloc(size), *o = block;
+    if (!block) return NW_ERR_NOMEM;
     nw_status status = NW_OK;
     for (size_t i = 0; i < src->rows && status == NW_OK; i++) {
-        char *o = row;
         for (size_t j = 0; j < src->cols; j++) {
             double v = src->col[j][i * src->stride[j]];
             if (j > 0) *o++ = ',';
@@ -687,11 +720,14 @@ static nw_status write_csv(FILE *fp, void *ctx)
                 o += nw_dtoa_shortest(o, v);
         }
         *o++ = '\n';
-        size_t len = (size_t) (o - row);
-        if (fwrite(row, 1, len, fp) != len) status = NW_ERR_IO;
+        if ((size_t) (block + size - o) < row_max || i + 1 == src->rows) {
+            size_t len = (size_t) (o - block);
+            if (fwrite(block, 1, len, fp) != len) status = NW_ERR_IO;
+            o = block;
+        }
     }
     int err = errno; /* what the caller reports on NW_ERR_IO */
-    free(row);
+    free(block);
     errno = err;
     return status;
 }

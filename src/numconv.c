@@ -146,15 +146,54 @@ static uint64_t schubfach(int q, uint64_t c, int *e10)
     return (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
 }
 
-/* Write sign, digits d (d > 0) and exponent e10 (value d 10^e10) as %.*g
- * would with P = max(15, digits of d): see nw_dtoa_shortest. */
+/* "00" to "99": the decimal digits of 0..99, two characters each. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The 4 decimal digits of v < 10^4 at o (leading zeros included). */
+static inline void write4(char *o, uint32_t v)
+{
+    memcpy(o, digit_pairs + 2 * (v / 100), 2);
+    memcpy(o + 2, digit_pairs + 2 * (v % 100), 2);
+}
+
+/* The 8 decimal digits of v < 10^8 at o (leading zeros included). */
+static inline void write8(char *o, uint32_t v)
+{
+    write4(o, v / 10000);
+    write4(o + 4, v % 10000);
+}
+
+/* The number of decimal digits of d, 0 < d < 2^63 (pow10[t], t <= 18). */
+static inline int decimal_length(uint64_t d)
+{
+    static const uint64_t pow10[19] = {
+        1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
+        1000000000u, 10000000000u, 100000000000u, 1000000000000u, 10000000000000u,
+        100000000000000u, 1000000000000000u, 10000000000000000u, 100000000000000000u,
+        1000000000000000000u,
+    };
+    int t = (64 - leading_zeros64(d)) * 1233 >> 12; /* floor(log10 d) or one more */
+    return t + (d >= pow10[t]);
+}
+
+/* Write sign, digits d (0 < d < 10^17) and exponent e10 (value d 10^e10)
+ * as %.*g would with P = max(15, digits of d): see nw_dtoa_shortest.
+ * The digits are made two at a time (digit_pairs) in independent 8-digit
+ * halves, not one division by 10 after another. */
 static size_t format_g(char *buf, int negative, uint64_t d, int e10)
 {
-    char digits[20];
-    int n = 0;
-    while (d % 10 == 0) { d /= 10; e10++; }
-    char *dp = digits + sizeof digits;
-    do { *--dp = (char) ('0' + d % 10); d /= 10; n++; } while (d);
+    char digits[17 + 16]; /* 17 digits, and room for the 16-byte copies below */
+    uint64_t hi = d / 100000000u;   /* < 10^9 */
+    uint32_t top = (uint32_t) (hi / 100000000u), mid = (uint32_t) (hi % 100000000u);
+    digits[0] = (char) ('0' + top);
+    write8(digits + 1, mid);
+    write8(digits + 9, (uint32_t) (d % 100000000u));
+    int n = decimal_length(d);
+    const char *dp = digits + 17 - n;
+    while (dp[n - 1] == '0') { n--; e10++; } /* d > 0: a nonzero digit stops it */
     int x = e10 + n - 1, p = n > 15 ? n : 15; /* decimal exponent; %g's precision */
     char *o = buf;
     if (negative) *o++ = '-';
@@ -169,14 +208,24 @@ static size_t format_g(char *buf, int negative, uint64_t d, int e10)
         *o++ = x < 0 ? '-' : '+';
         int ax = x < 0 ? -x : x;
         if (ax >= 100) { *o++ = (char) ('0' + ax / 100); ax %= 100; }
-        *o++ = (char) ('0' + ax / 10);
-        *o++ = (char) ('0' + ax % 10);
+        memcpy(o, digit_pairs + 2 * ax, 2);
+        o += 2;
     } else if (x >= 0) {
         if (n <= x + 1) { /* an integer: digits, then zeros */
             memcpy(o, dp, (size_t) n);
             o += n;
             memset(o, '0', (size_t) (x + 1 - n));
             o += x + 1 - n;
+        } else if (x <= 12) {
+            /* the common case, in copies of a fixed 16 bytes: x + 1
+             * digits, the point, the other n - x - 1 digits.  They write
+             * o[0..16) and o[x+2..x+18), inside buf[0..31) for x <= 12;
+             * what lies past the digits is overwritten (the point, the
+             * NUL) or left beyond the NUL (NW_DTOA_SIZE allows it) */
+            memcpy(o, dp, 16);
+            o[x + 1] = '.';
+            memcpy(o + x + 2, dp + x + 1, 16);
+            o += n + 1;
         } else {
             memcpy(o, dp, (size_t) (x + 1));
             o += x + 1;
@@ -287,7 +336,44 @@ static const double exact_pow10[] = {
 };
 #endif
 
-double nw_strtod_fast(const char *s, char **end)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define EIGHT_AT_ONCE 1
+/* p[0..8) as one word, p[0] its lowest byte. */
+static inline uint64_t load8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Whether all 8 bytes of v are '0'..'9' (D. Lemire's test: a byte above
+ * '9' carries into its top bit when 0x46 is added, one below '0' borrows
+ * when 0x30 is taken away). */
+static inline int eight_digits(uint64_t v)
+{
+    return !(((v + 0x4646464646464646u) | (v - 0x3030303030303030u)) & 0x8080808080808080u);
+}
+
+/* The value of 8 decimal digits, the first the most significant, by
+ * combining neighbours: pairs, then fours, then the eight (Lemire). */
+static inline uint32_t eight_digits_value(uint64_t v)
+{
+    const uint64_t mask = 0x000000ff000000ffu;
+    const uint64_t mul1 = 100 + ((uint64_t) 1000000 << 32);
+    const uint64_t mul2 = 1 + ((uint64_t) 10000 << 32);
+    v -= 0x3030303030303030u;
+    v = v * 10 + (v >> 8);
+    return (uint32_t) (((v & mask) * mul1 + ((v >> 16) & mask) * mul2) >> 32);
+}
+#else
+#define EIGHT_AT_ONCE 0
+#endif
+
+/* nw_strtod_fast and nw_strtod_n: the text is s up to its NUL, and every
+ * byte of [s, limit) may be read (limit <= s: none but those the scan
+ * reads one at a time, up to the NUL).  8 digits in a row that end by
+ * limit go into w at once while w holds at most 11 digits (19 after). */
+static inline double strtod_limited(const char *s, const char *limit, char **end)
 {
     const char *p = s;
     int negative = 0;
@@ -298,6 +384,14 @@ double nw_strtod_fast(const char *s, char **end)
     uint64_t w = 0;
     int significant = 0, e10 = 0, any_digit = 0;
     while (*p == '0') { p++; any_digit = 1; }
+#if EIGHT_AT_ONCE
+    while (significant <= 11 && limit - p >= 8 && eight_digits(load8(p))) {
+        w = 100000000 * w + eight_digits_value(load8(p));
+        p += 8;
+        significant += 8;
+        any_digit = 1;
+    }
+#endif
     for (; *p >= '0' && *p <= '9'; p++, significant++) {
         if (significant < 19) w = 10 * w + (uint64_t) (*p - '0');
         else e10++;
@@ -307,6 +401,15 @@ double nw_strtod_fast(const char *s, char **end)
         p++;
         if (significant == 0)
             while (*p == '0') { p++; e10--; any_digit = 1; }
+#if EIGHT_AT_ONCE
+        while (significant <= 11 && limit - p >= 8 && eight_digits(load8(p))) {
+            w = 100000000 * w + eight_digits_value(load8(p));
+            p += 8;
+            significant += 8;
+            e10 -= 8;
+            any_digit = 1;
+        }
+#endif
         for (; *p >= '0' && *p <= '9'; p++, significant++) {
             if (significant < 19) { w = 10 * w + (uint64_t) (*p - '0'); e10--; }
             any_digit = 1;
@@ -344,3 +447,7 @@ double nw_strtod_fast(const char *s, char **end)
     if (end) *end = (char *) p;
     return v;
 }
+
+double nw_strtod_fast(const char *s, char **end) { return strtod_limited(s, s, end); }
+
+double nw_strtod_n(const char *s, size_t len, char **end) { return strtod_limited(s, s + len, end); }

@@ -17,9 +17,10 @@
  * "-2.2250738585072014e-308", 24 characters). */
 enum { NW_DTOA_SIZE = 32 };
 
-/* Write v into buf (NW_DTOA_SIZE bytes) as the shortest decimal string
- * that strtod reads back as exactly v; of several such strings of that
- * length, the one nearest v (ties: even last digit).  The text is what
+/* Write v into buf (NW_DTOA_SIZE bytes; those past the string's NUL may
+ * be overwritten too) as the shortest decimal string that strtod reads
+ * back as exactly v; of several such strings of that length, the one
+ * nearest v (ties: even last digit).  The text is what
  * printf("%.*g", P, v) prints for P = max(15, digits): fixed notation
  * when -4 <= exponent < P ("0.1", "123.5", "1e+15" but "1234567890123456"),
  * else exponent notation with at least two exponent digits ("1e-05",
@@ -34,5 +35,10 @@ size_t nw_dtoa_shortest(char *buf, double v);
  * digits, leading blanks, no digits) and the few decimals Eisel-Lemire
  * cannot decide (halfway cases, subnormals, overflow) go to strtod. */
 double nw_strtod_fast(const char *s, char **end);
+
+/* nw_strtod_fast(s, end) for a string of known length: s[len] == '\0'.
+ * The same result and end pointer, faster on long digit runs: it may read
+ * any byte of s[0..len) (8 digits at a time), never one past s[len]. */
+double nw_strtod_n(const char *s, size_t len, char **end);
 
 #endif

@@ -447,6 +447,50 @@ static void test_round_trip(void **state)
     free(text);
 }
 
+/* Rows wider than the writer's 64 KiB block (3000 columns, mostly of the
+ * longest numbers: some 70 KB a row), then a single column over many
+ * blocks: the text is exact and reads back bit for bit. */
+static void test_write_wide_rows(void **state)
+{
+    static const double cycle[] = { -2.2250738585072014e-308, -DBL_MAX, 0.1, -0.0, 1e-5 };
+    static const char *const text_of[] = { "-2.2250738585072014e-308", "-1.7976931348623157e+308",
+                                           "0.1", "-0", "1e-05" };
+    const size_t shapes[2][2] = { { 3, 3000 }, { 40000, 1 } }; /* rows, cols */
+    for (int k = 0; k < 2; k++) {
+        const size_t rows = shapes[k][0], cols = shapes[k][1], cells = rows * cols;
+        double *v = malloc(cells * sizeof *v);
+        char *expect = malloc(cells * 26 + 1), *o = expect;
+        assert_non_null(v);
+        assert_non_null(expect);
+        for (size_t i = 0; i < cells; i++) {
+            size_t c = k == 0 && i % 8 ? i % 2 : (i * 7 + i / 5) % 5; /* wide: longest mostly */
+            v[i] = cycle[c];
+            o += sprintf(o, "%s%c", text_of[c], (i + 1) % cols ? ',' : '\n');
+        }
+        const char *path = in_dir("wide.csv");
+        assert_int_equal(nw_csv_write(path, NULL, v, rows, cols, NULL), NW_OK);
+        char *text = slurp(path);
+        assert_non_null(text);
+        assert_string_equal(text, expect);
+        free(text);
+        /* read back, with a header row of names in front */
+        char *named = malloc(cells * 26 + cols * 8 + 1);
+        assert_non_null(named);
+        o = named;
+        for (size_t j = 0; j < cols; j++) o += sprintf(o, "c%zu%c", j, j + 1 < cols ? ',' : '\n');
+        strcpy(o, expect);
+        nw_table *t = NULL;
+        assert_int_equal(nw_table_read(make_file("wide_in.csv", named), &t, NULL), NW_OK);
+        assert_int_equal(nw_table_rows(t), rows);
+        assert_int_equal(nw_table_cols(t), cols);
+        assert_memory_equal(nw_table_data(t), v, cells * sizeof *v); /* bit-exact, -0 too */
+        nw_table_free(t);
+        free(named);
+        free(expect);
+        free(v);
+    }
+}
+
 static void test_write_special_values(void **state)
 {
     const double v[] = { NAN, INFINITY, -INFINITY, 2.5 };
@@ -696,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_cell_is_cut, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_stdin, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_wide_rows, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_write_special_values, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_write_digits, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_write_unwritable, tmpdir_setup, tmpdir_teardown),

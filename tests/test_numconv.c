@@ -8,9 +8,12 @@
  *   special values (powers of 2 and 10 with their neighbours, subnormals,
  *   DBL_MAX, DBL_MIN, DBL_TRUE_MIN, -0, nan, inf).
  *
- *   nw_strtod_fast: the same bits and the same end pointer as glibc's
- *   strtod, on random decimal strings of 1 to 25 digits with exponents
- *   across the whole range, halfway cases, and the hard cases.
+ *   nw_strtod_fast and nw_strtod_n: the same bits and the same end
+ *   pointer as glibc's strtod, on random decimal strings of 1 to 25 digits
+ *   with exponents across the whole range, halfway cases, the hard cases,
+ *   and digit runs of every length cut by a non-digit anywhere (the 8-at-
+ *   a-time path of nw_strtod_n); nw_strtod_n reads a copy of exactly
+ *   len + 1 bytes (an over-read fails under the sanitizers).
  *
  * The legitimate differences from ref_format, where the loop is not the
  * shortest (ours is shorter and reads back exactly; both counted):
@@ -124,6 +127,8 @@ static void check_dtoa(double v, dtoa_stats *st)
     size_t len = nw_dtoa_shortest(ours, v);
     if (len != strlen(ours) || len >= NW_DTOA_SIZE)
         fail_msg("%a: length %zu for '%s'", v, len, ours);
+    for (size_t k = NW_DTOA_SIZE; k < sizeof ours; k++)
+        if (ours[k] != 'X') fail_msg("%a: byte %zu written, past NW_DTOA_SIZE", v, k);
     ref_format(ref, sizeof ref, v);
     st->checked++;
     if (!isnan(v) && bits_of(strtod(ours, NULL)) != bits_of(v))
@@ -167,6 +172,11 @@ static void test_dtoa_fixed(void **state)
         { 9007199254740992.0, "9007199254740992" }, { 18014398509481988.0, "18014398509481988" },
         { 0.5, "0.5" }, { 2.5, "2.5" }, { 100.0, "100" }, { 1.0 / 3, "0.3333333333333333" },
         { 2.0 / 3, "0.6666666666666666" }, { 5e-5, "5e-05" }, { 123e-7, "1.23e-05" },
+        /* integer parts of 13, 14 and 15 digits (fixed-size copies up to 13) */
+        { 1234567890123.5, "1234567890123.5" }, { -1234567890123.25, "-1234567890123.25" },
+        { 12345678901234.5, "12345678901234.5" }, { -12345678901234.5, "-12345678901234.5" },
+        { 123456789012345.6, "123456789012345.6" }, { -123456789012345.6, "-123456789012345.6" },
+        { -0.8730678966160238, "-0.8730678966160238" }, { 1.8588077986866107, "1.8588077986866107" },
     };
     char buf[NW_DTOA_SIZE];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -266,9 +276,28 @@ static void test_dtoa_short_decimals(void **state)
     print_message("short decimals: %ld checked\n", st.checked);
 }
 
+/* Every layout: 1 to 17 digits, the decimal exponent from -7 to 19 (both
+ * notations, the point at every place), both signs, and trailing zeros. */
+static void test_dtoa_layouts(void **state)
+{
+    dtoa_stats st = {0};
+    char text[64];
+    for (int digits = 1; digits <= 17; digits++)
+        for (int x = -7; x <= 19; x++)
+            for (int k = 0; k < 40; k++) {
+                uint64_t d = 1 + below(9);
+                for (int i = 1; i < digits; i++) d = 10 * d + (k % 4 == 0 ? 0 : below(10));
+                snprintf(text, sizeof text, "%s%llue%d", k & 1 ? "-" : "",
+                         (unsigned long long) d, x - digits + 1);
+                check_dtoa(strtod(text, NULL), &st);
+            }
+    print_message("layouts: %ld checked\n", st.checked);
+}
+
 /* ----------------------------------------------------------- strtod */
 
-/* ours against glibc: same bits, same end pointer. */
+/* ours against glibc: same bits, same end pointer; nw_strtod_n on a copy
+ * of exactly len + 1 bytes. */
 static void check_strtod(const char *s)
 {
     char *end_ref, *end_ours;
@@ -277,6 +306,15 @@ static void check_strtod(const char *s)
     if (bits_of(ours) != bits_of(ref) || end_ours != end_ref)
         fail_msg("'%s': %a (end +%td), strtod %a (end +%td)", s, ours, end_ours - s, ref,
                  end_ref - s);
+    size_t len = strlen(s);
+    char *copy = malloc(len + 1);
+    assert_non_null(copy);
+    memcpy(copy, s, len + 1);
+    ours = nw_strtod_n(copy, len, &end_ours);
+    if (bits_of(ours) != bits_of(ref) || end_ours - copy != end_ref - s)
+        fail_msg("'%s' (nw_strtod_n): %a (end +%td), strtod %a (end +%td)", s, ours,
+                 end_ours - copy, ref, end_ref - s);
+    free(copy);
 }
 
 static void test_strtod_fixed(void **state)
@@ -342,6 +380,36 @@ static void test_strtod_random(void **state)
         *p = '\0';
         check_strtod(s);
     }
+}
+
+/* Digit runs of 1 to 40 digits, the point at every place or none, ended
+ * by each of several tails, and with one non-digit put at every place:
+ * every way a run of 8 can start, fit or be cut short. */
+static void test_strtod_digit_runs(void **state)
+{
+    static const char *const tails[] = { "", "x", "e5", "E-17", ".", " ", "e", "5e+", "0" };
+    static const char cuts[] = { 'x', '.', ' ', '/', ':', '\0' };
+    char s[96];
+    for (int digits = 1; digits <= 40; digits++)
+        for (int point = -1; point <= digits; point++)
+            for (size_t t = 0; t < sizeof tails / sizeof *tails; t++) {
+                char *p = s;
+                if (point & 1) *p++ = '-';
+                for (int k = 0; k < digits; k++) {
+                    if (k == point) *p++ = '.';
+                    *p++ = (char) ('0' + (k == 0 ? 1 + below(9) : below(10)));
+                }
+                if (point == digits) *p++ = '.';
+                strcpy(p, tails[t]);
+                check_strtod(s);
+                if (t != 0) continue;
+                for (int at = 0; at < (int) (p - s); at++) {
+                    char saved = s[at];
+                    s[at] = cuts[(size_t) at % sizeof cuts];
+                    check_strtod(s);
+                    s[at] = saved;
+                }
+            }
 }
 
 /* Halfway points, exactly: m + 1/2 ulp for random m, written in full
@@ -453,8 +521,9 @@ static void test_csv_write_read(void **state)
     free(expect);
 }
 
-/* The reader's cells go through nw_strtod_fast: random decimal cells,
- * blanks around them, give strtod's values. */
+/* The reader's cells go through nw_strtod_n: random decimal cells, blanks
+ * around them, some quoted, rows ended by LF or CRLF, give strtod's
+ * values; the file (some 600 KB) has cells across its 64 KiB read blocks. */
 static void test_csv_read_numbers(void **state)
 {
     enum { ROWS = 20000 };
@@ -475,7 +544,9 @@ static void test_csv_read_numbers(void **state)
         c += sprintf(c, "e%d", (int) below(600) - 300 - point);
         *c = '\0';
         expect[i] = strtod(cell, NULL);
-        o += sprintf(o, "%s%s%s\n", r & 2 ? " " : "", cell, r & 4 ? "\t" : "");
+        const char *quote = r & 8 ? "\"" : "";
+        o += sprintf(o, "%s%s%s%s%s%s", quote, r & 2 ? " " : "", cell, r & 4 ? "\t" : "", quote,
+                     r & 16 ? "\r\n" : "\n");
     }
     *o = '\0';
     const char *path = make_file("in.csv", text);
@@ -501,8 +572,10 @@ int main(void)
         cmocka_unit_test(test_dtoa_special_values),
         cmocka_unit_test(test_dtoa_random_bits),
         cmocka_unit_test(test_dtoa_short_decimals),
+        cmocka_unit_test(test_dtoa_layouts),
         cmocka_unit_test(test_strtod_fixed),
         cmocka_unit_test(test_strtod_random),
+        cmocka_unit_test(test_strtod_digit_runs),
         cmocka_unit_test(test_strtod_halfway),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test_setup_teardown(test_csv_write_read, tmpdir_setup, tmpdir_teardown),
