@@ -14,10 +14,10 @@ Default: 1e4 1e5 grid1e7 2d1e4 2d1e5.  --quick: 1000 3000 grid2e4:1000 2d1000.
 Peers (each one a separate process, so that its peak RSS is its own: VmHWM,
 the RSS high-water that ru_maxrss also reports, read from /proc/self/status):
   nwreg       the whole `nwreg predict TRAIN.csv QUERIES.csv` process, CSV
-              reading and writing included (its own rusage, os.wait4, gives
-              its peak RSS: no wrapper process is timed with it), and the
-              computation's own time where `--verbose` reports it; f64, f32
-              where `--precision f32` exists; lc and (1-d) ll
+              reading and writing included (timed alone; one more run
+              under /usr/bin/time gives its peak RSS), and the computation's
+              own time where `--verbose` reports it; f64, f32 where
+              `--precision f32` exists; lc and (1-d) ll
   numpy       chunked dense NW: tiles of about --tile (query, key) pairs,
               w = exp(-d^2 / 2h^2) in place, yhat = (w @ y) / w.sum(1); f64, f32
   torch       the same in PyTorch on the CPU, torch.set_num_threads(2); f64, f32
@@ -340,30 +340,37 @@ class Bench:
 
     @staticmethod
     def run_timed(cmd):
-        """Run cmd, its stdout discarded: (seconds, exit status, stderr, peak
-        RSS in KiB).  The process's own resource usage (os.wait4), so that
-        no wrapper such as /usr/bin/time is started and timed with it (~1 ms,
-        a tenth of a short nwreg run)."""
+        """Run cmd, its stdout discarded: (seconds, exit status, stderr).
+        Started and timed by this script alone: no wrapper such as
+        /usr/bin/time is timed with it (~1 ms, a tenth of a short run)."""
         t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        p.stderr.close()
-        _, status, ru = os.wait4(p.pid, 0)
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         secs = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
-        return secs, p.returncode, err.decode(errors="replace"), ru.ru_maxrss
+        return secs, r.returncode, r.stderr.decode(errors="replace")
+
+    def peak_kib(self, cmd):
+        """The peak RSS of one more run of cmd, by /usr/bin/time (untimed).
+        Not this script's own wait4(): a child's ru_maxrss counts the
+        memory of the process it was forked from, up to its exec (here the
+        interpreter holding the peers' data)."""
+        rss_file = os.path.join(self.tmp, "rss.txt")
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if r.returncode != 0:
+            return None
+        with open(rss_file) as f:
+            return int(f.read().split()[-1])
 
     def run_nwreg(self, case, files, estimator, precision, engine=None, repeat=None):
         out = os.path.join(self.tmp, f"nw-{estimator}-{precision}-{engine}.csv")
         cmd = self.nwreg_cmd(case, files, estimator, precision, engine, out)
-        times, computes, peaks, eng = [], [], [], None
+        times, computes, eng = [], [], None
         repeat = repeat or self.a.repeat
         while True:
-            secs, rc, err, peak = self.run_timed(cmd)
+            secs, rc, err = self.run_timed(cmd)
             times.append(secs)
             if rc != 0:
                 return {"error": (err.strip().splitlines() or ["?"])[-1]}
-            peaks.append(peak)
             e, s, info = self.parse_verbose(err)
             eng = eng or e
             if s is not None:
@@ -373,8 +380,9 @@ class Bench:
             want = max(repeat, SHORT_RUNS) if statistics.median(times) < SHORT_RUN_S else repeat
             if len(times) >= want or sum(times) > self.a.budget:
                 break
+        peak = self.peak_kib(cmd)
         return {"times": times, "compute": statistics.median(computes) if computes else None,
-                "peak_kb": max(peaks), "base_kb": None, "pred": self.read_pred(out, case),
+                "peak_kb": peak, "base_kb": None, "pred": self.read_pred(out, case),
                 "engine": eng or ("dense" if not self.has_engine else None), "info": info}
 
     # -- the others -----------------------------------------------------
@@ -444,7 +452,7 @@ class Bench:
             comp = res.get("compute")
             row["compute_s"] = comp if comp is not None else ""
             row["evals_per_s"] = case.n * case.m / (comp if comp else t)
-            row["peak_mib"] = res["peak_kb"] / 1024
+            row["peak_mib"] = res["peak_kb"] / 1024 if res.get("peak_kb") else ""
             row["base_mib"] = res["base_kb"] / 1024 if res.get("base_kb") else ""
             if exact is not None:
                 row["max_rel_err"] = max_rel_err(res["pred"], exact)
