@@ -1192,7 +1192,8 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     /* columns go in bands of nband, stage 1 row by row across the band so
      * that neighbouring targets reuse the source row's moments from cache;
      * a band's stage-1 blocks take at most ~4 MiB, and there are at least
-     * ~8 bands a thread (the bands near the edges have less to do) */
+     * ~16 bands a thread (the bands near the edges have less to do, and a
+     * helper that starts late still finds its share: team.h) */
     const int threads = nw_pb_threads(pb);
     size_t nband = (size_t) (0x1p22 / ((double) (nb1 * nst * nblk) * sizeof(double)));
     size_t nband_par = (nb0 + 8 * (size_t) threads - 1) / (8 * (size_t) threads);
