@@ -950,8 +950,7 @@ typedef struct local_job {
     fgt2_state *s;
     const dim_tables *tab;   /* [2] */
     double tol, dbase, cu;
-    int R;
-    size_t nd, P, nb, nf, p, nb0, nb1, ns, mblk, lblk, nblk, nst, npair1, npairy, nband;
+    size_t nst, npair1, npairy, nband;   /* stage-1 blocks (build_local) */
     int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
 } local_job;
 
@@ -977,9 +976,10 @@ static int local_begin(void *ctx, int worker, void **scratch)
     local_scratch *w = calloc(1, sizeof *w);
     *scratch = w;
     if (!w) return 1;
-    w->Nc = malloc(lj->nband * lj->nb1 * lj->nst * lj->nblk * sizeof(double));
-    w->rr = malloc(lj->nband * lj->nb1 * lj->nst * ERR_TERMS * sizeof(double));
-    w->nz = malloc(lj->nband * lj->nb1);
+    const size_t blocks = lj->nband * lj->s->nbk[1];
+    w->Nc = malloc(blocks * lj->nst * lj->s->P * PP * sizeof(double));
+    w->rr = malloc(blocks * lj->nst * ERR_TERMS * sizeof(double));
+    w->nz = malloc(blocks);
     if (w->Nc && w->rr && w->nz) return 0;
     local_end(ctx, worker, w);
     *scratch = NULL;
@@ -993,9 +993,10 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
     fgt2_state *s = lj->s;
     const dim_tables *tab = lj->tab;
     const double tol = lj->tol, dbase = lj->dbase, cu = lj->cu;
-    const int R = lj->R;
-    const size_t nd = lj->nd, P = lj->P, nb = lj->nb, nf = lj->nf, p = lj->p, nb0 = lj->nb0;
-    const size_t nb1 = lj->nb1, mblk = lj->mblk, lblk = lj->lblk, nblk = lj->nblk;
+    const int R = s->R;
+    const size_t nd = (size_t) (2 * R + 1), P = s->P, nb = s->nb, nf = s->nf, p = s->p;
+    const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], mblk = s->ns * P * PP;
+    const size_t lblk = P * PP, nblk = P * PP;   /* a sum's polynomial; a transposed stage-1 block */
     const size_t nst = lj->nst, npair1 = lj->npair1, npairy = lj->npairy, nband = lj->nband;
     const int *a0_1 = lj->a0_1, *a0_y = lj->a0_y, *pos1 = lj->pos1, *posy = lj->posy;
     local_scratch *w = scratch;
@@ -1129,8 +1130,7 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
 {
     const int R = s->R, amax = amax_of(s);
     const size_t nd = (size_t) (2 * R + 1), P = s->P, nb = s->nb, nf = s->nf, p = s->p;
-    const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], blk = P_MAX * PP, ns = s->ns;
-    const size_t mblk = ns * P * PP;
+    const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], blk = P_MAX * PP;
     /* stage-1 blocks: (set, a0) for the powers a0 of input 0 each set needs:
      * set 0 first (npair1 blocks), then every y set (npairy each) */
     int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
@@ -1201,11 +1201,8 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     if (nband > 16) nband = 16;
     if (nband < 1) nband = 1;
     const size_t nbands = (nb0 + nband - 1) / nband;
-    local_job lj = {
-        .s = s, .tab = tab, .tol = tol, .dbase = dbase, .cu = cu, .R = R, .nd = nd, .P = P,
-        .nb = nb, .nf = nf, .p = p, .nb0 = nb0, .nb1 = nb1, .ns = ns, .mblk = mblk,
-        .lblk = lblk, .nblk = nblk, .nst = nst, .npair1 = npair1, .npairy = npairy, .nband = nband,
-    };
+    local_job lj = { .s = s, .tab = tab, .tol = tol, .dbase = dbase, .cu = cu, .nst = nst,
+                     .npair1 = npair1, .npairy = npairy, .nband = nband };
     memcpy(lj.a0_1, a0_1, sizeof a0_1);
     memcpy(lj.a0_y, a0_y, sizeof a0_y);
     memcpy(lj.pos1, pos1, sizeof pos1);

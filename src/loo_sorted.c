@@ -681,6 +681,21 @@ static void direct_query(const plan *pl, size_t i, size_t j0, size_t j1, qsol *s
 
 /* ----------------------------------------------------- the fast path */
 
+/* out_k = sum over the nonzero f_j (j = tj[q] >= k) of C[q][k] up[j - k],
+ * k outer, the sum in a register (accumulating out in memory stalled on
+ * store forwarding). */
+static inline void taylor_sums(const plan *pl, const double (*C)[MAXDEG + 1], const double *up,
+                               int deg, double *out)
+{
+    const int nz = pl->tnz, *tj = pl->tj;
+    for (int k = 0, q0 = 0; k <= deg; k++) {
+        while (q0 < nz && tj[q0] < k) q0++;
+        double v = 0;
+        for (int q = q0; q < nz; q++) v += C[q][k] * up[tj[q] - k];
+        out[k] = v;
+    }
+}
+
 /* Coefficients in t of P(U - t) for P = fK (which = 0) or fR (1) on
  * `side`, of degree deg: g_k = (-1)^k P^(k)(U) / k! = sum_j (-1)^k C(j, k)
  * f_j U^(j - k) over P's nonzero f_j (the tricube's 4 of 10: independent
@@ -695,25 +710,10 @@ static void taylor(const plan *pl, int which, int side, int deg, double U, doubl
     double up[MAXDEG + 1];
     up[0] = 1;
     for (int k = 1; k <= deg; k++) up[k] = up[k - 1] * U;
-    /* k outer, the sum in a register (accumulating g in memory stalled on
-     * store forwarding) */
-    const int nz = pl->tnz, *tj = pl->tj;
-    const double (*C)[MAXDEG + 1] = pl->tC[which][side];
-    for (int k = 0, q0 = 0; k <= deg; k++) {
-        while (q0 < nz && tj[q0] < k) q0++;
-        double v = 0;
-        for (int q = q0; q < nz; q++) v += C[q][k] * up[tj[q] - k];
-        g[k] = v;
-    }
+    taylor_sums(pl, pl->tC[which][side], up, deg, g);
     if (!ga) return;   /* (the gradient's sums carry no bound) */
     for (int k = 0; k <= deg; k++) up[k] = fabs(up[k]);
-    const double (*Ca)[MAXDEG + 1] = pl->tCa[which][side];
-    for (int k = 0, q0 = 0; k <= deg; k++) {
-        while (q0 < nz && tj[q0] < k) q0++;
-        double v = 0;
-        for (int q = q0; q < nz; q++) v += Ca[q][k] * up[tj[q] - k];
-        ga[k] = v;
-    }
+    taylor_sums(pl, pl->tCa[which][side], up, deg, ga);
 }
 
 /* Multiply the polynomial in t (degree deg) by (U - t), in place; ga by (|U| + t). */

@@ -369,9 +369,9 @@ static inline uint32_t eight_digits_value(uint64_t v)
 #define EIGHT_AT_ONCE 0
 #endif
 
-/* nw_strtod_fast and nw_strtod_n: the text is s up to its NUL, and every
- * byte of [s, limit) may be read (limit <= s: none but those the scan
- * reads one at a time, up to the NUL).  8 digits in a row that end by
+/* nw_strtod_n: the text is s up to its NUL, and every byte of [s, limit)
+ * may be read (limit <= s: none but those the scan reads one at a time, up
+ * to the NUL).  8 digits in a row that end by
  * limit go into w at once while w holds at most 11 digits (19 after). */
 static inline double strtod_limited(const char *s, const char *limit, char **end)
 {
@@ -447,7 +447,5 @@ static inline double strtod_limited(const char *s, const char *limit, char **end
     if (end) *end = (char *) p;
     return v;
 }
-
-double nw_strtod_fast(const char *s, char **end) { return strtod_limited(s, s, end); }
 
 double nw_strtod_n(const char *s, size_t len, char **end) { return strtod_limited(s, s + len, end); }

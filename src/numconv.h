@@ -3,7 +3,7 @@
  * the CSV and model files.  Internal (not installed).
  *
  * Both are exact: nw_dtoa_shortest writes the shortest decimal that reads
- * back to the same double (Schubfach, R. Giulietti 2020), nw_strtod_fast
+ * back to the same double (Schubfach, R. Giulietti 2020), nw_strtod_n
  * reads a decimal correctly rounded (Eisel-Lemire, with glibc's strtod
  * for what it cannot decide).  Neither depends on the locale: the decimal
  * point is always '.'.  Both share the table of scripts/gen_pow10_table.py.
@@ -33,12 +33,10 @@ size_t nw_dtoa_shortest(char *buf, double v);
  * at most 19 significant digits, [+-]digits[.digits][(e|E)[+-]digits],
  * are converted here; everything else (hexadecimal, inf, nan, more
  * digits, leading blanks, no digits) and the few decimals Eisel-Lemire
- * cannot decide (halfway cases, subnormals, overflow) go to strtod. */
-double nw_strtod_fast(const char *s, char **end);
-
-/* nw_strtod_fast(s, end) for a string of known length: s[len] == '\0'.
- * The same result and end pointer, faster on long digit runs: it may read
- * any byte of s[0..len) (8 digits at a time), never one past s[len]. */
+ * cannot decide (halfway cases, subnormals, overflow) go to strtod.
+ * The string's length is known: s[len] == '\0'; it may read any byte of
+ * s[0..len) (8 digits at a time on long digit runs), never one past
+ * s[len]. */
 double nw_strtod_n(const char *s, size_t len, char **end);
 
 #endif
