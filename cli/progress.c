@@ -12,23 +12,43 @@
 #include "progress.h"
 
 static volatile sig_atomic_t sigint_seen = 0;
+static struct timespec first_sigint; /* set by the handler before sigint_seen */
 static int bar_visible = 0; /* a bar is on stderr's current line */
 
+/* The first SIGINT sets the flag.  A second one kills (the default action,
+ * re-raised), unless it comes within 0.25 s of the first: that is the same
+ * interruption delivered twice, as timeout(1) does (to the process, then
+ * to its process group), and it used to kill before the first was
+ * reported.  clock_gettime, sigaction and raise are async-signal-safe. */
 static void on_sigint(int sig)
 {
-    (void) sig;
-    sigint_seen = 1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!sigint_seen) {
+        first_sigint = now;
+        sigint_seen = 1;
+        return;
+    }
+    double since = (double) (now.tv_sec - first_sigint.tv_sec) +
+                   1e-9 * (double) (now.tv_nsec - first_sigint.tv_nsec);
+    if (since < 0.25) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    raise(sig);
 }
 
 /* No SA_RESTART: a read blocked on a terminal or pipe returns (EINTR), so a
- * command waiting for stdin stops too.  SA_RESETHAND: a second Ctrl-C kills. */
+ * command waiting for stdin stops too. */
 void interrupt_install(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
+    sa.sa_flags = 0;
     sigaction(SIGINT, &sa, NULL);
 }
 
