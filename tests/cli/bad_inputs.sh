@@ -172,10 +172,11 @@ done <"$TABLE"
 # --------------------------------------------------------------- Ctrl-C
 # SIGINT a second into a long prediction (1e10 kernel evaluations with the
 # dense engine, seconds to minutes if not stopped): exit 130 with one line,
-# the existing output untouched, no temporary file left.  A second, not
-# half of one: a signal that comes before main() has installed its handler
-# kills the process silently (SIGINT at 10-50 ms did, under ASan), and
-# ASan's start-up on a loaded machine can take much longer than that.
+# the existing output untouched, no temporary file left.  timeout(1)
+# delivers SIGINT twice (to the process, then to its process group): the
+# CLI takes a second one within 0.25 s as the same interruption.  A second,
+# not half of one: a signal before main() has installed its handler kills
+# silently (at 10-50 ms under ASan).
 name="Ctrl-C during predict: exit 130, the existing output kept"
 "$NW" gen --n 100000 -o big_train.csv && "$NW" gen --grid --m 100000 -o big_q.csv || exit 1
 timeout --preserve-status -s INT -k 60 1 \
