@@ -121,7 +121,9 @@
  * filled box (1 + p) P x 32 (the moments); the stage-1 blocks of a band of
  * target columns (~4 MiB) per thread while it translates.
  */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* lgamma_r */
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -130,8 +132,18 @@
 #include "engine.h"
 #include "team.h"
 
-#define P_MAX 30           /* Taylor terms per input, at most */
-#define PP 32              /* rows padded to 32 doubles */
+/* Two builds of this file: rows of 32 doubles (this one), and rows of 20
+ * (engine_fgt2_narrow.c, FGT2_PP = 20: every function again, its entry
+ * points named ..._narrow) for P <= 20 -- looser tolerances, f32 -- where
+ * the padding would be a third of the local mode's memory and work.  The
+ * columns past P are zero in both, and every loop visits the same nonzero
+ * terms in the same order, so the two give the same bits (test_fgt2_narrow). */
+#ifndef FGT2_PP
+#define FGT2_PP 32
+#define FGT2_WIDE 1
+#endif
+#define PP FGT2_PP                      /* rows padded to PP doubles */
+#define P_MAX (PP < 30 ? PP : 30)       /* Taylor terms per input, at most */
 #define AMAX 4             /* largest power of u_k any moment needs */
 #define NMONO 15           /* monomials u0^a0 u1^a1 with a0 + a1 <= 4 */
 #define R_MIN 4            /* R beta >= 2 */
@@ -399,17 +411,41 @@ static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local
     (void) p;
 }
 
+#ifdef FGT2_WIDE
 static double fgt2_cost_tol(const nw_problem *pb, size_t m, double tol)
 {
     double local, perq;
     mode_costs(pb, m, tol, &local, &perq);
     return fmin(local, perq);
 }
+#endif
+
+#ifdef FGT2_WIDE
+/* The local mode with at most NW_FGT2_NARROW_PP terms per input (the
+ * mode and P this build would choose) runs in the narrow build. */
+static int goes_narrow(const nw_problem *pb, size_t m, double tol)
+{
+    double local, perq, wbox[2], beta[2], k0[2], nbk[2];
+    mode_costs(pb, m, tol, &local, &perq);
+    if (!(local <= perq) || !grid_of(pb, wbox, beta, k0, nbk)) return 0;
+    fgt2_state tmp;
+    sums_needed(pb, &tmp);
+    return local_terms(fmax(beta[0], beta[1]), amax_of(&tmp), tol) <= NW_FGT2_NARROW_PP;
+}
 
 double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol)
 {
+    if (goes_narrow(pb, m, tol)) return nw_fgt2_cost_narrow(pb, m, tol);
     return fgt2_cost_tol(pb, m, tol);
 }
+#else
+double nw_fgt2_cost_narrow(const nw_problem *pb, size_t m, double tol)
+{
+    double local, perq;
+    mode_costs(pb, m, tol, &local, &perq);
+    return local;   /* the wide build sends the local mode only */
+}
+#endif
 
 static void fgt2_free(void *p)
 {
@@ -588,7 +624,11 @@ static nw_status fgt2_setup(nw_engine *e)
         s->sgn[k] = pb->w[k] < 0 ? -1 : 1;
     }
     s->nb = s->nbk[0] * s->nbk[1];
+#ifdef FGT2_WIDE
     s->local = local <= perq;
+#else
+    s->local = 1;   /* the wide build sends the local mode only (goes_narrow) */
+#endif
     s->P = s->local ? local_terms(fmax(beta[0], beta[1]), amax_of(s), e->tol)
                     : terms_for(fmax(beta[0], beta[1]), e->tol);
     const size_t nb = s->nb, st = 1 + p, row = s->nbk[0] + 1;
@@ -880,9 +920,11 @@ TRANSLATE_W(8)
 TRANSLATE_W(12)
 TRANSLATE_W(16)
 TRANSLATE_W(20)
+#if PP >= 32
 TRANSLATE_W(24)
 TRANSLATE_W(28)
 TRANSLATE_W(32)
+#endif
 #undef TRANSLATE_W
 
 /* translate_W for the width w (columns that can be nonzero, <= PP) */
@@ -892,10 +934,14 @@ static void translate(const double *H, const double *ine, const double *ino, dou
     if (w <= 8) translate_8(H, ine, ino, out, P);
     else if (w <= 12) translate_12(H, ine, ino, out, P);
     else if (w <= 16) translate_16(H, ine, ino, out, P);
+#if PP >= 32
     else if (w <= 20) translate_20(H, ine, ino, out, P);
     else if (w <= 24) translate_24(H, ine, ino, out, P);
     else if (w <= 28) translate_28(H, ine, ino, out, P);
     else translate_32(H, ine, ino, out, P);
+#else
+    else translate_20(H, ine, ino, out, P);
+#endif
 }
 
 /* The sources at offsets +delta (X) and -delta (Y) of one translation,
@@ -1735,7 +1781,7 @@ static void fgt2_moments_exact(const nw_engine *e, const double *q, size_t skip,
     fgt2_sums(e, q, skip, 1, mo);
 }
 
-nw_status nw_fgt2_init(nw_engine *e)
+static nw_status fgt2_init_here(nw_engine *e)
 {
     nw_status st = fgt2_setup(e);
     if (st == NW_OK) {
@@ -1754,3 +1800,21 @@ nw_status nw_fgt2_init(nw_engine *e)
     }
     return st;
 }
+
+#ifdef FGT2_WIDE
+nw_status nw_fgt2_init(nw_engine *e)
+{
+    if (goes_narrow(e->pb, e->m, e->tol)) return nw_fgt2_init_narrow(e);
+    return fgt2_init_here(e);
+}
+
+nw_status nw_fgt2_init_wide(nw_engine *e)
+{
+    return fgt2_init_here(e);
+}
+#else
+nw_status nw_fgt2_init_narrow(nw_engine *e)
+{
+    return fgt2_init_here(e);
+}
+#endif

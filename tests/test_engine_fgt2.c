@@ -407,6 +407,76 @@ static void test_f32_tolerance(void **state)
     free(x); free(y); free(q); free(yf); free(yd);
 }
 
+/* Both builds of the transform (rows of 32 doubles, and of
+ * NW_FGT2_NARROW_PP, which nw_fgt2_init picks where the local mode keeps
+ * at most that many terms: f32's tolerance for lc) give the same bits: moments,
+ * error bounds and scale, lc and ll, with gradient, p = 1 and 2,
+ * leave-one-out, queries inside and far outside the data. */
+static void test_narrow_rows_same_bits(void **state)
+{
+    (void) state;
+    const size_t n = 4000, m = 10000000;
+    const double ws[][2] = { { 1 / 0.3, 1 / 0.3 }, { -1 / 0.25, 1 / 0.4 } };
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * 2 * sizeof *y);
+    size_t compared = 0;
+    for (size_t iw = 0; iw < 2; iw++)
+        for (int linear = 0; linear < 2; linear++)
+            for (int grad = 0; grad < 2; grad++) {
+                const size_t p = 1 + iw;
+                /* f32's 1e-6 keeps <= 20 terms for lc; the higher powers of
+                 * ll and the gradient need a looser tolerance */
+                const double tol = linear || grad ? 1e-4 : 1e-6;
+                make_data(41 + iw, n, p, x, y);
+                nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = p, .kernel = NW_KERNEL_GAUSSIAN,
+                                  .w = ws[iw], .linear = linear, .grad = grad };
+                /* the narrow build is the one chosen (its cost is its own) */
+                assert_true(nw_fgt2_cost(&pb, m, tol) == nw_fgt2_cost_narrow(&pb, m, tol));
+                assert_true(nw_fgt2_cost(&pb, m, 1e-12) != nw_fgt2_cost_narrow(&pb, m, 1e-12));
+                nw_engine *narrow = NULL;
+                assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, tol, m, &narrow), NW_OK);
+                nw_engine *wide = calloc(1, sizeof *wide);
+                assert_non_null(wide);
+                wide->kind = NW_ENGINE_FGT;
+                wide->problem = narrow->problem;
+                wide->pb = &wide->problem;
+                wide->tol = narrow->tol;
+                wide->m = m;
+                assert_int_equal(nw_fgt2_init_wide(wide), NW_OK);
+                nw_moments *ma = NULL, *mb = NULL;
+                assert_int_equal(nw_moments_new(&pb, &ma), NW_OK);
+                assert_int_equal(nw_moments_new(&pb, &mb), NW_OK);
+                const size_t r = ma->r, nA = r * r * (grad ? 3 : 1), nB = r * p * (grad ? 3 : 1);
+                uint64_t s = 7 + iw;
+                for (size_t i = 0; i < 60; i++) {
+                    double qr[2] = { -0.5 + 6 * nwt_unif(&s), -0.5 + 6 * nwt_unif(&s) };
+                    const double *q = i < sizeof queries / sizeof *queries ? queries[i] : i % 3 ? qr : x + 2 * i;
+                    size_t skip = i % 3 == 0 && i >= sizeof queries / sizeof *queries ? i : NW_NO_SKIP;
+                    for (size_t k = 0; k < 2; k++) ma->shift[k] = mb->shift[k] = 0;
+                    nw_engine_moments(narrow, q, skip, ma);
+                    nw_engine_moments(wide, q, skip, mb);
+                    assert_int_equal(ma->approx, mb->approx);
+                    assert_memory_equal(&ma->logscale, &mb->logscale, sizeof(double));
+                    assert_memory_equal(ma->A, mb->A, r * r * sizeof(double));
+                    assert_memory_equal(ma->B, mb->B, r * p * sizeof(double));
+                    assert_memory_equal(ma->errA, mb->errA, r * r * sizeof(double));
+                    assert_memory_equal(ma->errB, mb->errB, r * p * sizeof(double));
+                    if (grad) {
+                        assert_memory_equal(ma->dA, mb->dA, (nA - r * r) * sizeof(double));
+                        assert_memory_equal(ma->dB, mb->dB, (nB - r * p) * sizeof(double));
+                    }
+                    compared++;
+                }
+                nw_moments_free(ma);
+                nw_moments_free(mb);
+                wide->free_state(wide->state);
+                free(wide);
+                nw_engine_free(narrow);
+            }
+    assert_int_equal(compared, 8 * 60);
+    free(x);
+    free(y);
+}
+
 static void test_auto_choice(void **state)
 {
     (void) state;
@@ -439,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_small_and_refusals),
         cmocka_unit_test(test_auto_choice),
         cmocka_unit_test(test_f32_tolerance),
+        cmocka_unit_test(test_narrow_rows_same_bits),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     print_message("fgt2: %zu moment checks\n", checked);
