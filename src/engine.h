@@ -200,14 +200,25 @@ extern const nw_engine_impl nw_engine_fgt_impl;     /* engine_fgt.c */
  * engine_fgt.c's entry dispatches to when pb->d == 2 */
 double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol);
 nw_status nw_fgt2_init(nw_engine *e);
-/* The same transform built with rows of NW_FGT2_NARROW_PP doubles instead
- * of 32 (engine_fgt2_narrow.c), which nw_fgt2_cost and nw_fgt2_init use for
- * the local mode with at most that many terms (loose tolerances, f32):
- * the same results, bit for bit, with a third less memory and work.
- * nw_fgt2_init_wide: the 32-double build whatever P is (for the tests). */
+/* What the 2-d transform does for a problem (engine_fgt2.c, fgt2_plan):
+ * the mode, the grid, the terms and reach, and the build that runs it --
+ * rows of 32 doubles, or of NW_FGT2_NARROW_PP (engine_fgt2_narrow.c: the
+ * same code built again) for the local mode with at most that many terms
+ * (loose tolerances, f32): the same results, bit for bit, with a third
+ * less memory and work.  nw_fgt2_init makes the plan and runs it in its
+ * build; nw_fgt2_init_wide runs it in the 32-double build whatever P is
+ * (for the tests). */
 #define NW_FGT2_NARROW_PP 20
-double nw_fgt2_cost_narrow(const nw_problem *pb, size_t m, double tol);
-nw_status nw_fgt2_init_narrow(nw_engine *e);
+typedef struct nw_fgt2_plan {
+    int local;      /* 1: local mode; 0: per query */
+    int coarse;     /* 1: boxes twice as wide (beta in [1, 2)), local mode only */
+    size_t P;       /* Taylor terms per input */
+    int R;          /* local mode: boxes gathered per input */
+    size_t rows;    /* row width of the build that runs it: NW_FGT2_NARROW_PP or 32 */
+    double cost;    /* estimated work in dense kernel evaluations; INFINITY: n/a */
+} nw_fgt2_plan;
+void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *plan);
+nw_status nw_fgt2_init_narrow(nw_engine *e, const nw_fgt2_plan *plan);
 nw_status nw_fgt2_init_wide(nw_engine *e);
 
 extern const nw_engine_impl nw_engine_tree_impl;    /* engine_tree.c */

@@ -6,7 +6,9 @@
  * ---------------------------------------------------------------- grid
  * Per input k the scale is w_k (its sign only flips odd powers of u_k, and
  * is applied at the end); boxes have side wbox_k = 2^-e_k in x, the power
- * of two with beta_k = wbox_k |w_k| in [1/2, 1): box i covers
+ * of two with beta_k = wbox_k |w_k| in [1/2, 1) (the fine grid), or twice
+ * that, beta_k in [1, 2) (the coarse grid, which the local mode takes at
+ * loose tolerances where it is cheaper: fgt2_plan): box i covers
  * [(k0 + i) wbox, (k0 + i + 1) wbox) and has centre (k0 + i + 1/2) wbox,
  * exactly representable, so the offset of two centres is exactly
  * delta wbox (delta an integer) and in scaled units exactly delta beta.
@@ -117,9 +119,10 @@
  * multiply-adds per input), ~nf P PP / 10 a query and ~P PP (1 + p) / 3 a
  * key; the per-query mode ~boxes within the pruning radius x (10 + 66 a key
  * summed directly, or ~1500 a box expanded) a query.  Memory: the local
- * mode keeps per box sums x P x 32 doubles (the polynomials) and per
- * filled box (1 + p) P x 32 (the moments); the stage-1 blocks of a band of
- * target columns (~4 MiB) per thread while it translates.
+ * mode keeps per box sums x P x PP doubles (the polynomials; PP = 32 or
+ * 20, below) and per filled box (1 + p) P x PP (the moments); the stage-1
+ * blocks of a band of target columns (~4 MiB) per thread while it
+ * translates.
  */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* lgamma_r */
@@ -132,18 +135,20 @@
 #include "engine.h"
 #include "team.h"
 
-/* Two builds of this file: rows of 32 doubles (this one), and rows of 20
- * (engine_fgt2_narrow.c, FGT2_PP = 20: every function again, its entry
- * points named ..._narrow) for P <= 20 -- looser tolerances, f32 -- where
- * the padding would be a third of the local mode's memory and work.  The
- * columns past P are zero in both, and every loop visits the same nonzero
- * terms in the same order, so the two give the same bits (test_fgt2_narrow). */
+/* Two builds of this file: rows of 32 doubles (this one, FGT2_WIDE: it
+ * also makes the plans), and rows of 20 (engine_fgt2_narrow.c, FGT2_PP =
+ * 20: every function again, its entry point nw_fgt2_init_narrow) for the
+ * local mode with P <= 20 -- looser tolerances, f32 -- where the padding
+ * would be a third of the local mode's memory and work.  The columns past
+ * P are zero in both, and every loop visits the same nonzero terms in the
+ * same order, so the two give the same bits (test_narrow_rows_same_bits). */
 #ifndef FGT2_PP
 #define FGT2_PP 32
 #define FGT2_WIDE 1
 #endif
 #define PP FGT2_PP                      /* rows padded to PP doubles */
-#define P_MAX (PP < 30 ? PP : 30)       /* Taylor terms per input, at most */
+#define P_MAX PP                        /* Taylor terms per input, at most */
+#define P_FINE 30                       /* at most on the fine grid (fgt2_plan) */
 #define AMAX 4             /* largest power of u_k any moment needs */
 #define NMONO 15           /* monomials u0^a0 u1^a1 with a0 + a1 <= 4 */
 #define R_MIN 4            /* R beta >= 2 */
@@ -247,22 +252,27 @@ static int amax_of(const fgt2_state *s)
     return m;
 }
 
-/* The grid of pb (per input: wbox, beta, first box k0, boxes); 0 if none. */
-static int grid_of(const nw_problem *pb, double wbox[2], double beta[2], double k0[2], double nbk[2])
+/* The grid of pb (per input: wbox, beta, first box k0, boxes); 0 if none.
+ * coarse: boxes twice as wide, beta in [1, 2) (fgt2_plan). */
+static int grid_of(const nw_problem *pb, int coarse, double wbox[2], double beta[2], double k0[2],
+                   double nbk[2])
 {
     if (pb->n == 0) return 0;
     for (size_t k = 0; k < 2; k++) {
         double lo = INFINITY, hi = -INFINITY;
+        /* (not fmin/fmax: without -ffinite-math-only those are calls, and
+         * this runs a few times per engine choice; the keys are finite) */
         for (size_t j = 0; j < pb->n; j++) {
-            lo = fmin(lo, pb->x[j * 2 + k]);
-            hi = fmax(hi, pb->x[j * 2 + k]);
+            const double v = pb->x[j * 2 + k];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
         double w = fabs(pb->w[k]);
         int e;
         double f = frexp(w, &e);          /* w = f 2^e, f in [1/2, 1) */
         if (!isfinite(w) || w == 0) return 0;
-        wbox[k] = ldexp(1.0, -e);
-        beta[k] = f;
+        wbox[k] = ldexp(1.0, coarse - e);
+        beta[k] = coarse ? 2 * f : f;
         if (!isfinite(wbox[k]) || wbox[k] == 0) return 0;
         double a = floor(lo / wbox[k]), b = floor(hi / wbox[k]);
         if (!(fabs(a) < 0x1p50 && fabs(b) < 0x1p50)) return 0;
@@ -271,6 +281,8 @@ static int grid_of(const nw_problem *pb, double wbox[2], double beta[2], double 
     }
     return 1;
 }
+
+#ifdef FGT2_WIDE   /* the plan: made by the wide build only */
 
 /* The truncation targets below are set for the default tolerance 1e-12;
  * a looser tol (f32 predictions, engine.c, or the user's) allows remainders
@@ -281,36 +293,36 @@ static double tail_scale(double tol)
     return tol > 1e-12 ? tol / 1e-12 : 1;
 }
 
-/* Terms per input: the fewest P (even, <= P_MAX) whose remainder factor
+/* Terms per input: the fewest P (even, <= P_FINE) whose remainder factor
  * K sum_{j>=P} B_4(j, 1) beta^j/j! is below 2^-62 (times tail_scale). */
 static size_t terms_for(double beta, double tol)
 {
-    for (size_t P = 12; P < P_MAX; P += 2) {
+    double lgf[P_FINE + 60], lb = log(beta);   /* log j! */
+    for (size_t j = 0; j < P_FINE + 60; j++) lgf[j] = lgamma_nosign((double) j + 1);
+    for (size_t P = 12; P < P_FINE; P += 2) {
         double t = 0;
         for (size_t j = P; j < P + 60; j++)
             for (size_t i = 0; i <= AMAX; i++)
-                t += exp(lgamma_nosign((double) j + 1) - lgamma_nosign((double) i + 1) -
-                         lgamma_nosign((double) (j - i) + 1) + lgamma_nosign(AMAX + 1.0) -
-                         lgamma_nosign((double) (AMAX - i) + 1) +
-                         0.5 * lgamma_nosign((double) (j - i) + 1) - lgamma_nosign((double) j + 1) +
-                         (double) j * log(beta));
+                t += exp(lgf[j] - lgf[i] - lgf[j - i] + lgf[AMAX] - lgf[AMAX - i] + 0.5 * lgf[j - i] - lgf[j] +
+                         (double) j * lb);
         if (CRAMER_K * t < 0x1p-62 * tail_scale(tol)) return P;
     }
-    return P_MAX;
+    return P_FINE;
 }
 
-/* Terms per input of the local mode: the fewest P (<= P_MAX) whose
- * remainder factor K sum_{j>=P} B_amax(j, 1) beta^j/j!, for the largest
- * power amax the sums need, is below LOCAL_TAIL (times tail_scale).  A per-key truncation of
+/* Terms per input of the local mode: the fewest P (< cap, else cap)
+ * whose remainder factor K sum_{j>=P} B_amax(j, 1) beta^j/j!, for the
+ * largest power amax the sums need, is below LOCAL_TAIL (times
+ * tail_scale).  A per-key truncation of
  * that size, summed over the square (far offsets keep theirs below a
  * quarter of it, dim_tables_fill), stays well under the rounding the
  * bound charges anyway (~(dbox + 14) u a key); the bound is computed for
  * the terms kept, whatever they are. */
-static size_t local_terms(double beta, int amax, double tol)
+static size_t local_terms(double beta, int amax, double tol, size_t cap)
 {
-    double lgf[P_MAX + 60], lb = log(beta);   /* log j! */
-    for (size_t j = 0; j < P_MAX + 60; j++) lgf[j] = lgamma_nosign((double) j + 1);
-    for (size_t P = 12; P < P_MAX; P++) {
+    double lgf[P_MAX + 61], lb = log(beta);   /* log j!; cap <= P_MAX + 1 */
+    for (size_t j = 0; j < cap + 60; j++) lgf[j] = lgamma_nosign((double) j + 1);
+    for (size_t P = 12; P < cap; P++) {
         /* B_amax(j, 1) beta^j / j! = sum_i C(j,i) amax!/(amax-i)! sqrt((j-i)!) beta^j / j! */
         double t = 0;
         for (size_t j = P; j < P + 60; j++)
@@ -318,7 +330,7 @@ static size_t local_terms(double beta, int amax, double tol)
                 t += exp(lgf[amax] - lgf[i] - lgf[amax - i] - 0.5 * lgf[j - (size_t) i] + (double) j * lb);
         if (CRAMER_K * t < LOCAL_TAIL * tail_scale(tol)) return P;
     }
-    return P_MAX;
+    return cap;
 }
 
 /* Source boxes gathered per input by the local mode: the smallest R with
@@ -349,19 +361,30 @@ static double pair_calls(double nbk, int R)
     return sum / nbk;
 }
 
-/* Estimated work of each mode in dense kernel evaluations (measured, see
- * the constants), INFINITY where it does not apply. */
-static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local, double *perq)
+/* The plan for pb and about m queries at tolerance tol (engine.h's
+ * nw_fgt2_plan): the cheapest of the per-query mode (on the fine grid) and
+ * the local mode on the fine grid or the coarse one, by the estimated
+ * work in dense kernel evaluations (measured, see the constants); cost
+ * INFINITY where none applies.  The coarse grid (boxes twice as wide,
+ * beta in [1, 2)) needs more terms for the same remainder but has a
+ * quarter of the boxes and half the reach: it is a candidate only where
+ * its terms reach local_terms' target within the rows (P <= 32; loose
+ * tolerances, lc: f32's 1e-6 at beta ~1.7 takes 31, where the fine grid
+ * takes 19), so its bounds are as tight, relative to the target, as the
+ * fine grid's; the local mode then runs in the build whose rows fit P. */
+static void fgt2_plan(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *plan)
 {
-    *local = *perq = INFINITY;
+    memset(plan, 0, sizeof *plan);
+    plan->cost = INFINITY;
     double wbox[2], beta[2], k0[2], nbk[2];
-    if (pb->d != 2 || pb->kernel != NW_KERNEL_GAUSSIAN || !grid_of(pb, wbox, beta, k0, nbk)) return;
-    double nb = nbk[0] * nbk[1], n = (double) pb->n, p = (double) pb->p;
+    if (pb->d != 2 || pb->kernel != NW_KERNEL_GAUSSIAN || !grid_of(pb, 0, wbox, beta, k0, nbk)) return;
+    double nb = nbk[0] * nbk[1], n = (double) pb->n;
     /* the grid's own arrays (offsets, slots, summed-area table) cost ~40
      * bytes a box: at most ~4 boxes a key, or 2^20 boxes */
     if (!(nb <= 4 * n + 0x1p20)) return;
     fgt2_state tmp;
     sums_needed(pb, &tmp);
+    const int amax = amax_of(&tmp);
     double nf = (double) tmp.nf, ns = (double) tmp.ns;
     double P = (double) terms_for(fmax(beta[0], beta[1]), tol);
     /* Constants measured (one thread, CPU time, n = m = 1e3..1e5, h =
@@ -381,20 +404,10 @@ static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local
     double sums = (1 + nf / 8) / 1.25;
     double per_box = 10 + (kb >= DIRECT_KEYS ? fmin(66 * kb, 1200 * ns / 2) : 66 * kb) * sums;
     /* (plus the moments of the boxes it expands, as the local mode's) */
-    *perq = n * P * PP * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
-    int R = reach_for(n, beta, tol, amax_of(&tmp));
-    if (R == 0) return;
-    P = (double) local_terms(fmax(beta[0], beta[1]), amax_of(&tmp), tol);
-    /* memory: the local polynomials (nb nf blocks of P x PP) and the
-     * moments (a block of P x PP per set and filled box) */
-    double mem = (nb * nf + filled * ns) * P * PP * 8;
-    if (mem > 0x1p30) return;
-    /* Local mode: translations in both stages, per target and block one
-     * per offset pair within R and the grid (translate_W: P (P + 1) / 2 W
-     * multiply-adds, W = P rounded up to 4), ~0.13 each (n = 1e4, h = 0.3:
-     * ~18 ms of ~28); the moments ~1/3 per multiply-add of their P x PP
-     * outer products; ~nf P PP / 10 + 80 a query; ~3000 a page of fresh
-     * memory (first touch); ~20 a key to bucket them. */
+    plan->cost = n * P * 32 * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
+    plan->P = (size_t) P;
+    plan->rows = 32;
+    /* distinct powers of u_0 over the sets: stage-1 blocks per source */
     double nst = 0;
     for (size_t set = 0; set < tmp.ns; set++) {
         int seen[AMAX + 1] = { 0 };
@@ -403,47 +416,53 @@ static void mode_costs(const nw_problem *pb, size_t m, double tol, double *local
         for (size_t i = 0; i < nl; i++)
             if (!seen[ex_[i][0]]) { seen[ex_[i][0]] = 1; nst += 1; }
     }
-    double W = 4 * ceil(P / 4), tr = P * (P + 1) / 2 * W * 0.13;
-    double calls0 = pair_calls(nbk[0], R), calls1 = pair_calls(nbk[1], R);
-    *local = n * P * PP * ns / 3 + nb * (nst * calls0 + nf * calls1) * tr +
-             nb * (2 * R + 1) * (nst + nf) * ERR_TERMS * 2 + (double) m * (nf * P * PP / 10 + 80) +
-             mem / 4096 * 3000 + 20 * n;
-    (void) p;
+    for (int coarse = 0; coarse < 2; coarse++) {
+        if (coarse && !grid_of(pb, 1, wbox, beta, k0, nbk)) break;
+        nb = nbk[0] * nbk[1];
+        filled = fmin(nb, n);
+        int R = reach_for(n, beta, tol, amax);
+        if (R == 0) continue;
+        size_t Pl = local_terms(fmax(beta[0], beta[1]), amax, tol, coarse ? P_MAX + 1 : P_FINE);
+        if (coarse && Pl > P_MAX) continue;
+        double rows = Pl <= NW_FGT2_NARROW_PP ? NW_FGT2_NARROW_PP : 32;
+        P = (double) Pl;
+        /* memory: the local polynomials (nb nf blocks of P x rows) and the
+         * moments (a block of P x rows per set and filled box) */
+        double mem = (nb * nf + filled * ns) * P * rows * 8;
+        if (mem > 0x1p30) continue;
+        /* Local mode: translations in both stages, per target and block
+         * one per offset pair within R and the grid (translate_W: P (P +
+         * 1) / 2 W multiply-adds, W = P rounded up to 4), ~0.13 each (n =
+         * 1e4, h = 0.3: ~18 ms of ~28); the moments ~1/3 per multiply-add
+         * of their P x rows outer products; ~nf P rows / 10 + 80 a query;
+         * ~3000 a page of fresh memory (first touch); ~20 a key to bucket
+         * them. */
+        double W = 4 * ceil(P / 4), tr = P * (P + 1) / 2 * W * 0.13;
+        double calls0 = pair_calls(nbk[0], R), calls1 = pair_calls(nbk[1], R);
+        double local = n * P * rows * ns / 3 + nb * (nst * calls0 + nf * calls1) * tr +
+                       nb * (2 * R + 1) * (nst + nf) * ERR_TERMS * 2 + (double) m * (nf * P * rows / 10 + 80) +
+                       mem / 4096 * 3000 + 20 * n;
+        if (local <= plan->cost) {
+            plan->local = 1;
+            plan->coarse = coarse;
+            plan->P = Pl;
+            plan->R = R;
+            plan->rows = (size_t) rows;
+            plan->cost = local;
+        }
+    }
 }
 
-#ifdef FGT2_WIDE
-static double fgt2_cost_tol(const nw_problem *pb, size_t m, double tol)
+void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *plan)
 {
-    double local, perq;
-    mode_costs(pb, m, tol, &local, &perq);
-    return fmin(local, perq);
-}
-#endif
-
-#ifdef FGT2_WIDE
-/* The local mode with at most NW_FGT2_NARROW_PP terms per input (the
- * mode and P this build would choose) runs in the narrow build. */
-static int goes_narrow(const nw_problem *pb, size_t m, double tol)
-{
-    double local, perq, wbox[2], beta[2], k0[2], nbk[2];
-    mode_costs(pb, m, tol, &local, &perq);
-    if (!(local <= perq) || !grid_of(pb, wbox, beta, k0, nbk)) return 0;
-    fgt2_state tmp;
-    sums_needed(pb, &tmp);
-    return local_terms(fmax(beta[0], beta[1]), amax_of(&tmp), tol) <= NW_FGT2_NARROW_PP;
+    fgt2_plan(pb, m, tol, plan);
 }
 
 double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol)
 {
-    if (goes_narrow(pb, m, tol)) return nw_fgt2_cost_narrow(pb, m, tol);
-    return fgt2_cost_tol(pb, m, tol);
-}
-#else
-double nw_fgt2_cost_narrow(const nw_problem *pb, size_t m, double tol)
-{
-    double local, perq;
-    mode_costs(pb, m, tol, &local, &perq);
-    return local;   /* the wide build sends the local mode only */
+    nw_fgt2_plan plan;
+    fgt2_plan(pb, m, tol, &plan);
+    return plan.cost;
 }
 #endif
 
@@ -605,13 +624,15 @@ static void moments_box(void *ctx, int worker, void *scratch, size_t i)
 
 static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol);
 
-static nw_status fgt2_setup(nw_engine *e)
+/* Carry out plan (fgt2_plan, made by the wide build) for e. */
+static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
 {
     const nw_problem *pb = e->pb;
     const size_t n = pb->n, p = pb->p;
-    double wbox[2], beta[2], k0[2], nbk[2], local, perq;
-    mode_costs(pb, e->m, e->tol, &local, &perq);
-    if (!isfinite(fmin(local, perq)) || !grid_of(pb, wbox, beta, k0, nbk)) return NW_ERR_ARG;
+    double wbox[2], beta[2], k0[2], nbk[2];
+    if (!isfinite(plan->cost) || plan->P > P_MAX || plan->P < 2 || (plan->local && plan->R < R_MIN) ||
+        !grid_of(pb, plan->coarse, wbox, beta, k0, nbk))
+        return NW_ERR_ARG;
     fgt2_state *s = calloc(1, sizeof *s);
     if (!s) return NW_ERR_NOMEM;
     sums_needed(pb, s);
@@ -624,13 +645,8 @@ static nw_status fgt2_setup(nw_engine *e)
         s->sgn[k] = pb->w[k] < 0 ? -1 : 1;
     }
     s->nb = s->nbk[0] * s->nbk[1];
-#ifdef FGT2_WIDE
-    s->local = local <= perq;
-#else
-    s->local = 1;   /* the wide build sends the local mode only (goes_narrow) */
-#endif
-    s->P = s->local ? local_terms(fmax(beta[0], beta[1]), amax_of(s), e->tol)
-                    : terms_for(fmax(beta[0], beta[1]), e->tol);
+    s->local = plan->local;
+    s->P = plan->P;
     const size_t nb = s->nb, st = 1 + p, row = s->nbk[0] + 1;
     s->start = calloc(nb + 1, sizeof *s->start);
     s->xs = malloc(n * 2 * sizeof *s->xs);
@@ -722,7 +738,7 @@ static nw_status fgt2_setup(nw_engine *e)
     }
     e->state = s;
     if (s->local) {
-        s->R = reach_for((double) n, s->beta, e->tol, amax_of(s));
+        s->R = plan->R;
         nw_status st2 = build_local(s, pb, e->tol);
         if (st2) {
             e->state = NULL;
@@ -1781,9 +1797,9 @@ static void fgt2_moments_exact(const nw_engine *e, const double *q, size_t skip,
     fgt2_sums(e, q, skip, 1, mo);
 }
 
-static nw_status fgt2_init_here(nw_engine *e)
+static nw_status fgt2_init_here(nw_engine *e, const nw_fgt2_plan *plan)
 {
-    nw_status st = fgt2_setup(e);
+    nw_status st = fgt2_setup(e, plan);
     if (st == NW_OK) {
         const fgt2_state *s = e->state;
         e->moments = fgt2_moments;
@@ -1804,17 +1820,21 @@ static nw_status fgt2_init_here(nw_engine *e)
 #ifdef FGT2_WIDE
 nw_status nw_fgt2_init(nw_engine *e)
 {
-    if (goes_narrow(e->pb, e->m, e->tol)) return nw_fgt2_init_narrow(e);
-    return fgt2_init_here(e);
+    nw_fgt2_plan plan;
+    fgt2_plan(e->pb, e->m, e->tol, &plan);
+    if (plan.rows < PP) return nw_fgt2_init_narrow(e, &plan);
+    return fgt2_init_here(e, &plan);
 }
 
 nw_status nw_fgt2_init_wide(nw_engine *e)
 {
-    return fgt2_init_here(e);
+    nw_fgt2_plan plan;
+    fgt2_plan(e->pb, e->m, e->tol, &plan);
+    return fgt2_init_here(e, &plan);
 }
 #else
-nw_status nw_fgt2_init_narrow(nw_engine *e)
+nw_status nw_fgt2_init_narrow(nw_engine *e, const nw_fgt2_plan *plan)
 {
-    return fgt2_init_here(e);
+    return fgt2_init_here(e, plan);
 }
 #endif

@@ -119,15 +119,15 @@ static const double queries[][2] = {
     { -0.7, 2.0 }, { 6.1, 6.1 }, { 2.0, 9.0 }, { 40.0, -3.0 }, { -300.0, 1e3 }
 };
 
-static void moments_case(size_t n, size_t p, const double w[2], int linear, int grad, size_t m_expected,
-                         uint64_t seed)
+static void moments_case_tol(size_t n, size_t p, const double w[2], int linear, int grad, size_t m_expected,
+                             uint64_t seed, double tol)
 {
     double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * p * sizeof *y);
     make_data(seed, n, p, x, y);
     nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = p, .kernel = NW_KERNEL_GAUSSIAN,
                       .w = w, .linear = linear, .grad = grad };
     nw_engine *eng = NULL;
-    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, m_expected, &eng), NW_OK);
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, tol, m_expected, &eng), NW_OK);
     assert_int_equal(eng->kind, NW_ENGINE_FGT);
     nw_moments *mf = NULL, *md = NULL;
     assert_int_equal(nw_moments_new(&pb, &mf), NW_OK);
@@ -150,6 +150,12 @@ static void moments_case(size_t n, size_t p, const double w[2], int linear, int 
     nw_engine_free(eng);
     free(x);
     free(y);
+}
+
+static void moments_case(size_t n, size_t p, const double w[2], int linear, int grad, size_t m_expected,
+                         uint64_t seed)
+{
+    moments_case_tol(n, p, w, linear, grad, m_expected, seed, 1e-12);
 }
 
 /* both modes (few queries expected: per query; many: local), lc and ll,
@@ -177,6 +183,40 @@ static void test_local_wide_grid(void **state)
     for (size_t iw = 0; iw < 2; iw++)
         for (int linear = 0; linear < 2; linear++)
             moments_case(6000, 1 + iw, ws[iw], linear, 0, 10000000, 31 + iw);
+}
+
+/* The coarse grid (boxes twice as wide, beta in [1, 2)) that the local
+ * mode takes at loose tolerances: the plan picks it, and its moments keep
+ * within their stated bounds against dense and long double, lc at f32's
+ * 1e-6 (p = 1, 2; the cluster, duplicates, far queries, leave-one-out) and
+ * ll and the gradient at 1e-4. */
+static void test_coarse_grid(void **state)
+{
+    (void) state;
+    const double ws[][2] = { { 1 / 0.3, 1 / 0.3 }, { -1 / 0.25, 1 / 0.4 } };
+    const size_t n = 10000, m = 10000;   /* the benchmark's n = m */
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * 2 * sizeof *y);
+    make_data(3, n, 2, x, y);
+    size_t coarse = 0;
+    for (size_t iw = 0; iw < 2; iw++)
+        for (int linear = 0; linear < 2; linear++)
+            for (int grad = 0; grad < 2; grad++) {
+                const double tol = linear || grad ? 1e-4 : 1e-6;
+                nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = 1 + iw, .kernel = NW_KERNEL_GAUSSIAN,
+                                  .w = ws[iw], .linear = linear, .grad = grad };
+                nw_fgt2_plan plan;
+                nw_fgt2_plan_for(&pb, m, tol, &plan);
+                assert_true(plan.local);
+                coarse += (size_t) plan.coarse;
+                if (!linear && !grad && iw == 0) assert_int_equal(plan.coarse, 1);   /* the benchmark's case */
+                /* never at the default tolerance (its terms would pass the rows) */
+                nw_fgt2_plan_for(&pb, m, 1e-12, &plan);
+                assert_int_equal(plan.coarse, 0);
+                moments_case_tol(n, 1 + iw, ws[iw], linear, grad, m, 3, tol);
+            }
+    print_message("coarse grid in %zu of 8 cases\n", coarse);
+    free(x);
+    free(y);
 }
 
 /* bandwidths from tiny (few keys per box) to huge (one box), n = 1, 2 */
@@ -429,9 +469,12 @@ static void test_narrow_rows_same_bits(void **state)
                 make_data(41 + iw, n, p, x, y);
                 nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = p, .kernel = NW_KERNEL_GAUSSIAN,
                                   .w = ws[iw], .linear = linear, .grad = grad };
-                /* the narrow build is the one chosen (its cost is its own) */
-                assert_true(nw_fgt2_cost(&pb, m, tol) == nw_fgt2_cost_narrow(&pb, m, tol));
-                assert_true(nw_fgt2_cost(&pb, m, 1e-12) != nw_fgt2_cost_narrow(&pb, m, 1e-12));
+                /* the narrow build is the one chosen */
+                nw_fgt2_plan plan;
+                nw_fgt2_plan_for(&pb, m, tol, &plan);
+                assert_true(plan.local && plan.rows == NW_FGT2_NARROW_PP && plan.P <= NW_FGT2_NARROW_PP);
+                nw_fgt2_plan_for(&pb, m, 1e-12, &plan);
+                assert_true(plan.local && plan.rows == 32 && plan.P > NW_FGT2_NARROW_PP);
                 nw_engine *narrow = NULL;
                 assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, tol, m, &narrow), NW_OK);
                 nw_engine *wide = calloc(1, sizeof *wide);
@@ -503,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_moments_within_bounds),
         cmocka_unit_test(test_moments_extremes),
         cmocka_unit_test(test_local_wide_grid),
+        cmocka_unit_test(test_coarse_grid),
         cmocka_unit_test(test_predictions_within_tolerance),
         cmocka_unit_test(test_fallbacks_near_zero),
         cmocka_unit_test(test_loo_loss_and_gradient),
