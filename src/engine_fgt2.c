@@ -1681,19 +1681,38 @@ static void local_eval(const fgt2_state *s, size_t T, const double *q, fgt2_acc 
     for (size_t k = 0; k < 2; k++)
         sq[k] = (q[k] - centre(s, k, k ? T / s->nbk[0] : T % s->nbk[0])) * s->w[k];
     const double *L = s->loc + T * nf * blk, *E = s->loc_err + T * nf;
-    for (size_t f = 0; f < nf; f++) {
-        const double *Lf = L + f * blk;
-        double h[PP];
-        for (size_t c = 0; c < PP; c++) h[c] = Lf[(P - 1) * PP + c];
-        for (size_t l0 = P - 1; l0-- > 0;) {
-            const double *r = Lf + l0 * PP;
+    /* four sums at a time (a missing one is zeros), so that their Horner
+     * chains in s_1 -- P dependent steps each, most of the time here --
+     * run side by side; every sum's operations are as one at a time */
+    for (size_t f0 = 0; f0 < nf; f0 += 4) {
+        double h[4][PP];
+        for (size_t g = 0; g < 4; g++) {
+            if (f0 + g >= nf) {
+                for (size_t c = 0; c < PP; c++) h[g][c] = 0;
+                continue;
+            }
+            const double *Lf = L + (f0 + g) * blk;
+            double hr[PP];   /* (in registers while the rows go by) */
+            for (size_t c = 0; c < PP; c++) hr[c] = Lf[(P - 1) * PP + c];
+            for (size_t l0 = P - 1; l0-- > 0;) {
+                const double *r = Lf + l0 * PP;
 #pragma omp simd
-            for (size_t c = 0; c < PP; c++) h[c] = h[c] * sq[0] + r[c];
+                for (size_t c = 0; c < PP; c++) hr[c] = hr[c] * sq[0] + r[c];
+            }
+            memcpy(h[g], hr, sizeof hr);
         }
-        double v = h[P - 1];
-        for (size_t l1 = P - 1; l1-- > 0;) v = v * sq[1] + h[l1];
-        acc->D[f] = v;
-        acc->E[f] = E[f];
+        double v0 = h[0][P - 1], v1 = h[1][P - 1], v2 = h[2][P - 1], v3 = h[3][P - 1];
+        for (size_t l1 = P - 1; l1-- > 0;) {
+            v0 = v0 * sq[1] + h[0][l1];
+            v1 = v1 * sq[1] + h[1][l1];
+            v2 = v2 * sq[1] + h[2][l1];
+            v3 = v3 * sq[1] + h[3][l1];
+        }
+        const double v[4] = { v0, v1, v2, v3 };
+        for (size_t g = 0; g < 4 && f0 + g < nf; g++) {
+            acc->D[f0 + g] = v[g];
+            acc->E[f0 + g] = E[f0 + g];
+        }
     }
 }
 
