@@ -14,7 +14,8 @@ Default: 1e4 1e5 grid1e7 2d1e4 2d1e5.  --quick: 1000 3000 grid2e4:1000 2d1000.
 Peers (each one a separate process, so that its peak RSS is its own: VmHWM,
 the RSS high-water that ru_maxrss also reports, read from /proc/self/status):
   nwreg       the whole `nwreg predict TRAIN.csv QUERIES.csv` process, CSV
-              reading and writing included (timed alone; one more run
+              reading and writing included (the output a new file each
+              run, removed before it; timed alone; one more run
               under /usr/bin/time gives its peak RSS), and the computation's
               own time where `--verbose` reports it; f64, f32 where
               `--precision f32` exists; lc and (1-d) ll
@@ -367,6 +368,12 @@ class Bench:
         times, computes, eng = [], [], None
         repeat = repeat or self.a.repeat
         while True:
+            # every run creates its output, as a first run does: replacing
+            # the previous run's file would add the old file's release to
+            # the run (~0.7 ms for 0.5 MB on ext4 here, in rename(); the
+            # peers write no file at all)
+            if os.path.exists(out):
+                os.remove(out)
             secs, rc, err = self.run_timed(cmd)
             times.append(secs)
             if rc != 0:
@@ -616,8 +623,8 @@ class Bench:
             "",
             "Gaussian kernel with standard deviation h (ksmooth: bandwidth = h / 0.3706506). "
             "time: median wall clock of the computation over `runs` runs; for nwreg the whole "
-            "`nwreg predict` process (CSV reading and writing included; started by the script "
-            "itself and timed to its exit), compute: the time nwreg "
+            "`nwreg predict` process (CSV reading and writing included, the output a new file "
+            "each run; started by the script itself and timed to its exit), compute: the time nwreg "
             "--verbose reports for the computation alone. evals/s = n m / time (compute for nwreg "
             "where known). peak: RSS high-water of the process (before: at the start of the "
             "computation, i.e. interpreter + data). ratio: the peer's time / nwreg's time for the "
