@@ -10,24 +10,23 @@
  * its last item only after its end() has returned, so no call into ctx can
  * still be running when done reaches items.
  *
- * Helpers may not run on the caller's CPU (Linux: their affinity is the
- * caller's set without the CPU it is on, where that leaves one).  On this
- * project's VM (firecracker, sched_vcpu_pack) the scheduler packed a new
- * thread onto the busy caller's vCPU rather than wake the idle one: in a
- * 2-d predict at n = m = 1e4 the helper took no item of a job in about
- * half the jobs, and with the affinity half the items of every job
- * (f64 22.3 -> 18.7 ms, f32 12.5 -> 11.1 ms, medians of 41).  Where the
- * other CPUs are busy the helper waits there, which the contract allows:
- * the caller never waits for a helper that has not taken an item.
+ * Helpers may not run on the caller's CPU (affinity.h).  On this
+ * project's VM the scheduler packed a new helper onto the busy caller's
+ * vCPU: in a 2-d predict at n = m = 1e4 the helper took no item in about
+ * half of the jobs; away from the caller's CPU it took half the items of
+ * every job (f64 22.3 -> 18.7 ms, f32 12.5 -> 11.1 ms, medians of 41).
+ * Where the other CPUs are busy the helper waits there, which the
+ * contract allows: the caller never waits for a helper that has not taken
+ * an item.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
+#define _GNU_SOURCE /* affinity.h: sched_getcpu, pthread_attr_setaffinity_np */
 #endif
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "affinity.h"
 #include "team.h"
 
 typedef struct team_ctl team_ctl;
@@ -108,24 +107,6 @@ static void *helper_main(void *arg)
     return NULL;
 }
 
-/* The helpers' affinity: the caller's CPUs but the one it runs on, where
- * that leaves at least one (else, and off Linux, attr is left as it is). */
-static void away_from_caller(pthread_attr_t *attr)
-{
-#if defined(__linux__) && defined(CPU_SET)
-    int me = sched_getcpu();
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (me < 0 || me >= CPU_SETSIZE || sched_getaffinity(0, sizeof set, &set) != 0 || !CPU_ISSET(me, &set) ||
-        CPU_COUNT(&set) < 2)
-        return;
-    CPU_CLR(me, &set);
-    pthread_attr_setaffinity_np(attr, sizeof set, &set);   /* a hint: failure changes nothing */
-#else
-    (void) attr;
-#endif
-}
-
 nw_status nw_team_run(const nw_team_job *job, int threads)
 {
     if (!job || !job->run) return NW_ERR_ARG;
@@ -154,7 +135,7 @@ nw_status nw_team_run(const nw_team_job *job, int threads)
         pthread_attr_t attr;
         int attr_ok = pthread_attr_init(&attr) == 0 &&
                       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0;
-        if (attr_ok) away_from_caller(&attr);
+        if (attr_ok) nw_attr_away_from_caller(&attr);
         for (size_t k = 0; attr_ok && k < nh; k++) {
             c->helper[k].ctl = c;
             c->helper[k].worker = (int) k + 1;
