@@ -182,8 +182,7 @@ typedef struct fgt2_state {
     int sgn[2];                 /* sign of w_k */
     size_t *start;              /* nb + 1 offsets into the bucketed keys */
     double *xs, *ys;            /* keys (n x 2) and values (n x p) in box order */
-    size_t *idx;                /* original index of each bucketed key */
-    size_t *pos;                /* bucketed place of each original key */
+    uint32_t *pos;              /* bucketed place of each original key (n < 2^32) */
     double *absy;               /* nb x p: sum |y_c| */
     double *sat;                /* (nb0+1)(nb1+1) x (1+p): count, sum |y_c| over [0,i0) x [0,i1) */
     size_t *nonempty, n_nonempty;
@@ -377,7 +376,10 @@ static void fgt2_plan(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     memset(plan, 0, sizeof *plan);
     plan->cost = INFINITY;
     double wbox[2], beta[2], k0[2], nbk[2];
-    if (pb->d != 2 || pb->kernel != NW_KERNEL_GAUSSIAN || !grid_of(pb, 0, wbox, beta, k0, nbk)) return;
+    /* (keys' places are 32-bit: pos) */
+    if (pb->d != 2 || pb->kernel != NW_KERNEL_GAUSSIAN || pb->n >= UINT32_MAX ||
+        !grid_of(pb, 0, wbox, beta, k0, nbk))
+        return;
     double nb = nbk[0] * nbk[1], n = (double) pb->n;
     /* the grid's own arrays (offsets, slots, summed-area table) cost ~40
      * bytes a box: at most ~4 boxes a key, or 2^20 boxes */
@@ -470,7 +472,7 @@ static void fgt2_free(void *p)
 {
     fgt2_state *s = p;
     if (!s) return;
-    free(s->start); free(s->xs); free(s->ys); free(s->idx); free(s->pos); free(s->absy);
+    free(s->start); free(s->xs); free(s->ys); free(s->pos); free(s->absy);
     free(s->sat); free(s->nonempty); free(s->slot); free(s->mom);
     free(s->loc); free(s->loc_err); free(s->loc_ok);
     free(s);
@@ -631,7 +633,7 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
     const size_t n = pb->n, p = pb->p;
     double wbox[2], beta[2], k0[2], nbk[2];
     if (!isfinite(plan->cost) || plan->P > P_MAX || plan->P < 2 || (plan->local && plan->R < R_MIN) ||
-        !grid_of(pb, plan->coarse, wbox, beta, k0, nbk))
+        n >= UINT32_MAX || !grid_of(pb, plan->coarse, wbox, beta, k0, nbk))
         return NW_ERR_ARG;
     fgt2_state *s = calloc(1, sizeof *s);
     if (!s) return NW_ERR_NOMEM;
@@ -651,14 +653,13 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
     s->start = calloc(nb + 1, sizeof *s->start);
     s->xs = malloc(n * 2 * sizeof *s->xs);
     s->ys = malloc(n * p * sizeof *s->ys);
-    s->idx = malloc(n * sizeof *s->idx);
     s->pos = malloc(n * sizeof *s->pos);
     s->absy = calloc(nb * p, sizeof *s->absy);
     s->sat = calloc(row * (s->nbk[1] + 1) * st, sizeof *s->sat);
     s->nonempty = malloc((nb < n ? nb : n) * sizeof *s->nonempty);
     s->slot = malloc(nb * sizeof *s->slot);
     size_t *fill = malloc(nb * sizeof *fill);
-    if (!s->start || !s->xs || !s->ys || !s->idx || !s->pos || !s->absy || !s->sat ||
+    if (!s->start || !s->xs || !s->ys || !s->pos || !s->absy || !s->sat ||
         !s->nonempty || !s->slot || !fill) {
         free(fill);
         fgt2_free(s);
@@ -672,8 +673,7 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
         s->xs[t * 2] = pb->x[j * 2];
         s->xs[t * 2 + 1] = pb->x[j * 2 + 1];
         memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
-        s->idx[t] = j;
-        s->pos[j] = t;
+        s->pos[j] = (uint32_t) t;
     }
     free(fill);
     size_t slots = 0;
@@ -1364,9 +1364,9 @@ static void key_terms(const fgt2_state *s, const double *q, size_t t, double log
 static void box_direct(const fgt2_state *s, size_t b, const double *q, double logscale,
                        size_t skip, fgt2_acc *acc)
 {
-    const size_t p = s->p;
+    const size_t p = s->p, ts = skip != NW_NO_SKIP ? s->pos[skip] : SIZE_MAX;   /* its bucketed place */
     for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
-        if (s->idx[t] == skip) continue;
+        if (t == ts) continue;
         double u[2] = { (q[0] - s->xs[t * 2]) * s->w[0], (q[1] - s->xs[t * 2 + 1]) * s->w[1] };
         double a = -0.5 * (u[0] * u[0] + u[1] * u[1]) - logscale;
         double pw[2][AMAX + 1], pe[2][AMAX + 1];
@@ -1580,7 +1580,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
             }
             if (d2 > best * (1 + 1e-9) + 1) continue;
             for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
-                if (s->idx[t] == skip) continue;
+                if (skip != NW_NO_SKIP && t == s->pos[skip]) continue;
                 double u0 = (q[0] - s->xs[t * 2]) * s->w[0], u1 = (q[1] - s->xs[t * 2 + 1]) * s->w[1];
                 best = fmin(best, u0 * u0 + u1 * u1);
             }
