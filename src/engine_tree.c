@@ -736,16 +736,21 @@ static double tree_cost(const nw_problem *pb, size_t m, double tol)
     }
     frac = fmin(1, frac * (frac < 1 ? shape : 1));
     double visited = fmax(frac * nd, fmin(nd, LEAF_MAX));
-    /* Measured (d = 2, one thread, CPU time): a visited key costs about two
-     * dense evaluations for the log kernels (the dense engine's prepared
-     * Gaussian paths take ~0.5 ns a pair, the tree's leaves ~1-3 ns a key:
-     * n = m = 1e4, h = 0.3, where a query visits most keys, tree 0.28 s,
-     * dense 0.12 s) and about 0.4 of one for the compact kernels (the dense
-     * engine's general path evaluates them one by one); a visited node
-     * ~20; the build ~6 per key and level.  At n = 10^6 a log-kernel key
-     * costs ~1.5x more (the ~2e5 keys a query visits no longer stay in
-     * cache, while the dense engine streams). */
-    double per_key = kernel_is_log(pb->kernel) ? 2.0 * (1.0 + 0.5 * fmin(1, fmax(0, log10(nd / 1e5)))) : 0.5;
+    /* Measured (d = 2, 2 threads, the computation's wall time): a key the
+     * estimate counts as visited costs about six dense evaluations for the
+     * log kernels (the dense engine's prepared paths take ~0.5 ns a pair;
+     * the tree, against this estimate: Gaussian, n = m = 1e4, h = 0.05,
+     * 0.1, 0.2 on [0, 5]^2: 0.48, 1.05, 2.6x the dense engine's time where
+     * two a key estimated 0.15, 0.34, 0.82x; n = m = 1e5, h = 0.03, 0.1:
+     * 0.12, 0.69x for 0.036, 0.22x; Laplace, n = m = 1e4, h = 0.05, 0.1,
+     * 0.2: 1.9, 4.1, 6x for 0.62, 2.3, 2.3x: about three times what two
+     * gave, which made AUTO take the tree at twice the dense engine's time)
+     * and about 0.4 of one for the compact kernels (the dense engine's
+     * general path evaluates them one by one); a visited node ~20; the
+     * build ~6 per key and level.  At n = 10^6 a log-kernel key costs
+     * ~1.5x more (the ~2e5 keys a query visits no longer stay in cache,
+     * while the dense engine streams). */
+    double per_key = kernel_is_log(pb->kernel) ? 6.0 * (1.0 + 0.5 * fmin(1, fmax(0, log10(nd / 1e5)))) : 0.5;
     double per_query = per_key * visited + 20.0 * 2 * visited / LEAF_MAX;
     double cost = (double) m * per_query + 6.0 * nd * log2(nd + 1);
     /* d = 1 is the sorted and fgt engines' ground: the tree stays
