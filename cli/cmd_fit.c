@@ -122,9 +122,10 @@ int cmd_fit(int argc, char **argv)
     nw_status st;
     nw_run_info run;
     progress bar = { 0 };
-    if ((rc = data_read(&data, path, o.x_spec, o.y_spec))) goto done;
-    if ((rc = model_fit(&data, &o, &model, &info))) goto done;
+    /* the model holds the file's numbers (not data as well) */
+    if ((rc = data_read_fit(&data, path, &o, &model, &info))) goto done;
     const size_t n = data.n, d = data.d, p = data.p;
+    const double *x = nw_model_x(model), *y = nw_model_y(model);
 
     /* the criterion at the chosen bandwidths, and the in-sample fit */
     nw_criterion crit = o.method == BW_AICC ? NW_CRITERION_AICC : NW_CRITERION_LOO;
@@ -136,7 +137,7 @@ int cmd_fit(int argc, char **argv)
     nw_model_set_progress(model, progress_cb, &bar);
     if ((st = nw_model_bandwidth(model, h)) ||
         (st = nw_criterion_eval(model, crit, NULL, &value, NULL)) ||
-        (st = nw_predict_info(model, data.x, n, yhat, NULL, &run))) {
+        (st = nw_predict_info(model, x, n, yhat, NULL, &run))) {
         progress_end(&bar);
         rc = cli_data_error(st, path, "summary");
         goto done;
@@ -173,10 +174,10 @@ int cmd_fit(int argc, char **argv)
     else fprintf(fp, "%-14s%s (mean squared leave-one-out error)\n", "LOO CV", summary_value(buf, value));
     for (size_t c2 = 0; c2 < p; c2++)
         fprintf(fp, "%-14s%s: %s\n", c2 == 0 ? "R-squared" : "", data.y_names[c2],
-                summary_value(buf, r_squared(data.y, yhat, n, p, c2)));
+                summary_value(buf, r_squared(y, yhat, n, p, c2)));
     for (size_t c2 = 0; c2 < p; c2++)
         fprintf(fp, "%-14s%s: %s\n", c2 == 0 ? "residual sd" : "", data.y_names[c2],
-                summary_value(buf, residual_sd(data.y, yhat, n, p, c2)));
+                summary_value(buf, residual_sd(y, yhat, n, p, c2)));
     if (out) fprintf(fp, "%-14s%s\n", "saved to", out);
 done:
     free(h);

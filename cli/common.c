@@ -883,8 +883,9 @@ int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
 
 /* data_read and model_fit without x and y in data: the model takes the
  * table's memory (nw_model_new_from_table), so that the file's numbers
- * are never held twice (memory: predict's peak). */
-static int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model)
+ * are never held twice (memory: predict's and fit's peaks). */
+int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model,
+                  fit_info *info)
 {
     size_t *xc, *yc;
     nw_table *t;
@@ -895,7 +896,7 @@ static int data_read_fit(cli_data *data, const char *path, const model_opts *o, 
     nw_table_free(t);
     free(xc);
     free(yc);
-    return model_fit_made(data, o, made, st, model, NULL);
+    return model_fit_made(data, o, made, st, model, info);
 }
 
 int is_model_path(const char *path)
@@ -908,7 +909,7 @@ int model_load_or_fit(const char *source, const model_opts *o, cli_data *data,
                       nw_model **model)
 {
     const char *cmd = o->cmd;
-    if (!is_model_path(source)) return data_read_fit(data, source, o, model);
+    if (!is_model_path(source)) return data_read_fit(data, source, o, model, NULL);
     if (o->model_flag)
         return cli_usage_error(cmd, "option %s cannot change a saved model (%s)", o->model_flag, source);
     nw_diag diag = { { 0 }, 0, 0 };

@@ -295,6 +295,11 @@ typedef struct fit_info {
  * EXIT_FAIL/EXIT_USAGE after a message.  info may be NULL. */
 int model_fit(const cli_data *data, const model_opts *o, nw_model **model,
               fit_info *info);
+/* data_read then model_fit, without x and y in data: the model takes the
+ * table's numbers (nw_model_x/y give them), so that the file's numbers are
+ * never held twice.  info may be NULL. */
+int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model,
+                  fit_info *info);
 
 /* Whether predict's first argument names a model file (it ends in .json). */
 int is_model_path(const char *path);
