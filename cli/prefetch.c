@@ -32,6 +32,8 @@ struct prefetch {
     pthread_cond_t done;
     const char *path;
     nw_table_read_opts opts;
+    nw_cpus cpus;            /* the caller's CPUs (affinity.h) */
+    int pinned;
     nw_table *table;
     nw_diag diag;
     nw_status status;
@@ -62,6 +64,7 @@ static int read_if_free(prefetch *p)
 static void *reader(void *arg)
 {
     prefetch *p = arg;
+    nw_unpin_self(&p->cpus, p->pinned);
     read_if_free(p);
     release(p);
     return NULL;
@@ -88,7 +91,7 @@ prefetch *prefetch_start(const char *path, const nw_table_read_opts *opts)
     pthread_t thread;
     int started = 0;
     if (pthread_attr_init(&attr) == 0) {
-        nw_attr_away_from_caller(&attr);
+        p->pinned = nw_attr_away_from_caller(&attr, &p->cpus);
         started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
                   pthread_create(&thread, &attr, reader, p) == 0;
         pthread_attr_destroy(&attr);

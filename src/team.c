@@ -10,14 +10,14 @@
  * its last item only after its end() has returned, so no call into ctx can
  * still be running when done reaches items.
  *
- * Helpers may not run on the caller's CPU (affinity.h).  On this
- * project's VM the scheduler packed a new helper onto the busy caller's
- * vCPU: in a 2-d predict at n = m = 1e4 the helper took no item in about
- * half of the jobs; away from the caller's CPU it took half the items of
- * every job (f64 22.3 -> 18.7 ms, f32 12.5 -> 11.1 ms, medians of 41).
- * Where the other CPUs are busy the helper waits there, which the
- * contract allows: the caller never waits for a helper that has not taken
- * an item.
+ * Helpers start away from the caller's CPU, then may run anywhere
+ * (affinity.h).  On this project's VM the scheduler packed a new helper
+ * onto the busy caller's vCPU: in a 2-d predict at n = m = 1e4 the helper
+ * took no item in about half of the jobs; started on another CPU it took
+ * half the items of every job (f64 22.3 -> 18.7 ms, f32 12.5 -> 11.1 ms,
+ * medians of 41).  Where the other CPUs are busy the helper waits there,
+ * which the contract allows: the caller never waits for a helper that has
+ * not taken an item.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* affinity.h: sched_getcpu, pthread_attr_setaffinity_np */
@@ -42,6 +42,8 @@ struct team_ctl {
     atomic_size_t done;        /* items finished (or dropped by a failed begin) */
     atomic_int refs;           /* the call and the helpers still to let go */
     atomic_int failed;         /* a begin failed */
+    nw_cpus cpus;              /* the caller's CPUs (affinity.h) */
+    int pinned;                /* helpers start away from the caller's CPU */
     pthread_mutex_t lock;      /* with all_done: the caller's sleep */
     pthread_cond_t all_done;
     team_helper helper[];      /* threads - 1 */
@@ -102,6 +104,7 @@ static void *helper_main(void *arg)
 {
     team_helper *h = arg;
     team_ctl *c = h->ctl;
+    nw_unpin_self(&c->cpus, c->pinned);
     work(c, h->worker);
     ctl_release(c);
     return NULL;
@@ -135,7 +138,7 @@ nw_status nw_team_run(const nw_team_job *job, int threads)
         pthread_attr_t attr;
         int attr_ok = pthread_attr_init(&attr) == 0 &&
                       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0;
-        if (attr_ok) nw_attr_away_from_caller(&attr);
+        c->pinned = attr_ok && nw_attr_away_from_caller(&attr, &c->cpus);
         for (size_t k = 0; attr_ok && k < nh; k++) {
             c->helper[k].ctl = c;
             c->helper[k].worker = (int) k + 1;
