@@ -751,6 +751,7 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
      * side, P^2/2 terms each): below that waking a thread costs more than
      * it saves, above all on a loaded machine */
     const int parallel = (double) nb * (double) nf * P_LOC * P_LOC * 10 > 2e7;
+    (void) parallel;   /* (read by the OpenMP pragma only: unused without OpenMP) */
     long double invfact[P_LOC];
     invfact[0] = 1;
     for (size_t l = 1; l < P_LOC; l++) invfact[l] = invfact[l - 1] / (long double) l;
