@@ -200,7 +200,7 @@ extern const nw_engine_impl nw_engine_fgt_impl;     /* engine_fgt.c */
  * engine_fgt.c's entry dispatches to when pb->d == 2 */
 double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol);
 nw_status nw_fgt2_init(nw_engine *e);
-/* What the 2-d transform does for a problem (engine_fgt2.c, fgt2_plan):
+/* What the 2-d transform does for a problem (engine_fgt2.c, nw_fgt2_plan_for):
  * the mode, the grid, the terms and reach, and the build that runs it --
  * rows of 32 doubles, or of NW_FGT2_NARROW_PP (engine_fgt2_narrow.c: the
  * same code built again) for the local mode with at most that many terms

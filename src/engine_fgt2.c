@@ -8,7 +8,7 @@
  * is applied at the end); boxes have side wbox_k = 2^-e_k in x, the power
  * of two with beta_k = wbox_k |w_k| in [1/2, 1) (the fine grid), or twice
  * that, beta_k in [1, 2) (the coarse grid, which the local mode takes at
- * loose tolerances where it is cheaper: fgt2_plan): box i covers
+ * loose tolerances where it is cheaper: nw_fgt2_plan_for): box i covers
  * [(k0 + i) wbox, (k0 + i + 1) wbox) and has centre (k0 + i + 1/2) wbox,
  * exactly representable, so the offset of two centres is exactly
  * delta wbox (delta an integer) and in scaled units exactly delta beta.
@@ -148,7 +148,7 @@
 #endif
 #define PP FGT2_PP                      /* rows padded to PP doubles */
 #define P_MAX PP                        /* Taylor terms per input, at most */
-#define P_FINE 30                       /* at most on the fine grid (fgt2_plan) */
+#define P_FINE 30                       /* at most on the fine grid (nw_fgt2_plan_for) */
 #define AMAX 4             /* largest power of u_k any moment needs */
 #define NMONO 15           /* monomials u0^a0 u1^a1 with a0 + a1 <= 4 */
 #define R_MIN 4            /* R beta >= 2 */
@@ -252,7 +252,7 @@ static int amax_of(const fgt2_state *s)
 }
 
 /* The grid of pb (per input: wbox, beta, first box k0, boxes); 0 if none.
- * coarse: boxes twice as wide, beta in [1, 2) (fgt2_plan). */
+ * coarse: boxes twice as wide, beta in [1, 2) (nw_fgt2_plan_for). */
 static int grid_of(const nw_problem *pb, int coarse, double wbox[2], double beta[2], double k0[2],
                    double nbk[2])
 {
@@ -371,7 +371,7 @@ static double pair_calls(double nbk, int R)
  * tolerances, lc: f32's 1e-6 at beta ~1.7 takes 31, where the fine grid
  * takes 19), so its bounds are as tight, relative to the target, as the
  * fine grid's; the local mode then runs in the build whose rows fit P. */
-static void fgt2_plan(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *plan)
+void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
     plan->cost = INFINITY;
@@ -406,9 +406,9 @@ static void fgt2_plan(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     double sums = (1 + nf / 8) / 1.25;
     double per_box = 10 + (kb >= DIRECT_KEYS ? fmin(66 * kb, 1200 * ns / 2) : 66 * kb) * sums;
     /* (plus the moments of the boxes it expands, as the local mode's) */
-    plan->cost = n * P * 32 * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
+    plan->cost = n * P * PP * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
     plan->P = (size_t) P;
-    plan->rows = 32;
+    plan->rows = PP;
     /* distinct powers of u_0 over the sets: stage-1 blocks per source */
     double nst = 0;
     for (size_t set = 0; set < tmp.ns; set++) {
@@ -426,7 +426,7 @@ static void fgt2_plan(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
         if (R == 0) continue;
         size_t Pl = local_terms(fmax(beta[0], beta[1]), amax, tol, coarse ? P_MAX + 1 : P_FINE);
         if (coarse && Pl > P_MAX) continue;
-        double rows = Pl <= NW_FGT2_NARROW_PP ? NW_FGT2_NARROW_PP : 32;
+        double rows = Pl <= NW_FGT2_NARROW_PP ? NW_FGT2_NARROW_PP : PP;
         P = (double) Pl;
         /* memory: the local polynomials (nb nf blocks of P x rows) and the
          * moments (a block of P x rows per set and filled box) */
@@ -455,15 +455,10 @@ static void fgt2_plan(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     }
 }
 
-void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *plan)
-{
-    fgt2_plan(pb, m, tol, plan);
-}
-
 double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol)
 {
     nw_fgt2_plan plan;
-    fgt2_plan(pb, m, tol, &plan);
+    nw_fgt2_plan_for(pb, m, tol, &plan);
     return plan.cost;
 }
 #endif
@@ -626,14 +621,14 @@ static void moments_box(void *ctx, int worker, void *scratch, size_t i)
 
 static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol);
 
-/* Carry out plan (fgt2_plan, made by the wide build) for e. */
+/* Carry out plan (nw_fgt2_plan_for, made by the wide build) for e. */
 static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
 {
     const nw_problem *pb = e->pb;
     const size_t n = pb->n, p = pb->p;
     double wbox[2], beta[2], k0[2], nbk[2];
     if (!isfinite(plan->cost) || plan->P > P_MAX || plan->P < 2 || (plan->local && plan->R < R_MIN) ||
-        n >= UINT32_MAX || !grid_of(pb, plan->coarse, wbox, beta, k0, nbk))
+        !grid_of(pb, plan->coarse, wbox, beta, k0, nbk))
         return NW_ERR_ARG;
     fgt2_state *s = calloc(1, sizeof *s);
     if (!s) return NW_ERR_NOMEM;
@@ -1359,12 +1354,12 @@ static void key_terms(const fgt2_state *s, const double *q, size_t t, double log
     }
 }
 
-/* A box summed directly in long double, leaving out key `skip`, slope
- * columns u - sh. */
+/* A box summed directly in long double, leaving out the key at bucketed
+ * place ts (SIZE_MAX: none), slope columns u - sh. */
 static void box_direct(const fgt2_state *s, size_t b, const double *q, double logscale,
-                       size_t skip, fgt2_acc *acc)
+                       size_t ts, fgt2_acc *acc)
 {
-    const size_t p = s->p, ts = skip != NW_NO_SKIP ? s->pos[skip] : SIZE_MAX;   /* its bucketed place */
+    const size_t p = s->p;
     for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
         if (t == ts) continue;
         double u[2] = { (q[0] - s->xs[t * 2]) * s->w[0], (q[1] - s->xs[t * 2 + 1]) * s->w[1] };
@@ -1535,7 +1530,9 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
         double f = floor(q[k] / s->wbox[k]) - s->k0[k];
         ib[k] = !(f >= 0) ? 0 : (f >= (double) s->nbk[k] ? (long) s->nbk[k] - 1 : (long) f);
     }
-    const size_t bs = skip != NW_NO_SKIP ? box_index(s, s->xs + s->pos[skip] * 2) : SIZE_MAX;
+    /* the key left out: its bucketed place and box */
+    const size_t ts = skip != NW_NO_SKIP ? s->pos[skip] : SIZE_MAX;
+    const size_t bs = ts != SIZE_MAX ? box_index(s, s->xs + ts * 2) : SIZE_MAX;
 #define KEYS(b) (s->start[(b) + 1] - s->start[b] - ((b) == bs))
     /* the nearest boxes with a key: the scale, and a lower bound on A */
     double dn2 = INFINITY;
@@ -1580,7 +1577,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
             }
             if (d2 > best * (1 + 1e-9) + 1) continue;
             for (size_t t = s->start[b]; t < s->start[b + 1]; t++) {
-                if (skip != NW_NO_SKIP && t == s->pos[skip]) continue;
+                if (t == ts) continue;
                 double u0 = (q[0] - s->xs[t * 2]) * s->w[0], u1 = (q[1] - s->xs[t * 2 + 1]) * s->w[1];
                 best = fmin(best, u0 * u0 + u1 * u1);
             }
@@ -1613,7 +1610,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
         for (size_t set = 0; set < s->ns; set++) {
             double o = set == 0 ? out : rect(s, 0, n0 - 1, 0, n1 - 1, set) -
                                         rect(s, ib[0] - R, ib[0] + R, ib[1] - R, ib[1] + R, set);
-            if (set && bs != SIZE_MAX) o += fabs(s->ys[s->pos[skip] * s->p + set - 1]);
+            if (set && bs != SIZE_MAX) o += fabs(s->ys[ts * s->p + set - 1]);
             size_t nl = set ? s->ny : s->n1;
             const int (*ex_)[2] = set ? s->exy : s->ex1;
             for (size_t i = 0; i < nl; i++) {
@@ -1657,7 +1654,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
                 box_expand(s, b, tau, dist, logscale, P, acc);
                 if (b == bs) self = 1;
             } else {
-                box_direct(s, b, q, logscale, skip, acc);
+                box_direct(s, b, q, logscale, ts, acc);
             }
         }
     }
@@ -1666,7 +1663,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
         acc->D[f] = (double) acc->LD[f];
         acc->E[f] += (1.01 * 0x1p-64 * acc->visited + UNIT) * acc->ABS[f];
     }
-    if (self) key_terms(s, q, s->pos[skip], logscale, -1, acc);
+    if (self) key_terms(s, q, ts, logscale, -1, acc);
     return logscale;
 }
 
@@ -1840,7 +1837,7 @@ static nw_status fgt2_init_here(nw_engine *e, const nw_fgt2_plan *plan)
 nw_status nw_fgt2_init(nw_engine *e)
 {
     nw_fgt2_plan plan;
-    fgt2_plan(e->pb, e->m, e->tol, &plan);
+    nw_fgt2_plan_for(e->pb, e->m, e->tol, &plan);
     if (plan.rows < PP) return nw_fgt2_init_narrow(e, &plan);
     return fgt2_init_here(e, &plan);
 }
@@ -1848,7 +1845,7 @@ nw_status nw_fgt2_init(nw_engine *e)
 nw_status nw_fgt2_init_wide(nw_engine *e)
 {
     nw_fgt2_plan plan;
-    fgt2_plan(e->pb, e->m, e->tol, &plan);
+    nw_fgt2_plan_for(e->pb, e->m, e->tol, &plan);
     return fgt2_init_here(e, &plan);
 }
 #else
