@@ -114,7 +114,7 @@ int cmd_cv(int argc, char **argv)
     nw_model *model = NULL;
     double *grid = NULL, *value = NULL;
     nw_status st;
-    if ((rc = data_read(&data, path, x_spec, y_spec))) goto done;
+    if ((rc = data_read_model(&data, path, x_spec, y_spec, &model))) goto done;
     const size_t d = data.d;
     if (d > 2) {
         rc = cli_bad_input("%s: %zu inputs: cv draws 1-d and 2-d grids only; use fit --select", path, d);
@@ -122,8 +122,7 @@ int cmd_cv(int argc, char **argv)
     }
     if ((rc = cli_need_two_rows(path, data.n))) goto done;
     if (k == 0) k = d == 1 ? 60 : 30;
-    if ((st = nw_model_new(&model, data.x, data.y, data.n, d, data.p)) ||
-        (st = nw_model_set_kernel(model, kernel)) ||
+    if ((st = nw_model_set_kernel(model, kernel)) ||
         (st = nw_model_set_estimator(model, estimator)) ||
         (st = nw_model_set_names(model, data.x_names, data.y_names)) ||
         (threads >= 0 && (st = nw_model_set_threads(model, threads)))) {

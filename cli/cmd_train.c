@@ -104,15 +104,14 @@ int cmd_train(int argc, char **argv)
     cli_data data;
     nw_model *model = NULL;
     nw_status st;
-    if ((rc = data_read(&data, argv[optind], x_spec, y_spec))) goto done;
+    if ((rc = data_read_model(&data, argv[optind], x_spec, y_spec, &model))) goto done;
     if ((rc = cli_need_two_rows(argv[optind], data.n))) goto done;
     const size_t d = data.d;
     if (!(w = malloc(d * sizeof *w))) { rc = cli_error("out of memory"); goto done; }
     for (size_t k = 0; k < d; k++) w[k] = 1;
     if (w0 && (rc = spread_values(cmd, "--w0", w0, nw0, d, w))) goto done;
 
-    if ((st = nw_model_new(&model, data.x, data.y, data.n, d, data.p)) ||
-        (st = nw_model_set_names(model, data.x_names, data.y_names)) ||
+    if ((st = nw_model_set_names(model, data.x_names, data.y_names)) ||
         (threads >= 0 && (st = nw_model_set_threads(model, threads)))) {
         rc = cli_input_error(st, NULL, argv[optind]);
         goto done;

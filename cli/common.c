@@ -778,10 +778,10 @@ int model_opts_parse(model_opts *o, int id, const char *arg)
     return rc;
 }
 
-/* model_fit once the model is made from the data (made: the status of
- * making it; model: the model, or NULL after a failure). */
+/* The options o applied to a model made from data, then its bandwidths
+ * (fixed, or chosen); the model is freed on failure. */
 static int model_fit_made(const cli_data *data, const model_opts *o, nw_model *model,
-                          nw_status made, nw_model **model_out, fit_info *info)
+                          nw_model **model_out, fit_info *info)
 {
     const size_t d = data->d;
     fit_info fi = { "fixed bandwidth", 0, 0 };
@@ -793,8 +793,7 @@ static int model_fit_made(const cli_data *data, const model_opts *o, nw_model *m
         return cli_error("out of memory");
     }
 
-    if ((st = made) ||
-        (st = nw_model_set_kernel(model, o->kernel)) ||
+    if ((st = nw_model_set_kernel(model, o->kernel)) ||
         (st = nw_model_set_estimator(model, o->estimator)) ||
         (st = nw_model_set_empty_policy(model, o->empty)) ||
         (st = nw_model_set_names(model, data->x_names, data->y_names)) ||
@@ -873,30 +872,35 @@ done:
     return 0;
 }
 
-int model_fit(const cli_data *data, const model_opts *o, nw_model **model_out,
-              fit_info *info)
-{
-    nw_model *model = NULL;
-    nw_status made = nw_model_new(&model, data->x, data->y, data->n, data->d, data->p);
-    return model_fit_made(data, o, model, made, model_out, info);
-}
-
-/* data_read and model_fit without x and y in data: the model takes the
- * table's memory (nw_model_new_from_table), so that the file's numbers
- * are never held twice (memory: predict's and fit's peaks). */
-int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model,
-                  fit_info *info)
+/* The table's numbers taken over by the model (nw_model_new_from_table),
+ * so that the file's numbers are never held twice (memory: the peaks of
+ * predict, fit, cv and train). */
+int data_read_model(cli_data *data, const char *path, const char *x_spec, const char *y_spec,
+                    nw_model **model)
 {
     size_t *xc, *yc;
     nw_table *t;
-    int rc = data_select(data, path, o->x_spec, o->y_spec, &t, &xc, &yc);
+    *model = NULL;
+    int rc = data_select(data, path, x_spec, y_spec, &t, &xc, &yc);
     if (rc) return rc;
-    nw_model *made = NULL;
-    nw_status st = nw_model_new_from_table(&made, t, xc, data->d, yc, data->p);
+    nw_status st = nw_model_new_from_table(model, t, xc, data->d, yc, data->p);
     nw_table_free(t);
     free(xc);
     free(yc);
-    return model_fit_made(data, o, made, st, model, info);
+    if (st) {
+        data_free(data);
+        return cli_input_error(st, NULL, path);
+    }
+    return 0;
+}
+
+int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model,
+                  fit_info *info)
+{
+    nw_model *made;
+    int rc = data_read_model(data, path, o->x_spec, o->y_spec, &made);
+    if (rc) return rc;
+    return model_fit_made(data, o, made, model, info);
 }
 
 int is_model_path(const char *path)

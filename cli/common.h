@@ -290,14 +290,15 @@ typedef struct fit_info {
     double seconds;         /* time spent choosing the bandwidths */
 } fit_info;
 
-/* Make a model from data and options: kernel, estimator, empty policy,
- * threads, names, then the bandwidths (fixed, or chosen).  Returns 0 or
- * EXIT_FAIL/EXIT_USAGE after a message.  info may be NULL. */
-int model_fit(const cli_data *data, const model_opts *o, nw_model **model,
-              fit_info *info);
-/* data_read then model_fit, without x and y in data: the model takes the
- * table's numbers (nw_model_x/y give them), so that the file's numbers are
- * never held twice.  info may be NULL. */
+/* Read DATA.csv's chosen columns (as data_read, but x and y are not kept
+ * in data): the model takes the table's numbers (nw_model_x/y give them),
+ * so that the file's numbers are never held twice.  Returns 0, or
+ * EXIT_FAIL/EXIT_USAGE after a message (data freed, *model NULL). */
+int data_read_model(cli_data *data, const char *path, const char *x_spec, const char *y_spec,
+                    nw_model **model);
+/* data_read_model, then o applied to the model: kernel, estimator, empty
+ * policy, threads, names, then the bandwidths (fixed, or chosen).  Returns
+ * 0 or EXIT_FAIL/EXIT_USAGE after a message.  info may be NULL. */
 int data_read_fit(cli_data *data, const char *path, const model_opts *o, nw_model **model,
                   fit_info *info);
 

@@ -132,18 +132,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         cli_data d;
         nw_model *model = NULL;
-        if (data_read(&d, data_csv(), o.x_spec, o.y_spec) == 0) {
+        if (o.train.epochs > 3) o.train.epochs = 3;
+        if (checked(data_read_fit(&d, data_csv(), &o, &model, NULL)) == 0) {
             FUZZ_CHECK(d.n == 12 && d.d >= 1 && d.p >= 1 && d.d + d.p <= 5);
-            if (o.train.epochs > 3) o.train.epochs = 3;
-            if (checked(model_fit(&d, &o, &model, NULL)) == 0) {
-                double *yhat = malloc(d.n * d.p * sizeof(double));
-                FUZZ_CHECK(yhat != NULL);
-                FUZZ_CHECK(nw_predict(model, d.x, d.n, yhat, NULL) == NW_OK);
-                free(yhat);
-                nw_model_free(model);
-            }
-            data_free(&d);
+            double *yhat = malloc(d.n * d.p * sizeof(double));
+            FUZZ_CHECK(yhat != NULL);
+            FUZZ_CHECK(nw_predict(model, nw_model_x(model), d.n, yhat, NULL) == NW_OK);
+            free(yhat);
+            nw_model_free(model);
         }
+        data_free(&d);
     }
     free(list);
     model_opts_free(&o);
