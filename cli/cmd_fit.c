@@ -125,7 +125,7 @@ int cmd_fit(int argc, char **argv)
     /* the model holds the file's numbers (not data as well) */
     if ((rc = data_read_fit(&data, path, &o, &model, &info))) goto done;
     const size_t n = data.n, d = data.d, p = data.p;
-    const double *x = nw_model_x(model), *y = nw_model_y(model);
+    const double *y = nw_model_y(model);
 
     /* the criterion at the chosen bandwidths, and the in-sample fit */
     nw_criterion crit = o.method == BW_AICC ? NW_CRITERION_AICC : NW_CRITERION_LOO;
@@ -137,7 +137,7 @@ int cmd_fit(int argc, char **argv)
     nw_model_set_progress(model, progress_cb, &bar);
     if ((st = nw_model_bandwidth(model, h)) ||
         (st = nw_criterion_eval(model, crit, NULL, &value, NULL)) ||
-        (st = nw_predict_info(model, x, n, yhat, NULL, &run))) {
+        (st = nw_fitted(model, yhat, NULL, &run))) {
         progress_end(&bar);
         rc = cli_data_error(st, path, "summary");
         goto done;

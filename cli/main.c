@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "common.h"
 
@@ -73,6 +76,14 @@ static int help(const char *name)
 int main(int argc, char **argv)
 {
     interrupt_install();
+#ifdef M_MMAP_THRESHOLD
+    /* Blocks of 1 MiB and more are mapped on their own and given back when
+     * freed.  glibc otherwise raises this threshold to the size of the
+     * first large block freed, and the later ones then come from the heap,
+     * whose freed pages stay resident: fit --select loo at n = 1e6
+     * (unsorted keys) peaked 4 MB higher, 50.5 against 46.4 MB. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -325,6 +325,19 @@ NW_API nw_status nw_attention(const nw_model *model, const double *q, size_t m,
  * means of y.  Reads the model only. */
 NW_API nw_status nw_baseline(const nw_model *model, double *mean);
 
+/* The in-sample fit: yhat (caller-allocated, n x p) = the predictions at
+ * the model's own points, each point's own weight included, as
+ * nw_predict_info(model, nw_model_x(model), n, ...) gives them, each
+ * certified to the tolerance as there.  For 1-d compact kernels (engine
+ * auto or sorted) they come from sweeps over the sorted points, O(n) time
+ * beyond the sort and no memory beyond a sorted copy of the points
+ * (info->engine says NW_ENGINE_SORTED); otherwise from nw_predict_info.
+ * *n_empty and *info as nw_predict_info's (either may be NULL).  Errors:
+ * those of nw_predict_info.  Reads the model only: safe from several
+ * threads at once. */
+NW_API nw_status nw_fitted(const nw_model *model, double *yhat, size_t *n_empty,
+                           nw_run_info *info);
+
 /* -------------------------------------------------------- leave-one-out */
 
 /* Leave-one-out predictions: yhat (n x p), row i predicted at x_i from every

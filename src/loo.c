@@ -23,8 +23,8 @@
  * Reductions run over a fixed number of blocks of points, summed in order,
  * so the result does not depend on the number of threads.
  *
- * Leave-one-out passes of 1-d compact kernels (engine auto or sorted, w > 0)
- * go to the O(n) sweeps of loo_sorted.c instead.
+ * Passes of 1-d compact kernels (engine auto or sorted, w > 0), leave-one-out
+ * and in-sample, go to the O(n) sweeps of loo_sorted.c instead.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -59,12 +59,12 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
 {
     const size_t n = model->n, d = model->d, p = model->p;
     const int report = (flags & NW_PASS_REPORT) != 0;
-    if (leave_out && w[0] > 0 && nw_loo_sorted_applies(model)) {
+    if (w[0] > 0 && nw_loo_sorted_applies(model)) {
         /* 1-d compact kernels: the O(n) sweeps (loo_sorted.c) */
         nw_loo_sorted *ls = NULL;
         nw_status st = nw_loo_sorted_new(model, &ls);
         if (st) return st;
-        st = nw_loo_sorted_pass(ls, w[0], want_grad, report, yhat_out, res);
+        st = nw_loo_sorted_pass(ls, w[0], leave_out, want_grad, report, yhat_out, res);
         nw_loo_sorted_free(ls);
         return st;
     }
@@ -172,6 +172,30 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
         for (size_t k = 0; want_grad && k < d; k++) res->grad[k] += blk[3 + k];
     }
     free(blocks);
+    return NW_OK;
+}
+
+nw_status nw_fitted(const nw_model *model, double *yhat, size_t *n_empty, nw_run_info *info)
+{
+    double t0 = nw_clock();
+    if (n_empty) *n_empty = 0;
+    if (info) memset(info, 0, sizeof *info);
+    if (!model || !yhat) return NW_ERR_ARG;
+    double w[model->d];
+    nw_status st = nw_scales(model, NULL, w);
+    if (st) return st;
+    if (!(w[0] > 0 && nw_loo_sorted_applies(model)))
+        return nw_predict_info(model, model->x, model->n, yhat, n_empty, info);
+    nw_pass_result res = { 0 };
+    if ((st = nw_pass(model, w, 0, 0, NW_PASS_REPORT, yhat, &res))) return st;
+    if (n_empty) *n_empty = res.n_empty;
+    if (info) {
+        info->engine = NW_ENGINE_SORTED;
+        info->certified = 1;
+        info->error_bound = res.bound;
+        info->exact_fallbacks = res.fallbacks;
+        info->seconds = nw_clock() - t0;
+    }
     return NW_OK;
 }
 

@@ -37,17 +37,19 @@ enum {
 nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
                   int want_grad, int flags, double *yhat_out, nw_pass_result *res);
 
-/* The leave-one-out pass of 1-d compact kernels in O(n) per bandwidth
- * (loo_sorted.c): the keys sorted once, then any number of scales w > 0.
+/* The passes of 1-d compact kernels over the training points in O(n) per
+ * bandwidth (loo_sorted.c), leave-one-out or in-sample: the keys sorted
+ * once, then any number of scales w > 0.
  * Applies when d = 1, the kernel is compact, p <= 8 and the model's engine
  * is auto or sorted; nw_loo_sorted_new returns NW_ERR_ARG otherwise.  One
  * pass at a time per context; the model must outlive it. */
 typedef struct nw_loo_sorted nw_loo_sorted;
 int nw_loo_sorted_applies(const nw_model *model);
 nw_status nw_loo_sorted_new(const nw_model *model, nw_loo_sorted **out);
-/* As nw_pass with leave_out = 1 and scale w (d = 1). */
-nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int report,
-                             double *yhat_out, nw_pass_result *res);
+/* As nw_pass with scale w (d = 1); leave_out = 0 is the in-sample pass
+ * (its res->trace the hat matrix's). */
+nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int want_grad,
+                             int report, double *yhat_out, nw_pass_result *res);
 void nw_loo_sorted_free(nw_loo_sorted *ls);
 
 #endif

@@ -116,9 +116,8 @@ struct nw_loo_sorted {
     const nw_model *model;
     size_t n, p;
     const double *xs, *ys;  /* sorted keys, their values (the sums' scale) */
-    size_t *order;          /* order[k]: original index of sorted key k (NULL: identity) */
+    uint32_t *order;        /* order[k]: original index of sorted key k (NULL: identity) */
     double *own;            /* xs, ys when made here */
-    double *cs;             /* cosine: 2n values, cos and sin of a tau per key */
     int threads;
     double *scratch;        /* per thread */
     size_t scratch_stride;
@@ -129,6 +128,7 @@ typedef struct plan {
     size_t n, p;
     nw_kernel kernel;
     int linear, grad, split, cosine;
+    int leave_out;          /* 1: each point left out of its own sums; 0: in-sample */
     double w, delta, inv_delta, x0, tol;
     int degK;               /* polynomial degree of K in |u| (cosine: -1) */
     double fK[2][MAXDEG + 1], fR[2][MAXDEG + 1]; /* K, u K' in u, side 0 (u >= 0) and 1 */
@@ -145,7 +145,7 @@ typedef struct plan {
     size_t ya;              /* in an output's entries: |y| |t|^(2m), m = 0 .. dabs / 2 */
     size_t ic, it;          /* cosine: first t^k sin entry, first plain t^k entry */
     double kappa;
-    const double *xs, *ys, *cs;
+    const double *xs, *ys;
     int all_direct;
 } plan;
 
@@ -180,14 +180,14 @@ void nw_loo_sorted_free(nw_loo_sorted *ls)
     if (!ls) return;
     free(ls->order);
     free(ls->own);
-    free(ls->cs);
     free(ls->scratch);
     free(ls);
 }
 
 int nw_loo_sorted_applies(const nw_model *model)
 {
-    return model && model->d == 1 && model->n >= 2 && model->p <= LOO_PMAX &&
+    return model && model->d == 1 && model->n >= 2 && model->n <= UINT32_MAX &&
+           model->p <= LOO_PMAX &&
            !kernel_is_log(model->kernel) && (unsigned) model->kernel < NW_KERNEL_COUNT &&
            (model->engine == NW_ENGINE_AUTO || model->engine == NW_ENGINE_SORTED);
 }
@@ -209,25 +209,16 @@ nw_status nw_loo_sorted_new(const nw_model *model, nw_loo_sorted **out)
         ls->xs = x;
         ls->ys = y;
     } else {
-        ls->order = malloc(n * sizeof(size_t));
+        ls->order = malloc(n * sizeof(uint32_t));
         ls->own = malloc(n * (1 + p) * sizeof(double));
         nw_status st = NW_ERR_NOMEM;
-        if (!ls->order || !ls->own || (st = nw_sort_keys(x, n, ls->order))) {
+        if (!ls->order || !ls->own ||
+            (st = nw_sort_points(x, y, n, p, ls->own, ls->own + n, ls->order))) {
             nw_loo_sorted_free(ls);
             return st;
         }
-        double *xs = ls->own, *ys = ls->own + n;
-        for (size_t k = 0; k < n; k++) {
-            size_t i = ls->order[k];
-            xs[k] = x[i];
-            for (size_t c = 0; c < p; c++) ys[k * p + c] = y[i * p + c];
-        }
-        ls->xs = xs;
-        ls->ys = ys;
-    }
-    if (model->kernel == NW_KERNEL_COSINE) {
-        ls->cs = malloc(2 * n * sizeof(double));
-        if (!ls->cs) { nw_loo_sorted_free(ls); return NW_ERR_NOMEM; }
+        ls->xs = ls->own;
+        ls->ys = ls->own + n;
     }
     ls->threads = nw_threads(model, (size_t) -1);
     if (ls->threads < 1) ls->threads = 1;
@@ -267,10 +258,12 @@ static void set_cells(const nw_loo_sorted *ls, plan *pl, double delta)
     pl->all_direct = !(range * pl->inv_delta < 1e12) || !isfinite(pl->delta);
 }
 
-static void make_plan(const nw_loo_sorted *ls, double w, int grad, int strict, plan *pl)
+static void make_plan(const nw_loo_sorted *ls, double w, int leave_out, int grad, int strict,
+                      plan *pl)
 {
     const nw_model *model = ls->model;
     memset(pl, 0, sizeof *pl);
+    pl->leave_out = leave_out;
     pl->n = ls->n;
     pl->p = ls->p;
     pl->kernel = model->kernel;
@@ -280,7 +273,6 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, int strict, p
     pl->tol = model->tolerance;
     pl->xs = ls->xs;
     pl->ys = ls->ys;
-    pl->cs = ls->cs;
     pl->x0 = ls->xs[0];
     const double h = 1 / w;
     const size_t lin = (size_t) pl->linear;
@@ -339,8 +331,9 @@ static void make_plan(const nw_loo_sorted *ls, double w, int grad, int strict, p
     /* rounding steps of an entry t^k [y] (see add_output for the rest):
      * t (2 per factor) and the powers: 3k; y: 2 (centring, product); the run and the Kahan sum:
      * FLUSH - 1 + 2; reading a value: 2; the two differences: 2; the
-     * cosine's base values, rotation and products: 12 more */
-    pl->kappa = (double) FLUSH + 7 + (pl->cosine ? 12 : 0);
+     * cosine's base values (base_cos_sin: 3 each), rotation and products:
+     * 16 more */
+    pl->kappa = (double) FLUSH + 7 + (pl->cosine ? 16 : 0);
 }
 
 /* ------------------------------------------------------- running sums */
@@ -353,6 +346,16 @@ static inline double cell_of(const plan *pl, double x)
 static inline double cell_centre(const plan *pl, double cell)
 {
     return pl->x0 + (cell + 0.5) * pl->delta;
+}
+
+/* The cosine's base values cos(a tau), sin(a tau) of a key at tau = (x - c)
+ * w from the centre c of its own cell (|tau| <= 1/2 + rounding: cells are
+ * at most h wide), computed where needed (cos_sin_quarter, within 3 u of
+ * the true values, absolute; the bound counts 3 steps for each: kappa)
+ * rather than kept per key (n = 1e6: 16 MB). */
+static inline void base_cos_sin(double tau, double *c, double *s)
+{
+    cos_sin_quarter(COS_A * tau, c, s);
 }
 
 static void runsum_start(const plan *pl, runsum *rs, size_t pos, const double *ybar)
@@ -475,7 +478,8 @@ static void runsum_to(const plan *pl, runsum *rs, size_t to, double c, double gc
                 rs->cd = cos(dl);
                 rs->sd = sin(dl);
             }
-            double cb = pl->cs[2 * j], sb = pl->cs[2 * j + 1];
+            double cb, sb;
+            base_cos_sin((pl->xs[j] - cell_centre(pl, kc)) * w, &cb, &sb);
             double ct = cb * rs->cd - sb * rs->sd, st = sb * rs->cd + cb * rs->sd;
             double pw = 1;
             for (size_t k = 0; k <= pl->kc; k++, pw *= t) {
@@ -516,8 +520,9 @@ static inline int inside(nw_kernel kernel, double u)
     return kernel == NW_KERNEL_UNIFORM ? a <= 1 : a < 1;
 }
 
-/* The moments of query i over sorted keys [j0, j1) but i, in the dense
- * engine's arithmetic; slope columns u - shift. */
+/* The moments of query i over sorted keys [j0, j1) (but i itself when
+ * leaving it out), in the dense engine's arithmetic; slope columns
+ * u - shift. */
 static void direct_moments(const plan *pl, size_t i, size_t j0, size_t j1, double shift,
                            qmom *m)
 {
@@ -525,7 +530,7 @@ static void direct_moments(const plan *pl, size_t i, size_t j0, size_t j1, doubl
     const double q = pl->xs[i], w = pl->w;
     memset(m, 0, sizeof *m);
     for (size_t j = j0; j < j1; j++) {
-        if (j == i) continue;
+        if (j == i && pl->leave_out) continue;
         double u = (q - pl->xs[j]) * w, K = kernel_value(pl->kernel, u);
         if (K == 0) continue;
         const double *y = pl->ys + j * p;
@@ -566,6 +571,8 @@ typedef struct qsol {
     double yhat[LOO_PMAX], dyhat[LOO_PMAX];
     double err[LOO_PMAX];   /* absolute error bounds of yhat (0: direct sums) */
     double pivot, bound;    /* bound: the largest relative one */
+    double hii;             /* the weight of a key at u = 0 (K(0) = 1) in the
+                               prediction: the hat matrix's diagonal entry */
     int empty;
 } qsol;
 
@@ -581,6 +588,7 @@ static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *
     s->empty = 0;
     s->pivot = 1;
     s->bound = 0;
+    s->hii = 0;
     for (size_t c = 0; c < p; c++) s->err[c] = 0;
     if (!(A00 > 0)) {
         s->empty = 1;
@@ -599,6 +607,8 @@ static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *
             double z0 = 1, z1 = -shift;
             double v0 = z0 / L00, v1 = (z1 - L10 * v0) / L11;
             double a1 = v1 / L11, a0 = (v0 - L10 * a1) / L00;
+            /* a key at u = 0 has the row z: its weight is z' A^-1 z */
+            s->hii = z0 * a0 + z1 * a1;
             double worst = 0, rel_err = 0;
             if (bound) {
                 const double sq[3] = { A00, sqrt(A00 * A11), A11 };
@@ -636,6 +646,7 @@ static void solve(const plan *pl, const qmom *m, double shift, int bound, qsol *
         s->pivot = rel < 0 ? 0 : rel;   /* singular: local constant below */
     }
     double worst = 0;
+    s->hii = 1 / A00;
     for (size_t c = 0; c < p; c++) {
         double yh = m->B[0][c] / A00;
         s->yhat[c] = yh;
@@ -865,6 +876,7 @@ static void add_cosine(const plan *pl, const double *S, const absmom *am,
 
 typedef struct chunk_acc {
     double loss, n_empty, grad, bound, fallbacks, direct;
+    double trace;   /* in-sample passes: sum of the hat diagonal */
     double dloss;   /* bound on the error of 2 loss (loss-only passes) */
 } chunk_acc;
 
@@ -881,14 +893,20 @@ static void finish_query(const pass_job *job, size_t i, qsol *s, chunk_acc *acc)
     const nw_loo_sorted *ls = job->ls;
     const nw_model *model = ls->model;
     const plan *pl = job->pl;
-    const size_t p = pl->p, orig = ls->order ? ls->order[i] : i;
-    const double *yi = model->y + orig * p;
+    const size_t p = pl->p;
+    /* the point's own values: the sorted copy's, the same numbers, unless
+     * they were scaled (y_exp: model->y_sums); the original index only
+     * where needed (a gather from n places) */
+    const int need_orig = job->yhat_out || model->y_exp || s->empty;
+    const size_t orig = need_orig && ls->order ? ls->order[i] : i;
+    const double *yi = model->y_exp ? model->y + orig * p : pl->ys + i * p;
     double *out = job->yhat_out ? job->yhat_out + orig * p : NULL;
+    if (!pl->leave_out && !s->empty) acc->trace += s->hii;
     if (s->empty) {
         acc->n_empty += 1;
         if (model->empty == NW_EMPTY_NEAREST) {
             double w = pl->w, yh[LOO_PMAX];
-            nw_nearest_value(model, &w, model->x + orig, orig, yh);
+            nw_nearest_value(model, &w, model->x + orig, pl->leave_out ? orig : NW_NO_SKIP, yh);
             for (size_t c = 0; c < p; c++) {
                 double r = yi[c] - yh[c];
                 acc->loss += 0.5 * r * r;
@@ -1035,8 +1053,7 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
         if (pl->cosine) {
             /* cos, sin of a U: the key's own values (about its cell, which
              * is the group's: no rotation) */
-            cU = pl->cs[2 * i];
-            sU = pl->cs[2 * i + 1];
+            base_cos_sin(U, &cU, &sU);
         }
         /* the rounding of each side's sums is bounded by the terms of the
          * running sums its difference reads: [j0, jq) = R_q - (S_a - T_L),
@@ -1073,14 +1090,17 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
                 add_side(pl, win, &amw, U, shift, 0, &mo);
                 if (pl->split) add_side(pl, right, &amr, U, shift, 1, &mo);
             }
-            /* leave the point out: K(0) = 1 at u = 0, slope column -shift */
-            mo.eA[0] += U_ROUND * (fabs(mo.A[0]) + 1);
-            mo.A[0] -= 1;
-            for (size_t cc = 0; cc < p; cc++) {
-                mo.eB[0][cc] += U_ROUND * (fabs(mo.B[0][cc]) + 2 * fabs(yi[cc]));
-                mo.B[0][cc] -= yi[cc];
+            /* leave the point out: K(0) = 1 at u = 0, slope column -shift
+             * (in-sample: the window's sums are the prediction's) */
+            if (pl->leave_out) {
+                mo.eA[0] += U_ROUND * (fabs(mo.A[0]) + 1);
+                mo.A[0] -= 1;
+                for (size_t cc = 0; cc < p; cc++) {
+                    mo.eB[0][cc] += U_ROUND * (fabs(mo.B[0][cc]) + 2 * fabs(yi[cc]));
+                    mo.B[0][cc] -= yi[cc];
+                }
             }
-            if (shift != 0) {
+            if (pl->leave_out && shift != 0) {
                 mo.eA[1] += U_ROUND * (fabs(mo.A[1]) + fabs(shift));
                 mo.eA[2] += U_ROUND * (fabs(mo.A[2]) + shift * shift) * 2;
                 mo.A[1] += shift;
@@ -1136,8 +1156,7 @@ static void process_chunk(const pass_job *job, size_t i0, size_t i1, runsum *rs,
 /* One sweep over all chunks into acc[0..nb), as team jobs (team.h: the
  * caller never waits for a thread that took no work, where an OpenMP
  * region's barrier would wait a scheduling quantum on a loaded machine,
- * once per criterion evaluation): the keys' cos, sin first where the
- * cosine kernel needs them, then the chunks, each worker with its own
+ * once per criterion evaluation): the chunks, each worker with its own
  * running sums; progress from the caller's thread. */
 typedef struct sweep_job {
     const nw_loo_sorted *ls;
@@ -1150,23 +1169,6 @@ typedef struct sweep_job {
     atomic_size_t chunks_done;
     atomic_int stopped;
 } sweep_job;
-
-#define COS_KEYS 16384   /* keys per item of the cos, sin job */
-
-static void sweep_cos(void *ctx, int worker, void *scratch, size_t item)
-{
-    (void) worker, (void) scratch;
-    const sweep_job *sj = ctx;
-    const nw_loo_sorted *ls = sj->ls;
-    const plan *pl = sj->pl;
-    const double w = pl->w;
-    size_t lo = item * COS_KEYS, hi = lo + COS_KEYS < ls->n ? lo + COS_KEYS : ls->n;
-    for (size_t j = lo; j < hi; j++) {
-        double x = ls->xs[j], tau = (x - cell_centre(pl, cell_of(pl, x))) * w;
-        ls->cs[2 * j] = cos(COS_A * tau);
-        ls->cs[2 * j + 1] = sin(COS_A * tau);
-    }
-}
 
 static void sweep_chunk(void *ctx, int worker, void *scratch, size_t b)
 {
@@ -1194,15 +1196,8 @@ static nw_status run_chunks(const nw_loo_sorted *ls, const plan *pl, const pass_
                      .progress = report ? model->progress : NULL };
     atomic_init(&sj.chunks_done, 0);
     atomic_init(&sj.stopped, 0);
-    nw_status st = NW_OK;
-    if (pl->cosine && !pl->all_direct) {
-        nw_team_job cj = { .items = (n + COS_KEYS - 1) / COS_KEYS, .ctx = &sj, .run = sweep_cos };
-        st = nw_team_run(&cj, threads);
-    }
-    if (st == NW_OK) {
-        nw_team_job chunks = { .items = nb, .ctx = &sj, .run = sweep_chunk };
-        st = nw_team_run(&chunks, threads);
-    }
+    nw_team_job chunks = { .items = nb, .ctx = &sj, .run = sweep_chunk };
+    nw_status st = nw_team_run(&chunks, threads);
     if (st) return st;
     return atomic_load(&sj.stopped) ? NW_ERR_STOPPED : NW_OK;
 }
@@ -1221,14 +1216,14 @@ static void make_cuts(const nw_loo_sorted *ls, const plan *pl, size_t nb, size_t
     }
 }
 
-nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int report,
-                             double *yhat_out, nw_pass_result *res)
+nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int want_grad,
+                             int report, double *yhat_out, nw_pass_result *res)
 {
     if (!ls || !res) return NW_ERR_ARG;
     if (!isfinite(w) || !(w > 0)) return NW_ERR_BANDWIDTH;
     const size_t n = ls->n;
     plan pl;
-    make_plan(ls, w, want_grad, yhat_out != NULL, &pl);
+    make_plan(ls, w, leave_out, want_grad, yhat_out != NULL, &pl);
     const size_t nb = n < PASS_CHUNKS ? n : PASS_CHUNKS;
     /* chunk b: keys [cut[b], cut[b + 1]), cut at the start of the cell of
      * key n b / nb, so that no cell is split (a group's sweeps cost its
@@ -1269,6 +1264,7 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int want_grad, int rep
     res->loss = loss;
     if (want_grad) grad[0] = 0;
     for (size_t b = 0; b < nb; b++) {
+        res->trace += acc[b].trace;
         res->n_empty += (size_t) acc[b].n_empty;
         res->fallbacks += (size_t) acc[b].fallbacks;
         res->direct += (size_t) acc[b].direct;

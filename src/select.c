@@ -44,13 +44,15 @@
 static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criterion crit,
                              const double *t, double *value, double *grad);
 
-static nw_status aicc_value(const nw_model *model, const double *t, double *value)
+static nw_status aicc_value(const nw_model *model, nw_loo_sorted *ls, const double *t,
+                            double *value)
 {
     const size_t n = model->n, d = model->d, p = model->p;
     double w[d];
     for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
     nw_pass_result res = { 0 };
-    nw_status st = nw_pass(model, w, 0, 0, NW_PASS_CRITERION, NULL, &res);
+    nw_status st = ls ? nw_loo_sorted_pass(ls, w[0], 0, 0, 0, NULL, &res)
+                      : nw_pass(model, w, 0, 0, NW_PASS_CRITERION, NULL, &res);
     if (st) return st;
     /* Hurvich, Simonoff & Tsai (1998): sigma^2 is the in-sample mean squared
      * residual (pooled over outputs), tr(H) = sum_i H_ii.  When tr(H) >= n - 2
@@ -77,7 +79,7 @@ static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criter
         double w[d], g[d];
         for (size_t k = 0; k < d; k++) w[k] = exp(-t[k]);
         nw_pass_result res = { .grad = g };
-        nw_status st = ls ? nw_loo_sorted_pass(ls, w[0], grad != NULL, 0, NULL, &res)
+        nw_status st = ls ? nw_loo_sorted_pass(ls, w[0], 1, grad != NULL, 0, NULL, &res)
                           : nw_pass(model, w, 1, grad != NULL, NW_PASS_CRITERION, NULL, &res);
         if (st) return st;
         *value = 2 * res.loss / (double) n;
@@ -86,7 +88,7 @@ static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criter
         return NW_OK;
     }
     if (crit != NW_CRITERION_AICC) return NW_ERR_ARG;
-    nw_status st = aicc_value(model, t, value);
+    nw_status st = aicc_value(model, ls, t, value);
     if (st || !grad) return st;
     /* no closed form here: central differences in log h (error O(step^2)) */
     const double step = 1e-4;
@@ -95,9 +97,9 @@ static nw_status criterion_t(const nw_model *model, nw_loo_sorted *ls, nw_criter
     for (size_t k = 0; k < d; k++) {
         double fp, fm;
         tt[k] = t[k] + step;
-        if ((st = aicc_value(model, tt, &fp))) return st;
+        if ((st = aicc_value(model, ls, tt, &fp))) return st;
         tt[k] = t[k] - step;
-        if ((st = aicc_value(model, tt, &fm))) return st;
+        if ((st = aicc_value(model, ls, tt, &fm))) return st;
         tt[k] = t[k];
         grad[k] = (isfinite(fp) && isfinite(fm)) ? (fp - fm) / (2 * step) : 0;
     }
@@ -749,7 +751,7 @@ nw_status nw_select_bandwidth(nw_model *model, nw_criterion criterion,
     memcpy(best_t, t0, sizeof best_t);
     search s = { .model = model, .crit = criterion, .best_f = INFINITY, .best_t = best_t };
     /* 1-d compact kernels: the keys sorted once for every evaluation */
-    if (criterion == NW_CRITERION_LOO && nw_loo_sorted_applies(model) &&
+    if (nw_loo_sorted_applies(model) &&
         (st = nw_loo_sorted_new(model, &s.ls)))
         return st;
     /* 1-d: the scan plus ~20 refinement steps; d > 1: ~400 scan points plus

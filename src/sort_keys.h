@@ -1,14 +1,19 @@
-/* sort_keys.h: the sort of 1-d keys the sorted engine and the sorted
+/* sort_keys.h: the sort of 1-d points the sorted engine and the sorted
  * leave-one-out pass share (defined in engine_sorted.c). */
 #ifndef NW_SORT_KEYS_H
 #define NW_SORT_KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nwreg.h"
 
-/* order[k] = original index of the k-th smallest of x[0..n) (stable LSD
- * radix sort on the IEEE bits, -0 as +0); NW_ERR_NOMEM. */
-nw_status nw_sort_keys(const double *x, size_t n, size_t *order);
+/* The points (x: n keys, y: n x p values) sorted by key: xs[k], ys[k * p ..]
+ * are those of the k-th smallest key, order[k] its original index (a
+ * stable sort, -0 as +0).  xs (n) and ys (n x p) must not overlap x and y;
+ * they serve the sort as key buffers, so it allocates only n 32-bit
+ * indices more.  NW_ERR_NOMEM (also for n > UINT32_MAX). */
+nw_status nw_sort_points(const double *x, const double *y, size_t n, size_t p, double *xs,
+                         double *ys, uint32_t *order);
 
 #endif

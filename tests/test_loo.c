@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "loo.h"
 
 enum { N = 37, D = 2, P = 2 };
 static double X[N * D], Y[N * P];
@@ -170,27 +171,30 @@ static long double kernel_ld(nw_kernel k, long double u)
     }
 }
 
-/* u as every engine computes it, (x_i - x_j) w in double (whether a key at
- * |u| ~ 1 is inside is decided there; the library does not count u's
- * rounding), the rest in long double */
-static long double loo_ldl(const double *x, const double *y, size_t n, size_t i, nw_kernel k,
-                           int linear, double h)
+/* The prediction at x_i from every point but i (leave_out) or from all
+ * (in-sample; *hii then receives point i's own weight in it, the hat
+ * matrix's diagonal), by the definition: u as every engine computes it,
+ * (x_i - x_j) w in double (whether a key at |u| ~ 1 is inside is decided
+ * there; the library does not count u's rounding), the rest in long double */
+static long double fit_ldl(const double *x, const double *y, size_t n, size_t i, int leave_out,
+                           nw_kernel k, int linear, double h, long double *hii)
 {
     const double w = 1 / h;
     long double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;
     for (size_t j = 0; j < n; j++) {
-        if (j == i) continue;
+        if (j == i && leave_out) continue;
         long double u = (x[i] - x[j]) * w, K = kernel_ld(k, u);
         s0 += K;
         s1 += K * u;
         t0 += K * y[j];
     }
     if (!(s0 > 0)) return NAN;
+    if (hii) *hii = 1 / s0;
     if (!linear) return t0 / s0;
     long double mu = s1 / s0, raw2 = 0;
     s1 = 0;
     for (size_t j = 0; j < n; j++) {
-        if (j == i) continue;
+        if (j == i && leave_out) continue;
         long double u = (x[i] - x[j]) * w, K = kernel_ld(k, u), v = u - mu;
         s1 += K * v;
         s2 += K * v * v;
@@ -199,8 +203,17 @@ static long double loo_ldl(const double *x, const double *y, size_t n, size_t i,
     }
     /* a singular local design (all neighbours tied): local constant, as nw_solve */
     if (!(s2 > 1e-9L * raw2)) return t0 / s0;
-    long double b1 = (s0 * t1 - s1 * t0) / (s0 * s2 - s1 * s1), b0 = (t0 - b1 * s1) / s0;
+    long double det = s0 * s2 - s1 * s1;
+    long double b1 = (s0 * t1 - s1 * t0) / det, b0 = (t0 - b1 * s1) / s0;
+    /* the point's own row in the centred design is (1, -mu) */
+    if (hii) *hii = (s2 + 2 * s1 * mu + s0 * mu * mu) / det;
     return b0 - b1 * mu;
+}
+
+static long double loo_ldl(const double *x, const double *y, size_t n, size_t i, nw_kernel k,
+                           int linear, double h)
+{
+    return fit_ldl(x, y, n, i, 1, k, linear, h, NULL);
 }
 
 static double loo_ld(const double *x, const double *y, size_t n, size_t i, nw_kernel k,
@@ -268,6 +281,93 @@ static void test_sorted_pass_against_long_double(void **state)
     }
 }
 
+/* The in-sample fit (nw_fitted: the sorted pass without leaving the point
+ * out) against the definition in long double, every compact kernel and
+ * estimator, unsorted keys with and without ties: each prediction within
+ * the tolerance 1e-12 relative (+ 1e-15 max|y| for the direct sums'
+ * rounding, as above); the hat matrix's trace (AICc's) within 1e-10
+ * relative of the long double one (it is not certified); AICc itself
+ * through the sweeps against the dense engine's in-sample pass, 1e-10. */
+static void test_sorted_in_sample(void **state)
+{
+    (void) state;
+    enum { M = 600 };
+    static double x[M], y[M], yh[M];
+    const double hs[] = { 0.02, 0.3, 3 };
+    for (int data = 0; data < 2; data++) {
+        nw_generate(13, M, x, y);
+        for (size_t i = 0; i < M; i++) {
+            size_t j = (i * 331) % M;
+            double t = x[i]; x[i] = x[j]; x[j] = t;
+            t = y[i]; y[i] = y[j]; y[j] = t;
+        }
+        if (data == 1)
+            for (size_t i = 0; i < M; i++) x[i] = round(x[i] * 100) / 100;
+        double ymax = 0;
+        for (size_t i = 0; i < M; i++) ymax = fmax(ymax, fabs(y[i]));
+        for (size_t k = 0; k < sizeof compact_kernels / sizeof *compact_kernels; k++)
+            for (int e = 0; e < 2; e++)
+                for (size_t hi = 0; hi < sizeof hs / sizeof *hs; hi++) {
+                    if (data == 1 && e == 1 && hi == 0) continue;  /* as above */
+                    const nw_kernel kern = compact_kernels[k];
+                    nw_model *m;
+                    assert_int_equal(nw_model_new(&m, x, y, M, 1, 1), NW_OK);
+                    nw_model_set_kernel(m, kern);
+                    nw_model_set_estimator(m, (nw_estimator) e);
+                    assert_int_equal(nw_model_set_bandwidth(m, &hs[hi]), NW_OK);
+                    nw_run_info run;
+                    size_t empty = 1;
+                    assert_int_equal(nw_fitted(m, yh, &empty, &run), NW_OK);
+                    assert_int_equal(run.engine, NW_ENGINE_SORTED);
+                    assert_true(run.certified && run.error_bound <= 1e-12);
+                    assert_int_equal(empty, 0);
+                    long double trace = 0;
+                    for (size_t i = 0; i < M; i++) {
+                        long double hii = 0;
+                        double r = (double) fit_ldl(x, y, M, i, 0, kern, e, hs[hi], &hii);
+                        trace += hii;
+                        assert_close(yh[i], r, 1e-12, 1e-15 * ymax);
+                    }
+                    double w = 1 / hs[hi];
+                    nw_pass_result res = { 0 };
+                    assert_int_equal(nw_pass(m, &w, 0, 0, 0, NULL, &res), NW_OK);
+                    assert_close(res.trace, (double) trace, 1e-10, 0);
+                    double aicc, aicc_dense;
+                    assert_int_equal(nw_criterion_eval(m, NW_CRITERION_AICC, NULL, &aicc, NULL),
+                                     NW_OK);
+                    nw_model_set_engine(m, NW_ENGINE_DENSE);
+                    assert_int_equal(nw_criterion_eval(m, NW_CRITERION_AICC, NULL, &aicc_dense,
+                                                       NULL), NW_OK);
+                    assert_close(aicc, aicc_dense, 1e-10, 0);
+                    nw_model_free(m);
+                }
+    }
+}
+
+/* nw_fitted with p = 2 outputs through the sweeps against nw_predict_info
+ * at the model's points with the dense engine (1e-11 relative). */
+static void test_fitted_two_outputs(void **state)
+{
+    (void) state;
+    const double h[1] = { 0.8 };
+    for (size_t k = 0; k < sizeof compact_kernels / sizeof *compact_kernels; k++)
+        for (int e = 0; e < 2; e++) {
+            nw_model *m = model_for(1, 2, compact_kernels[k], (nw_estimator) e, h);
+            double fit[N * P], ref[N * P];
+            nw_run_info run;
+            assert_int_equal(nw_fitted(m, fit, NULL, &run), NW_OK);
+            assert_int_equal(run.engine, NW_ENGINE_SORTED);
+            nw_model_set_engine(m, NW_ENGINE_DENSE);
+            assert_int_equal(nw_predict(m, nw_model_x(m), N, ref, NULL), NW_OK);
+            assert_all_close(fit, ref, N * P, 1e-11, 1e-12);
+            /* the dense engine's model takes nw_predict_info's path */
+            assert_int_equal(nw_fitted(m, fit, NULL, &run), NW_OK);
+            assert_int_equal(run.engine, NW_ENGINE_DENSE);
+            assert_all_close(fit, ref, N * P, 0, 0);
+            nw_model_free(m);
+        }
+}
+
 /* The sorted pass on keys that stress its cells and sums, every compact
  * kernel x estimator, against loo_ld (the definition in long double):
  * clustered keys (three clusters 1e-3 wide and two far outliers), duplicate
@@ -280,8 +380,6 @@ static void test_sorted_pass_against_long_double(void **state)
  *    certified is within the bound it reports (+ the same absolute slack);
  *  - the loss alone (the selection's pass): within the loss bound it
  *    reports (+ 1e-14 relative for summing the n residuals, not counted). */
-#include "loo.h"
-
 static void stress_data(int kind, size_t m, double *x, double *y)
 {
     nw_generate(5 + (uint64_t) kind, m, x, y);
@@ -333,7 +431,7 @@ static void test_sorted_pass_stress(void **state)
                     for (size_t ti = 0; ti < 3; ti++) {
                         nw_model_set_tolerance(m, tols[ti]);
                         nw_pass_result res = { 0 };
-                        assert_int_equal(nw_loo_sorted_pass(ls, 1 / h, 0, 0, yh, &res), NW_OK);
+                        assert_int_equal(nw_loo_sorted_pass(ls, 1 / h, 1, 0, 0, yh, &res), NW_OK);
                         assert_true(res.bound <= tols[ti]);
                         /* the direct sums' rounding (not counted): 1e-15 max|y|;
                          * local linear's solve amplifies it by the design's
@@ -370,7 +468,7 @@ static void test_sorted_pass_stress(void **state)
                         const double tol = lt == 0 ? 1e-12 : 1e-15;
                         nw_model_set_tolerance(m, tol);
                         nw_pass_result res = { 0 };
-                        assert_int_equal(nw_loo_sorted_pass(ls, 1 / h, 0, 0, NULL, &res), NW_OK);
+                        assert_int_equal(nw_loo_sorted_pass(ls, 1 / h, 1, 0, 0, NULL, &res), NW_OK);
                         if (isfinite(lref)) {
                             /* every window expanded: the bound; else the
                              * uncounted rounding of direct sums (values ~1e3
@@ -438,6 +536,8 @@ int main(void)
         cmocka_unit_test(test_empty_loo_neighbourhood),
         cmocka_unit_test(test_sorted_pass_against_long_double),
         cmocka_unit_test(test_sorted_pass_two_outputs),
+        cmocka_unit_test(test_sorted_in_sample),
+        cmocka_unit_test(test_fitted_two_outputs),
         cmocka_unit_test(test_sorted_pass_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
