@@ -87,7 +87,7 @@ typedef struct fgt_state {
     size_t *start;        /* nb + 1 offsets into the bucketed keys */
     double *xs, *ys;      /* keys and values in box order (n, n x p); in the
                              local mode made only when needed (ensure_buckets) */
-    size_t *idx;          /* their original indices */
+    uint32_t *idx;        /* their original indices (n <= UINT32_MAX: fgt_cost) */
     double *centre;       /* nb box centres (x units) */
     size_t na1, nay;      /* powers of u needed: 0..na1-1 for f = 1, 0..nay-1 for y */
     size_t nf;            /* sums per query: na1 + p nay (D_a[1], D_a[y_c]) */
@@ -114,10 +114,14 @@ typedef struct fgt_state {
     unsigned char *loc_ok;
     /* the same coefficients in long double with their (2^11 x smaller)
      * rounding bounds: the second try (fgt_moments_exact) where the first
-     * one's bound misses the tolerance (local linear at the data's edge);
-     * NULL where they would take too much memory */
-    long double *loc_ld;
-    double *loc_err_ld;
+     * one's bound misses the tolerance (local linear at the data's edge).
+     * Made per target box when first asked for (ensure_ld; under
+     * bucket_lock): loc_ld[T] is NULL until then, else nfp x P_LOC long
+     * doubles followed by the nf bounds.  NULL (the array) where long
+     * double is no wider than double, or for local constant. */
+    _Atomic(long double *) *loc_ld;
+    double tol;                 /* the tolerance the expansions were made for */
+    struct offset_table *tab;   /* local mode: the translation tables (ensure_ld) */
 } fgt_state;
 
 /* Powers of u needed per f: local constant 1 (gradient: 3), local linear 3 for
@@ -151,7 +155,8 @@ static double fgt_cost(const nw_problem *pb, size_t m, double tol)
 {
     double lo, hi;
     if (pb->d == 2) return nw_fgt2_cost(pb, m, tol);   /* engine_fgt2.c */
-    if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || !data_range(pb, &lo, &hi))
+    if (pb->d != 1 || pb->kernel != NW_KERNEL_GAUSSIAN || pb->n > UINT32_MAX ||
+        !data_range(pb, &lo, &hi))
         return INFINITY;
     double nb = boxes_for(pb, lo, hi);
     if (!(nb <= 4.0 * (double) pb->n + 64)) return INFINITY;
@@ -178,7 +183,9 @@ static void fgt_free(void *p)
     free(s->mom); free(s->slot); free(s->absy); free(s->cum_count); free(s->cum_absy);
     free(s->next_left); free(s->next_right);
     free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
-    free(s->loc_ld); free(s->loc_err_ld);
+    if (s->loc_ld)
+        for (size_t T = 0; T < s->nb; T++) free(atomic_load_explicit(&s->loc_ld[T], memory_order_relaxed));
+    free((void *) s->loc_ld); free(s->tab);
     if (s->lock_made) pthread_mutex_destroy(&s->bucket_lock);
     free(s);
 }
@@ -298,7 +305,7 @@ static void scatter_keys(fgt_state *s, const nw_problem *pb, size_t slices, size
             size_t t = cc[box_of(s, pb->x[j])]++;
             s->xs[t] = pb->x[j];
             for (size_t k = 0; k < p; k++) s->ys[t * p + k] = pb->y[j * p + k];
-            s->idx[t] = j;
+            s->idx[t] = (uint32_t) j;
         }
     }
 }
@@ -715,38 +722,137 @@ static void hankel(const double *restrict G, const double *restrict M, double *r
     for (size_t l = 0; l < P_PAD; l++) acc[l] = a[l];
 }
 
-static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
+/* The local expansion of target box T from the moments of the boxes
+ * within reach: its Taylor coefficients about T's centre into L (nfp x
+ * P_LOC, zeroed) and their error bounds into E (nf, zeroed), in double;
+ * with Lld, Eld (zeroed) summed in long double instead, with their own
+ * bounds, and L rounded from them.  *logscale_out: T's logscale.  Returns
+ * whether T has them (a box beyond LOC_REACH counts: per-query sums). */
+static int translate_box(const fgt_state *s, const nw_problem *pb, size_t T,
+                         const long double *invfact, double *L, double *E, long double *Lld,
+                         double *Eld, double *logscale_out)
 {
     const size_t nb = s->nb, nf = s->nf, p = pb->p, na1 = s->na1, nay = s->nay;
+    const size_t amax = (na1 > nay ? na1 : nay) - 1, ns = s->ns, nfp = s->nfp;
+    const double tol = s->tol;
+    const offset_table *tab = s->tab;
+    size_t bl = s->next_left[T], br = s->next_right[T];
+    double gl = bl < nb ? fmax((double) (T - bl) - 1, 0) * BETA : INFINITY;
+    double gr = br < nb ? fmax((double) (br - T) - 1, 0) * BETA : INFINITY;
+    size_t bn = gl <= gr ? bl : br;
+    double gap = fmin(gl, gr);
+    const double logscale = -0.5 * gap * gap;
+    *logscale_out = logscale;
+    const double scale = exp(-logscale);
+    const long double scale_ld = Lld ? expl(-(long double) logscale) : 0;
+    double scale_fact[P_LOC];   /* scale / l!, as (double) scale * (double) (1/l!) */
+    for (size_t l = 0; l < P_LOC; l++) scale_fact[l] = scale * (double) invfact[l];
+    /* every key of box bn lies within (|T - bn| + 1) BETA of every q in T */
+    double far = ((double) (bn > T ? bn - T : T - bn) + 1) * BETA;
+    double a_lower = (double) (s->start[bn + 1] - s->start[bn]) *
+                     exp(fmax(-0.5 * far * far - logscale, MIN_EXP_ARG));
+    const double budget = tol / 1024 * a_lower;
+    int ok = 1;
+    for (int side = 0; side < 2 && ok; side++) {
+        for (size_t dlt = side; ; dlt++) {
+            if (side == 0 ? dlt > T : T + dlt >= nb) break;
+            size_t S = side == 0 ? T - dlt : T + dlt;
+            double g = fmax((double) dlt - 1, 0) * BETA;
+            if (g >= 2) {
+                size_t t0 = side == 0 ? 0 : S, t1 = side == 0 ? S + 1 : nb;
+                double wmax = exp(fmax(-0.5 * g * g - logscale, MIN_EXP_ARG - 40));
+                double cnt = s->cum_count[t1] - s->cum_count[t0];
+                if (cnt * pow(g, (double) amax) * wmax <= budget / 4) {
+                    /* the same tail for the long-double path */
+                    for (int k = 0; k < (Eld ? 2 : 1); k++) {
+                        double *Et = k == 0 ? E : Eld, ga = 1;
+                        for (size_t a = 0; a < na1; a++, ga *= g) Et[a] += cnt * ga * wmax;
+                        for (size_t c = 0; c < p; c++) {
+                            double ay = s->cum_absy[t1 * p + c] - s->cum_absy[t0 * p + c];
+                            ga = 1;
+                            for (size_t a = 0; a < nay; a++, ga *= g)
+                                Et[na1 + c * nay + a] += ay * ga * wmax;
+                        }
+                    }
+                    break;
+                }
+            }
+            if (dlt > LOC_REACH) { ok = 0; break; }
+            size_t cnt = s->start[S + 1] - s->start[S];
+            if (cnt == 0) continue;
+            const offset_table *t = &tab[dlt];
+            /* tau = (T - S) BETA: side 1 has S > T, tau < 0: flip signs */
+            const double *mb = s->mom + s->slot[S] * ns * P_MAX;
+            for (size_t f = 0; f < nf; f++) {
+                size_t a = f < na1 ? f : (f - na1) % nay;
+                /* the moments of f: set 0 (f = 1) or 1 + c (f = y_c) */
+                size_t set = f < na1 ? 0 : 1 + (f - na1) / nay;
+                const double *M = mb + set * P_MAX;
+                /* L_l += scale / l! sum_{k < P - l} g_a^(k+l)(tau) M_k: a
+                 * Hankel product, each row a dot product (any order:
+                 * the rounding bound is order-free) */
+                if (Lld) {
+                    const long double *G = side == 0 ? t->gl[a] : t->glneg[a];
+                    for (size_t l = 0; l < P_LOC; l++) {
+                        long double acc = 0;
+                        for (size_t k = 0; k + l < P_LOC; k++) acc += G[k + l] * M[k];
+                        Lld[l * nfp + f] += scale_ld * invfact[l] * acc;
+                    }
+                } else {
+                    double acc[P_PAD];
+                    hankel(side == 0 ? t->g[a] : t->gneg[a], M, acc);
+                    for (size_t l = 0; l < P_LOC; l++) L[l * nfp + f] += scale_fact[l] * acc[l];
+                }
+                double absf = f < na1 ? (double) cnt : s->absy[S * p + (f - na1) / nay];
+                E[f] += scale * absf * (t->trunc[a] + t->round[a]);
+                if (Eld) Eld[f] += scale * absf * (t->trunc[a] + t->round_ld[a]);
+            }
+        }
+    }
+    if (Lld)   /* rounded once: within the Horner bound's (2P + 1) u */
+        for (size_t i = 0; i < nfp * P_LOC; i++) L[i] = (double) Lld[i];
+    if (ok) {
+        /* Horner's rounding at the query, (2P + 1) u sum_l |L_l| rho^l
+         * (the +1: the coefficients' own rounding to double); the
+         * long-double path: 2P u_ld, and rounding its result to double,
+         * which local_sums_ld adds per query */
+        for (size_t f = 0; f < nf; f++) {
+            double h = 0, rl = 1;
+            for (size_t l = 0; l < P_LOC; l++, rl *= BETA / 2) h += fabs(L[l * nfp + f]) * rl;
+            E[f] += (2.0 * P_LOC + 1) * 0x1p-53 * h;
+            if (Eld) Eld[f] += 2.1 * P_LOC * U_LD * h;
+        }
+    }
+    return ok;
+}
+
+static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
+{
+    const size_t nb = s->nb, nf = s->nf, na1 = s->na1, nay = s->nay;
     const size_t amax = (na1 > nay ? na1 : nay) - 1;
-    offset_table *tab = malloc((LOC_REACH + 1) * sizeof *tab);
-    const size_t ns = s->ns;
     const size_t nfp = s->nfp;
+    s->tol = tol;
+    s->tab = malloc((LOC_REACH + 1) * sizeof *s->tab);
     s->loc = calloc(nb * nfp * P_LOC, sizeof *s->loc);
     s->loc_err = calloc(nb * nf, sizeof *s->loc_err);
     s->loc_logscale = calloc(nb, sizeof *s->loc_logscale);
     s->loc_ok = calloc(nb, 1);
-    if (!tab || !s->loc || !s->loc_err || !s->loc_logscale || !s->loc_ok) {
-        free(tab);
+    if (!s->tab || !s->loc || !s->loc_err || !s->loc_logscale || !s->loc_ok) {
+        free(s->tab);
         free(s->loc); free(s->loc_err); free(s->loc_logscale); free(s->loc_ok);
+        s->tab = NULL;
         s->loc = s->loc_err = s->loc_logscale = NULL;
         s->loc_ok = NULL;
         return NW_OK;  /* the per-query mode needs none of it */
     }
-    /* the long-double coefficients: local linear (whose predictions at the
-     * data's edge amplify the moments' errors) and where they take at most
-     * 32 bytes per key */
-    if (pb->linear && LDBL_MANT_DIG >= 64 && nb * nfp * P_LOC <= 2 * pb->n) {
-        s->loc_ld = calloc(nb * nfp * P_LOC, sizeof *s->loc_ld);
-        s->loc_err_ld = calloc(nb * nf, sizeof *s->loc_err_ld);
-        if (!s->loc_ld || !s->loc_err_ld) {
-            free(s->loc_ld); free(s->loc_err_ld);
-            s->loc_ld = NULL;
-            s->loc_err_ld = NULL;
-        }
-    }
+    /* the long-double second try: local linear (whose predictions at the
+     * data's edge amplify the moments' errors), made per box on demand (a
+     * table for every box took up to 32 bytes a key: 20 MB of a selection's
+     * pass at n = 1e6, h ~ 1e-3) */
+    if (pb->linear && LDBL_MANT_DIG >= 64 && (s->loc_ld = malloc(nb * sizeof *s->loc_ld)))
+        for (size_t T = 0; T < nb; T++) atomic_init(&s->loc_ld[T], NULL);
     /* g_a^(j)(-tau) = (-1)^(j+a) g_a^(j)(tau): one table per |delta| */
-    for (size_t dlt = 0; dlt <= LOC_REACH; dlt++) offset_fill(&tab[dlt], (double) dlt * BETA, amax);
+    for (size_t dlt = 0; dlt <= LOC_REACH; dlt++) offset_fill(&s->tab[dlt], (double) dlt * BETA, amax);
     /* threads only for ~3 ms of translations or more (~10 source boxes a
      * side, P^2/2 terms each): below that waking a thread costs more than
      * it saves, above all on a loaded machine */
@@ -758,104 +864,38 @@ static nw_status build_locals(fgt_state *s, const nw_problem *pb, double tol)
 
 #pragma omp parallel for schedule(dynamic, 16) if (parallel) num_threads(nw_pb_threads(pb))
     for (size_t T = 0; T < nb; T++) {
-        double *L = s->loc + T * nfp * P_LOC, *E = s->loc_err + T * nf;
-        /* with the long-double path the coefficients are summed in long
-         * double (loc_ld) and rounded to double once at the end; without
-         * it in double (x87 translations cost 3x: local constant needs
-         * no second try) */
-        long double *Lld = s->loc_ld ? s->loc_ld + T * nfp * P_LOC : NULL;
-        double *Eld = s->loc_err_ld ? s->loc_err_ld + T * nf : NULL;
-        size_t bl = s->next_left[T], br = s->next_right[T];
-        double gl = bl < nb ? fmax((double) (T - bl) - 1, 0) * BETA : INFINITY;
-        double gr = br < nb ? fmax((double) (br - T) - 1, 0) * BETA : INFINITY;
-        size_t bn = gl <= gr ? bl : br;
-        double gap = fmin(gl, gr);
-        const double logscale = -0.5 * gap * gap;
+        double logscale;
+        int ok = translate_box(s, pb, T, invfact, s->loc + T * nfp * P_LOC, s->loc_err + T * nf,
+                               NULL, NULL, &logscale);
         s->loc_logscale[T] = logscale;
-        const double scale = exp(-logscale);
-        const long double scale_ld = Lld ? expl(-(long double) logscale) : 0;
-        double scale_fact[P_LOC];   /* scale / l!, as (double) scale * (double) (1/l!) */
-        for (size_t l = 0; l < P_LOC; l++) scale_fact[l] = scale * (double) invfact[l];
-        /* every key of box bn lies within (|T - bn| + 1) BETA of every q in T */
-        double far = ((double) (bn > T ? bn - T : T - bn) + 1) * BETA;
-        double a_lower = (double) (s->start[bn + 1] - s->start[bn]) *
-                         exp(fmax(-0.5 * far * far - logscale, MIN_EXP_ARG));
-        const double budget = tol / 1024 * a_lower;
-        int ok = 1;
-        for (int side = 0; side < 2 && ok; side++) {
-            for (size_t dlt = side; ; dlt++) {
-                if (side == 0 ? dlt > T : T + dlt >= nb) break;
-                size_t S = side == 0 ? T - dlt : T + dlt;
-                double g = fmax((double) dlt - 1, 0) * BETA;
-                if (g >= 2) {
-                    size_t t0 = side == 0 ? 0 : S, t1 = side == 0 ? S + 1 : nb;
-                    double wmax = exp(fmax(-0.5 * g * g - logscale, MIN_EXP_ARG - 40));
-                    double cnt = s->cum_count[t1] - s->cum_count[t0];
-                    if (cnt * pow(g, (double) amax) * wmax <= budget / 4) {
-                        /* the same tail for the long-double path */
-                        for (int k = 0; k < (Eld ? 2 : 1); k++) {
-                            double *Et = k == 0 ? E : Eld, ga = 1;
-                            for (size_t a = 0; a < na1; a++, ga *= g) Et[a] += cnt * ga * wmax;
-                            for (size_t c = 0; c < p; c++) {
-                                double ay = s->cum_absy[t1 * p + c] - s->cum_absy[t0 * p + c];
-                                ga = 1;
-                                for (size_t a = 0; a < nay; a++, ga *= g)
-                                    Et[na1 + c * nay + a] += ay * ga * wmax;
-                            }
-                        }
-                        break;
-                    }
-                }
-                if (dlt > LOC_REACH) { ok = 0; break; }
-                size_t cnt = s->start[S + 1] - s->start[S];
-                if (cnt == 0) continue;
-                const offset_table *t = &tab[dlt];
-                /* tau = (T - S) BETA: side 1 has S > T, tau < 0: flip signs */
-                const double *mb = s->mom + s->slot[S] * ns * P_MAX;
-                for (size_t f = 0; f < nf; f++) {
-                    size_t a = f < na1 ? f : (f - na1) % nay;
-                    /* the moments of f: set 0 (f = 1) or 1 + c (f = y_c) */
-                    size_t set = f < na1 ? 0 : 1 + (f - na1) / nay;
-                    const double *M = mb + set * P_MAX;
-                    /* L_l += scale / l! sum_{k < P - l} g_a^(k+l)(tau) M_k: a
-                     * Hankel product, each row a dot product (any order:
-                     * the rounding bound is order-free) */
-                    if (Lld) {
-                        const long double *G = side == 0 ? t->gl[a] : t->glneg[a];
-                        for (size_t l = 0; l < P_LOC; l++) {
-                            long double acc = 0;
-                            for (size_t k = 0; k + l < P_LOC; k++) acc += G[k + l] * M[k];
-                            Lld[l * nfp + f] += scale_ld * invfact[l] * acc;
-                        }
-                    } else {
-                        double acc[P_PAD];
-                        hankel(side == 0 ? t->g[a] : t->gneg[a], M, acc);
-                        for (size_t l = 0; l < P_LOC; l++) L[l * nfp + f] += scale_fact[l] * acc[l];
-                    }
-                    double absf = f < na1 ? (double) cnt : s->absy[S * p + (f - na1) / nay];
-                    E[f] += scale * absf * (t->trunc[a] + t->round[a]);
-                    if (Eld) Eld[f] += scale * absf * (t->trunc[a] + t->round_ld[a]);
-                }
-            }
-        }
-        if (Lld)   /* rounded once: within the Horner bound's (2P + 1) u */
-            for (size_t i = 0; i < nfp * P_LOC; i++) L[i] = (double) Lld[i];
-        if (ok) {
-            /* Horner's rounding at the query, (2P + 1) u sum_l |L_l| rho^l
-             * (the +1: the coefficients' own rounding to double); the
-             * long-double path: 2P u_ld, and rounding its result to double,
-             * which local_sums_ld adds per query */
-            for (size_t f = 0; f < nf; f++) {
-                double h = 0, rl = 1;
-                for (size_t l = 0; l < P_LOC; l++, rl *= BETA / 2) h += fabs(L[l * nfp + f]) * rl;
-                E[f] += (2.0 * P_LOC + 1) * 0x1p-53 * h;
-                if (Eld) Eld[f] += 2.1 * P_LOC * U_LD * h;
-            }
-        }
         s->loc_ok[T] = (unsigned char) ok;
     }
-    free(tab);
     return NW_OK;
+}
+
+/* Target box T's long-double coefficients (loc_ld) for the second try,
+ * made on first use (several threads may ask at once).  NULL if there is
+ * no memory for them. */
+static const long double *ensure_ld(fgt_state *s, const nw_problem *pb, size_t T)
+{
+    long double *ld = atomic_load_explicit(&s->loc_ld[T], memory_order_acquire);
+    if (ld) return ld;
+    const size_t nf = s->nf, nfp = s->nfp;
+    pthread_mutex_lock(&s->bucket_lock);
+    ld = atomic_load_explicit(&s->loc_ld[T], memory_order_relaxed);
+    if (!ld && (ld = calloc(nfp * P_LOC + (nf + 1) / 2 + 1, sizeof(long double)))) {
+        long double invfact[P_LOC];
+        invfact[0] = 1;
+        for (size_t l = 1; l < P_LOC; l++) invfact[l] = invfact[l - 1] / (long double) l;
+        double L[(8 + 4 * AMAX + 3) * P_LOC], E[8 + 4 * AMAX], logscale;
+        memset(L, 0, nfp * P_LOC * sizeof *L);
+        memset(E, 0, nf * sizeof *E);
+        translate_box(s, pb, T, invfact, L, E, ld, (double *) (void *) (ld + nfp * P_LOC),
+                      &logscale);
+        atomic_store_explicit(&s->loc_ld[T], ld, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->bucket_lock);
+    return ld;
 }
 
 /* Per-thread scratch: the sums D_a[f] and their error bounds. */
@@ -985,12 +1025,14 @@ static void run_direct(const fgt_state *s, size_t t0, size_t t1, double q, doubl
                 ab[t] = fabs(a);
             }
         } else {
-            const size_t *idx = s->idx + j0;
+            const uint32_t *idx = s->idx + j0;
+            /* (an index, as n <= UINT32_MAX: the sentinel is never one) */
+            const uint32_t sk = skip < s->start[s->nb] ? (uint32_t) skip : UINT32_MAX;
 #pragma omp simd
             for (size_t t = 0; t < nt; t++) {
                 double u = (q - xs[j0 + t]) * w, au = fabs(u);
                 double a = (au - dn) * (0.5 * au + hdn), e2 = -a * LOG2E;
-                int keep = e2 >= MIN_EXP2_ARG, own = idx[t] == skip;
+                int keep = e2 >= MIN_EXP2_ARG, own = idx[t] == sk;
                 double e = exp2_poly(keep ? e2 : MIN_EXP2_ARG);
                 eb[t] = keep && !own ? e : 0;
                 ub[t] = u;
@@ -1353,14 +1395,13 @@ static double local_sums(const fgt_state *s, const nw_problem *pb, size_t T, dou
 /* local_sums from the long-double coefficients (the second try): Horner
  * and the leave-one-out subtraction in long double, the sums rounded to
  * double once (u |D| added to each bound). */
-static double local_sums_ld(const fgt_state *s, const nw_problem *pb, size_t T, double q,
-                            size_t skip, fgt_acc *acc)
+static double local_sums_ld(const fgt_state *s, const nw_problem *pb, size_t T,
+                            const long double *L, double q, size_t skip, fgt_acc *acc)
 {
     const size_t p = pb->p, nf = s->nf, na1 = s->na1, nay = s->nay, nfp = s->nfp;
     const long double sq = (q - s->centre[T]) * s->w;
     const double logscale = s->loc_logscale[T];
-    const long double *L = s->loc_ld + T * nfp * P_LOC;
-    const double *E = s->loc_err_ld + T * nf;
+    const double *E = (const double *) (const void *) (L + nfp * P_LOC);
     long double D[8 + 4 * AMAX];
     long double *h = nf <= 8 + 4 * AMAX ? D : NULL;
     if (!h) return NAN;   /* not reached: local linear has nf = 3 + 2p, p small here */
@@ -1413,11 +1454,13 @@ static void fgt_sums(const nw_engine *e, const double *qp, size_t skip, int exac
     acc->shift = exact ? mo->shift[0] : 0;
     double logscale, bf = floor((q - s->x0) / s->wbox);
     int local = s->loc_ok && bf >= 0 && bf < (double) s->nb && s->loc_ok[(size_t) bf];
+    const long double *ld = NULL;
     if (!exact && local)
         logscale = local_sums(s, pb, (size_t) bf, q, skip, acc);
-    else if (exact && local && s->loc_ld && mo->shift[0] == 0 && s->nf <= 8 + 4 * AMAX)
+    else if (exact && local && s->loc_ld && mo->shift[0] == 0 && s->nf <= 8 + 4 * AMAX &&
+             (ld = ensure_ld(e->state, pb, (size_t) bf)))
         /* the second try, unshifted: the long-double expansions */
-        logscale = local_sums_ld(s, pb, (size_t) bf, q, skip, acc);
+        logscale = local_sums_ld(s, pb, (size_t) bf, ld, q, skip, acc);
     else if (ensure_buckets(e->state, pb))
         logscale = perquery_sums(e, q, skip, exact, acc);
     else {  /* no memory for the keys in box order */
