@@ -227,6 +227,25 @@ static const nw_kernel compact_kernels[] = {
     NW_KERNEL_TRICUBE, NW_KERNEL_BIWEIGHT, NW_KERNEL_COSINE,
 };
 
+/* The notebook's data (nw_generate with seed), m points, unsorted (point i
+ * swapped with point i * stride mod m in turn); ties = 1: x to 2 decimals.
+ * Returns max |y|. */
+static double unsorted_data(uint64_t seed, size_t stride, int ties, size_t m, double *x,
+                            double *y)
+{
+    nw_generate(seed, m, x, y);
+    for (size_t i = 0; i < m; i++) {
+        size_t j = (i * stride) % m;
+        double t = x[i]; x[i] = x[j]; x[j] = t;
+        t = y[i]; y[i] = y[j]; y[j] = t;
+    }
+    if (ties)
+        for (size_t i = 0; i < m; i++) x[i] = round(x[i] * 100) / 100;
+    double ymax = 0;
+    for (size_t i = 0; i < m; i++) ymax = fmax(ymax, fabs(y[i]));
+    return ymax;
+}
+
 /* Predictions within the tolerance 1e-12 relative (the certified bound;
  * plus 1e-15 max|y| absolute for the windows summed directly, whose
  * rounding the library does not count, as for the dense engine); the loss
@@ -239,17 +258,7 @@ static void test_sorted_pass_against_long_double(void **state)
     static double x[M], y[M], yh[M], yd[M];
     const double hs[] = { 0.02, 0.3, 3 };
     for (int data = 0; data < 2; data++) {
-        nw_generate(11, M, x, y);
-        for (size_t i = 0; i < M; i++) {
-            /* unsorted; data 1: ties (x to 2 decimals) */
-            size_t j = (i * 389) % M;
-            double t = x[i]; x[i] = x[j]; x[j] = t;
-            t = y[i]; y[i] = y[j]; y[j] = t;
-        }
-        if (data == 1)
-            for (size_t i = 0; i < M; i++) x[i] = round(x[i] * 100) / 100;
-        double ymax = 0;
-        for (size_t i = 0; i < M; i++) ymax = fmax(ymax, fabs(y[i]));
+        const double ymax = unsorted_data(11, 389, data, M, x, y);
         for (size_t k = 0; k < sizeof compact_kernels / sizeof *compact_kernels; k++)
             for (int e = 0; e < 2; e++)
                 for (size_t hi = 0; hi < sizeof hs / sizeof *hs; hi++) {
@@ -295,16 +304,7 @@ static void test_sorted_in_sample(void **state)
     static double x[M], y[M], yh[M];
     const double hs[] = { 0.02, 0.3, 3 };
     for (int data = 0; data < 2; data++) {
-        nw_generate(13, M, x, y);
-        for (size_t i = 0; i < M; i++) {
-            size_t j = (i * 331) % M;
-            double t = x[i]; x[i] = x[j]; x[j] = t;
-            t = y[i]; y[i] = y[j]; y[j] = t;
-        }
-        if (data == 1)
-            for (size_t i = 0; i < M; i++) x[i] = round(x[i] * 100) / 100;
-        double ymax = 0;
-        for (size_t i = 0; i < M; i++) ymax = fmax(ymax, fabs(y[i]));
+        const double ymax = unsorted_data(13, 331, data, M, x, y);
         for (size_t k = 0; k < sizeof compact_kernels / sizeof *compact_kernels; k++)
             for (int e = 0; e < 2; e++)
                 for (size_t hi = 0; hi < sizeof hs / sizeof *hs; hi++) {
