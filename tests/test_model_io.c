@@ -229,11 +229,11 @@ static void test_wrong_version(void **state)
 {
     char want[600];
     const char *msg = load_fails("\"version\": 1", "\"version\": 7", NW_ERR_FORMAT);
-    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (1)",
+    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (2)",
              in_dir("broken.json"));
     assert_string_equal(msg, want);
-    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1");
-    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1");
+    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1 or 2");
+    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1 or 2");
     assert_contains(load_fails("\"version\": 1,", "", NW_ERR_FORMAT), "\"version\" is missing");
 }
 
