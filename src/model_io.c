@@ -254,8 +254,9 @@ static void payload_feed(payload *pl, const char *s, size_t len)
         pl->chars += len;
         return;
     }
-    /* room for every byte these characters can make */
-    size_t need = len / 4 * 3 + 3;
+    /* room for every byte these characters can make (with up to 3 left
+     * from before, len / 4 + 1 quanta) and for payload_finish's 2 */
+    size_t need = len / 4 * 3 + 5;
     if (need > pl->cap - pl->len) {
         size_t cap = pl->cap ? pl->cap : 1 << 16;
         while (cap - pl->len < need && cap <= SIZE_MAX / 2) cap *= 2;
