@@ -4,8 +4,9 @@
  * The model is loaded by nw_model_load (so info accepts exactly the files
  * predict accepts, and rejects the others with the same message, e.g. one
  * naming an unsupported version); the file is also parsed with cJSON for
- * what the model object does not keep: the format version and any members
- * this version of nwreg does not know (printed as they are).
+ * what the model object does not keep: the format version, version 2's
+ * encoding, and any members this version of nwreg does not know (printed
+ * as they are).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,21 +32,27 @@ static const char usage[] =
     "                     members file, format, version, kernel, estimator,\n"
     "                     empty, n, d, p, inputs, outputs, bandwidth, scale,\n"
     "                     engine, tolerance, precision (numbers in the\n"
-    "                     shortest form that reads back exactly)\n"
+    "                     shortest form that reads back exactly), and\n"
+    "                     encoding for a version-2 file\n"
     "  -h, --help         show this help\n"
     "\n"
     "example:\n"
     "  nwreg fit data.csv -o m.json && nwreg info m.json\n"
     "\n";
 
-/* Members every version-1 model has; others are printed as extras. */
+/* Members every model has; others are printed as extras (but version 2's
+ * "encoding": is_known).  "x" and "y", the data (base64 strings in version
+ * 2), are never printed. */
 static const char *const known[] = {
     "format", "version", "kernel", "estimator", "empty", "n", "d", "p",
     "inputs", "outputs", "bandwidth", "x", "y", "engine", "tolerance", "precision",
 };
 
-static int is_known(const char *name)
+/* name is a known member of a file of this version ("encoding" is an
+ * extra in version 1) */
+static int is_known(const char *name, const cJSON *version)
 {
+    if (strcmp(name, "encoding") == 0) return version && version->valueint == 2;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(known[i], name) == 0) return 1;
     return 0;
@@ -126,8 +133,13 @@ static void print_text(const char *file, const cJSON *root, const nw_model *m, c
 {
     const size_t d = nw_model_d(m), p = nw_model_p(m);
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const char *encoding = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "encoding"));
     printf("%-14s%s\n", "model", file);
-    printf("%-14snwreg-model, version %d\n", "format", version ? version->valueint : 0);
+    printf("%-14snwreg-model, version %d", "format", version ? version->valueint : 0);
+    /* version 2 holds the data as binary64 in base64 (nw_model_load checked
+     * the encoding's name); version 1 as decimal numbers */
+    if (version && version->valueint == 2 && encoding) printf(" (data: %s)", encoding);
+    putchar('\n');
     printf("%-14s%zu\n", "points (n)", nw_model_n(m));
     print_names_line("inputs (d)", m, d, 1);
     print_names_line("outputs (p)", m, p, 0);
@@ -146,7 +158,7 @@ static void print_text(const char *file, const cJSON *root, const nw_model *m, c
            nw_model_tolerance(m), nw_model_precision(m) == NW_PRECISION_F32 ? "f32" : "f64");
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
-        if (!item->string || is_known(item->string)) continue;
+        if (!item->string || is_known(item->string, version)) continue;
         char *text = cJSON_PrintUnformatted(item);
         printf("%-14s%s\n", item->string, text ? text : "?");
         cJSON_free(text);
@@ -160,6 +172,7 @@ static int print_json(const char *file, const cJSON *root, const nw_model *m, co
     cJSON *o = cJSON_CreateObject(), *in = cJSON_CreateArray(), *outn = cJSON_CreateArray();
     cJSON *bw = cJSON_CreateArray(), *sc = cJSON_CreateArray();
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const char *encoding = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "encoding"));
     int ok = o && in && outn && bw && sc;
     if (!ok) {
         cJSON_Delete(o), cJSON_Delete(in), cJSON_Delete(outn), cJSON_Delete(bw), cJSON_Delete(sc);
@@ -178,6 +191,7 @@ static int print_json(const char *file, const cJSON *root, const nw_model *m, co
     cJSON_AddStringToObject(o, "file", file);
     cJSON_AddStringToObject(o, "format", "nwreg-model");
     cJSON_AddNumberToObject(o, "version", version ? version->valueint : 0);
+    if (version && version->valueint == 2 && encoding) cJSON_AddStringToObject(o, "encoding", encoding);
     cJSON_AddStringToObject(o, "kernel", nw_kernel_name(nw_model_kernel(m)));
     cJSON_AddStringToObject(o, "estimator", nw_estimator_name(nw_model_estimator(m)));
     cJSON_AddStringToObject(o, "empty", nw_model_empty_policy(m) == NW_EMPTY_NEAREST ? "nearest" : "nan");
@@ -193,7 +207,7 @@ static int print_json(const char *file, const cJSON *root, const nw_model *m, co
     cJSON_AddStringToObject(o, "precision", nw_model_precision(m) == NW_PRECISION_F32 ? "f32" : "f64");
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
-        if (!item->string || is_known(item->string) || cJSON_GetObjectItemCaseSensitive(o, item->string))
+        if (!item->string || is_known(item->string, version) || cJSON_GetObjectItemCaseSensitive(o, item->string))
             continue;
         cJSON *copy = cJSON_Duplicate(item, 1);
         if (copy) cJSON_AddItemToObject(o, item->string, copy);

@@ -34,6 +34,13 @@ struct nw_model {
     char **y_names;     /* p names or NULL */
 };
 
+/* nw_model_new for arrays the model may keep: x (n x d) and y (n x p),
+ * malloc'd, become the model's (freed by nw_model_free) instead of being
+ * copied.  The same checks and statuses as nw_model_new (sizes, finite
+ * values; y_sums made when max |y| needs it); on failure *model is NULL and
+ * x and y are still the caller's, untouched.  model.c; nw_model_load. */
+nw_status nw_model_take(nw_model **model, double *x, double *y, size_t n, size_t d, size_t p);
+
 /* Copy a diag message (printf-style); diag may be NULL. */
 void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...)
 #if defined(__GNUC__)

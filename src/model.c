@@ -56,15 +56,23 @@ static double max_abs_strided(const double *v, size_t n, size_t stride)
     return ymax;
 }
 
+/* The checks of nw_model_new and nw_model_take, in their order. */
+static nw_status check_data(const double *x, const double *y, size_t n, size_t d, size_t p)
+{
+    if (n == 0 || d == 0 || p == 0) return NW_ERR_EMPTY;
+    if (!x || !y) return NW_ERR_ARG;
+    if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
+    if (!nw_all_finite(x, n * d) || !nw_all_finite(y, n * p)) return NW_ERR_NONFINITE;
+    return NW_OK;
+}
+
 nw_status nw_model_new(nw_model **model, const double *x, const double *y,
                        size_t n, size_t d, size_t p)
 {
     if (!model) return NW_ERR_ARG;
     *model = NULL;
-    if (n == 0 || d == 0 || p == 0) return NW_ERR_EMPTY;
-    if (!x || !y) return NW_ERR_ARG;
-    if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
-    if (!nw_all_finite(x, n * d) || !nw_all_finite(y, n * p)) return NW_ERR_NONFINITE;
+    nw_status st = check_data(x, y, n, d, p);
+    if (st != NW_OK) return st;
 
     nw_model *m = model_alloc(n, d, p, max_abs_strided(y, n * p, 1));
     double *xc = malloc(n * d * sizeof(double)), *yc = malloc(n * p * sizeof(double));
@@ -72,6 +80,20 @@ nw_status nw_model_new(nw_model **model, const double *x, const double *y,
     memcpy(xc, x, n * d * sizeof(double));
     memcpy(yc, y, n * p * sizeof(double));
     model_fill(m, xc, yc);
+    *model = m;
+    return NW_OK;
+}
+
+/* nw_model_new without the copies (see internal.h). */
+nw_status nw_model_take(nw_model **model, double *x, double *y, size_t n, size_t d, size_t p)
+{
+    if (!model) return NW_ERR_ARG;
+    *model = NULL;
+    nw_status st = check_data(x, y, n, d, p);
+    if (st != NW_OK) return st;
+    nw_model *m = model_alloc(n, d, p, max_abs_strided(y, n * p, 1));
+    if (!m) return NW_ERR_NOMEM;
+    model_fill(m, x, y);
     *model = m;
     return NW_OK;
 }

@@ -1,25 +1,53 @@
 /*
  * model_io.c: models saved to and loaded from versioned JSON files.
  *
+ * Version 1 holds the training data as numbers:
+ *
  *   {"format": "nwreg-model", "version": 1, "kernel": "gaussian",
  *    "estimator": "lc", "empty": "nan", "engine": "auto",
  *    "tolerance": 1e-12, "precision": "f64", "n": 50, "d": 1, "p": 1,
  *    "inputs": ["x"], "outputs": ["y"], "bandwidth": [0.25],
  *    "x": [[x11, .., x1d], ...n rows], "y": [[y11, .., y1p], ...]}
  *
+ * Version 2 is version 1 but for "x" and "y", each one JSON string: the
+ * base64 (RFC 4648, the standard alphabet, '=' padding, no line breaks and
+ * no escapes) of the n d (n p) values as IEEE-754 binary64 little-endian,
+ * row after row; and a member "encoding": "f64le-base64", required:
+ *
+ *   {"format": "nwreg-model", "version": 2, "encoding": "f64le-base64", ...
+ *    "x": "AAAAAAAA8D8AAAAAAAAAQA==", "y": "AAAAAAAACEAAAAAAAAAQQA=="}
+ *
+ * The writer picks the lowest version that fits: version 1 up to
+ * V1_MAX_VALUES values, version 2 above.
+ *
  * "engine", "tolerance" and "precision" are optional (files written before
  * they existed load with the defaults: auto, 1e-12, f64).
  *
- * Loading parses with cJSON.  Saving writes the text itself: cJSON 1.7's
- * number printer accepts a 15-digit form that only approximately equals the
- * double (0.1 + 0.2 comes out as 0.3), and building a tree of n (d + p)
- * nodes would cost far more memory than the model.  Every number is written
- * with the fewest of 15, 16 or 17 significant digits that read back to the
- * very same double, so a model survives save and load bit for bit.
+ * Saving writes the text itself: cJSON 1.7's number printer accepts a
+ * 15-digit form that only approximately equals the double (0.1 + 0.2 comes
+ * out as 0.3), and building a tree of n (d + p) nodes would cost far more
+ * memory than the model.  In version 1 every number is written with the
+ * fewest of 15, 16 or 17 significant digits that read back to the very same
+ * double; version 2 holds the bits themselves.  Either way a model survives
+ * save and load bit for bit.
+ *
+ * Loading parses with cJSON, but not the whole file: cJSON copies every
+ * string it parses, so a version-2 file's text and the copies of its two
+ * strings would be held at once (predict from a 1-d model of 10^6 points
+ * peaked at 2.6 x its arrays above the process's base that way; 1.06 x
+ * as it is done here).  The
+ * file is read in chunks by a scanner that follows the JSON structure just
+ * far enough to find the values of the top-level members "x" and "y"; a
+ * string there is decoded from base64 as it streams by, straight into the
+ * array the model then takes over (nw_model_take), and only "" is left of
+ * it in the text that cJSON parses (a few hundred bytes for version 2).
+ * A string the scanner does not find (a name spelt with escapes) is
+ * decoded from cJSON's copy instead, the same way.
  */
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +58,22 @@
 #include "numconv.h"
 
 #define MODEL_FORMAT "nwreg-model"
-#define MODEL_VERSION 1
+#define MODEL_VERSION 2 /* the newest version read and written */
+#define MODEL_ENCODING "f64le-base64"
+/* Models of at most this many values n (d + p) are saved as version 1,
+ * larger ones as version 2.  Small models stay readable by people (the
+ * numbers as text) and by nwreg from before version 2; large ones load as a
+ * few strings instead of a cJSON node (~80 bytes) per number and per row,
+ * which made loading a 1-d model of 10^6 points peak at 25 x its arrays.
+ * 65536 values are at most ~5 MB of nodes. */
+#define V1_MAX_VALUES 65536
 /* The largest count: 2^53 (larger counts are not exact doubles), or
  * SIZE_MAX where that is smaller (32-bit); a constant either way. */
 #define MAX_COUNT ((double) SIZE_MAX < 9007199254740992.0 ? (double) SIZE_MAX : 9007199254740992.0)
+
+/* Version 2 stores the bytes of binary64 values; this file assumes that a
+ * double is one (as the rest of nwreg does). */
+_Static_assert(sizeof(double) == 8, "a double must be IEEE-754 binary64");
 
 /* ---------------------------------------------------------------- saving */
 
@@ -88,18 +128,53 @@ static nw_status write_matrix(FILE *fp, const double *a, size_t n, size_t k)
     return fputs("  ]", fp) == EOF ? NW_ERR_IO : NW_OK;
 }
 
+/* Write k doubles as one JSON string, the base64 of their bytes as
+ * binary64 little-endian (each shifted out of its 64 bits, whatever the
+ * host's byte order), a chunk at a time: no buffer of the whole. */
+static nw_status write_base64(FILE *fp, const double *v, size_t k)
+{
+    enum { CHUNK = 384 }; /* doubles: 3072 bytes, a multiple of 3, so only the last chunk pads */
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char bytes[8 * CHUNK];
+    char text[8 * CHUNK / 3 * 4];
+    if (putc('"', fp) == EOF) return NW_ERR_IO;
+    for (size_t done = 0; done < k;) {
+        size_t m = k - done < CHUNK ? k - done : CHUNK, len = 8 * m, out = 0;
+        for (size_t i = 0; i < m; i++) {
+            uint64_t u;
+            memcpy(&u, &v[done + i], sizeof u);
+            for (int b = 0; b < 8; b++) bytes[8 * i + b] = (unsigned char) (u >> (8 * b));
+        }
+        for (size_t i = 0; i < len; i += 3) {
+            uint32_t w = (uint32_t) bytes[i] << 16;
+            if (i + 1 < len) w |= (uint32_t) bytes[i + 1] << 8;
+            if (i + 2 < len) w |= bytes[i + 2];
+            text[out++] = digits[w >> 18];
+            text[out++] = digits[(w >> 12) & 63];
+            text[out++] = i + 1 < len ? digits[(w >> 6) & 63] : '=';
+            text[out++] = i + 2 < len ? digits[w & 63] : '=';
+        }
+        if (fwrite(text, 1, out, fp) != out) return NW_ERR_IO;
+        done += m;
+    }
+    return putc('"', fp) == EOF ? NW_ERR_IO : NW_OK;
+}
+
 /* nw_write_fn for nw_model_save. */
 static nw_status write_model(FILE *fp, void *ctx)
 {
     const nw_model *m = ctx;
     nw_status status;
+    /* n d and n p fit in a size_t with room to spare (nw_model_new) */
+    const int version = m->n * m->d + m->n * m->p <= V1_MAX_VALUES ? 1 : 2;
     /* the setters keep kernel and estimator valid: their names exist */
     const char *kernel = nw_kernel_name(m->kernel), *estimator = nw_estimator_name(m->estimator);
-    if (fprintf(fp, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"kernel\": \"%s\",\n"
+    if (fprintf(fp, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n%s  \"kernel\": \"%s\",\n"
                     "  \"estimator\": \"%s\",\n  \"empty\": \"%s\",\n"
                     "  \"n\": %zu,\n  \"d\": %zu,\n  \"p\": %zu,\n  \"inputs\": ",
-                MODEL_FORMAT, MODEL_VERSION, kernel, estimator,
-                m->empty == NW_EMPTY_NEAREST ? "nearest" : "nan", m->n, m->d, m->p) < 0)
+                MODEL_FORMAT, version,
+                version == 2 ? "  \"encoding\": \"" MODEL_ENCODING "\",\n" : "", kernel,
+                estimator, m->empty == NW_EMPTY_NEAREST ? "nearest" : "nan", m->n, m->d, m->p) < 0)
         return NW_ERR_IO;
     if ((status = write_names(fp, m->x_names, m->d, "x")) != NW_OK) return status;
     char tol[32];
@@ -113,14 +188,17 @@ static nw_status write_model(FILE *fp, void *ctx)
     if (fputs(",\n  \"bandwidth\": ", fp) == EOF) return NW_ERR_IO;
     if (write_numbers(fp, m->h, m->d) != NW_OK) return NW_ERR_IO;
     if (fputs(",\n  \"x\": ", fp) == EOF) return NW_ERR_IO;
-    if (write_matrix(fp, m->x, m->n, m->d) != NW_OK) return NW_ERR_IO;
+    if ((version == 1 ? write_matrix(fp, m->x, m->n, m->d) : write_base64(fp, m->x, m->n * m->d))
+        != NW_OK) return NW_ERR_IO;
     if (fputs(",\n  \"y\": ", fp) == EOF) return NW_ERR_IO;
-    if (write_matrix(fp, m->y, m->n, m->p) != NW_OK) return NW_ERR_IO;
+    if ((version == 1 ? write_matrix(fp, m->y, m->n, m->p) : write_base64(fp, m->y, m->n * m->p))
+        != NW_OK) return NW_ERR_IO;
     return fputs("\n}\n", fp) == EOF ? NW_ERR_IO : NW_OK;
 }
 
-/* Save a model as JSON, atomically ("-" = stdout).  The runtime thread
- * count is not saved. */
+/* Save a model as JSON, atomically ("-" = stdout): version 1 up to
+ * V1_MAX_VALUES values, version 2 above.  The runtime thread count is not
+ * saved. */
 nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
 {
     if (!model || !path) return NW_ERR_ARG;
@@ -129,15 +207,255 @@ nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
 
 /* --------------------------------------------------------------- loading */
 
-/* Read a whole file ("-" = stdin) into a NUL-terminated buffer. */
-static nw_status read_file(const char *path, const char *file, char **text, size_t *len,
-                           nw_diag *diag)
+/* A version-2 "x" or "y": the characters of its string decoded from base64
+ * as they come (payload_feed), into bytes that become the model's array. */
+typedef struct payload {
+    int found;            /* a string was decoded (its text is then "") */
+    size_t member;        /* the scanner's: its member's place at the top level, from 0 */
+    unsigned char *bytes; /* the bytes decoded so far (malloc'd, or NULL) */
+    size_t len, cap;
+    size_t chars;         /* characters fed (those between the quotes) */
+    size_t bad_char;      /* the first not in the alphabet (1-based), or 0 */
+    int bad_pad;          /* an '=' out of place, or nonzero bits under the padding */
+    int nomem;            /* bytes could not grow (decoding stopped) */
+    uint32_t bits;        /* the characters of the quantum not yet complete */
+    int nbits, pads;      /* how many (0..3); '=' seen */
+    /* the scanner's, for the file positions of a JSON error after it: */
+    size_t at;            /* its offset in the text left for cJSON */
+    size_t lines, tail;   /* newlines in it; characters after the last one */
+} payload;
+
+/* Each byte's value in base64: 0..63, 64 for '=', 255 for the others. */
+static const unsigned char b64_value[256] = {
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255, 255,  63,
+     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255,  64, 255, 255,
+    255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255, 255,
+    255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+
+/* Decode s[0..len), the next characters of a payload.  After the first
+ * error decoding stops; the characters are still counted (the length is
+ * checked first, against "n" and "d" or "p", once they are known). */
+static void payload_feed(payload *pl, const char *s, size_t len)
 {
+    if (pl->bad_char || pl->bad_pad || pl->nomem) {
+        pl->chars += len;
+        return;
+    }
+    /* room for every byte these characters can make (with up to 3 left
+     * from before, len / 4 + 1 quanta) and for payload_finish's 2 */
+    size_t need = len / 4 * 3 + 5;
+    if (need > pl->cap - pl->len) {
+        size_t cap = pl->cap ? pl->cap : 1 << 16;
+        while (cap - pl->len < need && cap <= SIZE_MAX / 2) cap *= 2;
+        unsigned char *grown = cap - pl->len >= need ? realloc(pl->bytes, cap) : NULL;
+        if (!grown) {
+            pl->nomem = 1;
+            pl->chars += len;
+            return;
+        }
+        pl->bytes = grown;
+        pl->cap = cap;
+    }
+    unsigned char *out = pl->bytes + pl->len;
+    uint32_t bits = pl->bits;
+    int nbits = pl->nbits;
+    for (size_t i = 0; i < len; i++) {
+        unsigned v = b64_value[(unsigned char) s[i]];
+        if (v < 64 && !pl->pads) {
+            bits = bits << 6 | v;
+            if (++nbits == 4) {
+                *out++ = (unsigned char) (bits >> 16);
+                *out++ = (unsigned char) (bits >> 8);
+                *out++ = (unsigned char) bits;
+                bits = 0;
+                nbits = 0;
+            }
+        } else if (v <= 64) {
+            /* '=' ends the last quantum, after 2 or 3 characters; nothing
+             * but a second '=' may follow */
+            if (v < 64 || nbits < 2 || nbits + ++pl->pads > 4) pl->bad_pad = 1;
+        } else {
+            pl->bad_char = pl->chars + i + 1;
+        }
+        if (pl->bad_char || pl->bad_pad) break;
+    }
+    pl->chars += len;
+    pl->len = (size_t) (out - pl->bytes);
+    pl->bits = bits;
+    pl->nbits = nbits;
+}
+
+/* The end of a payload's string: the bytes of a padded last quantum
+ * (whose unused bits must be 0).  Without padding an incomplete quantum
+ * is left: the length is wrong, which is reported first. */
+static void payload_finish(payload *pl)
+{
+    if (pl->bad_char || pl->bad_pad || pl->nomem || !pl->pads) return;
+    if (pl->nbits + pl->pads != 4) {
+        pl->bad_pad = 1;
+    } else if (pl->nbits == 2) { /* 12 bits: one byte */
+        if (pl->bits & 0xf) pl->bad_pad = 1;
+        else pl->bytes[pl->len++] = (unsigned char) (pl->bits >> 4);
+    } else { /* 18 bits: two bytes */
+        if (pl->bits & 0x3) pl->bad_pad = 1;
+        else {
+            pl->bytes[pl->len++] = (unsigned char) (pl->bits >> 10);
+            pl->bytes[pl->len++] = (unsigned char) (pl->bits >> 2);
+        }
+    }
+}
+
+static void payload_free(payload *pl)
+{
+    free(pl->bytes);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* What the reader knows of the JSON structure: just enough to find the
+ * string values of the top-level members "x" and "y".  It checks nothing
+ * (cJSON does, on the text left), and needs not: as long as that text is
+ * JSON, the strings it took out are the members' values. */
+typedef struct scanner {
+    size_t depth;         /* objects and arrays open */
+    int top_object;       /* the outermost is an object */
+    int in_string;        /* inside a string that is not a payload */
+    int escaped;          /* after a backslash in a string */
+    int expect_name;      /* the next string at depth 1 is a member's name */
+    int in_name;          /* the string is that name */
+    size_t name_len;      /* its length so far (escapes count double: no match) */
+    char name;            /* its first character */
+    size_t members;       /* names at depth 1 so far */
+    payload *next;        /* the value about to start is this member's */
+    payload *in_payload;  /* inside this member's string */
+    payload *pl;          /* "x", "y" */
+} scanner;
+
+/* Scan buf[from..to), just read, and keep all but the payloads' characters:
+ * moved down to buf[*kept..] (never past what is still to be scanned). */
+static void scan(scanner *s, char *buf, size_t from, size_t to, size_t *kept)
+{
+    size_t run = from; /* the start of the bytes to keep not yet moved */
+    for (size_t i = from; i < to; i++) {
+        payload *pl = s->in_payload;
+        if (pl) {
+            if (s->escaped) { /* the character after a backslash: not base64 either */
+                s->escaped = 0;
+            } else if (buf[i] == '"') {
+                payload_finish(pl);
+                s->in_payload = NULL;
+                run = i; /* keep the closing quote */
+                continue;
+            } else if (buf[i] != '\\' && buf[i] != '\n') {
+                size_t j = i + 1;
+                while (j < to && buf[j] != '"' && buf[j] != '\\' && buf[j] != '\n') j++;
+                payload_feed(pl, buf + i, j - i);
+                pl->tail += j - i;
+                i = j - 1;
+                continue;
+            } else {
+                s->escaped = buf[i] == '\\';
+            }
+            payload_feed(pl, buf + i, 1);
+            if (buf[i] == '\n') pl->lines++, pl->tail = 0;
+            else pl->tail++;
+            continue;
+        }
+        char c = buf[i];
+        if (s->in_string) {
+            if (s->escaped) s->escaped = 0, s->name_len += 2;
+            else if (c == '\\') s->escaped = 1;
+            else if (c == '"') s->in_string = s->in_name = 0;
+            else if (s->in_name && s->name_len++ == 0) s->name = c;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            if (s->next) { /* "x": "... */
+                pl = s->next;
+                s->next = NULL;
+                pl->found = 1;
+                pl->member = s->members - 1;
+                memmove(buf + *kept, buf + run, i + 1 - run);
+                *kept += i + 1 - run;
+                pl->at = *kept;
+                s->in_payload = pl;
+                run = i + 1;
+            } else {
+                s->in_string = 1;
+                s->in_name = s->depth == 1 && s->top_object && s->expect_name;
+                if (s->in_name) {
+                    s->expect_name = 0;
+                    s->name_len = 0;
+                    s->members++;
+                }
+            }
+            break;
+        case '{':
+        case '[':
+            if (s->depth++ == 0) s->expect_name = s->top_object = c == '{';
+            s->next = NULL;
+            break;
+        case '}':
+        case ']':
+            if (s->depth) s->depth--;
+            s->next = NULL;
+            break;
+        case ',':
+            if (s->depth == 1) s->expect_name = s->top_object;
+            s->next = NULL;
+            break;
+        case ':':
+            s->next = NULL;
+            if (s->depth == 1 && s->top_object && s->name_len == 1 && (s->name == 'x' || s->name == 'y')) {
+                pl = &s->pl[s->name == 'y'];
+                if (!pl->found) s->next = pl; /* the first "x" only, as cJSON finds it */
+            }
+            s->name_len = 0;
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            break;
+        default:
+            s->next = NULL;
+            break;
+        }
+    }
+    if (!s->in_payload) {
+        memmove(buf + *kept, buf + run, to - run);
+        *kept += to - run;
+    }
+}
+
+/* Read a model file ("-" = stdin) in chunks into a NUL-terminated buffer,
+ * all but the strings of the top-level "x" and "y", which are decoded into
+ * pl[0] and pl[1] as they are read (see scan). */
+static nw_status read_file(const char *path, const char *file, char **text, size_t *len,
+                           payload pl[2], nw_diag *diag)
+{
+    enum { CHUNK = 1 << 16 };
     int from_stdin = strcmp(path, "-") == 0;
-    size_t size = 0, cap = 64 * 1024;
+    size_t kept = 0, cap = 2 * CHUNK;
     char *buf = malloc(cap), *grown;
     FILE *fp = from_stdin ? stdin : fopen(path, "rb");
+    scanner s;
     nw_status status = NW_ERR_NOMEM;
+    memset(&s, 0, sizeof s);
+    s.pl = pl;
     if (!fp) {
         nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
         free(buf);
@@ -145,26 +463,51 @@ static nw_status read_file(const char *path, const char *file, char **text, size
     }
     if (!buf) goto fail;
     for (;;) {
-        size += fread(buf + size, 1, cap - 1 - size, fp);
-        if (size < cap - 1) break;
-        if (cap > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * cap))) goto fail;
-        buf = grown;
-        cap *= 2;
+        if (cap - 1 - kept < CHUNK) {
+            if (cap > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * cap))) goto fail;
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + kept, 1, cap - 1 - kept, fp);
+        scan(&s, buf, kept, kept + got, &kept);
+        if (pl[0].nomem || pl[1].nomem) goto fail;
+        if (got == 0 || feof(fp) || ferror(fp)) break;
     }
     if (ferror(fp)) {
         nw_diag_set(diag, 0, 0, "%s: cannot read: %s", file, strerror(errno));
         status = NW_ERR_IO;
         goto fail;
     }
-    buf[size] = '\0';
+    buf[kept] = '\0';
     *text = buf;
-    *len = size;
+    *len = kept;
     buf = NULL;
     status = NW_OK;
 fail:
+    if (status == NW_ERR_NOMEM) nw_diag_set(diag, 0, 0, "%s: out of memory", file);
     if (!from_stdin) fclose(fp);
     free(buf);
     return status;
+}
+
+/* The line and column in the file (1-based) of offset `at` of the text read
+ * (len bytes), and the byte (0-based): the payloads taken out put back. */
+static void file_position(const char *text, size_t len, size_t at, const payload pl[2],
+                          size_t *line, size_t *column, size_t *byte)
+{
+    *line = *column = 1;
+    *byte = at;
+    for (size_t i = 0; i <= at && i <= len; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (!pl[k].found || pl[k].at != i) continue;
+            *byte += pl[k].chars;
+            if (pl[k].lines) *line += pl[k].lines, *column = pl[k].tail + 1;
+            else *column += pl[k].chars;
+        }
+        if (i == at || i == len) break;
+        if (text[i] == '\n') { (*line)++; *column = 1; }
+        else (*column)++;
+    }
 }
 
 /* Where a failure is reported while a parsed model is checked. */
@@ -280,8 +623,9 @@ static nw_status get_names(const checker *c, const cJSON *root, const char *fiel
     return NW_ERR_FORMAT;
 }
 
-/* Check the format and version members; NW_OK for a version-1 model. */
-static nw_status check_version(const checker *c, const cJSON *root)
+/* Check the format and version members (and version 2's encoding); NW_OK
+ * and *version for a model of a version this nwreg reads. */
+static nw_status check_version(const checker *c, const cJSON *root, int *version_out)
 {
     const char *format;
     const cJSON *version;
@@ -302,12 +646,88 @@ static nw_status check_version(const checker *c, const cJSON *root)
                     c->file, v, MODEL_VERSION);
         return NW_ERR_FORMAT;
     }
-    return v == MODEL_VERSION ? NW_OK : bad(c, "must be 1", "version");
+    if (v != 1 && v != 2) return bad(c, "must be 1 or 2", "version");
+    *version_out = (int) v;
+    if (v == 2) {
+        const char *encoding;
+        nw_status status = get_string(c, root, "encoding", &encoding);
+        if (status != NW_OK) return status;
+        if (strcmp(encoding, MODEL_ENCODING) != 0)
+            return bad(c, "must be \"" MODEL_ENCODING "\"", "encoding");
+    }
+    return NW_OK;
+}
+
+/* root's member item: its place, from 0. */
+static size_t member_index(const cJSON *root, const cJSON *item)
+{
+    size_t i = 0;
+    for (const cJSON *it = root->child; it && it != item; it = it->next) i++;
+    return i;
+}
+
+/* The n x k values of a version-2 "x" or "y" (field) as a malloc'd array
+ * (*out, the caller's): the base64 string decoded while the file was read
+ * (pl), or, if the reader did not see this member, decoded now from cJSON's
+ * copy.  Checked in this order: a string, its length (exactly that of 8 n k
+ * bytes), its characters, its padding, the values (finite). */
+static nw_status decode_values(const checker *c, const cJSON *root, const char *field,
+                               payload *pl, size_t n, size_t k, double **out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, field);
+    if (!item) return bad(c, "is missing", field);
+    if (!cJSON_IsString(item)) return bad(c, "must be a string (base64, version 2)", field);
+    if (!pl->found || pl->member != member_index(root, item)) {
+        payload_free(pl);
+        payload_feed(pl, item->valuestring, strlen(item->valuestring));
+        payload_finish(pl);
+    }
+    if (pl->nomem) return NW_ERR_NOMEM;
+    /* count = n k values, 8 count bytes, 4 ceil(8 count / 3) characters;
+     * a count too large for that cannot be the length of a string */
+    size_t count = n * k, chars = 0;
+    int fits = k <= SIZE_MAX / 16 / n;
+    if (fits) chars = (8 * count + 2) / 3 * 4;
+    if (!fits || pl->chars != chars) {
+        if (fits)
+            nw_diag_set(c->diag, 0, 0, "%s: \"%s\" must be base64 of 8 x %zu bytes (f64le)",
+                        c->file, field, count);
+        else
+            nw_diag_set(c->diag, 0, 0, "%s: \"%s\" must be base64 of 8 x %zu x %zu bytes (f64le)",
+                        c->file, field, n, k);
+        return NW_ERR_FORMAT;
+    }
+    if (pl->bad_char) {
+        nw_diag_set(c->diag, 0, 0, "%s: \"%s\" character %zu is not base64", c->file, field,
+                    pl->bad_char);
+        return NW_ERR_FORMAT;
+    }
+    /* with the right length and no stray character, the right bytes or bad padding */
+    if (pl->bad_pad || pl->len != 8 * count) return bad(c, "has bad base64 padding", field);
+    /* the bytes, binary64 little-endian, become the doubles in place */
+    double *v = (double *) (void *) pl->bytes;
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *b = pl->bytes + 8 * i;
+        uint64_t u = 0;
+        for (int j = 7; j >= 0; j--) u = u << 8 | b[j];
+        memcpy(&v[i], &u, sizeof u);
+        if (!isfinite(v[i])) {
+            nw_diag_set(c->diag, 0, 0, "%s: \"%s\" value %zu is not finite", c->file, field, i + 1);
+            return NW_ERR_FORMAT;
+        }
+    }
+    /* the spare room given back (a failure to shrink keeps it) */
+    double *fit = pl->cap > 8 * count ? realloc(v, 8 * count) : NULL;
+    *out = fit ? fit : v;
+    pl->bytes = NULL;
+    pl->len = pl->cap = 0;
+    return NW_OK;
 }
 
 /* Check a parsed model file and build the model from it.  Every size is
  * checked against the arrays the file holds before anything is allocated. */
-static nw_status build_model(const checker *c, const cJSON *root, nw_model **out)
+static nw_status build_model(const checker *c, const cJSON *root, payload pl[2],
+                             nw_model **out)
 {
     const char *kernel_name, *estimator_name, *empty_name = "nan";
     const char **x_names = NULL, **y_names = NULL;
@@ -318,8 +738,9 @@ static nw_status build_model(const checker *c, const cJSON *root, nw_model **out
     nw_estimator estimator;
     nw_model *m = NULL;
     nw_status status;
+    int version = 0;
 
-    if ((status = check_version(c, root)) != NW_OK) return status;
+    if ((status = check_version(c, root, &version)) != NW_OK) return status;
     if ((status = get_string(c, root, "kernel", &kernel_name)) != NW_OK) return status;
     if (nw_kernel_from_name(kernel_name, &kernel) != NW_OK)
         return bad(c, "names no known kernel", "kernel");
@@ -360,16 +781,25 @@ static nw_status build_model(const checker *c, const cJSON *root, nw_model **out
                     d == 1 ? "" : "s");
         return NW_ERR_FORMAT;
     }
-    if ((status = check_matrix(c, root, "x", n, d)) != NW_OK
-        || (status = check_matrix(c, root, "y", n, p)) != NW_OK) return status;
+    if (version == 1) {
+        if ((status = check_matrix(c, root, "x", n, d)) != NW_OK
+            || (status = check_matrix(c, root, "y", n, p)) != NW_OK) return status;
+    } else {
+        if ((status = decode_values(c, root, "x", &pl[0], n, d, &x)) != NW_OK
+            || (status = decode_values(c, root, "y", &pl[1], n, p, &y)) != NW_OK) goto fail;
+    }
     if ((status = get_names(c, root, "inputs", d, &x_names)) != NW_OK
         || (status = get_names(c, root, "outputs", p, &y_names)) != NW_OK) goto fail;
 
-    status = NW_ERR_NOMEM;
-    if (!(x = malloc(n * d * sizeof *x)) || !(y = malloc(n * p * sizeof *y))) goto fail;
-    copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "x"), x);
-    copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "y"), y);
-    if ((status = nw_model_new(&m, x, y, n, d, p)) != NW_OK) goto fail;
+    if (version == 1) {
+        status = NW_ERR_NOMEM;
+        if (!(x = malloc(n * d * sizeof *x)) || !(y = malloc(n * p * sizeof *y))) goto fail;
+        copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "x"), x);
+        copy_matrix(cJSON_GetObjectItemCaseSensitive(root, "y"), y);
+    }
+    /* the model takes x and y over: no copy */
+    if ((status = nw_model_take(&m, x, y, n, d, p)) != NW_OK) goto fail;
+    x = y = NULL;
     /* every value was checked above as its setter would check it (kernel,
      * estimator, engine by name; the bandwidths positive with finite 1/h;
      * the tolerance's range): set directly, no setter can refuse */
@@ -394,10 +824,13 @@ fail:
     return status;
 }
 
-/* Load a model saved by nw_model_save ("-" = stdin).  NW_ERR_IO if the file
- * cannot be read, NW_ERR_PARSE if it is not JSON (diag has line and column),
- * NW_ERR_FORMAT if it is not a version-1 nwreg model with every field
- * valid; diag names the file and the field. */
+/* Load a model saved by nw_model_save ("-" = stdin), of version 1 or 2.
+ * NW_ERR_IO if the file cannot be read, NW_ERR_PARSE if it is not JSON
+ * (diag has line and column), NW_ERR_FORMAT if it is not an nwreg model of
+ * version 1 or 2 with every field valid (a newer version is named as
+ * such); diag names the file and the field.  The text is freed as soon as
+ * cJSON has parsed it; a version-2 file's arrays, decoded while it was
+ * read, become the model's without a copy. */
 nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
 {
     if (!model) return NW_ERR_ARG;
@@ -409,8 +842,10 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
     size_t len = 0;
     cJSON *root = NULL;
     locale_t c_locale, old_locale;
-    nw_status status = read_file(path, c.file, &text, &len, diag);
-    if (status != NW_OK) return status;
+    payload pl[2];
+    memset(pl, 0, sizeof pl);
+    nw_status status = read_file(path, c.file, &text, &len, pl, diag);
+    if (status != NW_OK) goto fail;
 
     status = NW_ERR_NOMEM;
     if (!(c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0))) goto fail;
@@ -431,19 +866,20 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
     }
     if (!root) {
         size_t offset = error_at && error_at >= text ? (size_t) (error_at - text) : 0;
-        size_t line = 1, column = 1;
-        for (size_t i = 0; i < offset && i < len; i++) {
-            if (text[i] == '\n') { line++; column = 1; }
-            else column++;
-        }
+        size_t line, column, byte;
+        file_position(text, len, offset, pl, &line, &column, &byte);
         nw_diag_set(diag, line, column, "%s:%zu:%zu: invalid JSON near byte %zu", c.file, line,
-                    column, offset + 1);
+                    column, byte + 1);
         status = NW_ERR_PARSE;
         goto fail;
     }
-    status = build_model(&c, root, model);
+    free(text); /* cJSON keeps copies of what it needs */
+    text = NULL;
+    status = build_model(&c, root, pl, model);
 fail:
     cJSON_Delete(root);
     free(text);
+    payload_free(&pl[0]);
+    payload_free(&pl[1]);
     return status;
 }

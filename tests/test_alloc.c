@@ -585,8 +585,9 @@ static const char csv_text[] =
 
 typedef struct file_ctx {
     const char *path;   /* in test_dir */
-    int what;           /* 0 read, 1 read_with, 2 csv_write, 3 csv_write_digits, 4 save, 5 load */
-    nw_model *model;    /* for save */
+    int what;           /* 0 read, 1 read_with, 2 csv_write, 3 csv_write_digits, 4 save, 5 load,
+                           6 load a version-2 file */
+    nw_model *model;    /* for save; for 6, the model saved */
     char *before;       /* the target's content before a write (NULL: absent) */
 } file_ctx;
 
@@ -649,6 +650,17 @@ static nw_status file_call(void *vctx, int mode)
         }
         nw_model_free(m);
         break;
+    case 6: /* base64 decoded while the file is read, the arrays taken over */
+        st = nw_model_load(&m, c->path, &diag);
+        if (st != NW_OK) { assert_null(m); break; }
+        if (mode == CHECK) {
+            size_t n = nw_model_n(c->model);
+            assert_int_equal(nw_model_n(m), n);
+            assert_true(same_bits(nw_model_x(m), nw_model_x(c->model), n, "x"));
+            assert_true(same_bits(nw_model_y(m), nw_model_y(c->model), n, "y"));
+        }
+        nw_model_free(m);
+        break;
     }
     if (st != NW_OK && st != NW_ERR_NOMEM) print_error("diag: %s\n", diag.message);
     if (c->what >= 2 && c->what <= 4) check_target(c, st);
@@ -662,7 +674,7 @@ static void drive_file(const char *name, int what, nw_model *model)
     file_ctx c = { NULL, what, model, NULL };
     if (what < 2) {
         c.path = make_file("in.csv", csv_text);
-    } else if (what == 5) {
+    } else if (what >= 5) {
         c.path = in_dir("model.json");
         assert_int_equal(nw_model_save(model, c.path, NULL), NW_OK);
     } else {
@@ -696,6 +708,16 @@ static void test_files(void **state)
     drive_file("csv_write_digits", 3, NULL);
     drive_file("model_save", 4, m);
     drive_file("model_load", 5, m);
+    nw_model_free(m);
+    /* 2 x 32769 values: saved as version 2 */
+    enum { NV2 = 32769 };
+    double *v = malloc(2 * NV2 * sizeof *v);
+    assert_non_null(v);
+    for (int i = 0; i < 2 * NV2; i++) v[i] = sin(0.001 * i) * 1e300;
+    assert_int_equal(nw_model_new(&m, v, v + NV2, NV2, 1, 1), NW_OK);
+    free(v);
+    drive_file("model_save (version 2)", 4, m);
+    drive_file("model_load (version 2)", 6, m);
     nw_model_free(m);
 }
 

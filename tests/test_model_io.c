@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h" /* nw_model_take */
 #include "nwreg.h"
 #include "testutil.h"
 
@@ -229,11 +230,11 @@ static void test_wrong_version(void **state)
 {
     char want[600];
     const char *msg = load_fails("\"version\": 1", "\"version\": 7", NW_ERR_FORMAT);
-    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (1)",
+    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (2)",
              in_dir("broken.json"));
     assert_string_equal(msg, want);
-    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1");
-    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1");
+    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1 or 2");
+    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1 or 2");
     assert_contains(load_fails("\"version\": 1,", "", NW_ERR_FORMAT), "\"version\" is missing");
 }
 
@@ -363,8 +364,324 @@ static void test_locale_independent(void **state)
     nw_model_free(back);
 }
 
+/* ------------------------------------------------------------ version 2 */
+
+/* "version": V in a saved file's text (and "encoding" only in version 2) */
+static void assert_version(const char *text, int version)
+{
+    char want[32];
+    snprintf(want, sizeof want, "\"version\": %d,", version);
+    assert_contains(text, want);
+    if (version == 2) {
+        assert_contains(text, "\"encoding\": \"f64le-base64\",");
+        assert_contains(text, "\"x\": \"");
+        assert_contains(text, "\"y\": \"");
+    } else {
+        assert_null(strstr(text, "encoding"));
+        assert_contains(text, "\"x\": [\n");
+    }
+}
+
+/* A model of more than 65536 values is saved as version 2 and comes back
+ * bit for bit: signed zeros, subnormals, +-DBL_MAX, and random finite bit
+ * patterns (every exponent); the bytes are little-endian whatever the host. */
+static void test_v2_round_trip(void **state)
+{
+    enum { N = 13109, D = 3, P = 2 }; /* 65545 values: x needs no padding, y one '=' */
+    static const double special[] = {
+        1.0, 2.0, -0.0, 0.0, 5e-324, -5e-324, DBL_MAX, -DBL_MAX, -1e-300, DBL_MIN,
+        -DBL_MIN / 3, 0.1 + 0.2, 1e23, -2.2250738585072009e-308,
+    };
+    enum { S = sizeof special / sizeof *special };
+    double *x = malloc(N * D * sizeof *x), *y = malloc(N * P * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    uint64_t seed = 12345;
+    for (size_t i = 0; i < N * D + N * P; i++) {
+        double v;
+        if (i < S) v = special[i];
+        else if (i >= N * D && i < N * D + S) v = special[S - 1 - (i - N * D)];
+        else {
+            do {
+                uint64_t bits = 0;
+                for (int k = 0; k < 4; k++) bits = bits << 16 | (uint64_t) (nwt_unif(&seed) * 65536);
+                memcpy(&v, &bits, sizeof v);
+            } while (!isfinite(v));
+        }
+        if (i < N * D) x[i] = v;
+        else y[i - N * D] = v;
+    }
+    nw_model *m = NULL, *back = NULL;
+    nw_diag diag = {0};
+    const double h[D] = { 0.5, 1.0 / 3.0, 2 };
+    assert_int_equal(nw_model_new(&m, x, y, N, D, P), NW_OK);
+    assert_int_equal(nw_model_set_bandwidth(m, h), NW_OK);
+    assert_int_equal(nw_model_set_kernel(m, NW_KERNEL_TRICUBE), NW_OK);
+    const char *path = in_dir("v2.json");
+    assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+    char *text = slurp(path);
+    assert_version(text, 2);
+    /* 1.0, 2.0, -0.0 as binary64 little-endian: 00..00 f0 3f, 00..00 40, 00..00 80 */
+    assert_contains(text, "\"x\": \"AAAAAAAA8D8AAAAAAAAAQAAAAAAAAACA");
+    assert_contains(text, "\n  \"y\": \"");
+    assert_true(strlen(text) < 4 * 8 * (N * D + N * P) / 3 + 1000); /* no numbers besides */
+    free(text);
+
+    assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
+    assert_int_equal(nw_model_n(back), N);
+    assert_int_equal(nw_model_d(back), D);
+    assert_int_equal(nw_model_p(back), P);
+    assert_true(same_bits(nw_model_x(back), x, N * D));
+    assert_true(same_bits(nw_model_y(back), y, N * P));
+    double hb[D];
+    assert_int_equal(nw_model_bandwidth(back, hb), NW_OK);
+    assert_true(same_bits(hb, h, D));
+    assert_int_equal(nw_model_kernel(back), NW_KERNEL_TRICUBE);
+    /* outputs near DBL_MAX: the loaded model scales its sums as nw_model_new's does */
+    double q[D] = { 1, 2, 3 }, a[P], b[P];
+    assert_int_equal(nw_predict(m, q, 1, a, NULL), NW_OK);
+    assert_int_equal(nw_predict(back, q, 1, b, NULL), NW_OK);
+    assert_true(same_bits(a, b, P));
+
+    /* saved again: the same file */
+    const char *again = in_dir("again.json");
+    assert_int_equal(nw_model_save(back, again, &diag), NW_OK);
+    char *t1 = slurp(path), *t2 = slurp(again);
+    assert_string_equal(t1, t2);
+    free(t1);
+    free(t2);
+    nw_model_free(m);
+    nw_model_free(back);
+    free(x);
+    free(y);
+}
+
+/* n (d + p) = 65536 values: version 1; one point more: version 2 (with
+ * 0, 2 and 1 '=' of padding); each loads back bit for bit. */
+static void test_version_threshold(void **state)
+{
+    static const size_t sizes[] = { 32768, 32769, 32770, 32771 };
+    double *v = malloc(2 * 32771 * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < 2 * 32771; i++) v[i] = (double) i / 7 - 3e4;
+    for (size_t t = 0; t < 4; t++) {
+        size_t n = sizes[t];
+        nw_model *m = NULL, *back = NULL;
+        nw_diag diag = {0};
+        assert_int_equal(nw_model_new(&m, v, v + n, n, 1, 1), NW_OK);
+        const char *path = in_dir("threshold.json");
+        assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+        char *text = slurp(path);
+        assert_version(text, n * 2 <= 65536 ? 1 : 2);
+        free(text);
+        assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
+        assert_true(same_bits(nw_model_x(back), v, n));
+        assert_true(same_bits(nw_model_y(back), v + n, n));
+        nw_model_free(m);
+        nw_model_free(back);
+    }
+    free(v);
+}
+
+/* A small version-2 file by hand: x = [0, 1], y = [1, 3] (16 bytes each:
+ * 24 characters, two of them '='). */
+static const char valid_v2[] =
+    "{\n"
+    "  \"format\": \"nwreg-model\",\n"
+    "  \"version\": 2,\n"
+    "  \"encoding\": \"f64le-base64\",\n"
+    "  \"kernel\": \"gaussian\",\n"
+    "  \"estimator\": \"lc\",\n"
+    "  \"n\": 2, \"d\": 1, \"p\": 1,\n"
+    "  \"bandwidth\": [0.25],\n"
+    "  \"x\": \"AAAAAAAAAAAAAAAAAADwPw==\",\n"
+    "  \"y\": \"AAAAAAAA8D8AAAAAAAAIQA==\"\n"
+    "}\n";
+
+/* Load valid_v2 with from replaced by to: its status, the diag in *msg. */
+static nw_status load_v2(const char *from, const char *to, nw_model **m, const char **msg)
+{
+    static nw_diag diag;
+    char *text = replaced(valid_v2, from, to);
+    const char *path = make_file("v2.json", text);
+    free(text);
+    memset(&diag, 0, sizeof diag);
+    *m = (nw_model *) &diag;
+    nw_status st = nw_model_load(m, path, &diag);
+    *msg = diag.message;
+    return st;
+}
+
+/* valid_v2 with from replaced by to fails with NW_ERR_FORMAT and exactly
+ * the message "PATH: " want. */
+static void v2_fails(const char *from, const char *to, const char *want)
+{
+    nw_model *m;
+    const char *msg;
+    char full[600];
+    nw_status st = load_v2(from, to, &m, &msg);
+    if (st != NW_ERR_FORMAT) fail_msg("%s -> %s: status %d (%s)", from, to, st, msg);
+    assert_null(m);
+    snprintf(full, sizeof full, "%s: %s", in_dir("v2.json"), want);
+    assert_string_equal(msg, full);
+}
+
+static void test_v2_loads(void **state)
+{
+    nw_model *m;
+    const char *msg;
+    const double x[] = { 0, 1 }, y[] = { 1, 3 };
+    assert_int_equal(load_v2("", "", &m, &msg), NW_OK);
+    assert_int_equal(nw_model_n(m), 2);
+    assert_true(same_bits(nw_model_x(m), x, 2));
+    assert_true(same_bits(nw_model_y(m), y, 2));
+    nw_model_free(m);
+    /* one point: 8 bytes, one '=' */
+    assert_int_equal(load_v2("\"n\": 2", "\"n\": 1", &m, &msg), NW_ERR_FORMAT);
+    char *a = replaced(valid_v2, "\"n\": 2", "\"n\": 1");
+    char *b = replaced(a, "AAAAAAAAAAAAAAAAAADwPw==", "AAAAAAAA8D8=");
+    char *c = replaced(b, "AAAAAAAA8D8AAAAAAAAIQA==", "AAAAAAAACEA=");
+    assert_int_equal(nw_model_load(&m, make_file("one.json", c), NULL), NW_OK);
+    assert_true(nw_model_x(m)[0] == 1 && nw_model_y(m)[0] == 3);
+    nw_model_free(m);
+    free(a);
+    free(b);
+    free(c);
+    /* a name spelt with an escape (which the reader does not recognise):
+     * decoded from cJSON's copy, the same values */
+    assert_int_equal(load_v2("\"x\": ", "\"\\u0078\": ", &m, &msg), NW_OK);
+    assert_true(same_bits(nw_model_x(m), x, 2));
+    nw_model_free(m);
+    /* "x" twice: the first counts, as cJSON finds it */
+    assert_int_equal(load_v2("\"y\": ", "\"x\": \"AAAAAAAACEAAAAAAAAAQQA==\", \"y\": ", &m, &msg), NW_OK);
+    assert_true(same_bits(nw_model_x(m), x, 2));
+    nw_model_free(m);
+    assert_int_equal(load_v2("\"x\": ", "\"\\u0078\": \"AAAAAAAACEAAAAAAAAAQQA==\", \"x\": ", &m, &msg), NW_OK);
+    assert_true(nw_model_x(m)[0] == 3 && nw_model_x(m)[1] == 4);
+    nw_model_free(m);
+    /* "x" and "y" in any order, names and other members anywhere */
+    assert_int_equal(load_v2("  \"format\"", "  \"y\": \"AAAAAAAA8D8AAAAAAAAIQA==\", \"inputs\": [\"t\"], \"format\"", &m, &msg),
+                     NW_OK);
+    assert_string_equal(nw_model_x_name(m, 0), "t");
+    nw_model_free(m);
+    /* a version-1 file still loads */
+    assert_int_equal(nw_model_load(&m, make_file("v1.json", valid_model), NULL), NW_OK);
+    assert_int_equal(nw_model_n(m), 3);
+    nw_model_free(m);
+}
+
+static void test_v2_errors(void **state)
+{
+    const char *x64 = "AAAAAAAAAAAAAAAAAADwPw==", *y64 = "AAAAAAAA8D8AAAAAAAAIQA==";
+    /* characters */
+    v2_fails(x64, "AAAAAAAAAAAAA!AAAADwPw==", "\"x\" character 14 is not base64");
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADw-w==", "\"x\" character 21 is not base64"); /* base64url */
+    v2_fails(x64, "AAAAAAAAAAAA\\u0041DwPw==", "\"x\" character 13 is not base64"); /* no escapes */
+    v2_fails(x64, "AAAAAAAAAAAA\nAAAAAADwPw=", "\"x\" character 13 is not base64");
+    v2_fails(x64, "AAAAAAAAAAAA AAAAAADwPw=", "\"x\" character 13 is not base64");
+    v2_fails(y64, "AAAAAAAA8D8AAAAAAAAIQ\xc3\xa9=", "\"y\" character 22 is not base64");
+    /* length: exactly that of 8 n p bytes */
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADwPw", "\"x\" must be base64 of 8 x 2 bytes (f64le)");
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADwPw==AAAA", "\"x\" must be base64 of 8 x 2 bytes (f64le)");
+    v2_fails(x64, "", "\"x\" must be base64 of 8 x 2 bytes (f64le)");
+    v2_fails("\"n\": 2", "\"n\": 3", "\"x\" must be base64 of 8 x 3 bytes (f64le)");
+    v2_fails("\"p\": 1", "\"p\": 2", "\"y\" must be base64 of 8 x 4 bytes (f64le)");
+    v2_fails("\"n\": 2", "\"n\": 9007199254740992", "\"x\" must be base64 of 8 x 9007199254740992 bytes (f64le)");
+    /* n d = 2^61 values: more bytes than a size_t counts */
+    char d256[64 + 4 * 256] = "\"d\": 256, \"p\": 1,\n  \"bandwidth\": [1";
+    for (int k = 1; k < 256; k++) strcat(d256, ", 1");
+    strcat(d256, "]");
+    char *wide = replaced(valid_v2, "\"d\": 1, \"p\": 1,\n  \"bandwidth\": [0.25]", d256);
+    char *huge = replaced(wide, "\"n\": 2", "\"n\": 9007199254740992");
+    nw_model *m = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_load(&m, make_file("huge.json", huge), &diag), NW_ERR_FORMAT);
+    assert_contains(diag.message, ": \"x\" must be base64 of 8 x 9007199254740992 x 256 bytes (f64le)");
+    free(wide);
+    free(huge);
+    /* padding */
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADwP===", "\"x\" has bad base64 padding");
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADwPwA=", "\"x\" has bad base64 padding");  /* 17 bytes */
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADwPwAA", "\"x\" has bad base64 padding");  /* 18 bytes */
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADwPx==", "\"x\" has bad base64 padding");  /* bits under '=' */
+    v2_fails(x64, "AAA=AAAAAAAAAAAAAADwPw==", "\"x\" has bad base64 padding");
+    v2_fails(x64, "AAAAAAAAAAAAAAAAAADw=w==", "\"x\" has bad base64 padding");
+    /* values: NaN, infinities */
+    v2_fails(y64, "AAAAAAAA8D8AAAAAAAD4fw==", "\"y\" value 2 is not finite");
+    v2_fails(x64, "AAAAAAAA8P8AAAAAAADwPw==", "\"x\" value 1 is not finite");
+    /* types, members */
+    v2_fails("\"AAAAAAAAAAAAAAAAAADwPw==\"", "7", "\"x\" must be a string (base64, version 2)");
+    v2_fails("\"AAAAAAAAAAAAAAAAAADwPw==\"", "[[0], [1]]", "\"x\" must be a string (base64, version 2)");
+    v2_fails("  \"x\": \"AAAAAAAAAAAAAAAAAADwPw==\",\n", "", "\"x\" is missing");
+    v2_fails(",\n  \"y\": \"AAAAAAAA8D8AAAAAAAAIQA==\"", "", "\"y\" is missing");
+    v2_fails("  \"encoding\": \"f64le-base64\",\n", "", "\"encoding\" is missing");
+    v2_fails("\"f64le-base64\"", "\"f64be-base64\"", "\"encoding\" must be \"f64le-base64\"");
+    v2_fails("\"f64le-base64\"", "\"F64LE-BASE64\"", "\"encoding\" must be \"f64le-base64\"");
+    v2_fails("\"f64le-base64\"", "1", "\"encoding\" must be a string");
+    v2_fails("\"version\": 2", "\"version\": 3",
+             "model version 3 is newer than this nwreg supports (2)");
+    /* version 1 with base64 data is no version 1 */
+    v2_fails("\"version\": 2", "\"version\": 1", "\"x\" must be an array of 2 rows (\"n\")");
+}
+
+/* A JSON error after a payload is placed in the file as it is (the
+ * payload, taken out of the text cJSON parses, counted back in). */
+static void test_v2_json_error_position(void **state)
+{
+    static const char *const cuts[][2] = {
+        { "\"\n}", "\", \"z\": oops\n}" },                         /* after y, same line */
+        { "==\",\n  \"y\"", "==\", \"z\": oops,\n  \"y\"" },        /* after x, same line */
+        { "AAAAAAAA8D8AAAAAAAAIQA==\"", "AAAA\nAAAA8D8AAAAA\nAAAAIQA==\", \"z\": oops" }, /* newlines in y */
+    };
+    for (size_t k = 0; k < 3; k++) {
+        nw_model *m;
+        const char *msg;
+        char *text = replaced(valid_v2, cuts[k][0], cuts[k][1]);
+        const char *at = strstr(text, "oops");
+        size_t line = 1, column = 1;
+        for (const char *p = text; p < at; p++) {
+            if (*p == '\n') line++, column = 1;
+            else column++;
+        }
+        char want[600];
+        snprintf(want, sizeof want, "%s:%zu:%zu: invalid JSON near byte %zu", in_dir("v2.json"),
+                 line, column, (size_t) (at - text) + 1);
+        free(text);
+        assert_int_equal(load_v2(cuts[k][0], cuts[k][1], &m, &msg), NW_ERR_PARSE);
+        assert_null(m);
+        assert_string_equal(msg, want);
+    }
+}
+
+/* nw_model_take: the model owns the arrays on success; on failure they
+ * are still the caller's (freed here: a double free would show under ASan). */
+static void test_model_take(void **state)
+{
+    double *x = malloc(2 * sizeof *x), *y = malloc(2 * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    x[0] = 0, x[1] = 1, y[0] = 1e300, y[1] = NAN;
+    nw_model *m = (nw_model *) x;
+    assert_int_equal(nw_model_take(&m, x, y, 2, 1, 1), NW_ERR_NONFINITE);
+    assert_null(m);
+    assert_int_equal(nw_model_take(&m, x, y, 0, 1, 1), NW_ERR_EMPTY);
+    assert_int_equal(nw_model_take(&m, NULL, y, 2, 1, 1), NW_ERR_ARG);
+    assert_int_equal(nw_model_take(NULL, x, y, 2, 1, 1), NW_ERR_ARG);
+    assert_int_equal(nw_model_take(&m, x, y, SIZE_MAX / 4, 1, 1), NW_ERR_NOMEM);
+    y[1] = DBL_MAX; /* beyond 2^512: the scaled copy y_sums is made */
+    assert_int_equal(nw_model_take(&m, x, y, 2, 1, 1), NW_OK);
+    assert_ptr_equal(nw_model_x(m), x);
+    assert_ptr_equal(nw_model_y(m), y);
+    double q = 0.5, yhat;
+    assert_int_equal(nw_model_set_bandwidth(m, (const double[]) { 1e6 }), NW_OK);
+    assert_int_equal(nw_predict(m, &q, 1, &yhat, NULL), NW_OK);
+    assert_true(yhat == 1e300 / 2 + DBL_MAX / 2);
+    nw_model_free(m); /* frees x and y */
+}
+
 int main(void)
 {
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_default_names, tmpdir_setup, tmpdir_teardown),
@@ -376,6 +693,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_json, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_io_errors, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_locale_independent, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_round_trip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_version_threshold, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_loads, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_json_error_position, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_model_take, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

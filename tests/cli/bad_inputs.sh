@@ -68,7 +68,16 @@ cp old.csv old.png
 size=$(wc -c <model.json)
 head -c $((size / 2)) model.json >trunc.json
 sed 's/"bandwidth": \[/"bandwidth": [x/' model.json >corrupt.json
-sed 's/"version": 1/"version": 2/' model.json >v2.json
+sed 's/"version": 1/"version": 3/' model.json >v3.json
+# version 2 by hand: "x" [1, 2] and "y" [3, 4] in base64 (f64le), then
+# broken one way at a time
+printf '{"format": "nwreg-model", "version": 2, "encoding": "f64le-base64",\n "kernel": "gaussian", "estimator": "lc", "n": 2, "d": 1, "p": 1,\n "inputs": ["x"], "outputs": ["y"], "bandwidth": [0.5],\n "x": "AAAAAAAA8D8AAAAAAAAAQA==",\n "y": "AAAAAAAACEAAAAAAAAAQQA=="\n}\n' >v2.json
+sed 's/8D8AAAAA/8D8A!AAA/' v2.json >v2_char.json
+sed 's/AAAAQA==/AAAAQA/' v2.json >v2_short.json
+sed 's/AAAAQA==/AAAAQ===/' v2.json >v2_pad.json
+sed 's/AAAAAQQA==/AAAAD4fw==/' v2.json >v2_nan.json
+sed 's/"f64le-base64"/"f32le-base64"/' v2.json >v2_enc.json
+sed 's/"x": "[^"]*"/"x": [[1], [2]]/' v2.json >v2_array.json
 sed 's/"inputs": \["x"\]/"inputs": ["t"]/' model.json >othercols.json
 sed 's/"bandwidth": \[[^]]*\]/"bandwidth": [1e-320]/' model.json >subnormal_h.json
 # $FULL: root may replace /dev/full itself (a buggy writer renaming over
