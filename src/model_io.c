@@ -31,18 +31,12 @@
  * double; version 2 holds the bits themselves.  Either way a model survives
  * save and load bit for bit.
  *
- * Loading parses with cJSON, but not the whole file: cJSON copies every
- * string it parses, so a version-2 file's text and the copies of its two
- * strings would be held at once (predict from a 1-d model of 10^6 points
- * peaked at 2.6 x its arrays above the process's base that way; 1.06 x
- * as it is done here).  The
- * file is read in chunks by a scanner that follows the JSON structure just
- * far enough to find the values of the top-level members "x" and "y"; a
- * string there is decoded from base64 as it streams by, straight into the
- * array the model then takes over (nw_model_take), and only "" is left of
- * it in the text that cJSON parses (a few hundred bytes for version 2).
- * A string the scanner does not find (a name spelt with escapes) is
- * decoded from cJSON's copy instead, the same way.
+ * Loading parses the whole file with cJSON.  Its text is freed as soon as
+ * it is parsed; a version-2 string is decoded into the array the model
+ * then takes over (nw_model_take), and deleted before the next one is
+ * decoded.  The peak is while cJSON parses: the text and cJSON's copies of
+ * the two strings, ~2 x 10.7 bytes per value (a 1-d model of 10^6 points:
+ * 43 MB, against 397 MB for version 1's node per number).
  */
 #include <errno.h>
 #include <locale.h>
@@ -207,23 +201,44 @@ nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
 
 /* --------------------------------------------------------------- loading */
 
-/* A version-2 "x" or "y": the characters of its string decoded from base64
- * as they come (payload_feed), into bytes that become the model's array. */
-typedef struct payload {
-    int found;            /* a string was decoded (its text is then "") */
-    size_t member;        /* the scanner's: its member's place at the top level, from 0 */
-    unsigned char *bytes; /* the bytes decoded so far (malloc'd, or NULL) */
-    size_t len, cap;
-    size_t chars;         /* characters fed (those between the quotes) */
-    size_t bad_char;      /* the first not in the alphabet (1-based), or 0 */
-    int bad_pad;          /* an '=' out of place, or nonzero bits under the padding */
-    int nomem;            /* bytes could not grow (decoding stopped) */
-    uint32_t bits;        /* the characters of the quantum not yet complete */
-    int nbits, pads;      /* how many (0..3); '=' seen */
-    /* the scanner's, for the file positions of a JSON error after it: */
-    size_t at;            /* its offset in the text left for cJSON */
-    size_t lines, tail;   /* newlines in it; characters after the last one */
-} payload;
+/* Read a whole file ("-" = stdin) into a NUL-terminated buffer. */
+static nw_status read_file(const char *path, const char *file, char **text, size_t *len,
+                           nw_diag *diag)
+{
+    int from_stdin = strcmp(path, "-") == 0;
+    size_t size = 0, cap = 64 * 1024;
+    char *buf = malloc(cap), *grown;
+    FILE *fp = from_stdin ? stdin : fopen(path, "rb");
+    nw_status status = NW_ERR_NOMEM;
+    if (!fp) {
+        nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
+        free(buf);
+        return NW_ERR_IO;
+    }
+    if (!buf) goto fail;
+    for (;;) {
+        size += fread(buf + size, 1, cap - 1 - size, fp);
+        if (size < cap - 1) break;
+        if (cap > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * cap))) goto fail;
+        buf = grown;
+        cap *= 2;
+    }
+    if (ferror(fp)) {
+        nw_diag_set(diag, 0, 0, "%s: cannot read: %s", file, strerror(errno));
+        status = NW_ERR_IO;
+        goto fail;
+    }
+    buf[size] = '\0';
+    *text = buf;
+    *len = size;
+    buf = NULL;
+    status = NW_OK;
+fail:
+    if (status == NW_ERR_NOMEM) nw_diag_set(diag, 0, 0, "%s: out of memory", file);
+    if (!from_stdin) fclose(fp);
+    free(buf);
+    return status;
+}
 
 /* Each byte's value in base64: 0..63, 64 for '=', 255 for the others. */
 static const unsigned char b64_value[256] = {
@@ -245,269 +260,63 @@ static const unsigned char b64_value[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 
-/* Decode s[0..len), the next characters of a payload.  After the first
- * error decoding stops; the characters are still counted (the length is
- * checked first, against "n" and "d" or "p", once they are known). */
-static void payload_feed(payload *pl, const char *s, size_t len)
+/* A version-2 "x" or "y" decoded from base64 (base64_decode). */
+typedef struct decoded {
+    unsigned char *bytes; /* malloc'd, or NULL */
+    size_t len;
+    size_t bad_char;      /* the first character not in the alphabet (1-based), or 0 */
+    int bad_pad;          /* an '=' out of place, or nonzero bits under the padding */
+} decoded;
+
+/* Decode the base64 text s[0..len) (RFC 4648: the standard alphabet, '='
+ * padding, nothing else) into out->bytes.  Decoding stops at the first
+ * stray character or misplaced '='.  NW_ERR_NOMEM, else NW_OK (errors in
+ * out). */
+static nw_status base64_decode(const char *s, size_t len, decoded *out)
 {
-    if (pl->bad_char || pl->bad_pad || pl->nomem) {
-        pl->chars += len;
-        return;
-    }
-    /* room for every byte these characters can make (with up to 3 left
-     * from before, len / 4 + 1 quanta) and for payload_finish's 2 */
-    size_t need = len / 4 * 3 + 5;
-    if (need > pl->cap - pl->len) {
-        size_t cap = pl->cap ? pl->cap : 1 << 16;
-        while (cap - pl->len < need && cap <= SIZE_MAX / 2) cap *= 2;
-        unsigned char *grown = cap - pl->len >= need ? realloc(pl->bytes, cap) : NULL;
-        if (!grown) {
-            pl->nomem = 1;
-            pl->chars += len;
-            return;
-        }
-        pl->bytes = grown;
-        pl->cap = cap;
-    }
-    unsigned char *out = pl->bytes + pl->len;
-    uint32_t bits = pl->bits;
-    int nbits = pl->nbits;
+    memset(out, 0, sizeof *out);
+    if (!(out->bytes = malloc(len / 4 * 3 + 3))) return NW_ERR_NOMEM;
+    unsigned char *o = out->bytes;
+    uint32_t bits = 0;
+    int nbits = 0, pads = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned v = b64_value[(unsigned char) s[i]];
-        if (v < 64 && !pl->pads) {
+        if (v < 64 && !pads) {
             bits = bits << 6 | v;
             if (++nbits == 4) {
-                *out++ = (unsigned char) (bits >> 16);
-                *out++ = (unsigned char) (bits >> 8);
-                *out++ = (unsigned char) bits;
+                *o++ = (unsigned char) (bits >> 16);
+                *o++ = (unsigned char) (bits >> 8);
+                *o++ = (unsigned char) bits;
                 bits = 0;
                 nbits = 0;
             }
         } else if (v <= 64) {
             /* '=' ends the last quantum, after 2 or 3 characters; nothing
              * but a second '=' may follow */
-            if (v < 64 || nbits < 2 || nbits + ++pl->pads > 4) pl->bad_pad = 1;
+            if (v < 64 || nbits < 2 || nbits + ++pads > 4) { out->bad_pad = 1; break; }
         } else {
-            pl->bad_char = pl->chars + i + 1;
-        }
-        if (pl->bad_char || pl->bad_pad) break;
-    }
-    pl->chars += len;
-    pl->len = (size_t) (out - pl->bytes);
-    pl->bits = bits;
-    pl->nbits = nbits;
-}
-
-/* The end of a payload's string: the bytes of a padded last quantum
- * (whose unused bits must be 0).  Without padding an incomplete quantum
- * is left: the length is wrong, which is reported first. */
-static void payload_finish(payload *pl)
-{
-    if (pl->bad_char || pl->bad_pad || pl->nomem || !pl->pads) return;
-    if (pl->nbits + pl->pads != 4) {
-        pl->bad_pad = 1;
-    } else if (pl->nbits == 2) { /* 12 bits: one byte */
-        if (pl->bits & 0xf) pl->bad_pad = 1;
-        else pl->bytes[pl->len++] = (unsigned char) (pl->bits >> 4);
-    } else { /* 18 bits: two bytes */
-        if (pl->bits & 0x3) pl->bad_pad = 1;
-        else {
-            pl->bytes[pl->len++] = (unsigned char) (pl->bits >> 10);
-            pl->bytes[pl->len++] = (unsigned char) (pl->bits >> 2);
+            out->bad_char = i + 1;
+            break;
         }
     }
-}
-
-static void payload_free(payload *pl)
-{
-    free(pl->bytes);
-    memset(pl, 0, sizeof *pl);
-}
-
-/* What the reader knows of the JSON structure: just enough to find the
- * string values of the top-level members "x" and "y".  It checks nothing
- * (cJSON does, on the text left), and needs not: as long as that text is
- * JSON, the strings it took out are the members' values. */
-typedef struct scanner {
-    size_t depth;         /* objects and arrays open */
-    int top_object;       /* the outermost is an object */
-    int in_string;        /* inside a string that is not a payload */
-    int escaped;          /* after a backslash in a string */
-    int expect_name;      /* the next string at depth 1 is a member's name */
-    int in_name;          /* the string is that name */
-    size_t name_len;      /* its length so far (escapes count double: no match) */
-    char name;            /* its first character */
-    size_t members;       /* names at depth 1 so far */
-    payload *next;        /* the value about to start is this member's */
-    payload *in_payload;  /* inside this member's string */
-    payload *pl;          /* "x", "y" */
-} scanner;
-
-/* Scan buf[from..to), just read, and keep all but the payloads' characters:
- * moved down to buf[*kept..] (never past what is still to be scanned). */
-static void scan(scanner *s, char *buf, size_t from, size_t to, size_t *kept)
-{
-    size_t run = from; /* the start of the bytes to keep not yet moved */
-    for (size_t i = from; i < to; i++) {
-        payload *pl = s->in_payload;
-        if (pl) {
-            if (s->escaped) { /* the character after a backslash: not base64 either */
-                s->escaped = 0;
-            } else if (buf[i] == '"') {
-                payload_finish(pl);
-                s->in_payload = NULL;
-                run = i; /* keep the closing quote */
-                continue;
-            } else if (buf[i] != '\\' && buf[i] != '\n') {
-                size_t j = i + 1;
-                while (j < to && buf[j] != '"' && buf[j] != '\\' && buf[j] != '\n') j++;
-                payload_feed(pl, buf + i, j - i);
-                pl->tail += j - i;
-                i = j - 1;
-                continue;
-            } else {
-                s->escaped = buf[i] == '\\';
+    if (!out->bad_char && !out->bad_pad && pads) {
+        /* the padded last quantum's bytes (its unused bits must be 0) */
+        if (nbits + pads != 4) out->bad_pad = 1;
+        else if (nbits == 2) {   /* 12 bits: one byte */
+            if (bits & 0xf) out->bad_pad = 1;
+            else *o++ = (unsigned char) (bits >> 4);
+        } else {                 /* 18 bits: two bytes */
+            if (bits & 0x3) out->bad_pad = 1;
+            else {
+                *o++ = (unsigned char) (bits >> 10);
+                *o++ = (unsigned char) (bits >> 2);
             }
-            payload_feed(pl, buf + i, 1);
-            if (buf[i] == '\n') pl->lines++, pl->tail = 0;
-            else pl->tail++;
-            continue;
-        }
-        char c = buf[i];
-        if (s->in_string) {
-            if (s->escaped) s->escaped = 0, s->name_len += 2;
-            else if (c == '\\') s->escaped = 1;
-            else if (c == '"') s->in_string = s->in_name = 0;
-            else if (s->in_name && s->name_len++ == 0) s->name = c;
-            continue;
-        }
-        switch (c) {
-        case '"':
-            if (s->next) { /* "x": "... */
-                pl = s->next;
-                s->next = NULL;
-                pl->found = 1;
-                pl->member = s->members - 1;
-                memmove(buf + *kept, buf + run, i + 1 - run);
-                *kept += i + 1 - run;
-                pl->at = *kept;
-                s->in_payload = pl;
-                run = i + 1;
-            } else {
-                s->in_string = 1;
-                s->in_name = s->depth == 1 && s->top_object && s->expect_name;
-                if (s->in_name) {
-                    s->expect_name = 0;
-                    s->name_len = 0;
-                    s->members++;
-                }
-            }
-            break;
-        case '{':
-        case '[':
-            if (s->depth++ == 0) s->expect_name = s->top_object = c == '{';
-            s->next = NULL;
-            break;
-        case '}':
-        case ']':
-            if (s->depth) s->depth--;
-            s->next = NULL;
-            break;
-        case ',':
-            if (s->depth == 1) s->expect_name = s->top_object;
-            s->next = NULL;
-            break;
-        case ':':
-            s->next = NULL;
-            if (s->depth == 1 && s->top_object && s->name_len == 1 && (s->name == 'x' || s->name == 'y')) {
-                pl = &s->pl[s->name == 'y'];
-                if (!pl->found) s->next = pl; /* the first "x" only, as cJSON finds it */
-            }
-            s->name_len = 0;
-            break;
-        case ' ':
-        case '\t':
-        case '\n':
-        case '\r':
-            break;
-        default:
-            s->next = NULL;
-            break;
         }
     }
-    if (!s->in_payload) {
-        memmove(buf + *kept, buf + run, to - run);
-        *kept += to - run;
-    }
-}
-
-/* Read a model file ("-" = stdin) in chunks into a NUL-terminated buffer,
- * all but the strings of the top-level "x" and "y", which are decoded into
- * pl[0] and pl[1] as they are read (see scan). */
-static nw_status read_file(const char *path, const char *file, char **text, size_t *len,
-                           payload pl[2], nw_diag *diag)
-{
-    enum { CHUNK = 1 << 16 };
-    int from_stdin = strcmp(path, "-") == 0;
-    size_t kept = 0, cap = 2 * CHUNK;
-    char *buf = malloc(cap), *grown;
-    FILE *fp = from_stdin ? stdin : fopen(path, "rb");
-    scanner s;
-    nw_status status = NW_ERR_NOMEM;
-    memset(&s, 0, sizeof s);
-    s.pl = pl;
-    if (!fp) {
-        nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
-        free(buf);
-        return NW_ERR_IO;
-    }
-    if (!buf) goto fail;
-    for (;;) {
-        if (cap - 1 - kept < CHUNK) {
-            if (cap > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * cap))) goto fail;
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + kept, 1, cap - 1 - kept, fp);
-        scan(&s, buf, kept, kept + got, &kept);
-        if (pl[0].nomem || pl[1].nomem) goto fail;
-        if (got == 0 || feof(fp) || ferror(fp)) break;
-    }
-    if (ferror(fp)) {
-        nw_diag_set(diag, 0, 0, "%s: cannot read: %s", file, strerror(errno));
-        status = NW_ERR_IO;
-        goto fail;
-    }
-    buf[kept] = '\0';
-    *text = buf;
-    *len = kept;
-    buf = NULL;
-    status = NW_OK;
-fail:
-    if (status == NW_ERR_NOMEM) nw_diag_set(diag, 0, 0, "%s: out of memory", file);
-    if (!from_stdin) fclose(fp);
-    free(buf);
-    return status;
-}
-
-/* The line and column in the file (1-based) of offset `at` of the text read
- * (len bytes), and the byte (0-based): the payloads taken out put back. */
-static void file_position(const char *text, size_t len, size_t at, const payload pl[2],
-                          size_t *line, size_t *column, size_t *byte)
-{
-    *line = *column = 1;
-    *byte = at;
-    for (size_t i = 0; i <= at && i <= len; i++) {
-        for (int k = 0; k < 2; k++) {
-            if (!pl[k].found || pl[k].at != i) continue;
-            *byte += pl[k].chars;
-            if (pl[k].lines) *line += pl[k].lines, *column = pl[k].tail + 1;
-            else *column += pl[k].chars;
-        }
-        if (i == at || i == len) break;
-        if (text[i] == '\n') { (*line)++; *column = 1; }
-        else (*column)++;
-    }
+    /* (without padding an incomplete quantum is left: the length is wrong,
+     * which the caller reports first) */
+    out->len = (size_t) (o - out->bytes);
+    return NW_OK;
 }
 
 /* Where a failure is reported while a parsed model is checked. */
@@ -658,37 +467,23 @@ static nw_status check_version(const checker *c, const cJSON *root, int *version
     return NW_OK;
 }
 
-/* root's member item: its place, from 0. */
-static size_t member_index(const cJSON *root, const cJSON *item)
-{
-    size_t i = 0;
-    for (const cJSON *it = root->child; it && it != item; it = it->next) i++;
-    return i;
-}
-
 /* The n x k values of a version-2 "x" or "y" (field) as a malloc'd array
- * (*out, the caller's): the base64 string decoded while the file was read
- * (pl), or, if the reader did not see this member, decoded now from cJSON's
- * copy.  Checked in this order: a string, its length (exactly that of 8 n k
- * bytes), its characters, its padding, the values (finite). */
-static nw_status decode_values(const checker *c, const cJSON *root, const char *field,
-                               payload *pl, size_t n, size_t k, double **out)
+ * (*out, the caller's), and the member deleted from root (its string is as
+ * large as the values: the next one is decoded without it).  Checked in this
+ * order: a string, its length (exactly that of 8 n k bytes), its
+ * characters, its padding, the values (finite). */
+static nw_status decode_values(const checker *c, cJSON *root, const char *field, size_t n,
+                               size_t k, double **out)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, field);
     if (!item) return bad(c, "is missing", field);
     if (!cJSON_IsString(item)) return bad(c, "must be a string (base64, version 2)", field);
-    if (!pl->found || pl->member != member_index(root, item)) {
-        payload_free(pl);
-        payload_feed(pl, item->valuestring, strlen(item->valuestring));
-        payload_finish(pl);
-    }
-    if (pl->nomem) return NW_ERR_NOMEM;
     /* count = n k values, 8 count bytes, 4 ceil(8 count / 3) characters;
      * a count too large for that cannot be the length of a string */
-    size_t count = n * k, chars = 0;
+    size_t count = n * k, chars = 0, len = strlen(item->valuestring);
     int fits = k <= SIZE_MAX / 16 / n;
     if (fits) chars = (8 * count + 2) / 3 * 4;
-    if (!fits || pl->chars != chars) {
+    if (!fits || len != chars) {
         if (fits)
             nw_diag_set(c->diag, 0, 0, "%s: \"%s\" must be base64 of 8 x %zu bytes (f64le)",
                         c->file, field, count);
@@ -697,37 +492,45 @@ static nw_status decode_values(const checker *c, const cJSON *root, const char *
                         c->file, field, n, k);
         return NW_ERR_FORMAT;
     }
-    if (pl->bad_char) {
+    decoded dec;
+    if (base64_decode(item->valuestring, len, &dec) != NW_OK) {
+        nw_diag_set(c->diag, 0, 0, "%s: out of memory", c->file);
+        return NW_ERR_NOMEM;
+    }
+    nw_status status = NW_ERR_FORMAT;
+    if (dec.bad_char) {
         nw_diag_set(c->diag, 0, 0, "%s: \"%s\" character %zu is not base64", c->file, field,
-                    pl->bad_char);
-        return NW_ERR_FORMAT;
+                    dec.bad_char);
+        goto fail;
     }
     /* with the right length and no stray character, the right bytes or bad padding */
-    if (pl->bad_pad || pl->len != 8 * count) return bad(c, "has bad base64 padding", field);
+    if (dec.bad_pad || dec.len != 8 * count) {
+        status = bad(c, "has bad base64 padding", field);
+        goto fail;
+    }
     /* the bytes, binary64 little-endian, become the doubles in place */
-    double *v = (double *) (void *) pl->bytes;
+    double *v = (double *) (void *) dec.bytes;
     for (size_t i = 0; i < count; i++) {
-        const unsigned char *b = pl->bytes + 8 * i;
+        const unsigned char *b = dec.bytes + 8 * i;
         uint64_t u = 0;
         for (int j = 7; j >= 0; j--) u = u << 8 | b[j];
         memcpy(&v[i], &u, sizeof u);
         if (!isfinite(v[i])) {
             nw_diag_set(c->diag, 0, 0, "%s: \"%s\" value %zu is not finite", c->file, field, i + 1);
-            return NW_ERR_FORMAT;
+            goto fail;
         }
     }
-    /* the spare room given back (a failure to shrink keeps it) */
-    double *fit = pl->cap > 8 * count ? realloc(v, 8 * count) : NULL;
-    *out = fit ? fit : v;
-    pl->bytes = NULL;
-    pl->len = pl->cap = 0;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, field);
+    *out = v;
     return NW_OK;
+fail:
+    free(dec.bytes);
+    return status;
 }
 
 /* Check a parsed model file and build the model from it.  Every size is
  * checked against the arrays the file holds before anything is allocated. */
-static nw_status build_model(const checker *c, const cJSON *root, payload pl[2],
-                             nw_model **out)
+static nw_status build_model(const checker *c, cJSON *root, nw_model **out)
 {
     const char *kernel_name, *estimator_name, *empty_name = "nan";
     const char **x_names = NULL, **y_names = NULL;
@@ -785,8 +588,8 @@ static nw_status build_model(const checker *c, const cJSON *root, payload pl[2],
         if ((status = check_matrix(c, root, "x", n, d)) != NW_OK
             || (status = check_matrix(c, root, "y", n, p)) != NW_OK) return status;
     } else {
-        if ((status = decode_values(c, root, "x", &pl[0], n, d, &x)) != NW_OK
-            || (status = decode_values(c, root, "y", &pl[1], n, p, &y)) != NW_OK) goto fail;
+        if ((status = decode_values(c, root, "x", n, d, &x)) != NW_OK
+            || (status = decode_values(c, root, "y", n, p, &y)) != NW_OK) goto fail;
     }
     if ((status = get_names(c, root, "inputs", d, &x_names)) != NW_OK
         || (status = get_names(c, root, "outputs", p, &y_names)) != NW_OK) goto fail;
@@ -829,8 +632,8 @@ fail:
  * (diag has line and column), NW_ERR_FORMAT if it is not an nwreg model of
  * version 1 or 2 with every field valid (a newer version is named as
  * such); diag names the file and the field.  The text is freed as soon as
- * cJSON has parsed it; a version-2 file's arrays, decoded while it was
- * read, become the model's without a copy. */
+ * cJSON has parsed it, and each of a version-2 file's strings once it is
+ * decoded; the arrays become the model's without a copy. */
 nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
 {
     if (!model) return NW_ERR_ARG;
@@ -842,10 +645,8 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
     size_t len = 0;
     cJSON *root = NULL;
     locale_t c_locale, old_locale;
-    payload pl[2];
-    memset(pl, 0, sizeof pl);
-    nw_status status = read_file(path, c.file, &text, &len, pl, diag);
-    if (status != NW_OK) goto fail;
+    nw_status status = read_file(path, c.file, &text, &len, diag);
+    if (status != NW_OK) return status;
 
     status = NW_ERR_NOMEM;
     if (!(c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0))) goto fail;
@@ -866,20 +667,21 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
     }
     if (!root) {
         size_t offset = error_at && error_at >= text ? (size_t) (error_at - text) : 0;
-        size_t line, column, byte;
-        file_position(text, len, offset, pl, &line, &column, &byte);
+        size_t line = 1, column = 1;
+        for (size_t i = 0; i < offset && i < len; i++) {
+            if (text[i] == '\n') { line++; column = 1; }
+            else column++;
+        }
         nw_diag_set(diag, line, column, "%s:%zu:%zu: invalid JSON near byte %zu", c.file, line,
-                    column, byte + 1);
+                    column, offset + 1);
         status = NW_ERR_PARSE;
         goto fail;
     }
     free(text); /* cJSON keeps copies of what it needs */
     text = NULL;
-    status = build_model(&c, root, pl, model);
+    status = build_model(&c, root, model);
 fail:
     cJSON_Delete(root);
     free(text);
-    payload_free(&pl[0]);
-    payload_free(&pl[1]);
     return status;
 }

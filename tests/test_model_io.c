@@ -547,9 +547,14 @@ static void test_v2_loads(void **state)
     free(a);
     free(b);
     free(c);
-    /* a name spelt with an escape (which the reader does not recognise):
-     * decoded from cJSON's copy, the same values */
+    /* a name spelt with an escape: the member "x", as JSON reads it */
     assert_int_equal(load_v2("\"x\": ", "\"\\u0078\": ", &m, &msg), NW_OK);
+    assert_true(same_bits(nw_model_x(m), x, 2));
+    nw_model_free(m);
+    /* an escape in the string: the character it stands for, as JSON reads
+     * it ("\u0077" is "w") */
+    assert_int_equal(load_v2("AAAAAAAAAAAAAAAAAADwPw==", "AAAAAAAAAAAAAAAAAAD\\u0077Pw==", &m, &msg),
+                     NW_OK);
     assert_true(same_bits(nw_model_x(m), x, 2));
     nw_model_free(m);
     /* "x" twice: the first counts, as cJSON finds it */
@@ -576,7 +581,6 @@ static void test_v2_errors(void **state)
     /* characters */
     v2_fails(x64, "AAAAAAAAAAAAA!AAAADwPw==", "\"x\" character 14 is not base64");
     v2_fails(x64, "AAAAAAAAAAAAAAAAAADw-w==", "\"x\" character 21 is not base64"); /* base64url */
-    v2_fails(x64, "AAAAAAAAAAAA\\u0041DwPw==", "\"x\" character 13 is not base64"); /* no escapes */
     v2_fails(x64, "AAAAAAAAAAAA\nAAAAAADwPw=", "\"x\" character 13 is not base64");
     v2_fails(x64, "AAAAAAAAAAAA AAAAAADwPw=", "\"x\" character 13 is not base64");
     v2_fails(y64, "AAAAAAAA8D8AAAAAAAAIQ\xc3\xa9=", "\"y\" character 22 is not base64");
@@ -624,8 +628,8 @@ static void test_v2_errors(void **state)
     v2_fails("\"version\": 2", "\"version\": 1", "\"x\" must be an array of 2 rows (\"n\")");
 }
 
-/* A JSON error after a payload is placed in the file as it is (the
- * payload, taken out of the text cJSON parses, counted back in). */
+/* A JSON error after a long string (and newlines in one) is placed in the
+ * file by line, column and byte. */
 static void test_v2_json_error_position(void **state)
 {
     static const char *const cuts[][2] = {
