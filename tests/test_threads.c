@@ -482,6 +482,85 @@ static void test_predict_team(void **state)
     }
 }
 
+/* The 1-d FGT's long-double second try (local linear), whose expansions are
+ * made per target box on first use (engine_fgt.c, ensure_ld): THREADS
+ * threads call moments_exact on ONE fresh engine at the same queries at
+ * once, so that they race to make the same boxes' expansions; each must
+ * get, bit for bit, what one thread gets from another fresh engine. */
+#include "engine.h"
+
+enum { LD_N = 20000, LD_Q = 64 };
+static double LDX[LD_N], LDY[LD_N];
+
+typedef struct ld_worker {
+    const nw_engine *eng;
+    const nw_problem *pb;
+    pthread_barrier_t *start;
+    double A[LD_Q], B[LD_Q], eA[LD_Q];
+} ld_worker;
+
+static void ld_queries(const nw_engine *eng, const nw_problem *pb, double *A, double *B,
+                       double *eA)
+{
+    nw_moments *mo = NULL;
+    assert_int_equal(nw_moments_new(pb, &mo), NW_OK);
+    for (size_t k = 0; k < LD_Q; k++) {
+        /* queries near the data's edges and inside, several per box */
+        double q = k % 2 ? 0.004 + 0.011 * (double) k : 4.996 - 0.013 * (double) k;
+        mo->shift[0] = 0;
+        eng->moments_exact(eng, &q, NW_NO_SKIP, mo);
+        A[k] = mo->A[0];
+        B[k] = mo->B[0];
+        eA[k] = mo->errA[0];
+    }
+    nw_moments_free(mo);
+}
+
+static void *ld_run(void *arg)
+{
+    ld_worker *wk = arg;
+    pthread_barrier_wait(wk->start);
+    ld_queries(wk->eng, wk->pb, wk->A, wk->B, wk->eA);
+    return NULL;
+}
+
+static void test_fgt_second_try_threads(void **state)
+{
+    (void) state;
+    nw_generate(17, LD_N, LDX, LDY);
+    double w = 1 / 0.3;
+    nw_problem pb = { .x = LDX, .y = LDY, .n = LD_N, .d = 1, .p = 1,
+                      .kernel = NW_KERNEL_GAUSSIAN, .w = &w, .linear = 1 };
+    nw_engine *ref_eng = NULL, *eng = NULL;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, 10000000, &ref_eng), NW_OK);
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, 10000000, &eng), NW_OK);
+    assert_non_null(eng->moments_exact);
+    double A[LD_Q], B[LD_Q], eA[LD_Q];
+    ld_queries(ref_eng, &pb, A, B, eA);
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, THREADS), 0);
+    ld_worker wk[THREADS];
+    pthread_t tid[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        wk[t].eng = eng;
+        wk[t].pb = &pb;
+        wk[t].start = &start;
+        assert_int_equal(pthread_create(&tid[t], NULL, ld_run, &wk[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) assert_int_equal(pthread_join(tid[t], NULL), 0);
+    pthread_barrier_destroy(&start);
+    int ld_ran = 0;
+    for (size_t k = 0; k < LD_Q; k++) {
+        /* (the long-double path's bound has the rounding to double) */
+        ld_ran += eA[k] >= 0x1p-53 * A[k];
+        for (int t = 0; t < THREADS; t++)
+            assert_true(wk[t].A[k] == A[k] && wk[t].B[k] == B[k] && wk[t].eA[k] == eA[k]);
+    }
+    assert_true(ld_ran >= LD_Q / 2);
+    nw_engine_free(eng);
+    nw_engine_free(ref_eng);
+}
+
 int main(void)
 {
     make_data();
@@ -493,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_select_parallel_scan),
         cmocka_unit_test(test_team),
         cmocka_unit_test(test_predict_team),
+        cmocka_unit_test(test_fgt_second_try_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
