@@ -89,7 +89,7 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
     } else {
         /* the dense engine's sorted keys, where they pay */
         nw_dense_state *dense = NULL;
-        nw_status st = nw_dense_prepare(&e->problem, m, &dense);
+        nw_status st = nw_dense_prepare(&e->problem, m, 0, &dense);
         if (st) {
             free(e);
             return st;
@@ -132,7 +132,7 @@ const nw_problem *nw_engine_fallback(const nw_engine *ce)
         e->fallback.dense = NULL;
         nw_dense_state *dense = NULL;
         /* as many queries as could still fall back: all of them */
-        if (nw_dense_prepare(&e->fallback, e->m > 0 ? e->m : 1, &dense) == NW_OK) {
+        if (nw_dense_prepare(&e->fallback, e->m > 0 ? e->m : 1, 1, &dense) == NW_OK) {
             e->fallback_dense = dense;
             e->fallback.dense = dense;
         }

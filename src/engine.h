@@ -107,11 +107,15 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
  * for d = 1 and 2, p = 1, the Gaussian and Laplace kernels, the keys sorted
  * (d = 1) or bucketed in a grid (d = 2), so that each query finds its
  * nearest key, the largest weight, by a search instead of a pass over the
- * keys, and, for f32, y rounded to float.  *out
+ * keys, and, for f32, y rounded to float.  lean (d = 2): no copy of the
+ * keys and no grid (a fast engine's fallback, beside the engine's own copy:
+ * at n = 1e6 the grid's 28 MB pushed a 2-d prediction to 2.5x its arrays);
+ * the nearest key then comes from a pass over pb's keys, and the sums read
+ * them as they are (AoS, ~15 % slower than the grid's two arrays).  *out
  * = NULL where that does not apply or would not pay for itself (few
  * queries); NW_ERR_NOMEM.  Results with and without it agree to rounding. */
 typedef struct nw_dense_state nw_dense_state;
-nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out);
+nw_status nw_dense_prepare(const nw_problem *pb, size_t m, int lean, nw_dense_state **out);
 void nw_dense_state_free(void *state);
 
 /* ------------------------------------------------------------ engines
@@ -175,9 +179,10 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
 void nw_engine_free(nw_engine *e);
 /* The problem whose dense sums nw_estimate_at falls back to: e->pb, or,
  * once FALLBACK_PREPARE queries of a fast engine have fallen back, the
- * same problem with the dense engine's prepared keys (nw_dense_prepare:
- * the nearest key by a search and one fused loop, ~20x the general path
- * at d = 2), made once under e's lock.  Safe from any number of threads. */
+ * same problem with the dense engine's prepared keys (nw_dense_prepare,
+ * lean: the nearest key by a pass, then one fused loop, ~3x the general
+ * path at d = 2, and no copy of the keys), made once under e's lock.  Safe
+ * from any number of threads. */
 const nw_problem *nw_engine_fallback(const nw_engine *e);
 /* 1 if engine `kind` can compute pb's sums (cost estimate finite). */
 int nw_engine_applies(const nw_problem *pb, nw_engine_kind kind);

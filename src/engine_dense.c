@@ -683,7 +683,10 @@ static ALWAYS_INLINE int dense1d(const nw_problem *pb, double q, size_t skip, nw
  * Layout, d = 2: the sums read the prepared keys (x0 and x1 as two arrays,
  * in grid order) and y copied into the same order, not pb's interleaved x:
  * no shuffles, and fewer registers (~15 % faster).  The key left out is
- * found at its place in that order (grid_pos).
+ * found at its place in that order (grid_pos).  The lean state (a fast
+ * engine's fallback, which holds its own copy of the keys already) keeps
+ * neither the copy nor the grid: the nearest key by a pass over pb's keys
+ * (nearest2d_pass), the sums over pb's interleaved x and y.
  *
  * Far terms: those with exponents below DROP_EXP2_ARG, where exp2_poly's
  * domain ends, get weight 0 (2^-1021 = e^-707.7; f32 2^-125), never a
@@ -702,12 +705,14 @@ static ALWAYS_INLINE int dense1d(const nw_problem *pb, double q, size_t skip, nw
 
 struct nw_dense_state {
     size_t n, d;
+    int lean;         /* d = 2: no copy, no grid (nw_dense_prepare's `lean`): the
+                         nearest key by a pass over pb's keys, the sums over them */
     double *keys;     /* d = 1: the keys sorted; d = 2: x0 by grid cell, then the x1 in that order */
     double *ys;       /* d = 2: y in the keys' order */
     size_t *start;    /* d = 2: cell (i, j)'s keys are [start[c], start[c + 1]), c = j g0 + i */
     size_t g[2];      /* d = 2: cells per input */
     double cw[2];     /* d = 2: cell widths, in the inputs' units */
-    float *yf;        /* f32 problems: y rounded to float, in pb's order (d = 1) or the keys' (d = 2) */
+    float *yf;        /* f32 problems: y rounded to float, in pb's order (d = 1, lean) or the keys' (d = 2) */
     double lo[2], hi[2];   /* per input, the smallest and largest key */
 };
 
@@ -810,7 +815,7 @@ static size_t grid_pos(const nw_dense_state *st, const nw_problem *pb, size_t j)
     return n;
 }
 
-nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
+nw_status nw_dense_prepare(const nw_problem *pb, size_t m, int lean, nw_dense_state **out)
 {
     *out = NULL;
     const size_t n = pb->n, d = pb->d;
@@ -821,8 +826,8 @@ nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
     if (!st) return NW_ERR_NOMEM;
     st->n = n;
     st->d = d;
-    st->keys = malloc(n * d * sizeof *st->keys);
-    if (!st->keys) goto nomem;
+    st->lean = lean && d == 2;
+    if (!st->lean && !(st->keys = malloc(n * d * sizeof *st->keys))) goto nomem;
     for (size_t k = 0; k < d; k++) st->lo[k] = INFINITY, st->hi[k] = -INFINITY;
     for (size_t j = 0; j < n; j++)
         for (size_t k = 0; k < d; k++) {
@@ -834,13 +839,13 @@ nw_status nw_dense_prepare(const nw_problem *pb, size_t m, nw_dense_state **out)
     if (d == 1) {
         memcpy(st->keys, pb->x, n * sizeof *st->keys);
         qsort(st->keys, n, sizeof *st->keys, double_cmp);
-    } else {
+    } else if (!st->lean) {
         if (!grid2d(st, pb)) goto nomem;
     }
     if (pb->f32) {
         st->yf = malloc(n * sizeof *st->yf);
         if (!st->yf) goto nomem;
-        for (size_t j = 0; j < n; j++) st->yf[j] = (float) (d == 1 ? pb->y : st->ys)[j];
+        for (size_t j = 0; j < n; j++) st->yf[j] = (float) (d == 1 || st->lean ? pb->y : st->ys)[j];
     }
     *out = st;
     return NW_OK;
@@ -1132,7 +1137,7 @@ typedef struct sums2d {
  * (c_: k = 0, d_: k = 1).  Gaussian: the weights w carry L (see "the
  * prepared paths"), t = DIST(v) is in base-2 units and the exponent is
  * (s - v0^2) - v1^2; Laplace: (s - t) / ln 2. */
-#define FUSED2D(NAME, R, YT, DIST, EXP2, DROPARG) \
+#define FUSED2D(NAME, R, YT, DIST, EXP2, DROPARG, X0, X1) \
 static ALWAYS_INLINE void NAME(const double *x0, const double *x1, const YT *y, size_t t0, \
                                size_t t1, const double *q, const double *w, R s, int laplace, \
                                int linear, int grad, sums2d *S) \
@@ -1143,7 +1148,7 @@ static ALWAYS_INLINE void NAME(const double *x0, const double *x1, const YT *y, 
         SUMS2D_ZERO(R, a_); SUMS2D_ZERO(R, c_); SUMS2D_ZERO(R, d_); \
         _Pragma("omp simd reduction(+:a_00, a_01, a_02, a_11, a_12, a_22, a_b0, a_b1, a_b2, c_00, c_01, c_02, c_11, c_12, c_22, c_b0, c_b1, c_b2, d_00, d_01, d_02, d_11, d_12, d_22, d_b0, d_b1, d_b2)") \
         for (size_t t = j0; t < j1; t++) { \
-            R v0 = (R) ((q0 - x0[t]) * w0), v1 = (R) ((q1 - x1[t]) * w1); \
+            R v0 = (R) ((q0 - X0) * w0), v1 = (R) ((q1 - X1) * w1); \
             R a = laplace ? (s - DIST(v0, v1, laplace)) * (R) LOG2E : s - v0 * v0 - v1 * v1; \
             R e = EXP2(a); \
             e = a < DROPARG ? 0 : e; \
@@ -1160,8 +1165,42 @@ static ALWAYS_INLINE void NAME(const double *x0, const double *x1, const YT *y, 
     } \
 }
 
-FUSED2D(fused2d_f64, double, double, dist2d, exp2_poly, DROP_EXP2_ARG)
-FUSED2D(fused2d_f32, float, float, dist2df, exp2f_poly, DROP_EXP2_ARGF)
+FUSED2D(fused2d_f64, double, double, dist2d, exp2_poly, DROP_EXP2_ARG, x0[t], x1[t])
+FUSED2D(fused2d_f32, float, float, dist2df, exp2f_poly, DROP_EXP2_ARGF, x0[t], x1[t])
+/* the lean state's: pb's interleaved keys (x0 = pb->x; x1 unused) */
+FUSED2D(fused2d_aos_f64, double, double, dist2d, exp2_poly, DROP_EXP2_ARG, x0[2 * t], x0[2 * t + 1])
+FUSED2D(fused2d_aos_f32, float, float, dist2df, exp2f_poly, DROP_EXP2_ARGF, x0[2 * t],
+        x0[2 * t + 1])
+
+/* d = 2, the lean state (no grid): the smallest t over pb's keys but the
+ * key skip (pb's index), by one pass, in the precision and units of the
+ * sums (dist2d_at's expressions).  The weights are 2^-t (Laplace: e^-t) in
+ * double's t, so the logscale is -t ln 2 (-t) at the smallest double t and
+ * the distance in bandwidths sqrt(2 ln 2 t) (t) -- no need to know which
+ * key it was; in f32 the pass takes both minima, the float one for the
+ * sums.  Returns 0 if no key is left. */
+static ALWAYS_INLINE int nearest2d_pass(const nw_problem *pb, const double *q, size_t skip,
+                                        const double *w, int laplace, int f32, nearest *nr)
+{
+    const size_t n = pb->n;
+    const double *x = pb->x, q0 = q[0], q1 = q[1], w0 = w[0], w1 = w[1];
+    double best = INFINITY, best_f = INFINITY;
+#pragma omp simd reduction(min:best, best_f)
+    for (size_t j = 0; j < n; j++) {
+        double v0 = (q0 - x[2 * j]) * w0, v1 = (q1 - x[2 * j + 1]) * w1;
+        double t = j == skip ? INFINITY : dist2d(v0, v1, laplace);
+        best = t < best ? t : best;
+        if (f32) {
+            double tf = j == skip ? INFINITY : (double) dist2df((float) v0, (float) v1, laplace);
+            best_f = tf < best_f ? tf : best_f;
+        }
+    }
+    if (best == INFINITY) return 0;
+    nr->s = f32 ? best_f : best;
+    nr->dist = laplace ? best : sqrt(2 * M_LN2 * best);
+    nr->logscale = laplace ? -best : -M_LN2 * best;
+    return 1;
+}
 
 /* Store 2-d sums as moments: r = 1 or 3.  The sums were formed with
  * v = L u and rho' = -dist(v) = Rs rho (Gaussian Rs = L^2; Laplace L = 1):
@@ -1200,36 +1239,51 @@ static ALWAYS_INLINE int prepared2d(const nw_problem *pb, const double *q, size_
             !(fabs((q[k] - st->hi[k]) * w[k]) <= ulim))
             return 0;
     }
-    /* the key left out, at its place in the keys' order */
+    /* the key left out, at its place in the keys' order (lean: pb's) */
     size_t pos = n;
-    if (skip < n && (pos = grid_pos(st, pb, skip)) == n) return 0;
+    if (st->lean) pos = skip < n ? skip : n;
+    else if (skip < n && (pos = grid_pos(st, pb, skip)) == n) return 0;
     /* Gaussian: the weights scaled by L, so that the base-2 exponent is
      * (s - v0^2) - v1^2 (Laplace: L = 1) */
     const double L = laplace ? 1 : sqrt(0.5 * LOG2E);
     const double wl[2] = { w[0] * L, w[1] * L };
     nearest nr;
+#define NEAREST(F) (st->lean ? nearest2d_pass(pb, q, pos, wl, laplace, F, &nr) \
+                             : nearest2d(st, pb, q, pos, wl, laplace, F, &nr))
     if (f32) {
-        if (!nearest2d(st, pb, q, pos, wl, laplace, 1, &nr)) {
+        if (!NEAREST(1)) {
             mo->logscale = -INFINITY;
             return 1;
         }
         if (nr.dist > F32_MAX_S) f32 = 0;   /* far from every key: in double */
     }
-    if (!f32 && !nearest2d(st, pb, q, pos, wl, laplace, 0, &nr)) {
+    if (!f32 && !NEAREST(0)) {
         mo->logscale = -INFINITY;
         return 1;
     }
+#undef NEAREST
     if ((laplace ? nr.dist : nr.dist * nr.dist) > FAR_T) return 0;
     size_t r1 = pos < n ? pos + 1 : n;
-    const double *x0 = st->keys, *x1 = st->keys + n;
     sums2d S;
     memset(&S, 0, sizeof S);
-    if (f32) {
-        fused2d_f32(x0, x1, st->yf, 0, pos, q, wl, (float) nr.s, laplace, linear, grad, &S);
-        fused2d_f32(x0, x1, st->yf, r1, n, q, wl, (float) nr.s, laplace, linear, grad, &S);
+    if (st->lean) {
+        const double *x = pb->x;
+        if (f32) {
+            fused2d_aos_f32(x, x, st->yf, 0, pos, q, wl, (float) nr.s, laplace, linear, grad, &S);
+            fused2d_aos_f32(x, x, st->yf, r1, n, q, wl, (float) nr.s, laplace, linear, grad, &S);
+        } else {
+            fused2d_aos_f64(x, x, pb->y, 0, pos, q, wl, nr.s, laplace, linear, grad, &S);
+            fused2d_aos_f64(x, x, pb->y, r1, n, q, wl, nr.s, laplace, linear, grad, &S);
+        }
     } else {
-        fused2d_f64(x0, x1, st->ys, 0, pos, q, wl, nr.s, laplace, linear, grad, &S);
-        fused2d_f64(x0, x1, st->ys, r1, n, q, wl, nr.s, laplace, linear, grad, &S);
+        const double *x0 = st->keys, *x1 = st->keys + n;
+        if (f32) {
+            fused2d_f32(x0, x1, st->yf, 0, pos, q, wl, (float) nr.s, laplace, linear, grad, &S);
+            fused2d_f32(x0, x1, st->yf, r1, n, q, wl, (float) nr.s, laplace, linear, grad, &S);
+        } else {
+            fused2d_f64(x0, x1, st->ys, 0, pos, q, wl, nr.s, laplace, linear, grad, &S);
+            fused2d_f64(x0, x1, st->ys, r1, n, q, wl, nr.s, laplace, linear, grad, &S);
+        }
     }
     put2d(pb, &S, L, L * L, mo);
     mo->logscale = nr.logscale;

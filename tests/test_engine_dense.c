@@ -578,13 +578,28 @@ static nw_engine *prepared_engine(const nw_problem *pb)
     return e;
 }
 
+/* The same problem with the lean 2-d preparation (nw_dense_prepare's
+ * lean, a fast engine's fallback: no copy of the keys, no grid); *st is
+ * the caller's to free. */
+static nw_problem lean_problem(const nw_problem *pb, nw_dense_state **st)
+{
+    nw_problem lp = *pb;
+    lp.dense = NULL;
+    assert_int_equal(nw_dense_prepare(&lp, 1000000, 1, st), NW_OK);
+    assert_non_null(*st);
+    lp.dense = *st;
+    return lp;
+}
+
 /* The prepared paths against the long-double reference, and the same
  * queries without preparation (the tile and general paths) too: d = 1 and
  * 2, both log kernels, local constant and linear, with the derivative
  * moments, n = 1, 2, 3, 700 (duplicated keys), leaving out a duplicated
  * key, a unique key and random ones, queries on keys, inside, just outside
  * and far (1e4) outside, bandwidths from tiny (1e-12) to huge (1e200: |u|
- * beyond 1e150, where the prepared path hands over to the others). */
+ * beyond 1e150, where the prepared path hands over to the others).  d = 2
+ * also with the lean preparation (the nearest key by a pass over pb's
+ * keys, the sums over them as they are). */
 static void test_prepared_moments(void **state)
 {
     (void) state;
@@ -607,6 +622,9 @@ static void test_prepared_moments(void **state)
                                               .kernel = kernels[kk], .w = w,
                                               .linear = linear, .grad = grad };
                             nw_engine *e = prepared_engine(&pb);
+                            nw_dense_state *ls = NULL;
+                            nw_problem lp = pb;
+                            if (d == 2) lp = lean_problem(&pb, &ls);
                             nw_moments *mo, *plain;
                             assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
                             assert_int_equal(nw_moments_new(&pb, &plain), NW_OK);
@@ -624,9 +642,11 @@ static void test_prepared_moments(void **state)
                                 }
                                 check_query(e->pb, mo, q, skip, 128 * EPS);
                                 check_query(&pb, plain, q, skip, 128 * EPS);
+                                if (ls) check_query(&lp, mo, q, skip, 128 * EPS);
                             }
                             nw_moments_free(mo);
                             nw_moments_free(plain);
+                            nw_dense_state_free(ls);
                             nw_engine_free(e);
                         }
             free(x);
@@ -696,7 +716,8 @@ static void test_prepared_exact(void **state)
 }
 
 /* The prepared paths, d = 1 and 2 (2-d: keys in grid order, y copied into
- * it, the key left out found by grid_pos; Gaussian exponents s^2 - v^2 and
+ * it, the key left out found by grid_pos; and the lean preparation, pb's
+ * keys as they are, the nearest by a pass; Gaussian exponents s^2 - v^2 and
  * (s - v0^2) - v1^2 with v = u L) against the long-double reference, f64
  * and f32, both log kernels, local constant and linear, with the
  * derivative moments: queries at 0.3 to 7.9 bandwidths beyond the data
@@ -732,28 +753,38 @@ static void test_prepared_distance(void **state)
                         nw_engine *e = prepared_engine(&pb);
                         nw_moments *mo;
                         assert_int_equal(nw_moments_new(&pb, &mo), NW_OK);
-                        const double tol = f32 ? 128 * 0x1p-24 : 16 * EPS;
-                        for (size_t i = 0; i < sizeof bw / sizeof *bw; i++)
-                            for (int side = 0; side < 2; side++) {
-                                /* beyond the right edge (x0 = 1 + ...) or below (x1 = -...) */
-                                double q[2] = { side ? 0.37 : 1 + bw[i] / w[0], side ? -bw[i] / w[1] : 0.61 };
-                                if (d == 1 && side) q[0] = -bw[i] / w[0];
-                                check_query(e->pb, mo, q, NW_NO_SKIP, tol);
-                                check_query(e->pb, mo, q, (size_t) (i * 67 + side), tol);
+                        for (int lean = 0; lean <= (d == 2); lean++) {
+                            nw_dense_state *ls = NULL;
+                            nw_problem lp;
+                            const nw_problem *P = e->pb;
+                            if (lean) {
+                                lp = lean_problem(&pb, &ls);
+                                P = &lp;
                             }
-                        /* on duplicated keys, left out */
-                        const size_t on[] = { 0, 5, 0, 5, 10, 11, 10, 11 }, out[] = { 0, 0, 5, 5, 10, 10, 11, 11 };
-                        for (size_t i = 0; i < 8; i++) check_query(e->pb, mo, x + d * on[i], out[i], tol);
-                        /* the prediction at the farthest queries, against the
-                         * long-double moments: error / the weighted mean |y| */
-                        for (size_t i = 0; i < sizeof bw / sizeof *bw; i++) {
-                            double q[2] = { 1 + bw[i] / w[0], 0.61 };
-                            ref_moments R;
-                            const double zero[2] = { 0, 0 };
-                            nw_engine_dense(e->pb, q, NW_NO_SKIP, mo);
-                            ref_compute(&pb, q, NW_NO_SKIP, zero, &R);
-                            double err = (double) fabsl((mo->B[0] / mo->A[0] - R.B[0] / R.A[0]) / (R.sB[0] / R.A[0]));
-                            if (!linear && err > worst[d - 1][f32]) worst[d - 1][f32] = err;
+                            const double tol = f32 ? 128 * 0x1p-24 : 16 * EPS;
+                            for (size_t i = 0; i < sizeof bw / sizeof *bw; i++)
+                                for (int side = 0; side < 2; side++) {
+                                    /* beyond the right edge (x0 = 1 + ...) or below (x1 = -...) */
+                                    double q[2] = { side ? 0.37 : 1 + bw[i] / w[0], side ? -bw[i] / w[1] : 0.61 };
+                                    if (d == 1 && side) q[0] = -bw[i] / w[0];
+                                    check_query(P, mo, q, NW_NO_SKIP, tol);
+                                    check_query(P, mo, q, (size_t) (i * 67 + side), tol);
+                                }
+                            /* on duplicated keys, left out */
+                            const size_t on[] = { 0, 5, 0, 5, 10, 11, 10, 11 }, out[] = { 0, 0, 5, 5, 10, 10, 11, 11 };
+                            for (size_t i = 0; i < 8; i++) check_query(P, mo, x + d * on[i], out[i], tol);
+                            /* the prediction at the farthest queries, against the
+                             * long-double moments: error / the weighted mean |y| */
+                            for (size_t i = 0; i < sizeof bw / sizeof *bw; i++) {
+                                double q[2] = { 1 + bw[i] / w[0], 0.61 };
+                                ref_moments R;
+                                const double zero[2] = { 0, 0 };
+                                nw_engine_dense(P, q, NW_NO_SKIP, mo);
+                                ref_compute(&pb, q, NW_NO_SKIP, zero, &R);
+                                double err = (double) fabsl((mo->B[0] / mo->A[0] - R.B[0] / R.A[0]) / (R.sB[0] / R.A[0]));
+                                if (!linear && err > worst[d - 1][f32]) worst[d - 1][f32] = err;
+                            }
+                            nw_dense_state_free(ls);
                         }
                         nw_moments_free(mo);
                         nw_engine_free(e);
