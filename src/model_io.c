@@ -36,7 +36,7 @@
  * then takes over (nw_model_take), and deleted before the next one is
  * decoded.  The peak is while cJSON parses: the text and cJSON's copies of
  * the two strings, ~2 x 10.7 bytes per value (a 1-d model of 10^6 points:
- * 43 MB, against 397 MB for version 1's node per number).
+ * 45 MB, against 397 MB for version 1's node per number).
  */
 #include <errno.h>
 #include <locale.h>
