@@ -1,6 +1,9 @@
 /*
- * loo_sorted.c: the leave-one-out pass of 1-d compact kernels in O(n) per
- * bandwidth, for the queries that ARE the keys (bandwidth selection).
+ * loo_sorted.c: the passes of 1-d compact kernels over the training points
+ * in O(n) per bandwidth, for the queries that ARE the keys: leave-one-out
+ * (bandwidth selection, nw_loo_predict) and in-sample (nw_fitted, AICc's
+ * residuals and hat-matrix trace: each point's own term kept, see "leave
+ * the point out" in process_group).
  *
  * The keys are sorted once per context (nw_loo_sorted_new), then every
  * bandwidth costs a few sweeps over the sorted keys, nothing allocated.
