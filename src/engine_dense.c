@@ -1266,25 +1266,18 @@ static ALWAYS_INLINE int prepared2d(const nw_problem *pb, const double *q, size_
     size_t r1 = pos < n ? pos + 1 : n;
     sums2d S;
     memset(&S, 0, sizeof S);
-    if (st->lean) {
-        const double *x = pb->x;
-        if (f32) {
-            fused2d_aos_f32(x, x, st->yf, 0, pos, q, wl, (float) nr.s, laplace, linear, grad, &S);
-            fused2d_aos_f32(x, x, st->yf, r1, n, q, wl, (float) nr.s, laplace, linear, grad, &S);
-        } else {
-            fused2d_aos_f64(x, x, pb->y, 0, pos, q, wl, nr.s, laplace, linear, grad, &S);
-            fused2d_aos_f64(x, x, pb->y, r1, n, q, wl, nr.s, laplace, linear, grad, &S);
-        }
-    } else {
-        const double *x0 = st->keys, *x1 = st->keys + n;
-        if (f32) {
-            fused2d_f32(x0, x1, st->yf, 0, pos, q, wl, (float) nr.s, laplace, linear, grad, &S);
-            fused2d_f32(x0, x1, st->yf, r1, n, q, wl, (float) nr.s, laplace, linear, grad, &S);
-        } else {
-            fused2d_f64(x0, x1, st->ys, 0, pos, q, wl, nr.s, laplace, linear, grad, &S);
-            fused2d_f64(x0, x1, st->ys, r1, n, q, wl, nr.s, laplace, linear, grad, &S);
-        }
-    }
+    /* the keys before and after the one left out (lean: pb's interleaved
+     * keys, x1 unused) */
+    const double *x0 = st->lean ? pb->x : st->keys, *x1 = st->lean ? pb->x : st->keys + n;
+#define BOTH_SIDES(fn, y, s) do {                                                 \
+        fn(x0, x1, y, 0, pos, q, wl, s, laplace, linear, grad, &S);              \
+        fn(x0, x1, y, r1, n, q, wl, s, laplace, linear, grad, &S);               \
+    } while (0)
+    if (st->lean && f32) BOTH_SIDES(fused2d_aos_f32, st->yf, (float) nr.s);
+    else if (st->lean) BOTH_SIDES(fused2d_aos_f64, pb->y, nr.s);
+    else if (f32) BOTH_SIDES(fused2d_f32, st->yf, (float) nr.s);
+    else BOTH_SIDES(fused2d_f64, st->ys, nr.s);
+#undef BOTH_SIDES
     put2d(pb, &S, L, L * L, mo);
     mo->logscale = nr.logscale;
     return 1;
