@@ -29,29 +29,19 @@ static const nw_engine_impl *find_impl(nw_engine_kind kind)
  * estimates say (preparing a fast engine costs a sort or a tree). */
 #define DENSE_ALWAYS_PAIRS 2e5
 
-nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
-                        size_t m, nw_engine **out)
+/* The engine nw_engine_new takes for pb (its f64 form), `kind` and about m
+ * queries at tolerance tol (already raised for f32), and its cost
+ * estimate; NULL: the dense engine.  *applies = 0 if a named engine does
+ * not apply. */
+static const nw_engine_impl *pick_impl(const nw_problem *pb, nw_engine_kind kind, double tol,
+                                       size_t m, double *cost, int *applies)
 {
-    *out = NULL;
-    if ((unsigned) kind >= NW_ENGINE_COUNT) return NW_ERR_ARG;
-    nw_engine *e = calloc(1, sizeof *e);
-    if (!e) return NW_ERR_NOMEM;
-    e->problem = *pb;
-    e->problem.dense = NULL;
-    e->pb = &e->problem;
-    /* f32 predictions: the fast engines certify single precision's few
-     * ulps, not the model's f64 tolerance (a looser tol costs less: fewer
-     * expansion terms, a smaller reach) */
-    if (pb->f32 && tol < NW_F32_TOLERANCE) tol = NW_F32_TOLERANCE;
-    e->tol = tol;
-    e->m = m;
-    e->kind = NW_ENGINE_DENSE;
-
     /* the fast engines always work in f64 (f32 is the dense engine's
      * arithmetic); a cost is asked of the f64 problem */
     nw_problem f64 = *pb;
     f64.f32 = 0;
     const nw_engine_impl *impl = NULL;
+    *applies = 1;
     /* the f32 dense sums (log kernels, d <= 2, p = 1: the rest runs in
      * double) are ~2x faster than f64 in 1-d, ~1.65x in 2-d
      * (bench_throughput, n = m = 1e4, one thread: 4.78e9 against 2.38e9
@@ -70,11 +60,54 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
         }
     } else if (kind != NW_ENGINE_DENSE) {
         if (!nw_engine_applies(pb, kind)) {
-            free(e);
-            return NW_ERR_ARG;
+            *applies = 0;
+            return NULL;
         }
         impl = find_impl(kind);
         best = impl->cost(&f64, m, tol);
+    }
+    *cost = best;
+    return impl;
+}
+
+/* f32 predictions: the fast engines certify single precision's few ulps,
+ * not the model's f64 tolerance (a looser tol costs less: fewer expansion
+ * terms, a smaller reach) */
+static double engine_tol(const nw_problem *pb, double tol)
+{
+    return pb->f32 && tol < NW_F32_TOLERANCE ? NW_F32_TOLERANCE : tol;
+}
+
+nw_engine_kind nw_engine_choice(const nw_problem *pb, nw_engine_kind kind, double tol, size_t m)
+{
+    double cost;
+    int applies;
+    if ((unsigned) kind >= NW_ENGINE_COUNT) return NW_ENGINE_COUNT;
+    const nw_engine_impl *impl = pick_impl(pb, kind, engine_tol(pb, tol), m, &cost, &applies);
+    if (!applies) return NW_ENGINE_COUNT;
+    return impl ? impl->kind : NW_ENGINE_DENSE;
+}
+
+nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
+                        size_t m, nw_engine **out)
+{
+    *out = NULL;
+    if ((unsigned) kind >= NW_ENGINE_COUNT) return NW_ERR_ARG;
+    nw_engine *e = calloc(1, sizeof *e);
+    if (!e) return NW_ERR_NOMEM;
+    e->problem = *pb;
+    e->problem.dense = NULL;
+    e->pb = &e->problem;
+    tol = engine_tol(pb, tol);
+    e->tol = tol;
+    e->m = m;
+    e->kind = NW_ENGINE_DENSE;
+    double best;
+    int applies;
+    const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &best, &applies);
+    if (!applies) {
+        free(e);
+        return NW_ERR_ARG;
     }
     e->cost = best;
     if (impl) {

@@ -186,6 +186,9 @@ void nw_engine_free(nw_engine *e);
 const nw_problem *nw_engine_fallback(const nw_engine *e);
 /* 1 if engine `kind` can compute pb's sums (cost estimate finite). */
 int nw_engine_applies(const nw_problem *pb, nw_engine_kind kind);
+/* The engine nw_engine_new(pb, kind, tol, m) would make (never AUTO), or
+ * NW_ENGINE_COUNT if `kind` does not apply; nothing is built. */
+nw_engine_kind nw_engine_choice(const nw_problem *pb, nw_engine_kind kind, double tol, size_t m);
 /* The moments at q by engine e (the dense engine when e->kind is dense). */
 void nw_engine_moments(const nw_engine *e, const double *q, size_t skip,
                        nw_moments *mo);

@@ -177,10 +177,7 @@ nw_status nw_sort_points(const double *x, const double *y, size_t n, size_t p, d
     /* the keys: x's bits made to sort as unsigned integers (-0 as +0) */
     uint64_t *key = (uint64_t *) (void *) xs, *key2 = (uint64_t *) (void *) ys;
     for (size_t k = 0; k < n; k++) {
-        uint64_t b;
-        double v = x[k] == 0 ? 0.0 : x[k];
-        memcpy(&b, &v, sizeof b);
-        key[k] = (b >> 63) ? ~b : b | (UINT64_C(1) << 63);
+        key[k] = nw_sort_key(x[k]);
         order[k] = (uint32_t) k;
     }
     for (int shift = 0; shift < 64; shift += 16) {

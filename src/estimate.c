@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "estimate.h"
+#include "loo.h"
 #include "kernels.h"
 #include "team.h"
 
@@ -583,6 +584,24 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     if (st) return st;
     nw_problem pb;
     nw_problem_init(&pb, model, w, 0);
+    /* where the sorted engine would run (1-d compact kernels), the queries
+     * sorted and swept instead (loo_sorted.c): no tables, O(n + m log m) */
+    if (d == 1 && m > 0 && nw_loo_sorted_applies(model) &&
+        nw_engine_choice(&pb, model->engine, model->tolerance, m) == NW_ENGINE_SORTED) {
+        nw_pass_result res;
+        if ((st = nw_sorted_predict(model, q, m, yhat, &res))) return st;
+        if (model->progress && model->progress((double) m, (double) m, model->progress_ctx))
+            return NW_ERR_STOPPED;
+        if (n_empty) *n_empty = res.n_empty;
+        if (info) {
+            info->engine = NW_ENGINE_SORTED;
+            info->certified = 1;
+            info->error_bound = res.bound;
+            info->exact_fallbacks = res.fallbacks;
+            info->seconds = nw_clock() - t0;
+        }
+        return NW_OK;
+    }
     nw_engine *eng = NULL;
     st = nw_engine_new(&pb, model->engine, model->tolerance, m, &eng);
     if (st) return st;

@@ -52,4 +52,16 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int wan
                              int report, double *yhat_out, nw_pass_result *res);
 void nw_loo_sorted_free(nw_loo_sorted *ls);
 
+/* Predictions at m queries q (any order, finite) of a model the sweeps
+ * apply to (nw_loo_sorted_applies): the queries sorted (their order only),
+ * then swept with the running sums of the leave-one-out pass, none of
+ * their own terms left out, each prediction certified to the model's
+ * tolerance relative (or summed directly over its window).  O(n + m log m)
+ * with no tables: the keys' sorted copy (none if they come sorted) and 4
+ * bytes a query.  yhat (m x p) as nw_predict's, the empty policy too; res:
+ * n_empty, the largest bound, fallbacks (windows summed directly after a
+ * missed bound) and direct (small windows summed directly). */
+nw_status nw_sorted_predict(const nw_model *model, const double *q, size_t m, double *yhat,
+                            nw_pass_result *res);
+
 #endif

@@ -132,7 +132,7 @@ typedef struct plan {
     nw_kernel kernel;
     int linear, grad, split, cosine;
     int leave_out;          /* 1: each point left out of its own sums; 0: in-sample */
-    double w, delta, inv_delta, x0, tol;
+    double w, delta, inv_delta, x0, xhi, tol;
     int degK;               /* polynomial degree of K in |u| (cosine: -1) */
     double fK[2][MAXDEG + 1], fR[2][MAXDEG + 1]; /* K, u K' in u, side 0 (u >= 0) and 1 */
     double lipK;            /* largest |K'| on [-1, 1] */
@@ -277,6 +277,7 @@ static void make_plan(const nw_loo_sorted *ls, double w, int leave_out, int grad
     pl->xs = ls->xs;
     pl->ys = ls->ys;
     pl->x0 = ls->xs[0];
+    pl->xhi = ls->xs[ls->n - 1];
     const double h = 1 / w;
     const size_t lin = (size_t) pl->linear;
     double c[MAXDEG + 1] = { 0 };   /* kernel_poly fills 0..KERNEL_POLY_MAXDEG */
@@ -346,9 +347,18 @@ static inline double cell_of(const plan *pl, double x)
     return floor((x - pl->x0) * pl->inv_delta);
 }
 
+/* A cell's centre, kept within the keys' range [x0, xhi]: a cell wider than
+ * the data (h far above its range) would otherwise expand about a point far
+ * from every key, where t = (x - c) w keeps no digit of the keys' spread
+ * (h = 1e9 on [0, 5]: local linear fell back to the mean).  For a key or
+ * a query inside the range the clamped centre is no farther than the true
+ * one, so |U| <= Delta / 2h and |t| <= 1 + Delta / 2h still hold; a query
+ * outside gets |U| <= 1 where its window is not empty (the bounds use the
+ * actual U). */
 static inline double cell_centre(const plan *pl, double cell)
 {
-    return pl->x0 + (cell + 0.5) * pl->delta;
+    double c = pl->x0 + (cell + 0.5) * pl->delta;
+    return c < pl->x0 ? pl->x0 : c > pl->xhi ? pl->xhi : c;
 }
 
 /* The cosine's base values cos(a tau), sin(a tau) of a key at tau = (x - c)
@@ -523,17 +533,17 @@ static inline int inside(nw_kernel kernel, double u)
     return kernel == NW_KERNEL_UNIFORM ? a <= 1 : a < 1;
 }
 
-/* The moments of query i over sorted keys [j0, j1) (but i itself when
- * leaving it out), in the dense engine's arithmetic; slope columns
- * u - shift. */
-static void direct_moments(const plan *pl, size_t i, size_t j0, size_t j1, double shift,
-                           qmom *m)
+/* The moments of query q over sorted keys [j0, j1) but key `skip` (the
+ * query itself when leaving it out; SIZE_MAX: none), in the dense engine's
+ * arithmetic; slope columns u - shift. */
+static void direct_moments(const plan *pl, double q, size_t skip, size_t j0, size_t j1,
+                           double shift, qmom *m)
 {
     const size_t p = pl->p;
-    const double q = pl->xs[i], w = pl->w;
+    const double w = pl->w;
     memset(m, 0, sizeof *m);
     for (size_t j = j0; j < j1; j++) {
-        if (j == i && pl->leave_out) continue;
+        if (j == skip) continue;
         double u = (q - pl->xs[j]) * w, K = kernel_value(pl->kernel, u);
         if (K == 0) continue;
         const double *y = pl->ys + j * p;
@@ -682,14 +692,14 @@ static void uncentre(const plan *pl, const double *ybar, int relative, qsol *s)
 
 /* Direct sums for query i, recentred for local linear where the raw
  * design is ill-conditioned (as estimate_dense does). */
-static void direct_query(const plan *pl, size_t i, size_t j0, size_t j1, qsol *s)
+static void direct_query(const plan *pl, double q, size_t skip, size_t j0, size_t j1, qsol *s)
 {
     qmom m;
-    direct_moments(pl, i, j0, j1, 0, &m);
+    direct_moments(pl, q, skip, j0, j1, 0, &m);
     solve(pl, &m, 0, 0, s);
     if (!pl->linear || s->empty || s->pivot >= LL_RECENTRE_PIVOT) return;
     double shift = m.A[1] / m.A[0];
-    direct_moments(pl, i, j0, j1, shift, &m);
+    direct_moments(pl, q, skip, j0, j1, shift, &m);
     solve(pl, &m, shift, 0, s);
 }
 
@@ -888,11 +898,85 @@ typedef struct pass_job {
     const plan *pl;
     double *yhat_out;
     int strict;     /* 1: certify every prediction; 0: the loss only */
+    /* predictions at other queries (nw_sorted_predict): their values in the
+     * caller's order, qorder[i] the place there of the i-th smallest (NULL:
+     * they came sorted), nq of them; qv NULL: the queries are the keys */
+    const double *qv;
+    const uint32_t *qorder;
+    size_t nq;
+    /* local linear at such queries: the dense engine and each worker's
+     * moments, made before the sweep (dense_query) */
+    const nw_engine *dense;
+    nw_moments *const *dense_mo;
 } pass_job;
+
+/* The i-th query of the pass, in sorted order. */
+static inline double query_at(const pass_job *job, size_t i)
+{
+    if (!job->qv) return job->pl->xs[i];
+    return job->qv[job->qorder ? job->qorder[i] : i];
+}
+
+/* The dense engine's answer at query q (the model's values as the sums see
+ * them: scaled by 2^-y_exp), for a local-linear query whose window must
+ * be recentred: an answer that ill-conditioned (a query extrapolating from
+ * a cluster: 300 cluster widths at 0.3 bandwidth) hangs on the last bits
+ * of the shift, and every engine takes it from the dense sums (estimate.c),
+ * so the sweep does too (it differed by 2e-12 where it recentred its own
+ * window sums).  Rare, and O(n); *s as direct_query's. */
+static void dense_query(const pass_job *job, size_t worker, double q, qsol *s)
+{
+    double yh[LOO_PMAX];
+    nw_estimate est = { .yhat = yh };
+    nw_estimate_at(job->dense, &q, NW_NO_SKIP, job->dense_mo[worker], &est);
+    memset(s, 0, sizeof *s);
+    s->empty = est.empty;
+    s->pivot = est.pivot;
+    for (size_t c = 0; c < job->pl->p; c++) s->yhat[c] = yh[c];
+}
+
+/* A query that is not a key, summed directly over its window [j0, j1):
+ * as direct_query, but a local-linear window to recentre goes to the dense
+ * engine (dense_query). */
+static void direct_prediction(const pass_job *job, size_t worker, double q, size_t j0,
+                              size_t j1, qsol *s)
+{
+    const plan *pl = job->pl;
+    qmom m;
+    direct_moments(pl, q, SIZE_MAX, j0, j1, 0, &m);
+    solve(pl, &m, 0, 0, s);
+    if (!pl->linear || s->empty || s->pivot >= LL_RECENTRE_PIVOT) return;
+    dense_query(job, worker, q, s);
+}
+
+/* A prediction at a query that is not a key (nw_sorted_predict): scaled
+ * back, written to its place; an empty neighbourhood per the policy. */
+static void finish_prediction(const pass_job *job, size_t i, qsol *s, chunk_acc *acc)
+{
+    const nw_model *model = job->ls->model;
+    const size_t p = job->pl->p;
+    double *out = job->yhat_out + (size_t) (job->qorder ? job->qorder[i] : i) * p;
+    if (s->empty) {
+        acc->n_empty += 1;
+        if (model->empty == NW_EMPTY_NEAREST) {
+            double w = job->pl->w, q = query_at(job, i);
+            nw_nearest_value(model, &w, &q, NW_NO_SKIP, out);
+        } else {
+            for (size_t c = 0; c < p; c++) out[c] = NAN;
+        }
+        return;
+    }
+    if (s->bound > acc->bound) acc->bound = s->bound;
+    for (size_t c = 0; c < p; c++) out[c] = model->y_exp ? ldexp(s->yhat[c], model->y_exp) : s->yhat[c];
+}
 
 /* Residuals, loss and gradient of query i from its solution. */
 static void finish_query(const pass_job *job, size_t i, qsol *s, chunk_acc *acc)
 {
+    if (job->qv) {
+        finish_prediction(job, i, s, acc);
+        return;
+    }
     const nw_loo_sorted *ls = job->ls;
     const nw_model *model = ls->model;
     const plan *pl = job->pl;
@@ -983,17 +1067,20 @@ static void make_absmom(const plan *pl, const double *const *parts, int np, cons
 #define PRED0(q, j) (xs[j] >= (q) || inside(kern, ((q) - xs[j]) * w))
 #define PRED1(q, j) (xs[j] > (q) && !inside(kern, ((q) - xs[j]) * w))
 
-static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs, chunk_acc *acc)
+static void process_group(const pass_job *job, size_t worker, size_t q0, size_t q1, runsum *rs,
+                          chunk_acc *acc)
 {
     const plan *pl = job->pl;
     const double *xs = pl->xs, w = pl->w;
     const nw_kernel kern = pl->kernel;
     const size_t n = pl->n, p = pl->p, E = pl->E;
-    const double xq0 = xs[q0];
+    const double xq0 = query_at(job, q0);
+    /* the key left out of its own sums: the query itself (leave-one-out) */
+    const int own = pl->leave_out && !job->qv;
     size_t j0, m, j1, jq;
-    BISECT(0, q0, PRED0(xq0, j), j0);
-    BISECT(j0, q0, xs[j] >= xq0, m);
-    BISECT(q0 + 1, n, PRED1(xq0, j), j1);
+    BISECT(0, n, PRED0(xq0, j), j0);
+    BISECT(j0, n, xs[j] >= xq0, m);
+    BISECT(m, n, PRED1(xq0, j), j1);
     jq = m;
     /* small windows: direct sums cost less than the sweeps */
     const double width = (double) (j1 - j0), G = (double) (q1 - q0);
@@ -1004,11 +1091,12 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
     if (direct) {
         acc->direct += G;
         for (size_t i = q0; i < q1; i++) {
-            const double q = xs[i];
-            while (!PRED0(q, j0)) j0++;
+            const double q = query_at(job, i);
+            while (j0 < n && !PRED0(q, j0)) j0++;
             while (j1 < n && !PRED1(q, j1)) j1++;
             qsol s;
-            direct_query(pl, i, j0, j1, &s);
+            if (job->qv) direct_prediction(job, worker, q, j0, j1, &s);
+            else direct_query(pl, q, own ? i : SIZE_MAX, j0, j1, &s);
             finish_query(job, i, &s, acc);
         }
         return;
@@ -1017,10 +1105,14 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
     /* the values are summed centred at the group's mean (any value is
      * exact: the predictions are ybar + the centred ones) */
     double ybar[LOO_PMAX];
+    /* (queries that are not keys: the values of up to 64 keys about the
+     * group's first query) */
+    const size_t y0 = job->qv ? (m > 32 ? m - 32 : 0) : q0;
+    const size_t y1 = job->qv ? (m + 32 < n ? m + 32 : n) : q1;
     for (size_t cc = 0; cc < p; cc++) {
         double sy = 0;
-        for (size_t i = q0; i < q1; i++) sy += pl->ys[i * p + cc];
-        ybar[cc] = sy / G;
+        for (size_t i = y0; i < y1; i++) sy += pl->ys[i * p + cc];
+        ybar[cc] = sy / (double) (y1 - y0);
     }
     runsum *TL = rs, *Sa = rs + 1, *Rq = rs + 2, *R1 = rs + 3;
     runsum_start(pl, TL, j0, ybar);
@@ -1031,13 +1123,13 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
     runsum_start(pl, Rq, m, ybar);
     runsum_start(pl, R1, m, ybar);
     for (size_t i = q0; i < q1; i++) {
-        const double q = xs[i];
-        while (!PRED0(q, j0)) j0++;
+        const double q = query_at(job, i);
+        while (j0 < n && !PRED0(q, j0)) j0++;
         while (j1 < n && !PRED1(q, j1)) j1++;
         runsum_to(pl, Sa, j0, c, gcell);
         runsum_to(pl, R1, j1, c, gcell);
         if (pl->split) {
-            while (xs[jq] < q) jq++;
+            while (jq < n && xs[jq] < q) jq++;
             runsum_to(pl, Rq, jq, c, gcell);
         }
         /* entries: C0 = S_a - T_L; window = R_1 - C0 (split: R_q - C0, R_1 - R_q) */
@@ -1076,8 +1168,8 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
             const double *lw[3] = { tl, sa, r1 };
             make_absmom(pl, lw, 3, ym, &amw);
         }
-        double yi[LOO_PMAX];
-        for (size_t cc = 0; cc < p; cc++) yi[cc] = pl->ys[i * p + cc] - ybar[cc];
+        double yi[LOO_PMAX] = { 0 };
+        for (size_t cc = 0; cc < p && own; cc++) yi[cc] = pl->ys[i * p + cc] - ybar[cc];
         qmom mo;
         qsol s;
         /* local linear whose bound misses: once more with the slope
@@ -1095,7 +1187,7 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
             }
             /* leave the point out: K(0) = 1 at u = 0, slope column -shift
              * (in-sample: the window's sums are the prediction's) */
-            if (pl->leave_out) {
+            if (own) {
                 mo.eA[0] += U_ROUND * (fabs(mo.A[0]) + 1);
                 mo.A[0] -= 1;
                 for (size_t cc = 0; cc < p; cc++) {
@@ -1103,7 +1195,7 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
                     mo.B[0][cc] -= yi[cc];
                 }
             }
-            if (pl->leave_out && shift != 0) {
+            if (own && shift != 0) {
                 mo.eA[1] += U_ROUND * (fabs(mo.A[1]) + fabs(shift));
                 mo.eA[2] += U_ROUND * (fabs(mo.A[2]) + shift * shift) * 2;
                 mo.A[1] += shift;
@@ -1125,33 +1217,35 @@ static void process_group(const pass_job *job, size_t q0, size_t q1, runsum *rs,
             if (job->strict && s.bound > acc->bound) acc->bound = s.bound;
         } else {
             acc->fallbacks += 1;
-            direct_query(pl, i, j0, j1, &s);
+            if (job->qv) direct_prediction(job, worker, q, j0, j1, &s);
+            else direct_query(pl, q, own ? i : SIZE_MAX, j0, j1, &s);
         }
         finish_query(job, i, &s, acc);
     }
 }
 
-static void process_chunk(const pass_job *job, size_t i0, size_t i1, runsum *rs, chunk_acc *acc)
+static void process_chunk(const pass_job *job, size_t worker, size_t i0, size_t i1, runsum *rs,
+                          chunk_acc *acc)
 {
     const plan *pl = job->pl;
     size_t q0 = i0;
     while (q0 < i1) {
         size_t q1 = i1;
         if (!pl->all_direct) {
-            /* the group: the run of keys in q0's cell (cells grow with the
-             * sorted keys); galloping, as a group can hold most keys */
-            const double cell = cell_of(pl, pl->xs[q0]);
+            /* the group: the run of queries in q0's cell (cells grow with
+             * the sorted queries); galloping, as a group can hold most */
+            const double cell = cell_of(pl, query_at(job, q0));
             size_t lo = q0 + 1, hi, step = 1;
             for (;;) {
                 hi = lo + step;
                 if (hi >= i1) { hi = i1; break; }
-                if (cell_of(pl, pl->xs[hi - 1]) != cell) break;
+                if (cell_of(pl, query_at(job, hi - 1)) != cell) break;
                 lo = hi;
                 step *= 2;
             }
-            BISECT(lo, hi, cell_of(pl, pl->xs[j]) != cell, q1);
+            BISECT(lo, hi, cell_of(pl, query_at(job, j)) != cell, q1);
         }
-        process_group(job, q0, q1, rs, acc);
+        process_group(job, worker, q0, q1, rs, acc);
         q0 = q1;
     }
 }
@@ -1180,7 +1274,7 @@ static void sweep_chunk(void *ctx, int worker, void *scratch, size_t b)
     const nw_loo_sorted *ls = sj->ls;
     if (atomic_load_explicit(&sj->stopped, memory_order_relaxed)) return;
     runsum *rs = (runsum *) (ls->scratch + (size_t) worker * ls->scratch_stride);
-    process_chunk(sj->job, sj->cut[b], sj->cut[b + 1], rs, &sj->acc[b]);
+    process_chunk(sj->job, (size_t) worker, sj->cut[b], sj->cut[b + 1], rs, &sj->acc[b]);
     size_t done = atomic_fetch_add_explicit(&sj->chunks_done, 1, memory_order_relaxed) + 1;
     if (sj->progress && worker == 0 &&
         sj->progress((double) done, (double) sj->nb, ls->model->progress_ctx))
@@ -1205,16 +1299,19 @@ static nw_status run_chunks(const nw_loo_sorted *ls, const plan *pl, const pass_
     return atomic_load(&sj.stopped) ? NW_ERR_STOPPED : NW_OK;
 }
 
-static void make_cuts(const nw_loo_sorted *ls, const plan *pl, size_t nb, size_t *cut)
+/* The chunks of the sorted queries: cut[b] at the start of the cell of
+ * query n b / nb (no cell split between chunks). */
+static void make_cuts(const pass_job *job, size_t nb, size_t *cut)
 {
-    const size_t n = ls->n;
+    const plan *pl = job->pl;
+    const size_t n = job->qv ? job->nq : pl->n;
     cut[nb] = n;
     for (size_t b = 0; b < nb; b++) {
         size_t k = n * b / nb;
         cut[b] = k;
         if (!pl->all_direct && k > 0) {
-            const double cell = cell_of(pl, ls->xs[k]);
-            BISECT(0, k, cell_of(pl, ls->xs[j]) == cell, cut[b]);
+            const double cell = cell_of(pl, query_at(job, k));
+            BISECT(0, k, cell_of(pl, query_at(job, j)) == cell, cut[b]);
         }
     }
 }
@@ -1232,7 +1329,8 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int wan
      * key n b / nb, so that no cell is split (a group's sweeps cost its
      * window's width however few queries it has) */
     size_t cut[PASS_CHUNKS + 1];
-    make_cuts(ls, &pl, nb, cut);
+    pass_job job = { .ls = ls, .pl = &pl, .yhat_out = yhat_out, .strict = yhat_out != NULL };
+    make_cuts(&job, nb, cut);
     /* Predictions asked for: each certified to the tolerance.  The loss
      * only: each prediction's absolute bound d_i counts in a bound on the
      * loss, sum_i (2 |r_i| d_i + d_i^2) >= |error of 2 loss|, which must
@@ -1240,7 +1338,6 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int wan
      * half the width, then certifying every prediction): predictions near
      * 0 need no exact sums then. */
     chunk_acc acc[PASS_CHUNKS];
-    pass_job job = { .ls = ls, .pl = &pl, .yhat_out = yhat_out, .strict = yhat_out != NULL };
     double loss = 0, dloss = 0;
     int halved = 0;
     for (;;) {
@@ -1256,7 +1353,7 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int wan
         if (!halved && !pl.all_direct) {
             halved = 1;
             set_cells(ls, &pl, 0.5 * pl.delta);
-            make_cuts(ls, &pl, nb, cut);
+            make_cuts(&job, nb, cut);
             continue;
         }
         job.strict = 1;
@@ -1276,4 +1373,100 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int wan
     }
     if (!job.strict) res->bound = loss > 0 ? dloss / (2 * loss) : 0;
     return NW_OK;
+}
+
+/* ------------------------------------------- predictions at other queries */
+
+/* The order of m queries by value (-0 as +0; NULL if they come sorted), by
+ * a stable LSD radix sort whose keys are recomputed from q at each pass:
+ * 8 bytes a query while sorting, the 4 of the order after, no copy of q.
+ * NW_ERR_NOMEM (also for m > UINT32_MAX). */
+static nw_status sort_queries(const double *q, size_t m, uint32_t **out)
+{
+    *out = NULL;
+    size_t run = 1;
+    while (run < m && q[run - 1] <= q[run]) run++;
+    if (run >= m) return NW_OK;
+    if (m > UINT32_MAX) return NW_ERR_NOMEM;
+    uint32_t *ord = malloc(m * sizeof *ord), *tmp = malloc(m * sizeof *tmp);
+    uint32_t *count = malloc(65536 * sizeof *count);
+    if (!ord || !tmp || !count) {
+        free(ord); free(tmp); free(count);
+        return NW_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < m; k++) ord[k] = (uint32_t) k;
+#define DIGIT(k) ((nw_sort_key(q[ord[k]]) >> shift) & 0xffff)
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (size_t k = 0; k < m; k++) count[DIGIT(k)]++;
+        if (count[DIGIT(0)] == m) continue;
+        uint32_t sum = 0;
+        for (size_t c = 0; c < 65536; c++) {
+            uint32_t t = count[c];
+            count[c] = sum;
+            sum += t;
+        }
+        for (size_t k = 0; k < m; k++) tmp[count[DIGIT(k)]++] = ord[k];
+        uint32_t *t = ord; ord = tmp; tmp = t;
+    }
+#undef DIGIT
+    free(tmp);
+    free(count);
+    *out = ord;
+    return NW_OK;
+}
+
+nw_status nw_sorted_predict(const nw_model *model, const double *q, size_t m, double *yhat,
+                            nw_pass_result *res)
+{
+    if (!model || !res || (m > 0 && (!q || !yhat))) return NW_ERR_ARG;
+    memset(res, 0, sizeof *res);
+    if (m == 0) return NW_OK;
+    double w;
+    nw_status st = nw_scales(model, NULL, &w);
+    if (st) return st;
+    if (!(w > 0)) return NW_ERR_ARG;
+    nw_loo_sorted *ls = NULL;
+    uint32_t *qorder = NULL;
+    if ((st = nw_loo_sorted_new(model, &ls))) return st;
+    /* the keys' original places serve the passes at the keys only */
+    free(ls->order);
+    ls->order = NULL;
+    if ((st = sort_queries(q, m, &qorder))) {
+        nw_loo_sorted_free(ls);
+        return st;
+    }
+    plan pl;
+    make_plan(ls, w, 0, 0, 1, &pl);
+    /* local linear: the dense engine for the windows to recentre, with
+     * each worker's moments (dense_query) */
+    nw_problem pb;
+    nw_problem_init(&pb, model, &w, 0);
+    nw_engine *dense = NULL;
+    nw_moments **dmo = NULL;
+    if (pl.linear) {
+        if (!(dmo = calloc((size_t) ls->threads, sizeof *dmo)) ||
+            (st = nw_engine_new(&pb, NW_ENGINE_DENSE, model->tolerance, 1, &dense)))
+            st = st ? st : NW_ERR_NOMEM;
+        for (int t = 0; st == NW_OK && t < ls->threads; t++) st = nw_moments_new(&pb, &dmo[t]);
+    }
+    const size_t nb = m < PASS_CHUNKS ? m : PASS_CHUNKS;
+    size_t cut[PASS_CHUNKS + 1];
+    pass_job job = { .ls = ls, .pl = &pl, .yhat_out = yhat, .strict = 1,
+                     .qv = q, .qorder = qorder, .nq = m, .dense = dense, .dense_mo = dmo };
+    make_cuts(&job, nb, cut);
+    chunk_acc acc[PASS_CHUNKS];
+    if (st == NW_OK) st = run_chunks(ls, &pl, &job, cut, nb, 1, acc);
+    for (size_t b = 0; st == NW_OK && b < nb; b++) {
+        res->n_empty += (size_t) acc[b].n_empty;
+        res->fallbacks += (size_t) acc[b].fallbacks;
+        res->direct += (size_t) acc[b].direct;
+        if (acc[b].bound > res->bound) res->bound = acc[b].bound;
+    }
+    for (int t = 0; dmo && t < ls->threads; t++) nw_moments_free(dmo[t]);
+    free(dmo);
+    nw_engine_free(dense);
+    free(qorder);
+    nw_loo_sorted_free(ls);
+    return st;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "nwreg.h"
 
@@ -15,5 +16,15 @@
  * indices more.  NW_ERR_NOMEM (also for n > UINT32_MAX). */
 nw_status nw_sort_points(const double *x, const double *y, size_t n, size_t p, double *xs,
                          double *ys, uint32_t *order);
+
+/* A double's bits made to sort as an unsigned integer (-0 as +0): the radix
+ * sorts' key. */
+static inline uint64_t nw_sort_key(double v)
+{
+    uint64_t b;
+    v = v == 0 ? 0.0 : v;
+    memcpy(&b, &v, sizeof b);
+    return (b >> 63) ? ~b : b | (UINT64_C(1) << 63);
+}
 
 #endif
