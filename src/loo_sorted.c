@@ -1,9 +1,12 @@
 /*
- * loo_sorted.c: the passes of 1-d compact kernels over the training points
- * in O(n) per bandwidth, for the queries that ARE the keys: leave-one-out
- * (bandwidth selection, nw_loo_predict) and in-sample (nw_fitted, AICc's
- * residuals and hat-matrix trace: each point's own term kept, see "leave
- * the point out" in process_group).
+ * loo_sorted.c: the passes of 1-d compact kernels in O(n) per bandwidth,
+ * for the queries that ARE the keys: leave-one-out (bandwidth selection,
+ * nw_loo_predict) and in-sample (nw_fitted, AICc's residuals and hat-matrix
+ * trace: each point's own term kept, see "leave the point out" in
+ * process_group); and for any other queries, sorted first
+ * (nw_sorted_predict, which nw_predict takes where the sorted engine would
+ * run): the same sweeps with the query values read through their order
+ * (query_at), none of their own terms left out.
  *
  * The keys are sorted once per context (nw_loo_sorted_new), then every
  * bandwidth costs a few sweeps over the sorted keys, nothing allocated.
