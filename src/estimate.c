@@ -592,14 +592,7 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
         if ((st = nw_sorted_predict(model, q, m, yhat, &res))) return st;
         if (model->progress && model->progress((double) m, (double) m, model->progress_ctx))
             return NW_ERR_STOPPED;
-        if (n_empty) *n_empty = res.n_empty;
-        if (info) {
-            info->engine = NW_ENGINE_SORTED;
-            info->certified = 1;
-            info->error_bound = res.bound;
-            info->exact_fallbacks = res.fallbacks;
-            info->seconds = nw_clock() - t0;
-        }
+        nw_sweep_report(&res, t0, n_empty, info);
         return NW_OK;
     }
     nw_engine *eng = NULL;
