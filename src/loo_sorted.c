@@ -693,19 +693,6 @@ static void uncentre(const plan *pl, const double *ybar, int relative, qsol *s)
     s->bound = relative ? worst : NAN;
 }
 
-/* Direct sums for query i, recentred for local linear where the raw
- * design is ill-conditioned (as estimate_dense does). */
-static void direct_query(const plan *pl, double q, size_t skip, size_t j0, size_t j1, qsol *s)
-{
-    qmom m;
-    direct_moments(pl, q, skip, j0, j1, 0, &m);
-    solve(pl, &m, 0, 0, s);
-    if (!pl->linear || s->empty || s->pivot >= LL_RECENTRE_PIVOT) return;
-    double shift = m.A[1] / m.A[0];
-    direct_moments(pl, q, skip, j0, j1, shift, &m);
-    solve(pl, &m, shift, 0, s);
-}
-
 /* ----------------------------------------------------- the fast path */
 
 /* out_k = sum over the nonzero f_j (j = tj[q] >= k) of C[q][k] up[j - k],
@@ -938,18 +925,25 @@ static void dense_query(const pass_job *job, size_t worker, double q, qsol *s)
     for (size_t c = 0; c < job->pl->p; c++) s->yhat[c] = yh[c];
 }
 
-/* A query that is not a key, summed directly over its window [j0, j1):
- * as direct_query, but a local-linear window to recentre goes to the dense
- * engine (dense_query). */
-static void direct_prediction(const pass_job *job, size_t worker, double q, size_t j0,
-                              size_t j1, qsol *s)
+/* Direct sums for query q over its window [j0, j1) (but key skip: see
+ * direct_moments), recentred for local linear where the raw design is
+ * ill-conditioned (as estimate_dense does); at a query that is not a key
+ * (nw_sorted_predict) that recentring is the dense engine's (dense_query). */
+static void direct_query(const pass_job *job, size_t worker, double q, size_t skip, size_t j0,
+                         size_t j1, qsol *s)
 {
     const plan *pl = job->pl;
     qmom m;
-    direct_moments(pl, q, SIZE_MAX, j0, j1, 0, &m);
+    direct_moments(pl, q, skip, j0, j1, 0, &m);
     solve(pl, &m, 0, 0, s);
     if (!pl->linear || s->empty || s->pivot >= LL_RECENTRE_PIVOT) return;
-    dense_query(job, worker, q, s);
+    if (job->qv) {
+        dense_query(job, worker, q, s);
+        return;
+    }
+    double shift = m.A[1] / m.A[0];
+    direct_moments(pl, q, skip, j0, j1, shift, &m);
+    solve(pl, &m, shift, 0, s);
 }
 
 /* A prediction at a query that is not a key (nw_sorted_predict): scaled
@@ -1078,8 +1072,9 @@ static void process_group(const pass_job *job, size_t worker, size_t q0, size_t 
     const nw_kernel kern = pl->kernel;
     const size_t n = pl->n, p = pl->p, E = pl->E;
     const double xq0 = query_at(job, q0);
-    /* the key left out of its own sums: the query itself (leave-one-out) */
-    const int own = pl->leave_out && !job->qv;
+    /* the key left out of its own sums: the query itself (leave-one-out;
+     * never at other queries: nw_sorted_predict's plan is in-sample) */
+    const int own = pl->leave_out;
     size_t j0, m, j1, jq;
     BISECT(0, n, PRED0(xq0, j), j0);
     BISECT(j0, n, xs[j] >= xq0, m);
@@ -1098,8 +1093,7 @@ static void process_group(const pass_job *job, size_t worker, size_t q0, size_t 
             while (j0 < n && !PRED0(q, j0)) j0++;
             while (j1 < n && !PRED1(q, j1)) j1++;
             qsol s;
-            if (job->qv) direct_prediction(job, worker, q, j0, j1, &s);
-            else direct_query(pl, q, own ? i : SIZE_MAX, j0, j1, &s);
+            direct_query(job, worker, q, own ? i : SIZE_MAX, j0, j1, &s);
             finish_query(job, i, &s, acc);
         }
         return;
@@ -1220,8 +1214,7 @@ static void process_group(const pass_job *job, size_t worker, size_t q0, size_t 
             if (job->strict && s.bound > acc->bound) acc->bound = s.bound;
         } else {
             acc->fallbacks += 1;
-            if (job->qv) direct_prediction(job, worker, q, j0, j1, &s);
-            else direct_query(pl, q, own ? i : SIZE_MAX, j0, j1, &s);
+            direct_query(job, worker, q, own ? i : SIZE_MAX, j0, j1, &s);
         }
         finish_query(job, i, &s, acc);
     }
@@ -1380,43 +1373,19 @@ nw_status nw_loo_sorted_pass(nw_loo_sorted *ls, double w, int leave_out, int wan
 
 /* ------------------------------------------- predictions at other queries */
 
-/* The order of m queries by value (-0 as +0; NULL if they come sorted), by
- * a stable LSD radix sort whose keys are recomputed from q at each pass:
- * 8 bytes a query while sorting, the 4 of the order after, no copy of q.
- * NW_ERR_NOMEM (also for m > UINT32_MAX). */
+/* The order of m queries by value (nw_sort_order; NULL if they come
+ * sorted): 4 bytes a query, no copy of q.  NW_ERR_NOMEM. */
 static nw_status sort_queries(const double *q, size_t m, uint32_t **out)
 {
     *out = NULL;
     size_t run = 1;
     while (run < m && q[run - 1] <= q[run]) run++;
     if (run >= m) return NW_OK;
-    if (m > UINT32_MAX) return NW_ERR_NOMEM;
-    uint32_t *ord = malloc(m * sizeof *ord), *tmp = malloc(m * sizeof *tmp);
-    uint32_t *count = malloc(65536 * sizeof *count);
-    if (!ord || !tmp || !count) {
-        free(ord); free(tmp); free(count);
-        return NW_ERR_NOMEM;
-    }
-    for (size_t k = 0; k < m; k++) ord[k] = (uint32_t) k;
-#define DIGIT(k) ((nw_sort_key(q[ord[k]]) >> shift) & 0xffff)
-    for (int shift = 0; shift < 64; shift += 16) {
-        memset(count, 0, 65536 * sizeof *count);
-        for (size_t k = 0; k < m; k++) count[DIGIT(k)]++;
-        if (count[DIGIT(0)] == m) continue;
-        uint32_t sum = 0;
-        for (size_t c = 0; c < 65536; c++) {
-            uint32_t t = count[c];
-            count[c] = sum;
-            sum += t;
-        }
-        for (size_t k = 0; k < m; k++) tmp[count[DIGIT(k)]++] = ord[k];
-        uint32_t *t = ord; ord = tmp; tmp = t;
-    }
-#undef DIGIT
-    free(tmp);
-    free(count);
-    *out = ord;
-    return NW_OK;
+    uint32_t *ord = m <= UINT32_MAX ? malloc(m * sizeof *ord) : NULL;
+    nw_status st = ord ? nw_sort_order(q, m, ord) : NW_ERR_NOMEM;
+    if (st) free(ord);
+    else *out = ord;
+    return st;
 }
 
 nw_status nw_sorted_predict(const nw_model *model, const double *q, size_t m, double *yhat,

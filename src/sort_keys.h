@@ -9,11 +9,14 @@
 
 #include "nwreg.h"
 
+/* order[k] = the index of the k-th smallest of x[0..n) (a stable sort, -0
+ * as +0; order caller-allocated, n entries).  NW_ERR_NOMEM (also for
+ * n > UINT32_MAX). */
+nw_status nw_sort_order(const double *x, size_t n, uint32_t *order);
+
 /* The points (x: n keys, y: n x p values) sorted by key: xs[k], ys[k * p ..]
- * are those of the k-th smallest key, order[k] its original index (a
- * stable sort, -0 as +0).  xs (n) and ys (n x p) must not overlap x and y;
- * they serve the sort as key buffers, so it allocates only n 32-bit
- * indices more.  NW_ERR_NOMEM (also for n > UINT32_MAX). */
+ * are those of the k-th smallest key, order[k] its original index
+ * (nw_sort_order).  NW_ERR_NOMEM. */
 nw_status nw_sort_points(const double *x, const double *y, size_t n, size_t p, double *xs,
                          double *ys, uint32_t *order);
 
