@@ -6,6 +6,7 @@
  * cost estimate, and NW_ENGINE_AUTO takes the cheapest that applies.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "engine.h"
@@ -86,6 +87,27 @@ nw_engine_kind nw_engine_choice(const nw_problem *pb, nw_engine_kind kind, doubl
     const nw_engine_impl *impl = pick_impl(pb, kind, engine_tol(pb, tol), m, &cost, &applies);
     if (!applies) return NW_ENGINE_COUNT;
     return impl ? impl->kind : NW_ENGINE_DENSE;
+}
+
+nw_status nw_engine_arrangement(const nw_problem *pb, nw_engine_kind kind, double tol,
+                                size_t m, uint32_t *order, int *done)
+{
+    double cost;
+    int applies;
+    *done = 0;
+    if ((unsigned) kind >= NW_ENGINE_COUNT) return NW_ERR_ARG;
+    tol = engine_tol(pb, tol);
+    const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &cost, &applies);
+    if (!applies) return NW_ERR_ARG;
+    if (!impl || !impl->arrange || pb->n < 2 || pb->n > UINT32_MAX) return NW_OK;
+    /* the engines run on the f64 problem (nw_engine_new) */
+    nw_problem f64 = *pb;
+    f64.f32 = 0;
+    f64.dense = NULL;
+    int r = impl->arrange(&f64, m, tol, order);
+    if (r < 0) return NW_ERR_NOMEM;
+    *done = r;
+    return NW_OK;
 }
 
 nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,

@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -201,13 +202,32 @@ typedef struct nw_engine_impl {
     nw_engine_kind kind;
     nw_status (*init)(nw_engine *e);
     double (*cost)(const nw_problem *pb, size_t m, double tol);
+    /* optional (NULL: none): the order in which init, for the same pb, m
+     * and tol, would copy the keys into its own arrays -- order[k] = the
+     * key it puts k-th, a stable order -- returning 1, or 0 where this
+     * problem's engine keeps no such copy.  Keys that already lie in that
+     * order (order[k] = k) are read in place by init, without the copy.
+     * NW_ERR_NOMEM as a negative return: -1. */
+    int (*arrange)(const nw_problem *pb, size_t m, double tol, uint32_t *order);
 } nw_engine_impl;
+
+/* The order of pb's keys that the engine nw_engine_new(pb, kind, tol, m)
+ * would make reads in place (impl->arrange above; the sorted engine's,
+ * the keys by x, is also the order the 1-d sweeps read in place): *done =
+ * 1 and order (n entries) filled, or *done = 0 where that engine copies
+ * nothing (the dense engine; n < 2; more than 2^32 keys).  NW_ERR_ARG for
+ * an engine that does not apply, NW_ERR_NOMEM.  (arrange.c puts a model's
+ * points in this order: nw_model_arrange.) */
+nw_status nw_engine_arrangement(const nw_problem *pb, nw_engine_kind kind, double tol,
+                                size_t m, uint32_t *order, int *done);
 
 extern const nw_engine_impl nw_engine_fgt_impl;     /* engine_fgt.c */
 /* its d = 2 transform (engine_fgt2.c): cost and init as above, which
  * engine_fgt.c's entry dispatches to when pb->d == 2 */
 double nw_fgt2_cost(const nw_problem *pb, size_t m, double tol);
 nw_status nw_fgt2_init(nw_engine *e);
+/* and its arrange (engine_fgt2.c: the keys box by box) */
+int nw_fgt2_arrange(const nw_problem *pb, size_t m, double tol, uint32_t *order);
 /* What the 2-d transform does for a problem (engine_fgt2.c, nw_fgt2_plan_for):
  * the mode, the grid, the terms and reach, and the build that runs it --
  * rows of 32 doubles, or of NW_FGT2_NARROW_PP (engine_fgt2_narrow.c: the

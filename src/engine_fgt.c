@@ -1529,5 +1529,17 @@ static nw_status fgt_init_engine(nw_engine *e)
     return st;
 }
 
-const nw_engine_impl nw_engine_fgt_impl = { NW_ENGINE_FGT, fgt_init_engine, fgt_cost };
+/* d = 2: the 2-d transform's box order; the 1-d transform reads the keys
+ * as they lie (the local mode) or buckets them itself, and keeps none. */
+static int fgt_arrange(const nw_problem *pb, size_t m, double tol, uint32_t *order)
+{
+    return pb->d == 2 ? nw_fgt2_arrange(pb, m, tol, order) : 0;
+}
+
+const nw_engine_impl nw_engine_fgt_impl = {
+    .kind = NW_ENGINE_FGT,
+    .init = fgt_init_engine,
+    .cost = fgt_cost,
+    .arrange = fgt_arrange,
+};
 

@@ -181,8 +181,10 @@ typedef struct fgt2_state {
     double wbox[2], beta[2], w[2], k0[2];
     int sgn[2];                 /* sign of w_k */
     size_t *start;              /* nb + 1 offsets into the bucketed keys */
-    double *xs, *ys;            /* keys (n x 2) and values (n x p) in box order */
+    const double *xs, *ys;      /* keys (n x 2) and values (n x p) in box order */
     uint32_t *pos;              /* bucketed place of each original key (n < 2^32) */
+    int in_place;               /* xs, ys are the problem's own (keys already in
+                                   box order: nw_fgt2_arrange), pos NULL (= i) */
     double *absy;               /* nb x p: sum |y_c| */
     double *sat;                /* (nb0+1)(nb1+1) x (1+p): count, sum |y_c| over [0,i0) x [0,i1) */
     size_t *nonempty, n_nonempty;
@@ -467,7 +469,11 @@ static void fgt2_free(void *p)
 {
     fgt2_state *s = p;
     if (!s) return;
-    free(s->start); free(s->xs); free(s->ys); free(s->pos); free(s->absy);
+    if (!s->in_place) {
+        free((void *) s->xs);
+        free((void *) s->ys);
+    }
+    free(s->start); free(s->pos); free(s->absy);
     free(s->sat); free(s->nonempty); free(s->slot); free(s->mom);
     free(s->loc); free(s->loc_err); free(s->loc_ok);
     free(s);
@@ -646,31 +652,49 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
     s->P = plan->P;
     const size_t nb = s->nb, st = 1 + p, row = s->nbk[0] + 1;
     s->start = calloc(nb + 1, sizeof *s->start);
-    s->xs = malloc(n * 2 * sizeof *s->xs);
-    s->ys = malloc(n * p * sizeof *s->ys);
-    s->pos = malloc(n * sizeof *s->pos);
     s->absy = calloc(nb * p, sizeof *s->absy);
     s->sat = calloc(row * (s->nbk[1] + 1) * st, sizeof *s->sat);
     s->nonempty = malloc((nb < n ? nb : n) * sizeof *s->nonempty);
     s->slot = malloc(nb * sizeof *s->slot);
-    size_t *fill = malloc(nb * sizeof *fill);
-    if (!s->start || !s->xs || !s->ys || !s->pos || !s->absy || !s->sat ||
-        !s->nonempty || !s->slot || !fill) {
-        free(fill);
+    if (!s->start || !s->absy || !s->sat || !s->nonempty || !s->slot) {
         fgt2_free(s);
         return NW_ERR_NOMEM;
     }
-    for (size_t j = 0; j < n; j++) s->start[box_index(s, pb->x + j * 2) + 1]++;
-    for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
-    memcpy(fill, s->start, nb * sizeof *fill);
-    for (size_t j = 0; j < n; j++) {
-        size_t t = fill[box_index(s, pb->x + j * 2)]++;
-        s->xs[t * 2] = pb->x[j * 2];
-        s->xs[t * 2 + 1] = pb->x[j * 2 + 1];
-        memcpy(s->ys + t * p, pb->y + j * p, p * sizeof(double));
-        s->pos[j] = (uint32_t) t;
+    /* the keys in box order: a stable counting sort into a copy, or, where
+     * they already lie so (nw_fgt2_arrange, nw_model_arrange), pb's own */
+    int in_order = 1;
+    for (size_t j = 0, prev = 0; j < n; j++) {
+        size_t b = box_index(s, pb->x + j * 2);
+        s->start[b + 1]++;
+        in_order &= b >= prev;
+        prev = b;
     }
-    free(fill);
+    for (size_t b = 0; b < nb; b++) s->start[b + 1] += s->start[b];
+    if (in_order) {
+        s->in_place = 1;
+        s->xs = pb->x;
+        s->ys = pb->y;
+    } else {
+        double *xs = malloc(n * 2 * sizeof *xs), *ys = malloc(n * p * sizeof *ys);
+        size_t *fill = malloc(nb * sizeof *fill);
+        s->xs = xs;
+        s->ys = ys;
+        s->pos = malloc(n * sizeof *s->pos);
+        if (!xs || !ys || !fill || !s->pos) {
+            free(fill);
+            fgt2_free(s);
+            return NW_ERR_NOMEM;
+        }
+        memcpy(fill, s->start, nb * sizeof *fill);
+        for (size_t j = 0; j < n; j++) {
+            size_t t = fill[box_index(s, pb->x + j * 2)]++;
+            xs[t * 2] = pb->x[j * 2];
+            xs[t * 2 + 1] = pb->x[j * 2 + 1];
+            memcpy(ys + t * p, pb->y + j * p, p * sizeof(double));
+            s->pos[j] = (uint32_t) t;
+        }
+        free(fill);
+    }
     size_t slots = 0;
     for (size_t b = 0; b < nb; b++) {
         size_t cnt = s->start[b + 1] - s->start[b];
@@ -1531,7 +1555,7 @@ static double perquery(const nw_engine *e, const double *q, size_t skip, int exa
         ib[k] = !(f >= 0) ? 0 : (f >= (double) s->nbk[k] ? (long) s->nbk[k] - 1 : (long) f);
     }
     /* the key left out: its bucketed place and box */
-    const size_t ts = skip != NW_NO_SKIP ? s->pos[skip] : SIZE_MAX;
+    const size_t ts = skip == NW_NO_SKIP ? SIZE_MAX : s->pos ? s->pos[skip] : skip;
     const size_t bs = ts != SIZE_MAX ? box_index(s, s->xs + ts * 2) : SIZE_MAX;
 #define KEYS(b) (s->start[(b) + 1] - s->start[b] - ((b) == bs))
     /* the nearest boxes with a key: the scale, and a lower bound on A */
@@ -1745,7 +1769,7 @@ static void fgt2_sums(const nw_engine *e, const double *q, size_t skip, int exac
             size_t T = bi[0] + s->nbk[0] * bi[1];
             if (s->loc_ok[T]) {
                 local_eval(s, T, q, acc);
-                if (skip != NW_NO_SKIP) key_terms(s, q, s->pos[skip], 0, -1, acc);
+                if (skip != NW_NO_SKIP) key_terms(s, q, s->pos ? s->pos[skip] : skip, 0, -1, acc);
                 done = 1;
             }
         }
@@ -1847,6 +1871,32 @@ nw_status nw_fgt2_init_wide(nw_engine *e)
     nw_fgt2_plan plan;
     nw_fgt2_plan_for(e->pb, e->m, e->tol, &plan);
     return fgt2_init_here(e, &plan);
+}
+
+/* The keys' box order for the plan nw_fgt2_init would take (engine.h's
+ * arrange): box by box in fgt2_setup's numbering, each box's keys in their
+ * present order, so keys already so give order[k] = k. */
+int nw_fgt2_arrange(const nw_problem *pb, size_t m, double tol, uint32_t *order)
+{
+    nw_fgt2_plan plan;
+    nw_fgt2_plan_for(pb, m, tol, &plan);
+    fgt2_state g;
+    double wbox[2], beta[2], k0[2], nbk[2];
+    if (!isfinite(plan.cost) || !grid_of(pb, plan.coarse, wbox, beta, k0, nbk)) return 0;
+    memset(&g, 0, sizeof g);
+    for (size_t k = 0; k < 2; k++) {
+        g.wbox[k] = wbox[k];
+        g.k0[k] = k0[k];
+        g.nbk[k] = (size_t) nbk[k];
+    }
+    const size_t n = pb->n, nb = g.nbk[0] * g.nbk[1];
+    size_t *fill = calloc(nb + 1, sizeof *fill);
+    if (!fill) return -1;
+    for (size_t j = 0; j < n; j++) fill[box_index(&g, pb->x + j * 2) + 1]++;
+    for (size_t b = 0; b < nb; b++) fill[b + 1] += fill[b];
+    for (size_t j = 0; j < n; j++) order[fill[box_index(&g, pb->x + j * 2)]++] = (uint32_t) j;
+    free(fill);
+    return 1;
 }
 #else
 nw_status nw_fgt2_init_narrow(nw_engine *e, const nw_fgt2_plan *plan)

@@ -4,10 +4,13 @@
  * Preparation (once per engine, O(n log n)): the keys are split at the
  * median of the dimension that is widest in scaled units |w_k| (max - min)
  * until a node holds at most LEAF_MAX keys.  Keys and values are copied
- * into leaf order, each leaf one contiguous block (its keys' coordinates
- * dimension by dimension, then their values output by output: one stream
- * of memory per leaf, in vector-friendly runs); pos[i] is the leaf-order
- * place of the original key i (for skip).  Each node keeps its keys'
+ * into leaf order (rows as in the problem, each leaf a contiguous run);
+ * pos[i] is the leaf-order place of the original key i (for skip).  Keys
+ * already in leaf order (nw_model_arrange: tree_arrange below) are read
+ * where they lie, with no copy and pos = NULL: a node whose keys are
+ * already split at its median (every key of the first half <= every key
+ * of the second) is left as it is, so such keys come out in their own
+ * order.  Each node keeps its keys'
  * bounding box (in the inputs' own units: u is always computed as
  * (q - x) w, as the dense engine does) and sum_j |y_jc| per output.
  *
@@ -95,10 +98,11 @@ typedef struct tree_node {
 
 typedef struct tree_state {
     size_t n, d, p, n_nodes;
-    /* n (d + p): per leaf of `count` keys from `start`, at start (d + p):
-     * x_k of its keys at k count + t, y_c at (d + c) count + t */
-    double *data;
-    size_t *pos;            /* n: leaf-order place of original key i */
+    /* the keys (n x d) and values (n x p) in leaf order: the tree's copy,
+     * or the problem's own arrays (in_place) */
+    const double *xs, *ys;
+    int in_place;
+    uint32_t *pos;          /* n: leaf-order place of original key i; NULL in place */
     tree_node *nodes;       /* n_nodes, preorder (root 0) */
     double *lo, *hi;        /* n_nodes x d: bounding boxes */
     double *sumabs;         /* n_nodes x p: sum_j |y_jc| over the node */
@@ -114,6 +118,7 @@ typedef struct tree_scratch {
     size_t cap;             /* heap entries */
     heap_entry *heap;
     double *u;              /* d x LEAF_MAX: u, then phi = u - shift */
+    double *ycols;          /* p x LEAF_MAX: a leaf's values output by output (p > 1) */
     double *score;          /* LEAF_MAX: log-weights or weights */
     double *weight;         /* LEAF_MAX */
     double *erho;           /* d x LEAF_MAX: weight * rho_k */
@@ -130,13 +135,19 @@ static size_t count_nodes(size_t count)
 
 /* Reorder idx[0..count) so that idx[mid] holds the key of rank mid in
  * dimension k, smaller-or-equal ones before, greater-or-equal after
- * (Hoare quickselect, median-of-three pivot). */
-static void select_median(const double *x, size_t d, size_t k, size_t *idx,
+ * (Hoare quickselect, median-of-three pivot); keys already so split
+ * (max of the first mid <= min of the rest) are left in their order. */
+static void select_median(const double *x, size_t d, size_t k, uint32_t *idx,
                           size_t count, size_t mid)
 {
     size_t l = 0, r = count - 1;
-#define KEY(i) x[idx[i] * d + k]
-#define SWAP(i, j) do { size_t t_ = idx[i]; idx[i] = idx[j]; idx[j] = t_; } while (0)
+#define KEY(i) x[(size_t) idx[i] * d + k]
+#define SWAP(i, j) do { uint32_t t_ = idx[i]; idx[i] = idx[j]; idx[j] = t_; } while (0)
+    double left_max = -INFINITY;
+    for (size_t i = 0; i < mid; i++) left_max = KEY(i) > left_max ? KEY(i) : left_max;
+    size_t i_low = mid;
+    while (i_low < count && KEY(i_low) >= left_max) i_low++;
+    if (i_low == count) return;
     while (r > l) {
         size_t m = l + (r - l) / 2;
         if (KEY(m) < KEY(l)) SWAP(m, l);
@@ -164,7 +175,7 @@ static void select_median(const double *x, size_t d, size_t k, size_t *idx,
 }
 
 /* Build the node for idx[start, start + count) at nodes[*next]; returns its index. */
-static size_t build_node(tree_state *s, const nw_problem *pb, size_t *idx,
+static size_t build_node(tree_state *s, const nw_problem *pb, uint32_t *idx,
                          size_t start, size_t count, size_t *next)
 {
     const size_t d = s->d, p = s->p;
@@ -178,7 +189,7 @@ static size_t build_node(tree_state *s, const nw_problem *pb, size_t *idx,
     double *sa = s->sumabs + id * p;
     for (size_t c = 0; c < p; c++) sa[c] = 0;
     for (size_t t = 0; t < count; t++) {
-        const double *xi = pb->x + idx[start + t] * d, *yi = pb->y + idx[start + t] * p;
+        const double *xi = pb->x + (size_t) idx[start + t] * d, *yi = pb->y + (size_t) idx[start + t] * p;
         for (size_t k = 0; k < d; k++) {
             if (xi[k] < lo[k]) lo[k] = xi[k];
             if (xi[k] > hi[k]) hi[k] = xi[k];
@@ -206,7 +217,10 @@ static void tree_free_state(void *state)
 {
     tree_state *s = state;
     if (!s) return;
-    free(s->data);
+    if (!s->in_place) {
+        free((void *) s->xs);
+        free((void *) s->ys);
+    }
     free(s->pos);
     free(s->nodes);
     free(s->lo);
@@ -214,48 +228,118 @@ static void tree_free_state(void *state)
     free(s);
 }
 
-static nw_status tree_init(nw_engine *e)
+/* idx (a permutation of 0..n-1, n <= 2^31) replaced by its inverse, in
+ * place: along each cycle i -> idx[i], the entry at idx[i] is set to i,
+ * marked done by its top bit until the end. */
+static void invert_in_place(uint32_t *idx, size_t n)
 {
-    const nw_problem *pb = e->pb;
+    const uint32_t DONE = 0x80000000u;
+    for (size_t s0 = 0; s0 < n; s0++) {
+        if (idx[s0] & DONE) continue;
+        uint32_t i = (uint32_t) s0, j = idx[i];
+        while (!(idx[j] & DONE)) {
+            uint32_t next = idx[j];
+            idx[j] = i | DONE;
+            i = j;
+            j = next;
+        }
+    }
+    for (size_t t = 0; t < n; t++) idx[t] &= ~DONE;
+}
+
+/* The nodes of pb's tree (s->nodes, lo, hi, sumabs allocated), and in idx
+ * (n entries) the keys in leaf order. */
+static nw_status build_tree(tree_state *s, const nw_problem *pb, uint32_t *idx)
+{
     const size_t n = pb->n, d = pb->d, p = pb->p;
-    if (n == 0 || d == 0) return NW_ERR_ARG;
-    tree_state *s = calloc(1, sizeof *s);
-    if (!s) return NW_ERR_NOMEM;
+    if (n == 0 || d == 0 || n > UINT32_MAX) return NW_ERR_ARG;
     s->n = n;
     s->d = d;
     s->p = p;
     s->n_nodes = count_nodes(n);
-    size_t *idx = malloc(n * sizeof *idx);
-    s->data = malloc(n * (d + p) * sizeof(double));
-    s->pos = malloc(n * sizeof(size_t));
     s->nodes = malloc(s->n_nodes * sizeof(tree_node));
     s->lo = malloc(2 * s->n_nodes * d * sizeof(double));
     s->sumabs = malloc(s->n_nodes * p * sizeof(double));
-    if (!idx || !s->data || !s->pos || !s->nodes || !s->lo || !s->sumabs) {
-        free(idx);
-        tree_free_state(s);
-        return NW_ERR_NOMEM;
-    }
+    if (!s->nodes || !s->lo || !s->sumabs) return NW_ERR_NOMEM;
     s->hi = s->lo + s->n_nodes * d;
-    for (size_t i = 0; i < n; i++) idx[i] = i;
+    for (size_t i = 0; i < n; i++) idx[i] = (uint32_t) i;
     size_t next = 0;
     build_node(s, pb, idx, 0, n, &next);
-    for (size_t i = 0; i < n; i++) s->pos[idx[i]] = i;
-    for (size_t id = 0; id < s->n_nodes; id++) {
-        const tree_node *nd = &s->nodes[id];
-        if (nd->right) continue;
-        double *blk = s->data + nd->start * (d + p);
-        for (size_t t = 0; t < nd->count; t++) {
-            size_t j = idx[nd->start + t];
-            for (size_t k = 0; k < d; k++) blk[k * nd->count + t] = pb->x[j * d + k];
-            for (size_t c = 0; c < p; c++) blk[(d + c) * nd->count + t] = pb->y[j * p + c];
+    return NW_OK;
+}
+
+static nw_status tree_init(nw_engine *e)
+{
+    const nw_problem *pb = e->pb;
+    const size_t n = pb->n, d = pb->d, p = pb->p;
+    if (n == 0 || d == 0 || n > UINT32_MAX) return NW_ERR_ARG;
+    tree_state *s = calloc(1, sizeof *s);
+    uint32_t *idx = malloc(n * sizeof *idx);
+    nw_status st = s && idx ? build_tree(s, pb, idx) : NW_ERR_NOMEM;
+    if (st) {
+        free(idx);
+        tree_free_state(s);
+        return st;
+    }
+    size_t first = 0;
+    while (first < n && idx[first] == first) first++;
+    if (first == n) {
+        /* already in leaf order: the problem's arrays, which outlive the
+         * engine (engine.h) */
+        s->in_place = 1;
+        s->xs = pb->x;
+        s->ys = pb->y;
+        free(idx);
+    } else {
+        /* idx becomes pos; the copy in leaf order */
+        double *xs = malloc(n * d * sizeof *xs), *ys = malloc(n * p * sizeof *ys);
+        s->xs = xs;
+        s->ys = ys;
+        s->pos = idx;
+        if (!xs || !ys) {
+            tree_free_state(s);
+            return NW_ERR_NOMEM;
+        }
+        for (size_t t = 0; t < n; t++) {
+            size_t j = idx[t];
+            memcpy(xs + t * d, pb->x + j * d, d * sizeof *xs);
+            memcpy(ys + t * p, pb->y + j * p, p * sizeof *ys);
+        }
+        /* pos[i] = leaf-order place of key i: the inverse of idx, in place
+         * (cycle by cycle, the entries done marked by their top bit, as
+         * n <= 2^31 allows; else a second array) */
+        if (n <= 0x80000000u) {
+            invert_in_place(idx, n);
+        } else {
+            uint32_t *pos = malloc(n * sizeof *pos);
+            if (!pos) {
+                tree_free_state(s);
+                return NW_ERR_NOMEM;
+            }
+            for (size_t t = 0; t < n; t++) pos[idx[t]] = (uint32_t) t;
+            free(idx);
+            s->pos = pos;
         }
     }
-    free(idx);
     e->state = s;
     e->free_state = tree_free_state;
     e->moments = NULL;  /* set below, once the function is declared */
     return NW_OK;
+}
+
+/* The keys' leaf order (engine.h's arrange): the tree built as tree_init
+ * builds it; keys already in that order give order[k] = k (select_median
+ * leaves split nodes as they are). */
+static int tree_arrange(const nw_problem *pb, size_t m, double tol, uint32_t *order)
+{
+    (void) m, (void) tol;
+    tree_state s;
+    memset(&s, 0, sizeof s);
+    nw_status st = build_tree(&s, pb, order);
+    free(s.nodes);
+    free(s.lo);
+    free(s.sumabs);
+    return st == NW_OK ? 1 : st == NW_ERR_NOMEM ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ scratch */
@@ -266,6 +350,7 @@ static void tree_free_scratch(void *scratch)
     if (!sc) return;
     free(sc->heap);
     free(sc->u);
+    free(sc->ycols);
     free(sc);
 }
 
@@ -284,7 +369,8 @@ static tree_scratch *get_scratch(const tree_state *s, nw_moments *mo)
     sc->cap = s->n_nodes + 1;
     sc->heap = malloc(sc->cap * sizeof(heap_entry));
     sc->u = malloc((3 * s->d + 3) * LEAF_MAX * sizeof(double));
-    if (!sc->heap || !sc->u) {
+    sc->ycols = s->p > 1 ? malloc(s->p * LEAF_MAX * sizeof(double)) : NULL;
+    if (!sc->heap || !sc->u || (s->p > 1 && !sc->ycols)) {
         tree_free_scratch(sc);
         return NULL;
     }
@@ -416,14 +502,28 @@ static void leaf_sum(const tree_state *s, const nw_problem *pb, const double *q,
     const double *w = pb->w;
     double *u = sc->u, *score = sc->score, *weight = sc->weight;
     const int log_kernel = kernel_is_log(pb->kernel);
-    const double *blk = s->data + start * (d + p), *ys = blk + d * nt;
+    const double *xs = s->xs + start * d, *ys = s->ys + start * p;
 
     /* pass 1: u and scores, in the dense engine's order of operations */
-    for (size_t k = 0; k < d; k++) {
-        const double *xk = blk + k * nt, qk = q[k], wk = w[k];
-        double *uk = u + k * LEAF_MAX;
+    if (d == 2) {
+        const double q0 = q[0], q1 = q[1], w0 = w[0], w1 = w[1];
+        double *u0 = u, *u1 = u + LEAF_MAX;
 #pragma omp simd
-        for (size_t t = 0; t < nt; t++) uk[t] = (qk - xk[t]) * wk;
+        for (size_t t = 0; t < nt; t++) {
+            u0[t] = (q0 - xs[2 * t]) * w0;
+            u1[t] = (q1 - xs[2 * t + 1]) * w1;
+        }
+    } else {
+        for (size_t k = 0; k < d; k++) {
+            const double qk = q[k], wk = w[k];
+            double *uk = u + k * LEAF_MAX;
+#pragma omp simd
+            for (size_t t = 0; t < nt; t++) uk[t] = (qk - xs[t * d + k]) * wk;
+        }
+    }
+    if (p > 1) {   /* the values output by output, as pass 3 reads them */
+        for (size_t c = 0; c < p; c++)
+            for (size_t t = 0; t < nt; t++) sc->ycols[c * LEAF_MAX + t] = ys[t * p + c];
     }
     if (log_kernel) {
         for (size_t t = 0; t < nt; t++) score[t] = 0;
@@ -540,7 +640,7 @@ static void leaf_sum(const tree_state *s, const nw_problem *pb, const double *q,
                 Ag[a * r + b] += dot3(E, pa, pbv, nt);
             }
             for (size_t c = 0; c < p; c++)
-                Bg[a * p + c] += dot3(E, pa, ys + c * nt, nt);
+                Bg[a * p + c] += dot3(E, pa, p > 1 ? sc->ycols + c * LEAF_MAX : ys, nt);
         }
     }
 }
@@ -629,7 +729,7 @@ static void tree_moments(const nw_engine *e, const double *q, size_t skip, nw_mo
     memset(mo->errA, 0, (nA + nB) * sizeof(double));
     mo->approx = log_kernel;
     mo->logscale = log_kernel ? -INFINITY : 0;
-    const size_t skip_pos = skip < s->n ? s->pos[skip] : (size_t) -1;
+    const size_t skip_pos = skip >= s->n ? (size_t) -1 : s->pos ? s->pos[skip] : skip;
     const double share = e->tol / 8;
 
     heap_entry *h = sc->heap;
@@ -762,4 +862,5 @@ const nw_engine_impl nw_engine_tree_impl = {
     .kind = NW_ENGINE_TREE,
     .init = tree_init_engine,
     .cost = tree_cost,
+    .arrange = tree_arrange,
 };

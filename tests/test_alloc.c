@@ -569,6 +569,61 @@ static void drive_change(const char *name, int two_d, int what)
     nw_model_free(c.model);
 }
 
+/* nw_model_arrange on a fresh model each run (made and freed unarmed):
+ * after a failure the points are as they were, bit for bit; after success
+ * as the reference run put them. */
+typedef struct arrange_ctx {
+    int two_d;
+    nw_kernel kernel;
+    nw_engine_kind engine;
+    double *ref_x, *ref_y;      /* the reference arrangement */
+} arrange_ctx;
+
+static nw_status arrange_call(void *vctx, int mode)
+{
+    arrange_ctx *c = vctx;
+    int was = atomic_exchange(&armed, 0);
+    nw_model *m = make_model(c->two_d, c->kernel, NW_ESTIMATOR_LINEAR);
+    assert_int_equal(nw_model_set_engine(m, c->engine), NW_OK);
+    const size_t n = nw_model_n(m), d = nw_model_d(m), p = nw_model_p(m);
+    atomic_store(&armed, was);
+    int moved = -1;
+    nw_status st = nw_model_arrange(m, 1000, &moved);
+    was = atomic_exchange(&armed, 0);
+    if (st != NW_OK) {
+        assert_int_equal(moved, 0);
+        assert_true(same_bits(nw_model_x(m), c->two_d ? X2 : X1, n * d, "x after a failed arrange"));
+        assert_true(same_bits(nw_model_y(m), c->two_d ? Y2 : Y1, n * p, "y after a failed arrange"));
+    } else if (mode == REFERENCE) {
+        assert_int_equal(moved, 1);
+        memcpy(c->ref_x, nw_model_x(m), n * d * sizeof(double));
+        memcpy(c->ref_y, nw_model_y(m), n * p * sizeof(double));
+    } else {
+        assert_int_equal(moved, 1);
+        assert_true(same_bits(nw_model_x(m), c->ref_x, n * d, "x"));
+        assert_true(same_bits(nw_model_y(m), c->ref_y, n * p, "y"));
+    }
+    nw_model_free(m);
+    atomic_store(&armed, was);
+    return st;
+}
+
+static void test_arrange(void **state)
+{
+    (void) state;
+    static const struct { const char *name; int two_d; nw_kernel kernel; nw_engine_kind engine; } cases[] = {
+        { "arrange 1-d sorted", 0, NW_KERNEL_EPANECHNIKOV, NW_ENGINE_SORTED },
+        { "arrange 1-d tree", 0, NW_KERNEL_TRICUBE, NW_ENGINE_TREE },
+        { "arrange 2-d fgt", 1, NW_KERNEL_GAUSSIAN, NW_ENGINE_FGT },
+    };
+    double rx[N * D2], ry[N * P2];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        arrange_ctx c = { cases[i].two_d, cases[i].kernel, cases[i].engine, rx, ry };
+        alloc_case ac = { cases[i].name, arrange_call, NULL, &c };
+        drive(&ac);
+    }
+}
+
 static void test_select_and_train(void **state)
 {
     (void) state;
@@ -733,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_model_calls_1d),
         cmocka_unit_test(test_model_calls_2d),
         cmocka_unit_test(test_select_and_train),
+        cmocka_unit_test(test_arrange),
         cmocka_unit_test_setup_teardown(test_files, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
