@@ -63,6 +63,7 @@ nw_status nw_model_arrange(nw_model *model, size_t m, int *moved)
     if (n < 2 || n > UINT32_MAX) return NW_OK;
     nw_problem pb;
     nw_problem_init(&pb, model, w, 0);
+    pb.regions = 1;   /* as nw_predict_info makes it: the same engine and plan */
     uint32_t *order = malloc(n * sizeof *order);
     if (!order) return NW_ERR_NOMEM;
     int done = 0;

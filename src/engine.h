@@ -59,6 +59,11 @@ typedef struct nw_problem {
      * a criterion's passes (NW_PASS_CRITERION in loo.h), where a prediction
      * near 0 matters to the loss only through its absolute error */
     const double *floor;
+    /* 1: the caller builds an engine's regions before asking for moments
+     * in them (nw_engine.regions: nw_predict_info), so an engine may keep
+     * its tables a group of regions at a time; 0 (nw_problem_init): it
+     * keeps them all */
+    int regions;
 } nw_problem;
 
 /* pb->threads, or OpenMP's default where it is 0 (a problem made without
@@ -165,6 +170,18 @@ struct nw_engine {
     atomic_int fallback_ready;      /* fallback is set (with its keys or without) */
     nw_problem fallback;
     nw_dense_state *fallback_dense;
+    /* Regions (pb->regions only; regions = 0: none): an engine whose
+     * tables are built a group of regions at a time (the 2-d FGT's local
+     * mode where all its coefficients would pass the memory budget: a
+     * region is a column of target boxes).  region_of(e, q) is q's region
+     * (regions: none, any time), region_build(e, r0, r1) builds regions
+     * [r0, r1), at most region_group of them, and drops the others
+     * (NW_ERR_NOMEM; not while moments run: the caller runs it between
+     * its passes over the queries).  Moments at a query outside the built
+     * regions are as right, computed the slower way. */
+    size_t regions, region_group;
+    size_t (*region_of)(const nw_engine *e, const double *q);
+    nw_status (*region_build)(nw_engine *e, size_t r0, size_t r1);
 };
 
 /* The tolerance of f32 predictions through a fast engine (at least; the

@@ -205,7 +205,15 @@ typedef struct fgt2_state {
     double *loc;                /* nb x nf x P x PP: rows l0, columns l1 */
     double *loc_err;            /* nb x nf */
     unsigned char *loc_ok;
+    /* streamed (built a column of targets at a time, engine.h's regions):
+     * loc holds a group of columns, loc_col[T0] the place of column T0's
+     * nb1 x nf x P x PP coefficients in it (NULL: not built), stream the
+     * build's kept tables */
+    double **loc_col;
+    struct fgt2_stream *stream;
 } fgt2_state;
+
+static void stream_free(struct fgt2_stream *st);
 
 /* ------------------------------------------------------------ setup */
 
@@ -251,6 +259,33 @@ static int amax_of(const fgt2_state *s)
     int m = 0;
     for (size_t i = 0; i < s->n1; i++) m = s->ex1[i][0] > m ? s->ex1[i][0] : m;
     return m;
+}
+
+/* Memory.  A prediction's peak is to stay within twice its arrays (x, y,
+ * q and yhat: 8 (n + m)(2 + p) bytes), the model's and the queries' own
+ * taking one share: so where the caller can take the local mode's
+ * coefficients a group of columns at a time (pb->regions: nw_predict_info),
+ * the engine's tables may take half the other share, or 16 MiB where that
+ * is more (a small problem: the process's own few MB are as much).  The
+ * local mode's coefficients, nb nf P rows doubles, are independent of n:
+ * at h = 0.3 on [0, 5]^2 (400 boxes) 27 MB for local linear, and at
+ * h = 0.1 (6400 boxes) 454 MB, against 4.8 MB of arrays at n = m = 1e5. */
+static double mem_budget(const nw_problem *pb, size_t m)
+{
+    return fmax(4.0 * ((double) pb->n + (double) m) * (2.0 + (double) pb->p), 0x1p24);
+}
+
+/* Columns of local coefficients held at once: all nbk[0], or, streamed
+ * (pb->regions, where all would pass half the budget), as many as half of
+ * it holds, at least one per thread. */
+static size_t local_group(const nw_problem *pb, size_t m, const size_t nbk[2], size_t nf,
+                          size_t P, size_t rows)
+{
+    double col = (double) nbk[1] * (double) (nf * P * rows) * 8;
+    double half = 0.5 * mem_budget(pb, m);
+    if (!pb->regions || col * (double) nbk[0] <= half) return nbk[0];
+    double g = fmax(floor(half / col), (double) nw_pb_threads(pb));
+    return g < (double) nbk[0] ? (size_t) g : nbk[0];
 }
 
 /* The grid of pb (per input: wbox, beta, first box k0, boxes); 0 if none.
@@ -407,8 +442,15 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     double boxes = fmin(2 * Rq + 1, nbk[0]) * fmin(2 * Rq + 1, nbk[1]);
     double sums = (1 + nf / 8) / 1.25;
     double per_box = 10 + (kb >= DIRECT_KEYS ? fmin(66 * kb, 1200 * ns / 2) : 66 * kb) * sums;
+    /* memory (mem_budget, where the caller streams: pb->regions): the
+     * moments of the boxes with more than DIRECT_KEYS keys (the data taken
+     * as uniform, as above), ns P PP doubles each -- ~300 bytes a key at
+     * ~33 keys a box, 13x the keys themselves */
+    const double budget = pb->regions ? mem_budget(pb, m) : INFINITY;
+    double pq_mem = (kb > DIRECT_KEYS ? fmin(nb, n / DIRECT_KEYS) : 0) * ns * P * PP * 8;
     /* (plus the moments of the boxes it expands, as the local mode's) */
-    plan->cost = n * P * PP * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
+    plan->cost = pq_mem > budget ? INFINITY
+                                 : n * P * PP * ns / 3 * (kpb > DIRECT_KEYS) + (double) m * boxes * per_box;
     plan->P = (size_t) P;
     plan->rows = PP;
     /* distinct powers of u_0 over the sets: stage-1 blocks per source */
@@ -430,10 +472,16 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
         if (coarse && Pl > P_MAX) continue;
         double rows = Pl <= NW_FGT2_NARROW_PP ? NW_FGT2_NARROW_PP : PP;
         P = (double) Pl;
-        /* memory: the local polynomials (nb nf blocks of P x rows) and the
-         * moments (a block of P x rows per set and filled box) */
+        /* memory: the local polynomials (nb nf blocks of P x rows, or a
+         * group of columns of them: local_group) and the moments (a block
+         * of P x rows per set and filled box) */
         double mem = (nb * nf + filled * ns) * P * rows * 8;
         if (mem > 0x1p30) continue;
+        if (pb->regions) {
+            size_t nbk_[2] = { (size_t) nbk[0], (size_t) nbk[1] };
+            double cols = (double) local_group(pb, m, nbk_, tmp.nf, Pl, (size_t) rows);
+            if ((cols * nbk[1] * nf + filled * ns) * P * rows * 8 > budget) continue;
+        }
         /* Local mode: translations in both stages, per target and block
          * one per offset pair within R and the grid (translate_W: P (P +
          * 1) / 2 W multiply-adds, W = P rounded up to 4), ~0.13 each (n =
@@ -476,7 +524,17 @@ static void fgt2_free(void *p)
     free(s->start); free(s->pos); free(s->absy);
     free(s->sat); free(s->nonempty); free(s->slot); free(s->mom);
     free(s->loc); free(s->loc_err); free(s->loc_ok);
+    free(s->loc_col);
+    stream_free(s->stream);
     free(s);
+}
+
+/* Target T's local coefficients (nf x P x PP), wherever they are kept. */
+static inline double *loc_block(const fgt2_state *s, size_t T)
+{
+    const size_t blk = s->nf * s->P * PP;
+    if (!s->loc_col) return s->loc + T * blk;
+    return s->loc_col[T % s->nbk[0]] + (T / s->nbk[0]) * blk;
 }
 
 static size_t box_index(const fgt2_state *s, const double *x)
@@ -625,7 +683,7 @@ static void moments_box(void *ctx, int worker, void *scratch, size_t i)
     if (dp > mj->depth[worker]) mj->depth[worker] = dp;
 }
 
-static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol);
+static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol, size_t group);
 
 /* Carry out plan (nw_fgt2_plan_for, made by the wide build) for e. */
 static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
@@ -758,7 +816,7 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
     e->state = s;
     if (s->local) {
         s->R = plan->R;
-        nw_status st2 = build_local(s, pb, e->tol);
+        nw_status st2 = build_local(s, pb, e->tol, local_group(pb, e->m, s->nbk, s->nf, s->P, PP));
         if (st2) {
             e->state = NULL;
             fgt2_free(s);
@@ -1032,6 +1090,7 @@ typedef struct local_job {
     const dim_tables *tab;   /* [2] */
     double tol, dbase, cu;
     size_t nst, npair1, npairy, nband;   /* stage-1 blocks (build_local) */
+    size_t band0;                        /* item i of the team: band band0 + i */
     int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
 } local_job;
 
@@ -1085,7 +1144,7 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
     unsigned char *nz = w->nz;
     double tmp[P_MAX * PP], zp[P_MAX * PP], zm[P_MAX * PP];
 
-    const size_t T0a = band * nband, T0b = T0a + nband < nb0 ? T0a + nband : nb0;
+    const size_t T0a = (lj->band0 + band) * nband, T0b = T0a + nband < nb0 ? T0a + nband : nb0;
     /* stage 1 */
     for (size_t S1 = 0; S1 < nb1; S1++)
     for (size_t T0 = T0a; T0 < T0b; T0++) {
@@ -1153,7 +1212,7 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
                 alow = fmax(alow, cnt * exp(-0.5 * (f0 * f0 + f1 * f1)));
             }
         if (alow == 0) continue;
-        double *L = s->loc + T * nf * lblk, *E = s->loc_err + T * nf;
+        double *L = loc_block(s, T), *E = s->loc_err + T * nf;
         for (size_t f = 0; f < nf; f++) {
             size_t set = f < s->n1 ? 0 : 1 + (f - s->n1) / s->ny;
             const int *ex = f < s->n1 ? s->ex1[f] : s->exy[(f - s->n1) % s->ny];
@@ -1207,11 +1266,34 @@ static void local_band(void *ctx, int worker, void *scratch, size_t band)
     }
 }
 
-static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
+/* What a streamed local mode keeps between the builds of its column
+ * groups (fgt2_region_build): the build's tables and job. */
+struct fgt2_stream {
+    dim_tables tab[2];
+    local_job lj;
+    int threads;
+    size_t group;               /* columns held at once */
+    size_t built0, built1;      /* the columns built now: [built0, built1) */
+};
+
+static void stream_free(struct fgt2_stream *st)
+{
+    if (!st) return;
+    for (size_t k = 0; k < 2; k++) { free(st->tab[k].H); free(st->tab[k].Ga); }
+    free(st);
+}
+
+/* The local mode's coefficients: for every target at once (group = nb0:
+ * nb nf P PP doubles), or streamed, group columns of targets at a time
+ * (group < nb0: the engine's regions, built by fgt2_region_build as the
+ * caller asks, each column's coefficients the same as the whole build's,
+ * bit for bit). */
+static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol, size_t group)
 {
     const int R = s->R, amax = amax_of(s);
     const size_t nd = (size_t) (2 * R + 1), P = s->P, nb = s->nb, nf = s->nf, p = s->p;
     const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], blk = P_MAX * PP;
+    const int streamed = group < nb0;
     /* stage-1 blocks: (set, a0) for the powers a0 of input 0 each set needs:
      * set 0 first (npair1 blocks), then every y set (npairy each) */
     int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
@@ -1225,9 +1307,10 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     }
     const size_t nst = npair1 + npairy * p;   /* stage-1 blocks per box */
 
-    dim_tables tab[2];
-    int failed = 0;
-    for (size_t k = 0; k < 2; k++) {
+    struct fgt2_stream *st = calloc(1, sizeof *st);
+    int failed = st == NULL;
+    dim_tables *tab = st ? st->tab : NULL;
+    for (size_t k = 0; k < 2 && !failed; k++) {
         size_t nt = (size_t) (amax + 1) * nd;
         tab[k].H = malloc(nt * blk * sizeof(double));
         tab[k].Ga = malloc(6 * nt * sizeof(double));
@@ -1244,14 +1327,16 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     /* malloc, not calloc: each block is written whole before it is read
      * (a calloc'd block read first maps the zero page, and the write after
      * it costs a second fault and, with a team running, a TLB shootdown) */
-    s->loc = failed ? NULL : malloc(nb * nf * lblk * sizeof(double));
+    s->loc = failed ? NULL : malloc((streamed ? group * nb1 : nb) * nf * lblk * sizeof(double));
     s->loc_err = calloc(nb * nf, sizeof(double));
     s->loc_ok = calloc(nb, 1);
-    if (failed || !s->loc || !s->loc_err || !s->loc_ok) {
-        for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
-        free(s->loc); free(s->loc_err); free(s->loc_ok);
+    if (streamed && !failed) s->loc_col = calloc(nb0, sizeof *s->loc_col);
+    if (failed || !s->loc || !s->loc_err || !s->loc_ok || (streamed && !s->loc_col)) {
+        stream_free(st);
+        free(s->loc); free(s->loc_err); free(s->loc_ok); free(s->loc_col);
         s->loc = s->loc_err = NULL;
         s->loc_ok = NULL;
+        s->loc_col = NULL;
         return NW_ERR_NOMEM;
     }
     for (size_t k = 0; k < 2; k++) dim_tables_fill(&tab[k], s->beta[k], R, amax, P);
@@ -1274,13 +1359,14 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
      * that neighbouring targets reuse the source row's moments from cache;
      * a band's stage-1 blocks take at most ~4 MiB, and there are at least
      * ~16 bands a thread (the bands near the edges have less to do, and a
-     * helper that starts late still finds its share: team.h) */
+     * helper that starts late still finds its share: team.h); streamed,
+     * a column a band */
     const int threads = nw_pb_threads(pb);
     size_t nband = (size_t) (0x1p22 / ((double) (nb1 * nst * nblk) * sizeof(double)));
     size_t nband_par = (nb0 + 8 * (size_t) threads - 1) / (8 * (size_t) threads);
     if (nband > nband_par) nband = nband_par;
     if (nband > 16) nband = 16;
-    if (nband < 1) nband = 1;
+    if (nband < 1 || streamed) nband = 1;
     const size_t nbands = (nb0 + nband - 1) / nband;
     local_job lj = { .s = s, .tab = tab, .tol = tol, .dbase = dbase, .cu = cu, .nst = nst,
                      .npair1 = npair1, .npairy = npairy, .nband = nband };
@@ -1288,16 +1374,63 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol)
     memcpy(lj.a0_y, a0_y, sizeof a0_y);
     memcpy(lj.pos1, pos1, sizeof pos1);
     memcpy(lj.posy, posy, sizeof posy);
+    if (streamed) {
+        st->lj = lj;
+        st->threads = threads;
+        st->group = group;
+        s->stream = st;
+        return NW_OK;
+    }
     nw_team_job job = { .items = nbands, .ctx = &lj, .begin = local_begin, .run = local_band,
                         .end = local_end };
     int nomem = nw_team_run(&job, nb > 16 ? threads : 1) != NW_OK;
-    for (size_t k = 0; k < 2; k++) { free(tab[k].H); free(tab[k].Ga); }
+    stream_free(st);
     if (nomem) {
         free(s->loc); free(s->loc_err); free(s->loc_ok);
         s->loc = s->loc_err = NULL;
         s->loc_ok = NULL;
         return NW_ERR_NOMEM;
     }
+    return NW_OK;
+}
+
+/* engine.h's regions for a streamed local mode: a query's target column
+ * (nb0: outside the grid, where the local mode never serves) */
+static size_t fgt2_region_of(const nw_engine *e, const double *q)
+{
+    const fgt2_state *s = e->state;
+    double f = floor(q[0] / s->wbox[0]) - s->k0[0];
+    return f >= 0 && f < (double) s->nbk[0] ? (size_t) f : s->nbk[0];
+}
+
+/* Build columns [r0, r1) (at most the group), dropping the others: their
+ * targets are served per query until built again. */
+static nw_status fgt2_region_build(nw_engine *e, size_t r0, size_t r1)
+{
+    fgt2_state *s = e->state;
+    struct fgt2_stream *st = s->stream;
+    const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], col = nb1 * s->nf * s->P * PP;
+    if (r1 > nb0) r1 = nb0;
+    if (r0 >= r1) return NW_OK;
+    if (r1 - r0 > st->group) return NW_ERR_ARG;
+    for (size_t c = st->built0; c < st->built1; c++) {
+        s->loc_col[c] = NULL;
+        for (size_t T1 = 0; T1 < nb1; T1++) s->loc_ok[c + nb0 * T1] = 0;
+    }
+    st->built0 = st->built1 = 0;
+    for (size_t c = r0; c < r1; c++) s->loc_col[c] = s->loc + (c - r0) * col;
+    st->lj.band0 = r0;
+    nw_team_job job = { .items = r1 - r0, .ctx = &st->lj, .begin = local_begin, .run = local_band,
+                        .end = local_end };
+    if (nw_team_run(&job, r1 - r0 > 1 ? st->threads : 1) != NW_OK) {
+        for (size_t c = r0; c < r1; c++) {
+            s->loc_col[c] = NULL;
+            for (size_t T1 = 0; T1 < nb1; T1++) s->loc_ok[c + nb0 * T1] = 0;
+        }
+        return NW_ERR_NOMEM;
+    }
+    st->built0 = r0;
+    st->built1 = r1;
     return NW_OK;
 }
 
@@ -1701,7 +1834,7 @@ static void local_eval(const fgt2_state *s, size_t T, const double *q, fgt2_acc 
     double sq[2];
     for (size_t k = 0; k < 2; k++)
         sq[k] = (q[k] - centre(s, k, k ? T / s->nbk[0] : T % s->nbk[0])) * s->w[k];
-    const double *L = s->loc + T * nf * blk, *E = s->loc_err + T * nf;
+    const double *L = loc_block(s, T), *E = s->loc_err + T * nf;
     /* four sums at a time (a missing one is zeros), so that their Horner
      * chains in s_1 -- P dependent steps each, most of the time here --
      * run side by side; every sum's operations are as one at a time */
@@ -1853,6 +1986,12 @@ static nw_status fgt2_init_here(nw_engine *e, const nw_fgt2_plan *plan)
         for (size_t k = 0; k < 2; k++) within *= fmin((double) s->nbk[k], 2 * 11 / s->beta[k] + 1);
         e->moments_exact = within < 0.25 * (double) s->nb ? fgt2_moments_exact : NULL;
         e->free_state = fgt2_free;
+        if (s->stream) {
+            e->regions = s->nbk[0];
+            e->region_group = s->stream->group;
+            e->region_of = fgt2_region_of;
+            e->region_build = fgt2_region_build;
+        }
     }
     return st;
 }

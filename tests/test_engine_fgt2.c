@@ -526,6 +526,86 @@ static void test_narrow_rows_same_bits(void **state)
     free(y);
 }
 
+/* The local mode streamed (engine.h's regions; pb->regions, where all its
+ * coefficients would pass half the memory budget): local linear on
+ * [0, 4]^2 at h = 0.3, 256 target boxes whose coefficients take 17 MB
+ * (p = 1) and 23 MB (p = 2) at once.  Built a group of columns at a time,
+ * each column's coefficients are the whole build's: every query's moments
+ * and bounds the same bit for bit; a query whose column is not built is
+ * served per query, within its bounds (check_moments); a group larger
+ * than region_group is refused. */
+static void test_streamed_local(void **state)
+{
+    (void) state;
+    const size_t n = 20000, m = 1000000;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * 2 * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    size_t compared = 0, outside = 0;
+    for (size_t p = 1; p <= 2; p++) {
+        uint64_t s = 5 + p;
+        for (size_t j = 0; j < n; j++) {
+            x[2 * j] = 4 * nwt_unif(&s);
+            x[2 * j + 1] = 4 * nwt_unif(&s);
+            for (size_t c = 0; c < p; c++) y[j * p + c] = 3 + sin(x[2 * j]) + c + 0.2 * nwt_unif(&s);
+        }
+        const double w[2] = { 1 / 0.3, 1 / 0.3 };
+        nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = p, .kernel = NW_KERNEL_GAUSSIAN,
+                          .w = w, .linear = 1, .threads = 2 };
+        nw_engine *whole = NULL, *streamed = NULL;
+        assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, m, &whole), NW_OK);
+        pb.regions = 1;
+        assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, m, &streamed), NW_OK);
+        assert_int_equal(whole->regions, 0);
+        assert_true(streamed->regions > 1);
+        const size_t group = streamed->region_group, regions = streamed->regions;
+        assert_true(group >= 1 && group < regions);
+        assert_int_equal(streamed->region_build(streamed, 0, group + 1), NW_ERR_ARG);
+        nw_moments *ma = NULL, *mb = NULL, *md = NULL;
+        assert_int_equal(nw_moments_new(&pb, &ma), NW_OK);
+        assert_int_equal(nw_moments_new(&pb, &mb), NW_OK);
+        assert_int_equal(nw_moments_new(&pb, &md), NW_OK);
+        const size_t r = ma->r;
+        for (size_t r0 = 0; r0 < regions; r0 += group) {
+            size_t r1 = r0 + group < regions ? r0 + group : regions;
+            assert_int_equal(streamed->region_build(streamed, r0, r1), NW_OK);
+            uint64_t sq = 11 + r0;
+            for (size_t i = 0; i < 1000; i++) {
+                double q[2] = { -0.3 + 4.6 * nwt_unif(&sq), -0.3 + 4.6 * nwt_unif(&sq) };
+                size_t reg = streamed->region_of(streamed, q);
+                if (reg < r0 || reg >= r1) {
+                    /* not built now: per query, as right */
+                    if (outside < 100 && i % 4 == 0) {
+                        check_moments(&pb, streamed, q, NW_NO_SKIP, mb, md);
+                        outside++;
+                    }
+                    continue;
+                }
+                for (size_t k = 0; k < 2; k++) ma->shift[k] = mb->shift[k] = 0;
+                nw_engine_moments(whole, q, NW_NO_SKIP, ma);
+                nw_engine_moments(streamed, q, NW_NO_SKIP, mb);
+                assert_memory_equal(&ma->logscale, &mb->logscale, sizeof(double));
+                assert_memory_equal(ma->A, mb->A, r * r * sizeof(double));
+                assert_memory_equal(ma->B, mb->B, r * p * sizeof(double));
+                assert_memory_equal(ma->errA, mb->errA, r * r * sizeof(double));
+                assert_memory_equal(ma->errB, mb->errB, r * p * sizeof(double));
+                compared++;
+            }
+        }
+        nw_moments_free(ma);
+        nw_moments_free(mb);
+        nw_moments_free(md);
+        nw_engine_free(whole);
+        nw_engine_free(streamed);
+    }
+    print_message("# %zu queries compared bit for bit, %zu outside the built columns checked\n",
+                  compared, outside);
+    assert_true(compared > 1000);
+    assert_true(outside >= 50);
+    free(x);
+    free(y);
+}
+
 static void test_auto_choice(void **state)
 {
     (void) state;
@@ -560,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_auto_choice),
         cmocka_unit_test(test_f32_tolerance),
         cmocka_unit_test(test_narrow_rows_same_bits),
+        cmocka_unit_test(test_streamed_local),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     print_message("fgt2: %zu moment checks\n", checked);
