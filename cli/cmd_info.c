@@ -4,9 +4,10 @@
  * The model is loaded by nw_model_load (so info accepts exactly the files
  * predict accepts, and rejects the others with the same message, e.g. one
  * naming an unsupported version); the file is also parsed with cJSON for
- * what the model object does not keep: the format version, version 2's
- * encoding, and any members this version of nwreg does not know (printed
- * as they are).
+ * what the model object does not keep: the format version, the encoding
+ * of versions 2 and 3, and any members this version of nwreg does not know
+ * (printed as they are); of a version-3 file, its header line, the first
+ * JSON value of the text (cJSON_Parse stops there, before the data).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,16 +34,16 @@ static const char usage[] =
     "                     empty, n, d, p, inputs, outputs, bandwidth, scale,\n"
     "                     engine, tolerance, precision (numbers in the\n"
     "                     shortest form that reads back exactly), and\n"
-    "                     encoding for a version-2 file\n"
+    "                     encoding for a file of version 2 or 3\n"
     "  -h, --help         show this help\n"
     "\n"
     "example:\n"
     "  nwreg fit data.csv -o m.json && nwreg info m.json\n"
     "\n";
 
-/* Members every model has; others are printed as extras (but version 2's
- * "encoding": is_known).  "x" and "y", the data (base64 strings in version
- * 2), are never printed. */
+/* Members every model has; others are printed as extras (but the
+ * "encoding" of versions 2 and 3: is_known).  "x" and "y", the data
+ * (base64 strings in version 2), are never printed. */
 static const char *const known[] = {
     "format", "version", "kernel", "estimator", "empty", "n", "d", "p",
     "inputs", "outputs", "bandwidth", "x", "y", "engine", "tolerance", "precision",
@@ -52,7 +53,7 @@ static const char *const known[] = {
  * extra in version 1) */
 static int is_known(const char *name, const cJSON *version)
 {
-    if (strcmp(name, "encoding") == 0) return version && version->valueint == 2;
+    if (strcmp(name, "encoding") == 0) return version && version->valueint >= 2;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(known[i], name) == 0) return 1;
     return 0;
@@ -136,9 +137,10 @@ static void print_text(const char *file, const cJSON *root, const nw_model *m, c
     const char *encoding = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "encoding"));
     printf("%-14s%s\n", "model", file);
     printf("%-14snwreg-model, version %d", "format", version ? version->valueint : 0);
-    /* version 2 holds the data as binary64 in base64 (nw_model_load checked
-     * the encoding's name); version 1 as decimal numbers */
-    if (version && version->valueint == 2 && encoding) printf(" (data: %s)", encoding);
+    /* version 2 holds the data as binary64 in base64, version 3 as binary64
+     * after the header line (nw_model_load checked the encoding's name);
+     * version 1 as decimal numbers */
+    if (version && version->valueint >= 2 && encoding) printf(" (data: %s)", encoding);
     putchar('\n');
     printf("%-14s%zu\n", "points (n)", nw_model_n(m));
     print_names_line("inputs (d)", m, d, 1);
@@ -191,7 +193,7 @@ static int print_json(const char *file, const cJSON *root, const nw_model *m, co
     cJSON_AddStringToObject(o, "file", file);
     cJSON_AddStringToObject(o, "format", "nwreg-model");
     cJSON_AddNumberToObject(o, "version", version ? version->valueint : 0);
-    if (version && version->valueint == 2 && encoding) cJSON_AddStringToObject(o, "encoding", encoding);
+    if (version && version->valueint >= 2 && encoding) cJSON_AddStringToObject(o, "encoding", encoding);
     cJSON_AddStringToObject(o, "kernel", nw_kernel_name(nw_model_kernel(m)));
     cJSON_AddStringToObject(o, "estimator", nw_estimator_name(nw_model_estimator(m)));
     cJSON_AddStringToObject(o, "empty", nw_model_empty_policy(m) == NW_EMPTY_NEAREST ? "nearest" : "nan");

@@ -92,6 +92,7 @@ int cmd_predict(int argc, char **argv)
     nw_model *model = NULL;
     nw_table *queries = NULL;
     const char **x_names = NULL, **names = NULL;
+    char *default_names = NULL;
     const double *q = NULL;
     const double **col = NULL;
     double *q_copy = NULL, *yhat = NULL, *weights = NULL;
@@ -132,8 +133,17 @@ int cmd_predict(int argc, char **argv)
     const size_t m = nw_table_rows(queries), qcols = nw_table_cols(queries);
     x_names = malloc(d * sizeof *x_names);
     q_cols = malloc(d * sizeof *q_cols);
-    if (!x_names || !q_cols) { rc = cli_error("out of memory"); goto done; }
-    for (size_t k = 0; k < d; k++) x_names[k] = nw_model_x_name(model, k);
+    default_names = malloc(d * 24);
+    if (!x_names || !q_cols || !default_names) { rc = cli_error("out of memory"); goto done; }
+    /* a model file may leave its inputs unnamed ("inputs" is optional):
+     * then the names a saved model gets, x or x1 .. xd */
+    for (size_t k = 0; k < d; k++) {
+        x_names[k] = nw_model_x_name(model, k);
+        if (x_names[k]) continue;
+        if (d == 1) snprintf(default_names + 24 * k, 24, "x");
+        else snprintf(default_names + 24 * k, 24, "x%zu", k + 1);
+        x_names[k] = default_names + 24 * k;
+    }
     if ((rc = data_find_columns(queries, queries_path, x_names, d, q_cols))) goto done;
     /* the output's names: the query file's (copied: dropped columns lose
      * theirs), then yhat or yhat_NAME per output */
@@ -251,6 +261,7 @@ done:
     free(q_copy);
     free(q_cols);
     free(x_names);
+    free(default_names);
     nw_table_free(queries);
     nw_model_free(model);
     data_free(&data);

@@ -17,8 +17,22 @@
  *   {"format": "nwreg-model", "version": 2, "encoding": "f64le-base64", ...
  *    "x": "AAAAAAAA8D8AAAAAAAAAQA==", "y": "AAAAAAAACEAAAAAAAAAQQA=="}
  *
+ * Version 3 is a header line and the data after it, as NumPy's .npy and
+ * safetensors files are: the first line is a JSON object with version 1's
+ * members but "x" and "y" (written by cJSON on one line: it escapes every
+ * control character in a string, so the first newline ends the object),
+ * with "version": 3 and "encoding": "f64le"; the rest of the file is the n d
+ * values of x and then the n p values of y, each an IEEE-754 binary64
+ * little-endian, row after row, and nothing else:
+ *
+ *   {"format":"nwreg-model","version":3,"encoding":"f64le",...,"bandwidth":[0.25]}
+ *   <8 n (d + p) bytes>
+ *
+ * `head -n 1` shows the header, which is JSON.  Version 2 is read, no
+ * longer written.
+ *
  * The writer picks the lowest version that fits: version 1 up to
- * V1_MAX_VALUES values, version 2 above.
+ * V1_MAX_VALUES values, version 3 above.
  *
  * "engine", "tolerance" and "precision" are optional (files written before
  * they existed load with the defaults: auto, 1e-12, f64).
@@ -31,14 +45,19 @@
  * double; version 2 holds the bits themselves.  Either way a model survives
  * save and load bit for bit.
  *
- * Loading parses the whole file with cJSON.  Its text is freed as soon as
- * it is parsed; a version-2 string is decoded into the array the model
- * then takes over (nw_model_take), and deleted before the next one is
- * decoded.  The peak is while cJSON parses: the text and cJSON's copies of
- * the two strings, ~2 x 10.7 bytes per value (a 1-d model of 10^6 points:
- * 45 MB, against 397 MB for version 1's node per number).
+ * Loading reads the first line and parses it with cJSON: a version-3
+ * header, and the values are read straight into the arrays the model then
+ * takes over (nw_model_take): the peak is the model itself and the header
+ * (a 1-d model of 10^6 points: 16 MB).  Otherwise the rest of the file is
+ * read and the whole text parsed with cJSON (versions 1 and 2), the text
+ * freed as soon as it is parsed; a version-2 string is decoded into the
+ * model's array and deleted before the next one is decoded, the peak
+ * while cJSON parses: the text and cJSON's copies of the two strings, ~2 x
+ * 10.7 bytes per value (the same model: 45 MB, and 397 MB for version 1's
+ * node per number).
  */
 #include <errno.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdint.h>
@@ -52,14 +71,15 @@
 #include "numconv.h"
 
 #define MODEL_FORMAT "nwreg-model"
-#define MODEL_VERSION 2 /* the newest version read and written */
-#define MODEL_ENCODING "f64le-base64"
+#define MODEL_VERSION 3 /* the newest version read and written */
+#define MODEL_ENCODING "f64le-base64"   /* version 2's */
+#define MODEL_ENCODING_V3 "f64le"
 /* Models of at most this many values n (d + p) are saved as version 1,
- * larger ones as version 2.  Small models stay readable by people (the
- * numbers as text) and by nwreg from before version 2; large ones load as a
- * few strings instead of a cJSON node (~80 bytes) per number and per row,
- * which made loading a 1-d model of 10^6 points peak at 25 x its arrays.
- * 65536 values are at most ~5 MB of nodes. */
+ * larger ones as version 3.  Small models stay readable by people (the
+ * numbers as text) and by every nwreg; large ones load without a cJSON
+ * node (~80 bytes) per number and per row, which made loading a 1-d model
+ * of 10^6 points peak at 25 x its arrays.  65536 values are at most ~5 MB
+ * of nodes. */
 #define V1_MAX_VALUES 65536
 /* The largest count: 2^53 (larger counts are not exact doubles), or
  * SIZE_MAX where that is smaller (32-bit); a constant either way. */
@@ -73,21 +93,31 @@ _Static_assert(sizeof(double) == 8, "a double must be IEEE-754 binary64");
 
 /* Write names (or x1..xk, or a bare base when k = 1, if names is NULL) as a
  * JSON array of strings; cJSON does the escaping. */
-static nw_status write_names(FILE *fp, char *const *names, size_t k, const char *base)
+static cJSON *make_names(char *const *names, size_t k, const char *base)
 {
     char numbered[32];
-    char *text = NULL;
-    nw_status status = NW_ERR_NOMEM;
     cJSON *array = cJSON_CreateArray(), *item;
-    if (!array) return NW_ERR_NOMEM;
+    if (!array) return NULL;
     for (size_t i = 0; i < k; i++) {
         const char *name = numbered;
         if (names) name = names[i];
         else if (k == 1) name = base;
         else snprintf(numbered, sizeof numbered, "%s%zu", base, i + 1);
-        if (!(item = cJSON_CreateString(name))) goto fail;
+        if (!(item = cJSON_CreateString(name))) {
+            cJSON_Delete(array);
+            return NULL;
+        }
         cJSON_AddItemToArray(array, item);
     }
+    return array;
+}
+
+static nw_status write_names(FILE *fp, char *const *names, size_t k, const char *base)
+{
+    char *text = NULL;
+    nw_status status = NW_ERR_NOMEM;
+    cJSON *array = make_names(names, k, base);
+    if (!array) return NW_ERR_NOMEM;
     if (!(text = cJSON_PrintUnformatted(array))) goto fail;
     status = fputs(text, fp) == EOF ? NW_ERR_IO : NW_OK;
 fail:
@@ -122,36 +152,94 @@ static nw_status write_matrix(FILE *fp, const double *a, size_t n, size_t k)
     return fputs("  ]", fp) == EOF ? NW_ERR_IO : NW_OK;
 }
 
-/* Write k doubles as one JSON string, the base64 of their bytes as
- * binary64 little-endian (each shifted out of its 64 bits, whatever the
- * host's byte order), a chunk at a time: no buffer of the whole. */
-static nw_status write_base64(FILE *fp, const double *v, size_t k)
+/* Write k doubles as binary64 little-endian (each shifted out of its 64
+ * bits, whatever the host's byte order), a chunk at a time. */
+static nw_status write_binary(FILE *fp, const double *v, size_t k)
 {
-    enum { CHUNK = 384 }; /* doubles: 3072 bytes, a multiple of 3, so only the last chunk pads */
-    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    enum { CHUNK = 512 };
     unsigned char bytes[8 * CHUNK];
-    char text[8 * CHUNK / 3 * 4];
-    if (putc('"', fp) == EOF) return NW_ERR_IO;
     for (size_t done = 0; done < k;) {
-        size_t m = k - done < CHUNK ? k - done : CHUNK, len = 8 * m, out = 0;
+        size_t m = k - done < CHUNK ? k - done : CHUNK;
         for (size_t i = 0; i < m; i++) {
             uint64_t u;
             memcpy(&u, &v[done + i], sizeof u);
             for (int b = 0; b < 8; b++) bytes[8 * i + b] = (unsigned char) (u >> (8 * b));
         }
-        for (size_t i = 0; i < len; i += 3) {
-            uint32_t w = (uint32_t) bytes[i] << 16;
-            if (i + 1 < len) w |= (uint32_t) bytes[i + 1] << 8;
-            if (i + 2 < len) w |= bytes[i + 2];
-            text[out++] = digits[w >> 18];
-            text[out++] = digits[(w >> 12) & 63];
-            text[out++] = i + 1 < len ? digits[(w >> 6) & 63] : '=';
-            text[out++] = i + 2 < len ? digits[w & 63] : '=';
-        }
-        if (fwrite(text, 1, out, fp) != out) return NW_ERR_IO;
+        if (fwrite(bytes, 8, m, fp) != m) return NW_ERR_IO;
         done += m;
     }
-    return putc('"', fp) == EOF ? NW_ERR_IO : NW_OK;
+    return NW_OK;
+}
+
+/* A raw JSON number: v in its shortest exact form, or a count. */
+static cJSON *raw_double(double v)
+{
+    char buf[NW_DTOA_SIZE];
+    nw_dtoa_shortest(buf, v);
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *raw_count(size_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%zu", v);
+    return cJSON_CreateRaw(buf);
+}
+
+/* Add item to o under key (a copy of key); 0 if item is NULL or cannot be
+ * added (item then deleted). */
+static int add_member(cJSON *o, const char *key, cJSON *item)
+{
+    if (!item) return 0;
+    if (!cJSON_AddItemToObject(o, key, item)) {
+        cJSON_Delete(item);
+        return 0;
+    }
+    return 1;
+}
+
+/* Version 3's header line: version 1's members but "x" and "y", as one
+ * line of JSON (cJSON_PrintUnformatted), then a newline. */
+static nw_status write_header_v3(FILE *fp, const nw_model *m)
+{
+    nw_status status = NW_ERR_NOMEM;
+    char *text = NULL;
+    cJSON *o = cJSON_CreateObject(), *bw = cJSON_CreateArray();
+    int ok = o && bw;
+    for (size_t k = 0; ok && k < m->d; k++) {
+        cJSON *v = raw_double(m->h[k]);
+        if (!v) ok = 0;
+        else cJSON_AddItemToArray(bw, v);
+    }
+    if (!ok) {
+        cJSON_Delete(bw);
+        goto fail;
+    }
+    ok = add_member(o, "format", cJSON_CreateString(MODEL_FORMAT)) &&
+         add_member(o, "version", raw_count(3)) &&
+         add_member(o, "encoding", cJSON_CreateString(MODEL_ENCODING_V3)) &&
+         add_member(o, "kernel", cJSON_CreateString(nw_kernel_name(m->kernel))) &&
+         add_member(o, "estimator", cJSON_CreateString(nw_estimator_name(m->estimator))) &&
+         add_member(o, "empty", cJSON_CreateString(m->empty == NW_EMPTY_NEAREST ? "nearest" : "nan")) &&
+         add_member(o, "n", raw_count(m->n)) &&
+         add_member(o, "d", raw_count(m->d)) &&
+         add_member(o, "p", raw_count(m->p)) &&
+         add_member(o, "inputs", make_names(m->x_names, m->d, "x")) &&
+         add_member(o, "engine", cJSON_CreateString(nw_engine_name(m->engine))) &&
+         add_member(o, "tolerance", raw_double(m->tolerance)) &&
+         add_member(o, "precision", cJSON_CreateString(m->precision == NW_PRECISION_F32 ? "f32" : "f64")) &&
+         add_member(o, "outputs", make_names(m->y_names, m->p, "y"));
+    if (!ok) {
+        cJSON_Delete(bw);
+        goto fail;
+    }
+    if (!add_member(o, "bandwidth", bw)) goto fail;
+    if (!(text = cJSON_PrintUnformatted(o))) goto fail;
+    status = fputs(text, fp) == EOF || putc('\n', fp) == EOF ? NW_ERR_IO : NW_OK;
+fail:
+    cJSON_free(text);
+    cJSON_Delete(o);
+    return status;
 }
 
 /* nw_write_fn for nw_model_save. */
@@ -160,14 +248,18 @@ static nw_status write_model(FILE *fp, void *ctx)
     const nw_model *m = ctx;
     nw_status status;
     /* n d and n p fit in a size_t with room to spare (nw_model_new) */
-    const int version = m->n * m->d + m->n * m->p <= V1_MAX_VALUES ? 1 : 2;
+    if (m->n * m->d + m->n * m->p > V1_MAX_VALUES) {
+        if ((status = write_header_v3(fp, m)) != NW_OK) return status;
+        if (write_binary(fp, m->x, m->n * m->d) != NW_OK) return NW_ERR_IO;
+        return write_binary(fp, m->y, m->n * m->p);
+    }
+    const int version = 1;
     /* the setters keep kernel and estimator valid: their names exist */
     const char *kernel = nw_kernel_name(m->kernel), *estimator = nw_estimator_name(m->estimator);
-    if (fprintf(fp, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n%s  \"kernel\": \"%s\",\n"
+    if (fprintf(fp, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"kernel\": \"%s\",\n"
                     "  \"estimator\": \"%s\",\n  \"empty\": \"%s\",\n"
                     "  \"n\": %zu,\n  \"d\": %zu,\n  \"p\": %zu,\n  \"inputs\": ",
-                MODEL_FORMAT, version,
-                version == 2 ? "  \"encoding\": \"" MODEL_ENCODING "\",\n" : "", kernel,
+                MODEL_FORMAT, version, kernel,
                 estimator, m->empty == NW_EMPTY_NEAREST ? "nearest" : "nan", m->n, m->d, m->p) < 0)
         return NW_ERR_IO;
     if ((status = write_names(fp, m->x_names, m->d, "x")) != NW_OK) return status;
@@ -182,16 +274,15 @@ static nw_status write_model(FILE *fp, void *ctx)
     if (fputs(",\n  \"bandwidth\": ", fp) == EOF) return NW_ERR_IO;
     if (write_numbers(fp, m->h, m->d) != NW_OK) return NW_ERR_IO;
     if (fputs(",\n  \"x\": ", fp) == EOF) return NW_ERR_IO;
-    if ((version == 1 ? write_matrix(fp, m->x, m->n, m->d) : write_base64(fp, m->x, m->n * m->d))
-        != NW_OK) return NW_ERR_IO;
+    if (write_matrix(fp, m->x, m->n, m->d) != NW_OK) return NW_ERR_IO;
     if (fputs(",\n  \"y\": ", fp) == EOF) return NW_ERR_IO;
-    if ((version == 1 ? write_matrix(fp, m->y, m->n, m->p) : write_base64(fp, m->y, m->n * m->p))
-        != NW_OK) return NW_ERR_IO;
+    if (write_matrix(fp, m->y, m->n, m->p) != NW_OK) return NW_ERR_IO;
     return fputs("\n}\n", fp) == EOF ? NW_ERR_IO : NW_OK;
 }
 
-/* Save a model as JSON, atomically ("-" = stdout): version 1 up to
- * V1_MAX_VALUES values, version 2 above.  The runtime thread count is not
+/* Save a model, atomically ("-" = stdout): version 1 (JSON) up to
+ * V1_MAX_VALUES values, version 3 (a JSON header line, the data in
+ * binary) above.  The runtime thread count is not
  * saved. */
 nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
 {
@@ -201,43 +292,79 @@ nw_status nw_model_save(const nw_model *model, const char *path, nw_diag *diag)
 
 /* --------------------------------------------------------------- loading */
 
-/* Read a whole file ("-" = stdin) into a NUL-terminated buffer. */
-static nw_status read_file(const char *path, const char *file, char **text, size_t *len,
-                           nw_diag *diag)
+/* Read the rest of fp onto the text[0..*len) (malloc'd, *cap bytes, may be
+ * NULL), NUL-terminated.  NW_ERR_IO (errno), NW_ERR_NOMEM. */
+static nw_status read_rest(FILE *fp, char **text, size_t *len, size_t *cap)
 {
-    int from_stdin = strcmp(path, "-") == 0;
-    size_t size = 0, cap = 64 * 1024;
-    char *buf = malloc(cap), *grown;
-    FILE *fp = from_stdin ? stdin : fopen(path, "rb");
-    nw_status status = NW_ERR_NOMEM;
-    if (!fp) {
-        nw_diag_set(diag, 0, 0, "%s: cannot open: %s", file, strerror(errno));
-        free(buf);
-        return NW_ERR_IO;
-    }
-    if (!buf) goto fail;
-    for (;;) {
-        size += fread(buf + size, 1, cap - 1 - size, fp);
-        if (size < cap - 1) break;
-        if (cap > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * cap))) goto fail;
+    char *buf = *text, *grown;
+    size_t size = *len, room = *cap;
+    if (room < size + 64 * 1024) {
+        if (!(grown = realloc(buf, size + 64 * 1024))) return NW_ERR_NOMEM;
         buf = grown;
-        cap *= 2;
+        room = size + 64 * 1024;
     }
-    if (ferror(fp)) {
-        nw_diag_set(diag, 0, 0, "%s: cannot read: %s", file, strerror(errno));
-        status = NW_ERR_IO;
-        goto fail;
+    for (;;) {
+        *text = buf;
+        *cap = room;
+        size += fread(buf + size, 1, room - 1 - size, fp);
+        *len = size;
+        if (size < room - 1) break;
+        if (room > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * room))) return NW_ERR_NOMEM;
+        buf = grown;
+        room *= 2;
     }
     buf[size] = '\0';
-    *text = buf;
+    return ferror(fp) ? NW_ERR_IO : NW_OK;
+}
+
+/* The first line of fp, its newline included, into *text (malloc'd, *cap
+ * bytes; a NUL in the line ends what is kept of it), NUL-terminated.
+ * NW_ERR_IO (errno), NW_ERR_NOMEM. */
+static nw_status read_line(FILE *fp, char **text, size_t *len, size_t *cap)
+{
+    size_t room = 256, size = 0;
+    char *buf = malloc(room), *grown;
+    if (!buf) return NW_ERR_NOMEM;
+    buf[0] = '\0';
+    for (;;) {
+        *text = buf;
+        *cap = room;
+        if (!fgets(buf + size, (int) (room - size < INT_MAX ? room - size : INT_MAX), fp)) break;
+        size += strlen(buf + size);
+        if (size > 0 && buf[size - 1] == '\n') break;
+        if (size < room - 1) continue;   /* a NUL in the line: read on */
+        if (room > SIZE_MAX / 2 || !(grown = realloc(buf, 2 * room))) return NW_ERR_NOMEM;
+        buf = grown;
+        room *= 2;
+    }
     *len = size;
-    buf = NULL;
-    status = NW_OK;
-fail:
-    if (status == NW_ERR_NOMEM) nw_diag_set(diag, 0, 0, "%s: out of memory", file);
-    if (!from_stdin) fclose(fp);
-    free(buf);
-    return status;
+    return ferror(fp) ? NW_ERR_IO : NW_OK;
+}
+
+/* cJSON's parse of text[0..len] (NUL-terminated) as one JSON value and
+ * nothing more, in the C locale (cJSON reads numbers with strtod); NULL
+ * with *error_at, or with *nomem set when an allocation failed. */
+static cJSON *parse_text(const char *text, size_t len, const char **error_at, int *nomem)
+{
+    *nomem = 0;
+    *error_at = NULL;
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0), old_locale;
+    if (!c_locale) {
+        *nomem = 1;
+        return NULL;
+    }
+    old_locale = uselocale(c_locale);
+    /* len + 1 takes in the final NUL: with "require null terminated" set,
+     * cJSON 1.7 rejects a text that ends exactly at buffer_length. */
+    errno = 0;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, error_at, 1);
+    int parse_errno = errno;
+    uselocale(old_locale);
+    freelocale(c_locale);
+    /* cJSON reports a failed allocation as a parse error: malloc's ENOMEM
+     * tells them apart (its number parsing sets ERANGE at most) */
+    if (!root && parse_errno == ENOMEM) *nomem = 1;
+    return root;
 }
 
 /* Each byte's value in base64: 0..63, 64 for '=', 255 for the others. */
@@ -455,14 +582,16 @@ static nw_status check_version(const checker *c, const cJSON *root, int *version
                     c->file, v, MODEL_VERSION);
         return NW_ERR_FORMAT;
     }
-    if (v != 1 && v != 2) return bad(c, "must be 1 or 2", "version");
+    if (v != 1 && v != 2 && v != 3) return bad(c, "must be 1, 2 or 3", "version");
     *version_out = (int) v;
-    if (v == 2) {
-        const char *encoding;
+    if (v >= 2) {
+        const char *encoding, *want = v == 2 ? MODEL_ENCODING : MODEL_ENCODING_V3;
         nw_status status = get_string(c, root, "encoding", &encoding);
         if (status != NW_OK) return status;
-        if (strcmp(encoding, MODEL_ENCODING) != 0)
-            return bad(c, "must be \"" MODEL_ENCODING "\"", "encoding");
+        if (strcmp(encoding, want) != 0) {
+            nw_diag_set(c->diag, 0, 0, "%s: \"encoding\" must be \"%s\"", c->file, want);
+            return NW_ERR_FORMAT;
+        }
     }
     return NW_OK;
 }
@@ -528,9 +657,70 @@ fail:
     return status;
 }
 
+/* Version 3's data: n d values of x, then n p of y, binary64
+ * little-endian, read from fp (after the header line) into malloc'd arrays
+ * (*x, *y: the caller's), and then the end of the file.  Errors: a file
+ * that ends early or goes on (NW_ERR_FORMAT, naming how many bytes), a
+ * value that is not finite (naming it), NW_ERR_IO, NW_ERR_NOMEM. */
+static nw_status read_data_v3(const checker *c, FILE *fp, size_t n, size_t d, size_t p, double **x,
+                              double **y)
+{
+    if (d > SIZE_MAX / 16 / n || p > SIZE_MAX / 16 / n || d + p > SIZE_MAX / 8 / n) {
+        nw_diag_set(c->diag, 0, 0, "%s: \"n\" x (\"d\" + \"p\") values are too many", c->file);
+        return NW_ERR_FORMAT;
+    }
+    const size_t total = 8 * n * (d + p);
+    const char *field[2] = { "x", "y" };
+    const size_t count[2] = { n * d, n * p };
+    double **out[2] = { x, y };
+    size_t have = 0;
+    for (int a = 0; a < 2; a++) {
+        double *v = malloc(count[a] * sizeof *v);
+        if (!v) {
+            nw_diag_set(c->diag, 0, 0, "%s: out of memory", c->file);
+            return NW_ERR_NOMEM;
+        }
+        *out[a] = v;
+        size_t got = fread(v, 8, count[a], fp);
+        have += 8 * got;
+        if (got < count[a]) {
+            if (ferror(fp)) {
+                nw_diag_set(c->diag, 0, 0, "%s: cannot read: %s", c->file, strerror(errno));
+                return NW_ERR_IO;
+            }
+            /* (a partial value's bytes count too) */
+            nw_diag_set(c->diag, 0, 0, "%s: the data after the header ends early: %zu of %zu bytes (%zu values of \"x\" and \"y\")",
+                        c->file, have, total, n * (d + p));
+            return NW_ERR_FORMAT;
+        }
+        /* the bytes, binary64 little-endian, become the doubles in place */
+        const unsigned char *b = (const unsigned char *) v;
+        for (size_t i = 0; i < count[a]; i++) {
+            uint64_t u = 0;
+            for (int j = 7; j >= 0; j--) u = u << 8 | b[8 * i + (size_t) j];
+            memcpy(&v[i], &u, sizeof u);
+            if (!isfinite(v[i])) {
+                nw_diag_set(c->diag, 0, 0, "%s: \"%s\" value %zu is not finite", c->file, field[a], i + 1);
+                return NW_ERR_FORMAT;
+            }
+        }
+    }
+    if (getc(fp) != EOF) {
+        nw_diag_set(c->diag, 0, 0, "%s: more than the %zu bytes of data the header announces (%zu values)",
+                    c->file, total, n * (d + p));
+        return NW_ERR_FORMAT;
+    }
+    if (ferror(fp)) {
+        nw_diag_set(c->diag, 0, 0, "%s: cannot read: %s", c->file, strerror(errno));
+        return NW_ERR_IO;
+    }
+    return NW_OK;
+}
+
 /* Check a parsed model file and build the model from it.  Every size is
- * checked against the arrays the file holds before anything is allocated. */
-static nw_status build_model(const checker *c, cJSON *root, nw_model **out)
+ * checked against the arrays the file holds before anything is allocated
+ * (version 3: the data is read from fp, after the header line). */
+static nw_status build_model(const checker *c, cJSON *root, FILE *fp, nw_model **out)
 {
     const char *kernel_name, *estimator_name, *empty_name = "nan";
     const char **x_names = NULL, **y_names = NULL;
@@ -587,6 +777,16 @@ static nw_status build_model(const checker *c, cJSON *root, nw_model **out)
     if (version == 1) {
         if ((status = check_matrix(c, root, "x", n, d)) != NW_OK
             || (status = check_matrix(c, root, "y", n, p)) != NW_OK) return status;
+    } else if (version == 3) {
+        if (!fp) {
+            nw_diag_set(c->diag, 0, 0, "%s: a version-3 header must be the first line, alone, the data after it",
+                        c->file);
+            return NW_ERR_FORMAT;
+        }
+        const char *field = cJSON_GetObjectItemCaseSensitive(root, "x") ? "x"
+                          : cJSON_GetObjectItemCaseSensitive(root, "y") ? "y" : NULL;
+        if (field) return bad(c, "belongs after the header line in version 3", field);
+        if ((status = read_data_v3(c, fp, n, d, p, &x, &y)) != NW_OK) goto fail;
     } else {
         if ((status = decode_values(c, root, "x", n, d, &x)) != NW_OK
             || (status = decode_values(c, root, "y", n, p, &y)) != NW_OK) goto fail;
@@ -627,41 +827,61 @@ fail:
     return status;
 }
 
-/* Load a model saved by nw_model_save ("-" = stdin), of version 1 or 2.
- * NW_ERR_IO if the file cannot be read, NW_ERR_PARSE if it is not JSON
+/* Load a model saved by nw_model_save ("-" = stdin), of version 1, 2 or
+ * 3.  NW_ERR_IO if the file cannot be read, NW_ERR_PARSE if it is not JSON
  * (diag has line and column), NW_ERR_FORMAT if it is not an nwreg model of
- * version 1 or 2 with every field valid (a newer version is named as
- * such); diag names the file and the field.  The text is freed as soon as
- * cJSON has parsed it, and each of a version-2 file's strings once it is
- * decoded; the arrays become the model's without a copy. */
+ * those versions with every field valid (a newer version is named as
+ * such); diag names the file and the field.  The first line is parsed
+ * alone: a version-3 header, whose data is then read into the model's
+ * arrays.  Else the whole text is parsed, and freed as soon as cJSON has
+ * parsed it, and each of a version-2 file's strings once it is decoded;
+ * the arrays become the model's without a copy. */
 nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
 {
     if (!model) return NW_ERR_ARG;
     *model = NULL;
     if (!path) return NW_ERR_ARG;
-    checker c = { strcmp(path, "-") == 0 ? "<stdin>" : path, diag };
+    const int from_stdin = strcmp(path, "-") == 0;
+    checker c = { from_stdin ? "<stdin>" : path, diag };
     char *text = NULL;
     const char *error_at = NULL;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     cJSON *root = NULL;
-    locale_t c_locale, old_locale;
-    nw_status status = read_file(path, c.file, &text, &len, diag);
-    if (status != NW_OK) return status;
-
-    status = NW_ERR_NOMEM;
-    if (!(c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0))) goto fail;
-    old_locale = uselocale(c_locale); /* cJSON reads numbers with strtod */
-    /* len + 1 takes in the final NUL: with "require null terminated" set,
-     * cJSON 1.7 rejects a text that ends exactly at buffer_length. */
-    errno = 0;
-    root = cJSON_ParseWithLengthOpts(text, len + 1, &error_at, 1);
-    int parse_errno = errno;
-    uselocale(old_locale);
-    freelocale(c_locale);
-    /* cJSON reports a failed allocation as a parse error: malloc's ENOMEM
-     * tells them apart (its number parsing sets ERANGE at most) */
-    if (!root && parse_errno == ENOMEM) {
-        nw_diag_set(diag, 0, 0, "%s: out of memory", c.file);
+    int nomem = 0;
+    nw_status status = NW_ERR_NOMEM;
+    FILE *fp = from_stdin ? stdin : fopen(path, "rb");
+    if (!fp) {
+        nw_diag_set(diag, 0, 0, "%s: cannot open: %s", c.file, strerror(errno));
+        return NW_ERR_IO;
+    }
+    /* the first line alone: a version-3 header? */
+    if ((status = read_line(fp, &text, &len, &cap)) != NW_OK) {
+        if (status == NW_ERR_IO) nw_diag_set(diag, 0, 0, "%s: cannot read: %s", c.file, strerror(errno));
+        goto fail;
+    }
+    {
+        root = parse_text(text, len, &error_at, &nomem);
+        if (nomem) {
+            status = NW_ERR_NOMEM;
+            goto fail;
+        }
+        const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+        if (cJSON_IsNumber(version) && version->valuedouble == 3) {
+            free(text);
+            text = NULL;
+            status = build_model(&c, root, fp, model);
+            goto fail;
+        }
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    /* versions 1 and 2: the whole text */
+    if ((status = read_rest(fp, &text, &len, &cap)) != NW_OK) {
+        if (status == NW_ERR_IO) nw_diag_set(diag, 0, 0, "%s: cannot read: %s", c.file, strerror(errno));
+        goto fail;
+    }
+    root = parse_text(text, len, &error_at, &nomem);
+    if (nomem) {
         status = NW_ERR_NOMEM;
         goto fail;
     }
@@ -679,8 +899,10 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
     }
     free(text); /* cJSON keeps copies of what it needs */
     text = NULL;
-    status = build_model(&c, root, model);
+    status = build_model(&c, root, NULL, model);
 fail:
+    if (status == NW_ERR_NOMEM) nw_diag_set(diag, 0, 0, "%s: out of memory", c.file);
+    if (!from_stdin) fclose(fp);
     cJSON_Delete(root);
     free(text);
     return status;

@@ -705,7 +705,7 @@ static nw_status file_call(void *vctx, int mode)
         }
         nw_model_free(m);
         break;
-    case 6: /* base64 decoded while the file is read, the arrays taken over */
+    case 6: /* the data read after the header line, the arrays taken over */
         st = nw_model_load(&m, c->path, &diag);
         if (st != NW_OK) { assert_null(m); break; }
         if (mode == CHECK) {
@@ -713,6 +713,17 @@ static nw_status file_call(void *vctx, int mode)
             assert_int_equal(nw_model_n(m), n);
             assert_true(same_bits(nw_model_x(m), nw_model_x(c->model), n, "x"));
             assert_true(same_bits(nw_model_y(m), nw_model_y(c->model), n, "y"));
+        }
+        nw_model_free(m);
+        break;
+    case 7: /* version 2 (still read): the base64 strings decoded */
+        st = nw_model_load(&m, c->path, &diag);
+        if (st != NW_OK) { assert_null(m); break; }
+        if (mode == CHECK) {
+            const double x[2] = { 0, 1 }, y[2] = { 1, 3 };
+            assert_int_equal(nw_model_n(m), 2);
+            assert_true(same_bits(nw_model_x(m), x, 2, "x"));
+            assert_true(same_bits(nw_model_y(m), y, 2, "y"));
         }
         nw_model_free(m);
         break;
@@ -729,6 +740,12 @@ static void drive_file(const char *name, int what, nw_model *model)
     file_ctx c = { NULL, what, model, NULL };
     if (what < 2) {
         c.path = make_file("in.csv", csv_text);
+    } else if (what == 7) {
+        c.path = make_file("v2.json",
+                           "{\"format\": \"nwreg-model\", \"version\": 2, \"encoding\": \"f64le-base64\",\n"
+                           " \"kernel\": \"gaussian\", \"estimator\": \"lc\", \"n\": 2, \"d\": 1, \"p\": 1,\n"
+                           " \"bandwidth\": [0.25], \"x\": \"AAAAAAAAAAAAAAAAAADwPw==\",\n"
+                           " \"y\": \"AAAAAAAA8D8AAAAAAAAIQA==\"}\n");
     } else if (what >= 5) {
         c.path = in_dir("model.json");
         assert_int_equal(nw_model_save(model, c.path, NULL), NW_OK);
@@ -764,15 +781,16 @@ static void test_files(void **state)
     drive_file("model_save", 4, m);
     drive_file("model_load", 5, m);
     nw_model_free(m);
-    /* 2 x 32769 values: saved as version 2 */
+    /* 2 x 32769 values: saved as version 3 */
     enum { NV2 = 32769 };
     double *v = malloc(2 * NV2 * sizeof *v);
     assert_non_null(v);
     for (int i = 0; i < 2 * NV2; i++) v[i] = sin(0.001 * i) * 1e300;
     assert_int_equal(nw_model_new(&m, v, v + NV2, NV2, 1, 1), NW_OK);
     free(v);
-    drive_file("model_save (version 2)", 4, m);
-    drive_file("model_load (version 2)", 6, m);
+    drive_file("model_save (version 3)", 4, m);
+    drive_file("model_load (version 3)", 6, m);
+    drive_file("model_load (version 2)", 7, NULL);
     nw_model_free(m);
 }
 

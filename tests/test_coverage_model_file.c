@@ -45,9 +45,9 @@ typedef struct bad_case {
 static const bad_case cases[] = {
     { "\"n\": 1", "\"n\": \"1\"", NW_ERR_FORMAT, "{}: \"n\" must be a positive integer" },
     { "\"p\": 1,\n", "", NW_ERR_FORMAT, "{}: \"p\" is missing" },
-    { "\"version\": 1", "\"version\": 1.5", NW_ERR_FORMAT, "{}: \"version\" must be 1 or 2" },
-    { "\"version\": 1", "\"version\": 1e999", NW_ERR_FORMAT, "{}: \"version\" must be 1 or 2" },
-    { "\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT, "{}: \"version\" must be 1 or 2" },
+    { "\"version\": 1", "\"version\": 1.5", NW_ERR_FORMAT, "{}: \"version\" must be 1, 2 or 3" },
+    { "\"version\": 1", "\"version\": 1e999", NW_ERR_FORMAT, "{}: \"version\" must be 1, 2 or 3" },
+    { "\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT, "{}: \"version\" must be 1, 2 or 3" },
     { "\"empty\": \"nan\"", "\"empty\": 0", NW_ERR_FORMAT, "{}: \"empty\" must be a string" },
     { "\"engine\": \"auto\"", "\"engine\": 1", NW_ERR_FORMAT, "{}: \"engine\" must be a string" },
     { "\"precision\": \"f64\"", "\"precision\": null", NW_ERR_FORMAT,

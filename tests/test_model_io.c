@@ -238,11 +238,11 @@ static void test_wrong_version(void **state)
 {
     char want[600];
     const char *msg = load_fails("\"version\": 1", "\"version\": 7", NW_ERR_FORMAT);
-    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (2)",
+    snprintf(want, sizeof want, "%s: model version 7 is newer than this nwreg supports (3)",
              in_dir("broken.json"));
     assert_string_equal(msg, want);
-    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1 or 2");
-    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1 or 2");
+    assert_contains(load_fails("\"version\": 1", "\"version\": 0", NW_ERR_FORMAT), "\"version\" must be 1, 2 or 3");
+    assert_contains(load_fails("\"version\": 1", "\"version\": \"1\"", NW_ERR_FORMAT), "\"version\" must be 1, 2 or 3");
     assert_contains(load_fails("\"version\": 1,", "", NW_ERR_FORMAT), "\"version\" is missing");
 }
 
@@ -374,28 +374,61 @@ static void test_locale_independent(void **state)
 
 /* ------------------------------------------------------------ version 2 */
 
-/* "version": V in a saved file's text (and "encoding" only in version 2) */
+/* "version": V in a saved file's text: version 1 pretty JSON with "x" as
+ * rows, no "encoding"; version 3 its header line, whose end is the end of
+ * text (slurp stops at the data's first NUL: the tests' data has one in
+ * its first 8 bytes) or a newline followed by data */
 static void assert_version(const char *text, int version)
 {
+    if (version == 3) {
+        static const char start[] = "{\"format\":\"nwreg-model\",\"version\":3,\"encoding\":\"f64le\",";
+        assert_true(strncmp(text, start, strlen(start)) == 0);
+        assert_null(strstr(text, "\"x\":"));
+        assert_null(strstr(text, "\"y\":"));
+        return;
+    }
     char want[32];
     snprintf(want, sizeof want, "\"version\": %d,", version);
     assert_contains(text, want);
-    if (version == 2) {
-        assert_contains(text, "\"encoding\": \"f64le-base64\",");
-        assert_contains(text, "\"x\": \"");
-        assert_contains(text, "\"y\": \"");
-    } else {
-        assert_null(strstr(text, "encoding"));
-        assert_contains(text, "\"x\": [\n");
-    }
+    assert_null(strstr(text, "encoding"));
+    assert_contains(text, "\"x\": [\n");
 }
 
-/* A model of more than 65536 values is saved as version 2 and comes back
- * bit for bit: signed zeros, subnormals, +-DBL_MAX, and random finite bit
- * patterns (every exponent); the bytes are little-endian whatever the host. */
-static void test_v2_round_trip(void **state)
+/* A whole file's bytes (malloc'd) and their count. */
+static unsigned char *file_bytes(const char *path, size_t *len)
 {
-    enum { N = 13109, D = 3, P = 2 }; /* 65545 values: x needs no padding, y one '=' */
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long size = ftell(fp);
+    assert_true(size >= 0);
+    rewind(fp);
+    unsigned char *b = malloc((size_t) size + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t) size, fp), (size_t) size);
+    fclose(fp);
+    *len = (size_t) size;
+    return b;
+}
+
+/* Write len bytes to test_dir/name; its path. */
+static const char *make_bytes(const char *name, const unsigned char *b, size_t len)
+{
+    const char *path = in_dir(name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+    return path;
+}
+
+/* A model of more than 65536 values is saved as version 3 and comes back
+ * bit for bit: signed zeros, subnormals, +-DBL_MAX, and random finite bit
+ * patterns (every exponent); the bytes are little-endian whatever the host,
+ * right after the header line, x and then y, and nothing after them. */
+static void test_v3_round_trip(void **state)
+{
+    enum { N = 13109, D = 3, P = 2 }; /* 65545 values */
     static const double special[] = {
         1.0, 2.0, -0.0, 0.0, 5e-324, -5e-324, DBL_MAX, -DBL_MAX, -1e-300, DBL_MIN,
         -DBL_MIN / 3, 0.1 + 0.2, 1e23, -2.2250738585072009e-308,
@@ -425,15 +458,32 @@ static void test_v2_round_trip(void **state)
     assert_int_equal(nw_model_new(&m, x, y, N, D, P), NW_OK);
     assert_int_equal(nw_model_set_bandwidth(m, h), NW_OK);
     assert_int_equal(nw_model_set_kernel(m, NW_KERNEL_TRICUBE), NW_OK);
-    const char *path = in_dir("v2.json");
+    const char *path = in_dir("v3.json");
     assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
-    char *text = slurp(path);
-    assert_version(text, 2);
+    size_t len;
+    unsigned char *bytes = file_bytes(path, &len);
+    const unsigned char *nl = memchr(bytes, '\n', len);
+    assert_non_null(nl);
+    size_t head = (size_t) (nl - bytes) + 1;
+    assert_int_equal(len, head + 8 * (N * D + N * P));
+    /* the header line: JSON with every member but the data */
+    char *line = malloc(head);
+    assert_non_null(line);
+    memcpy(line, bytes, head - 1);
+    line[head - 1] = '\0';
+    assert_version(line, 3);
+    assert_contains(line, "\"n\":13109,\"d\":3,\"p\":2,\"inputs\":[\"x1\",\"x2\",\"x3\"]");
+    assert_contains(line, "\"bandwidth\":[0.5,0.3333333333333333,2]");
+    free(line);
     /* 1.0, 2.0, -0.0 as binary64 little-endian: 00..00 f0 3f, 00..00 40, 00..00 80 */
-    assert_contains(text, "\"x\": \"AAAAAAAA8D8AAAAAAAAAQAAAAAAAAACA");
-    assert_contains(text, "\n  \"y\": \"");
-    assert_true(strlen(text) < 4 * 8 * (N * D + N * P) / 3 + 1000); /* no numbers besides */
-    free(text);
+    static const unsigned char first[24] = { 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40,
+                                             0, 0, 0, 0, 0, 0, 0, 0x80 };
+    assert_memory_equal(bytes + head, first, 24);
+    /* y starts after x: its first value is special[S - 1] */
+    uint64_t u;
+    memcpy(&u, &special[S - 1], 8);
+    for (int b = 0; b < 8; b++) assert_int_equal(bytes[head + 8 * N * D + (size_t) b], (u >> (8 * b)) & 0xff);
+    free(bytes);
 
     assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
     assert_same_data(back, x, y, h, N, D, P);
@@ -447,8 +497,10 @@ static void test_v2_round_trip(void **state)
     /* saved again: the same file */
     const char *again = in_dir("again.json");
     assert_int_equal(nw_model_save(back, again, &diag), NW_OK);
-    char *t1 = slurp(path), *t2 = slurp(again);
-    assert_string_equal(t1, t2);
+    size_t l1, l2;
+    unsigned char *t1 = file_bytes(path, &l1), *t2 = file_bytes(again, &l2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(t1, t2, l1);
     free(t1);
     free(t2);
     nw_model_free(m);
@@ -457,8 +509,8 @@ static void test_v2_round_trip(void **state)
     free(y);
 }
 
-/* n (d + p) = 65536 values: version 1; one point more: version 2 (with
- * 0, 2 and 1 '=' of padding); each loads back bit for bit. */
+/* n (d + p) = 65536 values: version 1; one point more: version 3; each
+ * loads back bit for bit. */
 static void test_version_threshold(void **state)
 {
     static const size_t sizes[] = { 32768, 32769, 32770, 32771 };
@@ -473,7 +525,7 @@ static void test_version_threshold(void **state)
         const char *path = in_dir("threshold.json");
         assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
         char *text = slurp(path);
-        assert_version(text, n * 2 <= 65536 ? 1 : 2);
+        assert_version(text, n * 2 <= 65536 ? 1 : 3);
         free(text);
         assert_int_equal(nw_model_load(&back, path, &diag), NW_OK);
         assert_true(same_bits(nw_model_x(back), v, n));
@@ -623,8 +675,16 @@ static void test_v2_errors(void **state)
     v2_fails("\"f64le-base64\"", "\"f64be-base64\"", "\"encoding\" must be \"f64le-base64\"");
     v2_fails("\"f64le-base64\"", "\"F64LE-BASE64\"", "\"encoding\" must be \"f64le-base64\"");
     v2_fails("\"f64le-base64\"", "1", "\"encoding\" must be a string");
-    v2_fails("\"version\": 2", "\"version\": 3",
-             "model version 3 is newer than this nwreg supports (2)");
+    v2_fails("\"version\": 2", "\"version\": 4",
+             "model version 4 is newer than this nwreg supports (3)");
+    /* version 3 wants its own encoding, and its header on one line */
+    v2_fails("\"version\": 2", "\"version\": 3", "\"encoding\" must be \"f64le\"");
+    char *v3a = replaced(valid_v2, "\"version\": 2", "\"version\": 3");
+    char *v3b = replaced(v3a, "\"f64le-base64\"", "\"f64le\"");
+    assert_int_equal(nw_model_load(&m, make_file("multiline.json", v3b), &diag), NW_ERR_FORMAT);
+    assert_contains(diag.message, ": a version-3 header must be the first line, alone, the data after it");
+    free(v3a);
+    free(v3b);
     /* version 1 with base64 data is no version 1 */
     v2_fails("\"version\": 2", "\"version\": 1", "\"x\" must be an array of 2 rows (\"n\")");
 }
@@ -656,6 +716,103 @@ static void test_v2_json_error_position(void **state)
         assert_null(m);
         assert_string_equal(msg, want);
     }
+}
+
+/* A version-3 file broken one way at a time: each fails with NW_ERR_FORMAT
+ * (or NW_ERR_PARSE) and one line naming the file and what is wrong; data
+ * cut short or running on, a value not finite, a header member out of
+ * place, an encoding of another name; from stdin ("-") it loads. */
+static void test_v3_errors(void **state)
+{
+    enum { N = 40000 };   /* 80000 values: version 3 */
+    double *v = malloc(2 * N * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < 2 * N; i++) v[i] = 1 + (double) i / 3;
+    nw_model *m = NULL, *back = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_new(&m, v, v + N, N, 1, 1), NW_OK);
+    char path[600];   /* (in_dir's buffers are reused) */
+    snprintf(path, sizeof path, "%s", in_dir("good.json"));
+    assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+    size_t len;
+    unsigned char *good = file_bytes(path, &len);
+    size_t head = (size_t) ((const unsigned char *) memchr(good, '\n', len) - good) + 1;
+    unsigned char *b = malloc(len + 16);
+    assert_non_null(b);
+    char want[600];
+#define FAILS(bytes_, count_, status_, text_) do { \
+        const char *p_ = make_bytes("broken.json", (bytes_), (count_)); \
+        memset(&diag, 0, sizeof diag); \
+        back = (nw_model *) &diag; \
+        assert_int_equal(nw_model_load(&back, p_, &diag), (status_)); \
+        assert_null(back); \
+        snprintf(want, sizeof want, "%s: %s", p_, (text_)); \
+        assert_string_equal(diag.message, want); \
+    } while (0)
+    /* cut short: by a value, by a byte, to the header alone */
+    FAILS(good, len - 8, NW_ERR_FORMAT,
+          "the data after the header ends early: 639992 of 640000 bytes (80000 values of \"x\" and \"y\")");
+    FAILS(good, len - 1, NW_ERR_FORMAT,
+          "the data after the header ends early: 639992 of 640000 bytes (80000 values of \"x\" and \"y\")");
+    FAILS(good, head + 100, NW_ERR_FORMAT,
+          "the data after the header ends early: 96 of 640000 bytes (80000 values of \"x\" and \"y\")");
+    FAILS(good, head, NW_ERR_FORMAT,
+          "the data after the header ends early: 0 of 640000 bytes (80000 values of \"x\" and \"y\")");
+    /* running on */
+    memcpy(b, good, len);
+    b[len] = '\n';
+    FAILS(b, len + 1, NW_ERR_FORMAT, "more than the 640000 bytes of data the header announces (80000 values)");
+    /* a NaN in y, an infinity in x */
+    static const unsigned char nan_le[8] = { 0, 0, 0, 0, 0, 0, 0xf8, 0x7f }, inf_le[8] = { 0, 0, 0, 0, 0, 0, 0xf0, 0xff };
+    memcpy(b, good, len);
+    memcpy(b + head + 8 * (N + 6), nan_le, 8);
+    FAILS(b, len, NW_ERR_FORMAT, "\"y\" value 7 is not finite");
+    memcpy(b, good, len);
+    memcpy(b + head, inf_le, 8);
+    FAILS(b, len, NW_ERR_FORMAT, "\"x\" value 1 is not finite");
+    /* the header: another encoding; data in it; a number of points more */
+    char *line = malloc(head + 64);
+    assert_non_null(line);
+    memcpy(line, good, head);
+    line[head] = '\0';
+    static const char *const swaps[][3] = {
+        { "\"f64le\"", "\"f64be\"", "\"encoding\" must be \"f64le\"" },
+        { "\"bandwidth\"", "\"x\":[1],\"bandwidth\"", "\"x\" belongs after the header line in version 3" },
+        { "\"n\":40000", "\"n\":40001",
+          "the data after the header ends early: 640000 of 640016 bytes (80002 values of \"x\" and \"y\")" },
+        { "\"n\":40000", "\"n\":39999", "more than the 639984 bytes of data the header announces (79998 values)" },
+    };
+    for (size_t k = 0; k < sizeof swaps / sizeof *swaps; k++) {
+        char *h2 = replaced(line, swaps[k][0], swaps[k][1]);
+        size_t h2len = strlen(h2);
+        unsigned char *c = malloc(h2len + len - head);
+        assert_non_null(c);
+        memcpy(c, h2, h2len);
+        memcpy(c + h2len, good + head, len - head);
+        FAILS(c, h2len + len - head, NW_ERR_FORMAT, swaps[k][2]);
+        free(c);
+        free(h2);
+    }
+    /* a header that is not JSON: a parse error, placed on line 1 */
+    memcpy(b, good, len);
+    b[1] = '!';
+    const char *p = make_bytes("broken.json", b, len);
+    assert_int_equal(nw_model_load(&back, p, &diag), NW_ERR_PARSE);
+    assert_contains(diag.message, ":1:");
+    /* the good file, from stdin */
+    FILE *in = freopen(path, "rb", stdin);
+    assert_non_null(in);
+    nw_status st_in = nw_model_load(&back, "-", &diag);
+    if (st_in != NW_OK) fail_msg("stdin: %s", diag.message);
+    assert_true(same_bits(nw_model_x(back), v, N));
+    assert_true(same_bits(nw_model_y(back), v + N, N));
+    nw_model_free(back);
+#undef FAILS
+    free(line);
+    free(b);
+    free(good);
+    free(v);
+    nw_model_free(m);
 }
 
 /* nw_model_take: the model owns the arrays on success; on failure they
@@ -698,7 +855,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_json, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_io_errors, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_locale_independent, tmpdir_setup, tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_v2_round_trip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v3_round_trip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v3_errors, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_version_threshold, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_v2_loads, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_v2_errors, tmpdir_setup, tmpdir_teardown),

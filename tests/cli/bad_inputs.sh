@@ -68,7 +68,15 @@ cp old.csv old.png
 size=$(wc -c <model.json)
 head -c $((size / 2)) model.json >trunc.json
 sed 's/"bandwidth": \[/"bandwidth": [x/' model.json >corrupt.json
-sed 's/"version": 1/"version": 3/' model.json >v3.json
+sed 's/"version": 1/"version": 4/' model.json >v4.json
+# version 3 by hand: the header line, then x [1, 2] and y [3, 4] as
+# binary64 little-endian (32 bytes); cut short, run on, a NaN
+printf '{"format":"nwreg-model","version":3,"encoding":"f64le","kernel":"gaussian","estimator":"lc","n":2,"d":1,"p":1,"bandwidth":[0.5]}\n' >v3.json
+printf '\000\000\000\000\000\000\360\077\000\000\000\000\000\000\000\100' >>v3.json
+printf '\000\000\000\000\000\000\010\100\000\000\000\000\000\000\020\100' >>v3.json
+head -c -1 v3.json >v3_short.json
+{ cat v3.json; printf '\n'; } >v3_long.json
+{ head -c -8 v3.json; printf '\000\000\000\000\000\000\370\177'; } >v3_nan.json
 # version 2 by hand: "x" [1, 2] and "y" [3, 4] in base64 (f64le), then
 # broken one way at a time
 printf '{"format": "nwreg-model", "version": 2, "encoding": "f64le-base64",\n "kernel": "gaussian", "estimator": "lc", "n": 2, "d": 1, "p": 1,\n "inputs": ["x"], "outputs": ["y"], "bandwidth": [0.5],\n "x": "AAAAAAAA8D8AAAAAAAAAQA==",\n "y": "AAAAAAAACEAAAAAAAAAQQA=="\n}\n' >v2.json
