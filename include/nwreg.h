@@ -341,22 +341,26 @@ NW_API nw_status nw_fitted(const nw_model *model, double *yhat, size_t *n_empty,
 /* Put the model's points in place into the order in which the engine that
  * nw_predict would run now, for about m queries, reads them: the 1-d
  * compact kernels' sweeps and sorted engine by x, the 2-d fast Gauss
- * transform box by box, the k-d tree leaf by leaf.  That engine then reads
- * them where they lie instead of making its own copy of them, n (d + p)
- * doubles (24 MB at n = 1e6, d = 2): with few queries, most of a
- * prediction's memory beside the model.  The set of points is unchanged,
- * and so is every prediction the engine makes, bit for bit, for as long as
- * the kernel, estimator, bandwidth, engine, tolerance and precision stay as
- * they were (after a change, the engine makes its copy again); a query the
- * engine hands to the dense sums (info->exact_fallbacks) is summed in the
- * points' new order, the same to rounding (each within the tolerance).  nw_model_x and nw_model_y, and so the rows of nw_fitted and
- * nw_loo, follow the new order.  *moved (may be NULL) = 1 if any point
- * moved; nothing moves where the engine keeps no copy (the dense engine),
- * or the points already lie so.  Costs a sort and O(n (d + p)) moves (~30
- * ms at n = 1e6, d = 2); memory: 4 bytes a point, freed on return.
- * Writes the model: not while another thread uses it.  Errors:
- * NW_ERR_BANDWIDTH (no valid bandwidth), NW_ERR_ARG (an engine set that
- * does not apply), NW_ERR_NOMEM (the model is then unchanged). */
+ * transform box by box, the k-d tree leaf by leaf, the dense engine's
+ * prepared keys by x (1-d) or by grid cell (2-d, where its copy of them
+ * would pass the memory budget, half the prediction's arrays or 16 MiB).
+ * That engine then reads them where they lie instead of making its own
+ * copy of them, up to n (d + p) doubles (24 MB at n = 1e6, d = 2): with
+ * few queries, most of a prediction's memory beside the model.  The set
+ * of points is unchanged, and every prediction the same to rounding: the
+ * fast engines' bit for bit, for as long as the kernel, estimator,
+ * bandwidth, engine, tolerance and precision stay as they were (after a
+ * change, the engine makes its copy again), while the dense sums (the
+ * dense engine's, and the queries a fast engine hands to them:
+ * info->exact_fallbacks) run in the points' new order.  nw_model_x and
+ * nw_model_y, and so the rows of nw_fitted and nw_loo, follow the new
+ * order.  *moved (may be NULL) = 1 if any point moved; nothing moves where
+ * the engine keeps no copy, or the points already lie so.  Costs a sort
+ * and O(n (d + p)) moves (~30 ms at n = 1e6, d = 2); memory: 4 bytes a
+ * point, freed on return.  Writes the model: not while another thread
+ * uses it.  Errors: NW_ERR_BANDWIDTH (no valid bandwidth), NW_ERR_ARG (an
+ * engine set that does not apply), NW_ERR_NOMEM (the model is then
+ * unchanged). */
 NW_API nw_status nw_model_arrange(nw_model *model, size_t m, int *moved);
 
 /* -------------------------------------------------------- leave-one-out */

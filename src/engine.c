@@ -99,7 +99,16 @@ nw_status nw_engine_arrangement(const nw_problem *pb, nw_engine_kind kind, doubl
     tol = engine_tol(pb, tol);
     const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &cost, &applies);
     if (!applies) return NW_ERR_ARG;
-    if (!impl || !impl->arrange || pb->n < 2 || pb->n > UINT32_MAX) return NW_OK;
+    if (pb->n < 2 || pb->n > UINT32_MAX) return NW_OK;
+    if (!impl) {
+        /* the dense engine's prepared keys: sorted (d = 1) or by grid cell
+         * (d = 2), read in place where they lie so */
+        int r = nw_dense_arrange(pb, m, order);
+        if (r < 0) return NW_ERR_NOMEM;
+        *done = r;
+        return NW_OK;
+    }
+    if (!impl->arrange) return NW_OK;
     /* the engines run on the f64 problem (nw_engine_new) */
     nw_problem f64 = *pb;
     f64.f32 = 0;

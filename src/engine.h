@@ -122,6 +122,27 @@ void nw_engine_dense(const nw_problem *pb, const double *q, size_t skip,
  * queries); NW_ERR_NOMEM.  Results with and without it agree to rounding. */
 typedef struct nw_dense_state nw_dense_state;
 nw_status nw_dense_prepare(const nw_problem *pb, size_t m, int lean, nw_dense_state **out);
+/* Memory.  A prediction's peak is to stay within twice its arrays (x, y,
+ * q and yhat: 8 (n + m)(d + p) bytes), the model's and the queries' own
+ * taking one share: so where an engine's tables can be kept smaller at some
+ * cost (the 2-d FGT's coefficients streamed, the dense engine's grid left
+ * out), they are kept within half the other share, or 16 MiB where that is
+ * more (a small problem: the process's own few MB are as much).  In bytes. */
+static inline double nw_memory_budget(const nw_problem *pb, size_t m)
+{
+    double half = 4.0 * ((double) pb->n + (double) m) * (double) (pb->d + pb->p);
+    return half > 0x1p24 ? half : 0x1p24;
+}
+
+/* 1 if nw_dense_prepare(pb, m, ...) would prepare anything (d = 1 and 2,
+ * p = 1, the log kernels, enough queries). */
+int nw_dense_prepares(const nw_problem *pb, size_t m);
+/* The order of pb's keys that nw_dense_prepare(pb, m, 0, ...) reads in
+ * place (d = 1: sorted; d = 2: by its grid's cell, where its copy of the
+ * keys would pass nw_memory_budget: read in place, interleaved, its sums
+ * take ~18 % longer), as engine.h's arrange: 1 and order filled, 0 where
+ * nothing is prepared (or d = 2 within the budget), -1 out of memory. */
+int nw_dense_arrange(const nw_problem *pb, size_t m, uint32_t *order);
 void nw_dense_state_free(void *state);
 
 /* ------------------------------------------------------------ engines

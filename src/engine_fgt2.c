@@ -261,18 +261,13 @@ static int amax_of(const fgt2_state *s)
     return m;
 }
 
-/* Memory.  A prediction's peak is to stay within twice its arrays (x, y,
- * q and yhat: 8 (n + m)(2 + p) bytes), the model's and the queries' own
- * taking one share: so where the caller can take the local mode's
- * coefficients a group of columns at a time (pb->regions: nw_predict_info),
- * the engine's tables may take half the other share, or 16 MiB where that
- * is more (a small problem: the process's own few MB are as much).  The
- * local mode's coefficients, nb nf P rows doubles, are independent of n:
- * at h = 0.3 on [0, 5]^2 (400 boxes) 27 MB for local linear, and at
- * h = 0.1 (6400 boxes) 454 MB, against 4.8 MB of arrays at n = m = 1e5. */
+/* Memory (engine.h's nw_memory_budget): the local mode's coefficients, nb
+ * nf P rows doubles, are independent of n: at h = 0.3 on [0, 5]^2 (400
+ * boxes) 27 MB for local linear, and at h = 0.1 (6400 boxes) 454 MB,
+ * against 4.8 MB of arrays at n = m = 1e5. */
 static double mem_budget(const nw_problem *pb, size_t m)
 {
-    return fmax(4.0 * ((double) pb->n + (double) m) * (2.0 + (double) pb->p), 0x1p24);
+    return nw_memory_budget(pb, m);
 }
 
 /* Columns of local coefficients held at once: all nbk[0], or, streamed

@@ -19,8 +19,9 @@
  *   - after a change of bandwidth the engine copies the points again and
  *     the predictions still agree (to 2e-12).
  *
- * And: the dense engine moves nothing; an engine that does not apply and
- * a model without points to move leave the model as it was; outputs
+ * And: the dense engine's prepared keys (sorted in 1-d, by grid cell in
+ * 2-d where the grid's copy would pass the memory budget) read in place;
+ * an engine that does not apply leaves the model as it was; outputs
  * beyond 2^512 (the model's scaled copy, y_sums) move with their points.
  */
 #include <math.h>
@@ -143,13 +144,14 @@ static void check_case(const arrange_case *c, double scale)
     assert_int_equal(nw_predict_info(b, q, c->m, yb, NULL, &ib), NW_OK);
     assert_int_equal(ia.engine, ib.engine);
     if (c->engine != NW_ENGINE_AUTO) assert_int_equal(ib.engine, c->engine);
-    if (c->estimator == NW_ESTIMATOR_CONSTANT) {
+    if (c->estimator == NW_ESTIMATOR_CONSTANT && c->engine != NW_ENGINE_DENSE) {
         assert_int_equal(ia.exact_fallbacks, 0);
         assert_int_equal(ib.exact_fallbacks, 0);
         assert_memory_equal(ya, yb, c->m * p * sizeof(double));
     } else {
         /* local linear recentres its sums by the dense engine at queries
-         * outside the data, and falls back to it more often */
+         * outside the data, and falls back to it more often; the dense
+         * engine sums the points in their order */
         assert_all_close(yb, ya, c->m * p, 2e-12, 0);
     }
 
@@ -191,6 +193,8 @@ static const arrange_case cases[] = {
     { "2-d epanechnikov ll, tree", 2, 1, NW_KERNEL_EPANECHNIKOV, NW_ESTIMATOR_LINEAR, NW_ENGINE_TREE, 0.4, M },
     { "2-d laplace lc p = 2, tree", 2, 2, NW_KERNEL_LAPLACE, NW_ESTIMATOR_CONSTANT, NW_ENGINE_TREE, 0.3, M },
     { "3-d gaussian ll, tree", 3, 1, NW_KERNEL_GAUSSIAN, NW_ESTIMATOR_LINEAR, NW_ENGINE_TREE, 0.5, 300 },
+    { "1-d laplace lc, dense (its sorted keys)", 1, 1, NW_KERNEL_LAPLACE, NW_ESTIMATOR_CONSTANT, NW_ENGINE_DENSE, 0.3, M },
+    { "1-d gaussian ll, dense (its sorted keys)", 1, 1, NW_KERNEL_GAUSSIAN, NW_ESTIMATOR_LINEAR, NW_ENGINE_DENSE, 0.3, M },
 };
 
 static void test_engines(void **state)
@@ -211,8 +215,60 @@ static void test_huge_outputs(void **state)
     check_case(&cases[5], 1e300);
 }
 
-/* The dense engine keeps no copy: nothing moves, and an engine that does
- * not apply, a NULL model or no bandwidth leave the model untouched. */
+/* The 2-d dense engine's grid: its copy of the keys is left out (the keys
+ * arranged by cell and read in place) only where it would pass the memory
+ * budget, 16 MiB here: n = 8e5 points (19 MB of copy), 300 queries; the
+ * predictions are the copy's bit for bit (the same sums in the same order,
+ * read from the interleaved keys), f64 and f32. */
+static void test_dense_grid_in_place(void **state)
+{
+    (void) state;
+    enum { NB = 800000, MQ = 300 };
+    double *x = malloc(NB * 2 * sizeof *x), *y = malloc(NB * sizeof *y), q[MQ * 2], ya[MQ], yb[MQ];
+    assert_non_null(x);
+    assert_non_null(y);
+    make_data(NB, 2, 1, 1, 3, x, y);
+    uint64_t s = 4;
+    for (size_t j = 0; j < MQ * 2; j++) q[j] = -0.5 + 6 * nwt_unif(&s);
+    for (int f32 = 0; f32 < 2; f32++) {
+        nw_model *a = NULL, *b = NULL;
+        const double h[2] = { 0.3, 0.3 };
+        for (int i = 0; i < 2; i++) {
+            nw_model **m = i ? &b : &a;
+            assert_int_equal(nw_model_new(m, x, y, NB, 2, 1), NW_OK);
+            assert_int_equal(nw_model_set_bandwidth(*m, h), NW_OK);
+            assert_int_equal(nw_model_set_kernel(*m, NW_KERNEL_LAPLACE), NW_OK);
+            assert_int_equal(nw_model_set_engine(*m, NW_ENGINE_DENSE), NW_OK);
+            assert_int_equal(nw_model_set_precision(*m, f32 ? NW_PRECISION_F32 : NW_PRECISION_F64), NW_OK);
+        }
+        int moved = -1;
+        assert_int_equal(nw_model_arrange(b, MQ, &moved), NW_OK);
+        assert_int_equal(moved, 1);
+        assert_int_equal(nw_model_arrange(b, MQ, &moved), NW_OK);
+        assert_int_equal(moved, 0);
+        assert_int_equal(nw_predict(a, q, MQ, ya, NULL), NW_OK);
+        assert_int_equal(nw_predict(b, q, MQ, yb, NULL), NW_OK);
+        assert_memory_equal(ya, yb, sizeof ya);
+        /* n = 1e4: the copy (240 kB) stays, nothing moves */
+        nw_model *small = NULL;
+        assert_int_equal(nw_model_new(&small, x, y, 10000, 2, 1), NW_OK);
+        assert_int_equal(nw_model_set_bandwidth(small, h), NW_OK);
+        assert_int_equal(nw_model_set_kernel(small, NW_KERNEL_LAPLACE), NW_OK);
+        assert_int_equal(nw_model_set_engine(small, NW_ENGINE_DENSE), NW_OK);
+        assert_int_equal(nw_model_arrange(small, 10000, &moved), NW_OK);
+        assert_int_equal(moved, 0);
+        nw_model_free(small);
+        nw_model_free(a);
+        nw_model_free(b);
+    }
+    free(x);
+    free(y);
+}
+
+/* The 2-d dense engine within the memory budget keeps its grid's copy:
+ * nothing moves (as with a handful of pairs, where nothing is prepared);
+ * an engine that does not apply and a NULL model leave the model as it
+ * was. */
 static void test_nothing_moves(void **state)
 {
     (void) state;
@@ -248,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engines),
         cmocka_unit_test(test_huge_outputs),
+        cmocka_unit_test(test_dense_grid_in_place),
         cmocka_unit_test(test_nothing_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
