@@ -195,11 +195,11 @@ int cmd_predict(int argc, char **argv)
      * engine's order, which then reads them in place instead of copying
      * them (nw_model_arrange; at n = 1e6, d = 2 onto 1e4 queries 24 of
      * ~67 MB), unless the attention matrix, whose columns are the training
-     * rows, is asked for; where the copy is small against the process
-     * (16 MiB, the engines' own floor: engine.h's nw_memory_budget), it
-     * is left to the engine (arranging 1e4 points in 2-d cost ~0.5 ms of
-     * a 19 ms run) */
-    if (!weights_path && 8.0 * (double) n * (double) (d + p) > 0x1p24 &&
+     * rows, is asked for; where the copy is at most 8 MiB (half the
+     * engines' own floor, engine.h's nw_memory_budget), it is left to the
+     * engine: arranging costs a sort and a pass over the points (2-d: n =
+     * 1e4, 0.5 ms of a 19 ms run; n = 1e5, 3 ms of 82 ms) */
+    if (!weights_path && 8.0 * (double) n * (double) (d + p) > 0x1p23 &&
         (st = nw_model_arrange(model, m, NULL))) {
         rc = cli_lib_error(st, NULL, "prediction failed");
         goto done;

@@ -854,17 +854,20 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
         nw_diag_set(diag, 0, 0, "%s: cannot open: %s", c.file, strerror(errno));
         return NW_ERR_IO;
     }
-    /* the first line alone: a version-3 header? */
-    if ((status = read_line(fp, &text, &len, &cap)) != NW_OK) {
-        if (status == NW_ERR_IO) nw_diag_set(diag, 0, 0, "%s: cannot read: %s", c.file, strerror(errno));
-        goto fail;
-    }
-    {
+    /* the first line alone: a version-3 header?  Else (versions 1 and 2)
+     * the whole text */
+    for (int whole = 0; whole < 2; whole++) {
+        status = whole ? read_rest(fp, &text, &len, &cap) : read_line(fp, &text, &len, &cap);
+        if (status != NW_OK) {
+            if (status == NW_ERR_IO) nw_diag_set(diag, 0, 0, "%s: cannot read: %s", c.file, strerror(errno));
+            goto fail;
+        }
         root = parse_text(text, len, &error_at, &nomem);
         if (nomem) {
             status = NW_ERR_NOMEM;
             goto fail;
         }
+        if (whole) break;
         const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
         if (cJSON_IsNumber(version) && version->valuedouble == 3) {
             free(text);
@@ -874,16 +877,6 @@ nw_status nw_model_load(nw_model **model, const char *path, nw_diag *diag)
         }
         cJSON_Delete(root);
         root = NULL;
-    }
-    /* versions 1 and 2: the whole text */
-    if ((status = read_rest(fp, &text, &len, &cap)) != NW_OK) {
-        if (status == NW_ERR_IO) nw_diag_set(diag, 0, 0, "%s: cannot read: %s", c.file, strerror(errno));
-        goto fail;
-    }
-    root = parse_text(text, len, &error_at, &nomem);
-    if (nomem) {
-        status = NW_ERR_NOMEM;
-        goto fail;
     }
     if (!root) {
         size_t offset = error_at && error_at >= text ? (size_t) (error_at - text) : 0;
