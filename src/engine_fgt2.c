@@ -261,23 +261,17 @@ static int amax_of(const fgt2_state *s)
     return m;
 }
 
-/* Memory (engine.h's nw_memory_budget): the local mode's coefficients, nb
- * nf P rows doubles, are independent of n: at h = 0.3 on [0, 5]^2 (400
- * boxes) 27 MB for local linear, and at h = 0.1 (6400 boxes) 454 MB,
- * against 4.8 MB of arrays at n = m = 1e5. */
-static double mem_budget(const nw_problem *pb, size_t m)
-{
-    return nw_memory_budget(pb, m);
-}
-
 /* Columns of local coefficients held at once: all nbk[0], or, streamed
+ * (the local mode's coefficients, nb nf P rows doubles, do not depend on
+ * n: at h = 0.3 on [0, 5]^2, 400 boxes, 27 MB for local linear; at h = 0.1,
+ * 6400 boxes, 454 MB, against 4.8 MB of arrays at n = m = 1e5)
  * (pb->regions, where all would pass half the budget), as many as half of
  * it holds, at least one per thread. */
 static size_t local_group(const nw_problem *pb, size_t m, const size_t nbk[2], size_t nf,
                           size_t P, size_t rows)
 {
     double col = (double) nbk[1] * (double) (nf * P * rows) * 8;
-    double half = 0.5 * mem_budget(pb, m);
+    double half = 0.5 * nw_memory_budget(pb, m);
     if (!pb->regions || col * (double) nbk[0] <= half) return nbk[0];
     double g = fmax(floor(half / col), (double) nw_pb_threads(pb));
     return g < (double) nbk[0] ? (size_t) g : nbk[0];
@@ -437,11 +431,11 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     double boxes = fmin(2 * Rq + 1, nbk[0]) * fmin(2 * Rq + 1, nbk[1]);
     double sums = (1 + nf / 8) / 1.25;
     double per_box = 10 + (kb >= DIRECT_KEYS ? fmin(66 * kb, 1200 * ns / 2) : 66 * kb) * sums;
-    /* memory (mem_budget, where the caller streams: pb->regions): the
+    /* memory (nw_memory_budget, where the caller streams: pb->regions): the
      * moments of the boxes with more than DIRECT_KEYS keys (the data taken
      * as uniform, as above), ns P PP doubles each -- ~300 bytes a key at
      * ~33 keys a box, 13x the keys themselves */
-    const double budget = pb->regions ? mem_budget(pb, m) : INFINITY;
+    const double budget = pb->regions ? nw_memory_budget(pb, m) : INFINITY;
     double pq_mem = (kb > DIRECT_KEYS ? fmin(nb, n / DIRECT_KEYS) : 0) * ns * P * PP * 8;
     /* (plus the moments of the boxes it expands, as the local mode's) */
     plan->cost = pq_mem > budget ? INFINITY

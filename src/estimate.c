@@ -510,22 +510,20 @@ static nw_status region_order(const nw_engine *eng, const double *q, size_t m, s
     const size_t nr = eng->regions + 1;
     size_t *start = calloc(nr + 1, sizeof *start), *fill = malloc(nr * sizeof *fill);
     uint32_t *by_region = malloc((m ? m : 1) * sizeof *by_region);
-    uint32_t *region = malloc((m ? m : 1) * sizeof *region);
-    if (!start || !fill || !by_region || !region || m > UINT32_MAX) {
-        free(start); free(fill); free(by_region); free(region);
+    if (!start || !fill || !by_region || m > UINT32_MAX) {
+        free(start); free(fill); free(by_region);
         return NW_ERR_NOMEM;
     }
+    /* a counting sort, each query's region found twice rather than kept */
     const uint32_t *o = *order;
-    for (size_t jj = 0; jj < m; jj++) {
-        size_t j = o ? o[jj] : jj;
-        region[jj] = (uint32_t) eng->region_of(eng, q + j * d);
-        start[region[jj] + 1]++;
-    }
+#define QUERY(jj) (o ? (size_t) o[jj] : (jj))
+    for (size_t jj = 0; jj < m; jj++) start[eng->region_of(eng, q + QUERY(jj) * d) + 1]++;
     for (size_t r = 0; r < nr; r++) start[r + 1] += start[r];
     memcpy(fill, start, nr * sizeof *fill);
-    for (size_t jj = 0; jj < m; jj++) by_region[fill[region[jj]]++] = o ? o[jj] : (uint32_t) jj;
+    for (size_t jj = 0; jj < m; jj++)
+        by_region[fill[eng->region_of(eng, q + QUERY(jj) * d)]++] = (uint32_t) QUERY(jj);
+#undef QUERY
     free(fill);
-    free(region);
     free(*order);
     *order = by_region;
     *rstart = start;
@@ -631,7 +629,7 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
         return NW_OK;
     }
     nw_engine *eng = NULL;
-    pb.regions = 1;   /* (region_passes) */
+    pb.regions = 1;   /* the engine's regions are built below, a group at a time */
     st = nw_engine_new(&pb, model->engine, model->tolerance, m, &eng);
     if (st) return st;
 
