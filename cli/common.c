@@ -439,7 +439,7 @@ int cli_apply_engine(nw_model *model, const char *what)
 void cli_report_run(const char *what, const nw_run_info *info)
 {
     cli_verbose("%s: engine %s, %s relative error %.3g, %zu exact fallbacks, %.3g s", what,
-                nw_engine_name(info->engine), info->certified ? "certified" : "measured (f32)",
+                nw_engine_name(info->engine), info->certified ? "certified" : "uncertified",
                 info->error_bound, info->exact_fallbacks, info->seconds);
 }
 

@@ -299,7 +299,11 @@ typedef struct nw_run_info {
                                prediction (0 for the dense engine in f64:
                                rounding only; f32: the measured bound) */
     int certified;          /* 1: error_bound is certified; 0: f32 dense sums,
-                               whose bound is measured, not proved */
+                               whose bound is measured, not proved, or an
+                               output column spanning more than 2^1533
+                               (|y| above 2^512 and below 2^-510), whose
+                               smallest values the sums round (by at most
+                               2^-1586 of the column's largest |y| each) */
     size_t exact_fallbacks; /* queries recomputed by the dense engine because
                                the fast engine's bound missed the tolerance */
     double seconds;         /* wall-clock time of the computation */

@@ -374,16 +374,18 @@ void nw_nearest_value(const nw_model *model, const double *w, const double *q,
         }
     }
     for (size_t c = 0; c < p; c++)
-        out[c] = count ? ldexp(out[c] / (double) count, model->y_exp) : NAN;
+        out[c] = count ? nw_unscaled(model, c, out[c] / (double) count) : NAN;
 }
 
 void nw_unscale(const nw_model *model, nw_estimate *est, int grad)
 {
     if (!model->y_exp || est->empty) return;
-    for (size_t c = 0; c < model->p; c++) est->yhat[c] = ldexp(est->yhat[c], model->y_exp);
-    if (grad && est->dyhat)
-        for (size_t i = 0; i < model->d * model->p; i++)
-            est->dyhat[i] = ldexp(est->dyhat[i], model->y_exp);
+    const size_t d = model->d, p = model->p;
+    for (size_t c = 0; c < p; c++) est->yhat[c] = nw_unscaled(model, c, est->yhat[c]);
+    if (grad && est->dyhat)     /* d x p: dyhat[k p + c] */
+        for (size_t k = 0; k < d; k++)
+            for (size_t c = 0; c < p; c++)
+                est->dyhat[k * p + c] = nw_unscaled(model, c, est->dyhat[k * p + c]);
 }
 
 size_t nw_engine_work(const nw_engine *e)
@@ -391,16 +393,26 @@ size_t nw_engine_work(const nw_engine *e)
     return e->cost < 0x1p60 ? (size_t) e->cost : (size_t) 1 << 60;
 }
 
-double nw_column_sd(const double *a, size_t n, size_t stride)
+/* The standard deviation of a[i stride] 2^e, i < n. */
+static double column_sd_scaled(const double *a, size_t n, size_t stride, int e)
 {
+    const double f = ldexp(1.0, e);    /* exact: 2^e */
     double mean = 0, var = 0;
-    for (size_t i = 0; i < n; i++) mean += a[i * stride];
+    for (size_t i = 0; i < n; i++) mean += a[i * stride] * f;
     mean /= (double) n;
     for (size_t i = 0; i < n; i++) {
-        double e = a[i * stride] - mean;
-        var += e * e;
+        double v = a[i * stride] * f - mean;
+        var += v * v;
     }
     return sqrt(var / (double) n);
+}
+
+double nw_column_sd(const double *a, size_t n, size_t stride)
+{
+    double sd = column_sd_scaled(a, n, stride, 0);
+    /* values near 2^512 and above overflow the squares: scaled by a power
+     * of two they do not (and the result is the same but for rounding) */
+    return isfinite(sd) ? sd : ldexp(column_sd_scaled(a, n, stride, -600), 600);
 }
 
 int nw_threads(const nw_model *model, size_t work)
@@ -625,7 +637,7 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
         if ((st = nw_sorted_predict(model, q, m, yhat, &res))) return st;
         if (model->progress && model->progress((double) m, (double) m, model->progress_ctx))
             return NW_ERR_STOPPED;
-        nw_sweep_report(&res, t0, n_empty, info);
+        nw_sweep_report(model, &res, t0, n_empty, info);
         return NW_OK;
     }
     nw_engine *eng = NULL;
@@ -704,8 +716,9 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     if (n_empty) *n_empty = empties;
     if (info) {
         info->engine = kind;
-        info->certified = !(pb.f32 && kind == NW_ENGINE_DENSE);
-        info->error_bound = info->certified ? bound : NW_F32_ERROR_BOUND;
+        const int f32_dense = pb.f32 && kind == NW_ENGINE_DENSE;
+        info->certified = !f32_dense && !model->y_lossy;
+        info->error_bound = f32_dense ? NW_F32_ERROR_BOUND : bound;
         info->exact_fallbacks = fallbacks;
         info->seconds = nw_clock() - t0;
     }
@@ -793,7 +806,7 @@ nw_status nw_baseline(const nw_model *model, double *mean)
         /* scaled outputs (see internal.h): their sum cannot overflow */
         const double *y = model->y_sums ? model->y_sums : model->y;
         for (size_t i = 0; i < n; i++) s += y[i * p + c];
-        mean[c] = ldexp(s / (double) n, model->y_exp);
+        mean[c] = nw_unscaled(model, c, s / (double) n);
     }
     return NW_OK;
 }

@@ -5,6 +5,7 @@
 #ifndef NW_INTERNAL_H
 #define NW_INTERNAL_H
 
+#include <math.h>
 #include <stdio.h>
 
 #include "nwreg.h"
@@ -14,12 +15,20 @@ struct nw_model {
     double *x;          /* n x d, row-major (owned) */
     double *y;          /* n x p, row-major (owned) */
     /* Outputs near the largest double would overflow the kernel sums (50
-     * values of 1e307 already do): when max |y| > 2^512, the sums read
-     * y_sums = y 2^-y_exp (owned; max |y_sums| < 1) and the predictions are
-     * scaled back by 2^y_exp.  Powers of 2 scale exactly, so nothing else
-     * changes.  Otherwise y_sums is NULL and y_exp 0. */
+     * values of 1e307 already do).  Each output column c whose max |y|
+     * passes 2^512 is scaled by a power of two into [2^511, 2^512), the
+     * range unscaled columns already live in: the sums read y_sums (owned,
+     * n x p, the other columns copied as they are), y_exp[c] holds the
+     * exponent (0 for an unscaled column) and the predictions are scaled
+     * back by 2^y_exp[c].  One column's scale leaves the others alone.
+     * Powers of two scale exactly unless a value falls below 2^-1022 on
+     * the way, which needs |y| < 2^-510 in a column with max |y| > 2^512
+     * (a span of 2^1533): y_lossy then says that such values were rounded
+     * (each by at most 2^-1075 of its scale, i.e. 2^-1586 of the column's
+     * largest value).  Otherwise y_sums and y_exp are NULL, y_lossy 0. */
     double *y_sums;
-    int y_exp;
+    int *y_exp;
+    int y_lossy;
     double *h;          /* d bandwidths, each finite and > 0 */
     nw_kernel kernel;
     nw_estimator estimator;
@@ -40,6 +49,13 @@ struct nw_model {
  * values; y_sums made when max |y| needs it); on failure *model is NULL and
  * x and y are still the caller's, untouched.  model.c; nw_model_load. */
 nw_status nw_model_take(nw_model **model, double *x, double *y, size_t n, size_t d, size_t p);
+
+/* Output c's value v as the sums see it scaled back to y's units
+ * (see y_exp above). */
+static inline double nw_unscaled(const nw_model *model, size_t c, double v)
+{
+    return model->y_exp ? ldexp(v, model->y_exp[c]) : v;
+}
 
 /* Copy a diag message (printf-style); diag may be NULL. */
 void nw_diag_set(nw_diag *diag, size_t line, size_t column, const char *fmt, ...)

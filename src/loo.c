@@ -188,16 +188,17 @@ nw_status nw_fitted(const nw_model *model, double *yhat, size_t *n_empty, nw_run
         return nw_predict_info(model, model->x, model->n, yhat, n_empty, info);
     nw_pass_result res = { 0 };
     if ((st = nw_pass(model, w, 0, 0, NW_PASS_REPORT, yhat, &res))) return st;
-    nw_sweep_report(&res, t0, n_empty, info);
+    nw_sweep_report(model, &res, t0, n_empty, info);
     return NW_OK;
 }
 
-void nw_sweep_report(const nw_pass_result *res, double t0, size_t *n_empty, nw_run_info *info)
+void nw_sweep_report(const nw_model *model, const nw_pass_result *res, double t0,
+                     size_t *n_empty, nw_run_info *info)
 {
     if (n_empty) *n_empty = res->n_empty;
     if (info) {
         info->engine = NW_ENGINE_SORTED;
-        info->certified = 1;
+        info->certified = !model->y_lossy;
         info->error_bound = res->bound;
         info->exact_fallbacks = res->fallbacks;
         info->seconds = nw_clock() - t0;

@@ -65,6 +65,7 @@ nw_status nw_sorted_predict(const nw_model *model, const double *q, size_t m, do
                             nw_pass_result *res);
 /* What a pass of the sweeps did, as nw_predict_info reports it: *n_empty
  * and *info (either may be NULL; the engine: sorted), t0 its start. */
-void nw_sweep_report(const nw_pass_result *res, double t0, size_t *n_empty, nw_run_info *info);
+void nw_sweep_report(const nw_model *model, const nw_pass_result *res, double t0,
+                     size_t *n_empty, nw_run_info *info);
 
 #endif

@@ -964,7 +964,7 @@ static void finish_prediction(const pass_job *job, size_t i, qsol *s, chunk_acc 
         return;
     }
     if (s->bound > acc->bound) acc->bound = s->bound;
-    for (size_t c = 0; c < p; c++) out[c] = model->y_exp ? ldexp(s->yhat[c], model->y_exp) : s->yhat[c];
+    for (size_t c = 0; c < p; c++) out[c] = nw_unscaled(model, c, s->yhat[c]);
 }
 
 /* Residuals, loss and gradient of query i from its solution. */
@@ -1003,12 +1003,8 @@ static void finish_query(const pass_job *job, size_t i, qsol *s, chunk_acc *acc)
         return;
     }
     for (size_t c = 0; c < p; c++) {
-        double yh = s->yhat[c], dy = s->dyhat[c];
-        if (model->y_exp) {
-            yh = ldexp(yh, model->y_exp);
-            dy = ldexp(dy, model->y_exp);
-        }
-        double r = yi[c] - yh, e = model->y_exp ? ldexp(s->err[c], model->y_exp) : s->err[c];
+        double yh = nw_unscaled(model, c, s->yhat[c]), dy = nw_unscaled(model, c, s->dyhat[c]);
+        double r = yi[c] - yh, e = nw_unscaled(model, c, s->err[c]);
         acc->loss += 0.5 * r * r;
         /* |(r + d)^2 - r^2| <= 2 |r| |d| + d^2 */
         acc->dloss += e * (2 * fabs(r) + e);

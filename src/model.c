@@ -14,21 +14,29 @@ static void free_names(char **names, size_t k)
 
 static nw_status copy_names(char ***dst, const char *const *src, size_t k);
 
-/* A model for n x d inputs and n x p outputs whose largest |y| is ymax,
- * with everything allocated but the data (y_sums too when ymax needs it:
- * see internal.h), so that handing the data over (model_fill) cannot
- * fail.  NULL if there is no memory. */
-static nw_model *model_alloc(size_t n, size_t d, size_t p, double ymax)
+/* Above this, an output column is scaled for the sums (internal.h). */
+#define Y_SCALE_ABOVE 0x1p512
+
+/* A model for n x d inputs and n x p outputs whose largest |y| in column
+ * c is ymax[c], with everything allocated but the data (y_sums and y_exp
+ * too when a column needs them: see internal.h), so that handing the data
+ * over (model_fill) cannot fail.  NULL if there is no memory. */
+static nw_model *model_alloc(size_t n, size_t d, size_t p, const double *ymax)
 {
     nw_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->n = n; m->d = d; m->p = p;
     m->h = malloc(d * sizeof(double));
-    if (ymax > 0x1p512) {
-        m->y_exp = ilogb(ymax) + 1;
+    int scaled = 0;
+    for (size_t c = 0; c < p; c++) scaled |= ymax[c] > Y_SCALE_ABOVE;
+    if (scaled) {
+        m->y_exp = malloc(p * sizeof(int));
         m->y_sums = malloc(n * p * sizeof(double));
+        /* ilogb(ymax) - 511 brings the largest value into [2^511, 2^512) */
+        for (size_t c = 0; m->y_exp && c < p; c++)
+            m->y_exp[c] = ymax[c] > Y_SCALE_ABOVE ? ilogb(ymax[c]) - 511 : 0;
     }
-    if (!m->h || (m->y_exp && !m->y_sums)) { nw_model_free(m); return NULL; }
+    if (!m->h || (scaled && (!m->y_sums || !m->y_exp))) { nw_model_free(m); return NULL; }
     for (size_t k = 0; k < d; k++) m->h[k] = 1.0;
     m->kernel = NW_KERNEL_GAUSSIAN;
     m->estimator = NW_ESTIMATOR_CONSTANT;
@@ -44,8 +52,14 @@ static void model_fill(nw_model *m, double *x, double *y)
 {
     m->x = x;
     m->y = y;
-    if (m->y_sums)
-        for (size_t i = 0; i < m->n * m->p; i++) m->y_sums[i] = ldexp(y[i], -m->y_exp);
+    if (!m->y_sums) return;
+    const size_t n = m->n, p = m->p;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < p; c++) {
+            double v = ldexp(y[i * p + c], -m->y_exp[c]);
+            m->y_lossy |= ldexp(v, m->y_exp[c]) != y[i * p + c];
+            m->y_sums[i * p + c] = v;
+        }
 }
 
 /* max |v| over n values with stride `stride`, from v[0] */
@@ -53,6 +67,15 @@ static double max_abs_strided(const double *v, size_t n, size_t stride)
 {
     double ymax = 0;
     for (size_t i = 0; i < n; i++) ymax = fmax(ymax, fabs(v[i * stride]));
+    return ymax;
+}
+
+/* The largest |y| of each of the p columns of y (n x p) into ymax; NULL
+ * if there is no memory (free it after). */
+static double *column_max(const double *y, size_t n, size_t p)
+{
+    double *ymax = malloc(p * sizeof(double));
+    for (size_t c = 0; ymax && c < p; c++) ymax[c] = max_abs_strided(y + c, n, p);
     return ymax;
 }
 
@@ -74,7 +97,9 @@ nw_status nw_model_new(nw_model **model, const double *x, const double *y,
     nw_status st = check_data(x, y, n, d, p);
     if (st != NW_OK) return st;
 
-    nw_model *m = model_alloc(n, d, p, max_abs_strided(y, n * p, 1));
+    double *ymax = column_max(y, n, p);
+    nw_model *m = ymax ? model_alloc(n, d, p, ymax) : NULL;
+    free(ymax);
     double *xc = malloc(n * d * sizeof(double)), *yc = malloc(n * p * sizeof(double));
     if (!m || !xc || !yc) { nw_model_free(m); free(xc); free(yc); return NW_ERR_NOMEM; }
     memcpy(xc, x, n * d * sizeof(double));
@@ -91,7 +116,9 @@ nw_status nw_model_take(nw_model **model, double *x, double *y, size_t n, size_t
     *model = NULL;
     nw_status st = check_data(x, y, n, d, p);
     if (st != NW_OK) return st;
-    nw_model *m = model_alloc(n, d, p, max_abs_strided(y, n * p, 1));
+    double *ymax = column_max(y, n, p);
+    nw_model *m = ymax ? model_alloc(n, d, p, ymax) : NULL;
+    free(ymax);
     if (!m) return NW_ERR_NOMEM;
     model_fill(m, x, y);
     *model = m;
@@ -115,12 +142,13 @@ nw_status nw_model_new_from_table(nw_model **model, nw_table *table, const size_
     if (n > SIZE_MAX / sizeof(double) / (d > p ? d : p)) return NW_ERR_NOMEM;
     const double *data = nw_table_data(table);
     if (!nw_all_finite(data, n * cols)) return NW_ERR_NONFINITE;
-    double ymax = 0;
-    for (size_t j = 0; j < p; j++) ymax = fmax(ymax, max_abs_strided(data + ycols[j], n, cols));
+    double *ymax = malloc(p * sizeof(double));
     const char **names = malloc((d + p) * sizeof *names);
-    if (!names) return NW_ERR_NOMEM;
+    if (!names || !ymax) { free(names); free(ymax); return NW_ERR_NOMEM; }
+    for (size_t j = 0; j < p; j++) ymax[j] = max_abs_strided(data + ycols[j], n, cols);
     for (size_t j = 0; j < d + p; j++) names[j] = nw_table_name(table, j < d ? xcols[j] : ycols[j - d]);
     nw_model *m = model_alloc(n, d, p, ymax);
+    free(ymax);
     nw_status st = m ? copy_names(&m->x_names, names, d) : NW_ERR_NOMEM;
     if (!st) st = copy_names(&m->y_names, names + d, p);
     free(names);
@@ -140,6 +168,7 @@ void nw_model_free(nw_model *model)
     free(model->x);
     free(model->y);
     free(model->y_sums);
+    free(model->y_exp);
     free(model->h);
     free_names(model->x_names, model->d);
     free_names(model->y_names, model->p);

@@ -579,6 +579,79 @@ static void test_huge_outputs(void **state)
     nw_model_free(m);
 }
 
+/* Each output column has its own scale (internal.h): a column of values
+ * near 1e300 leaves a column near 1e-300 alone.  Before, one exponent for
+ * every column sent the small one below 2^-1074, and its predictions came
+ * out 0 (found by fuzz_model: fuzz/regressions/model/column-scales.bin).
+ * Each column must match a model holding it alone, through every path:
+ * Gaussian and Epanechnikov (sorted sweeps), lc and ll, predictions,
+ * leave-one-out and the in-sample fit. */
+static void test_column_scales(void **state)
+{
+    (void) state;
+    enum { N = 9 };
+    double x[N], y[2 * N], ysmall[N], ybig[N], q[3] = { 0.3, 2.5, 7.9 };
+    for (int i = 0; i < N; i++) {
+        x[i] = i + 0.1 * (i % 3);
+        ysmall[i] = y[2 * i] = 1e-300 * (1 + 0.37 * i) * (i % 2 ? -1 : 1.5);
+        ybig[i] = y[2 * i + 1] = 1e300 * (2 - 0.21 * i);
+    }
+    nw_model *both = model_of(x, y, N, 1, 2), *small = model_of(x, ysmall, N, 1, 1),
+             *big = model_of(x, ybig, N, 1, 1);
+    nw_model *models[3] = { both, small, big };
+    const nw_kernel kernels[2] = { NW_KERNEL_GAUSSIAN, NW_KERNEL_EPANECHNIKOV };
+    const nw_estimator ests[2] = { NW_ESTIMATOR_CONSTANT, NW_ESTIMATOR_LINEAR };
+    double h = 1.7;
+    for (int k = 0; k < 2; k++)
+        for (int e = 0; e < 2; e++) {
+            for (int j = 0; j < 3; j++) {
+                assert_int_equal(nw_model_set_kernel(models[j], kernels[k]), NW_OK);
+                assert_int_equal(nw_model_set_estimator(models[j], ests[e]), NW_OK);
+                assert_int_equal(nw_model_set_bandwidth(models[j], &h), NW_OK);
+            }
+            for (int path = 0; path < 3; path++) {
+                double o2[2 * N], o_small[N], o_big[N];
+                size_t m = path == 0 ? 3 : N;
+                nw_run_info info;
+                if (path == 0) {
+                    assert_int_equal(nw_predict_info(both, q, 3, o2, NULL, &info), NW_OK);
+                    assert_true(info.certified);
+                    assert_int_equal(nw_predict(small, q, 3, o_small, NULL), NW_OK);
+                    assert_int_equal(nw_predict(big, q, 3, o_big, NULL), NW_OK);
+                } else if (path == 1) {
+                    assert_int_equal(nw_loo_predict(both, o2, NULL), NW_OK);
+                    assert_int_equal(nw_loo_predict(small, o_small, NULL), NW_OK);
+                    assert_int_equal(nw_loo_predict(big, o_big, NULL), NW_OK);
+                } else {
+                    assert_int_equal(nw_fitted(both, o2, NULL, &info), NW_OK);
+                    assert_true(info.certified);
+                    assert_int_equal(nw_fitted(small, o_small, NULL, NULL), NW_OK);
+                    assert_int_equal(nw_fitted(big, o_big, NULL, NULL), NW_OK);
+                }
+                for (size_t i = 0; i < m; i++) {
+                    assert_true(o_small[i] != 0 && o_big[i] != 0);
+                    assert_close(o2[2 * i], o_small[i], 1e-13, 0);
+                    assert_close(o2[2 * i + 1], o_big[i], 1e-13, 0);
+                }
+            }
+        }
+    /* one column spanning 1e300 .. 1e-300 (past 2^1533): its smallest
+     * values are rounded for the sums, and the run says it is uncertified */
+    double mixed[N];
+    for (int i = 0; i < N; i++) mixed[i] = i == 4 ? 1e300 : ysmall[i];
+    nw_model *lossy = model_of(x, mixed, N, 1, 1);
+    nw_run_info info;
+    double out[3];
+    assert_int_equal(nw_predict_info(lossy, q, 3, out, NULL, &info), NW_OK);
+    assert_false(info.certified);
+    assert_int_equal(nw_fitted(lossy, mixed, NULL, &info), NW_OK);
+    assert_false(info.certified);
+    assert_int_equal(nw_predict_info(small, q, 3, out, NULL, &info), NW_OK);
+    assert_true(info.certified);
+    for (int j = 0; j < 3; j++) nw_model_free(models[j]);
+    nw_model_free(lossy);
+}
+
 /* ------------------------------------------------------------- loo.c */
 
 /* x = 0, 1, 10, y = 1, 2, 5, uniform kernel with h = 2: leave-one-out,
@@ -1098,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_attention_edges),
         cmocka_unit_test(test_baseline),
         cmocka_unit_test(test_huge_outputs),
+        cmocka_unit_test(test_column_scales),
         cmocka_unit_test(test_loo_errors_and_empty),
         cmocka_unit_test(test_local_linear_fallbacks),
         cmocka_unit_test(test_train_errors),
