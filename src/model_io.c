@@ -64,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -670,6 +671,19 @@ static nw_status read_data_v3(const checker *c, FILE *fp, size_t n, size_t d, si
         return NW_ERR_FORMAT;
     }
     const size_t total = 8 * n * (d + p);
+    /* a regular file's size says at once whether the data is all there,
+     * before anything is allocated for it (a header that claims 10^13
+     * points must not ask for 10^14 bytes first) */
+    struct stat sb;
+    long at = ftell(fp);
+    if (at >= 0 && fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= at) {
+        uintmax_t rest = (uintmax_t) (sb.st_size - at);
+        if (rest < total) {
+            nw_diag_set(c->diag, 0, 0, "%s: the data after the header ends early: %ju of %zu bytes (%zu values of \"x\" and \"y\")",
+                        c->file, rest, total, n * (d + p));
+            return NW_ERR_FORMAT;
+        }
+    }
     const char *field[2] = { "x", "y" };
     const size_t count[2] = { n * d, n * p };
     double **out[2] = { x, y };
@@ -681,9 +695,9 @@ static nw_status read_data_v3(const checker *c, FILE *fp, size_t n, size_t d, si
             return NW_ERR_NOMEM;
         }
         *out[a] = v;
-        size_t got = fread(v, 8, count[a], fp);
-        have += 8 * got;
-        if (got < count[a]) {
+        size_t got = fread(v, 1, 8 * count[a], fp);
+        have += got;
+        if (got < 8 * count[a]) {
             if (ferror(fp)) {
                 nw_diag_set(c->diag, 0, 0, "%s: cannot read: %s", c->file, strerror(errno));
                 return NW_ERR_IO;
