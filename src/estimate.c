@@ -484,7 +484,7 @@ static size_t query_cell(const query_grid *g, const double *qj)
     return cy * g->nx + (cy & 1 ? g->nx - 1 - cx : cx);
 }
 
-static uint32_t *spatial_order(const double *q, size_t m, size_t d, const double *w)
+uint32_t *nw_spatial_order(const double *q, size_t m, size_t d, const double *w)
 {
     if (d < 2 || m < 4096 || m > UINT32_MAX) return NULL;
     query_grid g = { { INFINITY, INFINITY }, { -INFINITY, -INFINITY }, 0, 0 };
@@ -512,11 +512,7 @@ static uint32_t *spatial_order(const double *q, size_t m, size_t d, const double
     return order;
 }
 
-/* For an engine with regions (engine.h): *order (the spatial order, or
- * NULL for the queries' own) sorted stably by the queries' regions, and
- * *rstart (regions + 2 entries) where each region's queries start, the
- * last those outside every region.  NW_ERR_NOMEM (*order then as it was). */
-static nw_status region_order(const nw_engine *eng, const double *q, size_t m, size_t d,
+nw_status nw_region_order(const nw_engine *eng, const double *q, size_t m, size_t d,
                               uint32_t **order, size_t **rstart)
 {
     const size_t nr = eng->regions + 1;
@@ -540,6 +536,14 @@ static nw_status region_order(const nw_engine *eng, const double *q, size_t m, s
     *order = by_region;
     *rstart = start;
     return NW_OK;
+}
+
+size_t nw_region_group(const nw_engine *eng, const size_t *rstart, size_t *r0)
+{
+    const size_t nr = eng->regions;
+    while (*r0 < nr && rstart[*r0 + 1] == rstart[*r0]) ++*r0;
+    if (*r0 == nr) return nr + 1;
+    return *r0 + eng->region_group < nr ? *r0 + eng->region_group : nr;
 }
 
 /* nw_predict_info's queries as a team job (team.h): item k is the queries
@@ -650,9 +654,9 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     /* neighbouring queries share a tree's leaves or an FGT box's
      * coefficients (2-d FGT, n = m = 1e6: lc 2.7 -> 1.5 s, ll 20.7 -> 13.2 s) */
     uint32_t *order = eng->kind == NW_ENGINE_TREE || (eng->kind == NW_ENGINE_FGT && d == 2)
-                        ? spatial_order(q, m, d, w) : NULL;
+                        ? nw_spatial_order(q, m, d, w) : NULL;
     size_t *rstart = NULL;
-    if (eng->regions && (st = region_order(eng, q, m, d, &order, &rstart))) {
+    if (eng->regions && (st = nw_region_order(eng, q, m, d, &order, &rstart))) {
         nw_engine_free(eng);
         free(order);
         return st;
@@ -677,11 +681,8 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     } else {
         /* a group of regions at a time: their tables built, then their
          * queries; the queries outside every region last, none built */
-        size_t r0 = 0;
-        while (r0 <= eng->regions && !failed && !atomic_load(&pj.stopped)) {
-            while (r0 < eng->regions && rstart[r0 + 1] == rstart[r0]) r0++;
-            size_t r1 = r0 == eng->regions ? r0 + 1
-                      : r0 + eng->region_group < eng->regions ? r0 + eng->region_group : eng->regions;
+        for (size_t r0 = 0, r1; r0 <= eng->regions && !failed && !atomic_load(&pj.stopped); r0 = r1) {
+            r1 = nw_region_group(eng, rstart, &r0);
             if (rstart[r1] > rstart[r0]) {
                 if (r0 < eng->regions && eng->region_build(eng, r0, r1) != NW_OK) {
                     failed = 1;
@@ -692,7 +693,6 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
                 job.items = (pj.end - pj.first + pj.grab - 1) / pj.grab;
                 failed = nw_team_run(&job, threads) != NW_OK;
             }
-            r0 = r1;
         }
     }
     free(rstart);

@@ -38,6 +38,22 @@ int nw_threads(const nw_model *model, size_t work);
 /* The standard deviation (ddof = 0, as statsmodels) of the n values
  * a[0], a[stride], ...: the mean, then the mean squared deviation. */
 double nw_column_sd(const double *a, size_t n, size_t stride);
+/* The queries q (m x d) in an order where neighbours in space are near
+ * (4 bytes a query), for engines whose neighbouring queries share tables
+ * (a tree's leaves, an FGT box's coefficients); NULL where it is not worth
+ * it (d = 1, m < 4096) or there is no memory (the queries' own order). */
+uint32_t *nw_spatial_order(const double *q, size_t m, size_t d, const double *w);
+/* For an engine with regions (engine.h): *order (the spatial order, or
+ * NULL for the queries' own) sorted stably by the queries' regions, and
+ * *rstart (regions + 2 entries) where each region's queries start, the
+ * last those outside every region.  NW_ERR_NOMEM (*order then as it was). */
+nw_status nw_region_order(const nw_engine *eng, const double *q, size_t m, size_t d,
+                          uint32_t **order, size_t **rstart);
+/* The next group of an engine's regions to build and run, from *r0 on
+ * (moved past empty regions; rstart as nw_region_order's): returns its
+ * end.  *r0 = regions: the group of the queries outside every region,
+ * which needs no build. */
+size_t nw_region_group(const nw_engine *eng, const size_t *rstart, size_t *r0);
 /* An engine's estimated work for its m queries (e->cost), as nw_threads
  * wants it. */
 size_t nw_engine_work(const nw_engine *e);

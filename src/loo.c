@@ -54,74 +54,70 @@ static void output_spread(const nw_problem *pb, double *s)
     }
 }
 
-nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
-                  int want_grad, int flags, double *yhat_out, nw_pass_result *res)
-{
-    const size_t n = model->n, d = model->d, p = model->p;
-    const int report = (flags & NW_PASS_REPORT) != 0;
-    if (w[0] > 0 && nw_loo_sorted_applies(model)) {
-        /* 1-d compact kernels: the O(n) sweeps (loo_sorted.c) */
-        nw_loo_sorted *ls = NULL;
-        nw_status st = nw_loo_sorted_new(model, &ls);
-        if (st) return st;
-        st = nw_loo_sorted_pass(ls, w[0], leave_out, want_grad, report, yhat_out, res);
-        nw_loo_sorted_free(ls);
-        return st;
-    }
-    nw_problem pb;
-    nw_problem_init(&pb, model, w, want_grad);
-    double *floor_buf = NULL;   /* freed with the engine */
-    if (flags & NW_PASS_CRITERION) {
-        if (!(floor_buf = malloc(p * sizeof(double)))) return NW_ERR_NOMEM;
-        output_spread(&pb, floor_buf);
-        pb.floor = floor_buf;
-    }
-    nw_engine *eng = NULL;
-    nw_status st = nw_engine_new(&pb, model->engine, model->tolerance, n, &eng);
-    if (st) { free(floor_buf); return st; }
+/* One pass's queries (the training points) in positions [first, end) of
+ * order (NULL: their own), as nb blocks of consecutive positions summed
+ * into blocks (per block: loss, trace, empties, grad[d]) by a team of
+ * OpenMP threads.  The block boundaries depend on nothing but the
+ * positions, so neither does the result. */
+typedef struct pass_run {
+    const nw_model *model;
+    const nw_problem *pb;
+    const nw_engine *eng;
+    const double *w;
+    int leave_out, want_grad;
+    double *yhat_out;
+    const uint32_t *order;
+    nw_progress_fn progress;
+    size_t blocks_total, blocks_done;   /* progress: blocks over all ranges */
+    int failed, stopped;
+    double bound;
+    size_t fallbacks;
+} pass_run;
 
-    size_t nb = n < PASS_BLOCKS ? n : PASS_BLOCKS;
-    /* per block: loss, trace, empties, grad[d] */
-    size_t stride = 3 + d;
-    double *blocks = calloc(nb * stride, sizeof(double));
-    if (!blocks) { nw_engine_free(eng); free(floor_buf); return NW_ERR_NOMEM; }
-    int failed = 0, stopped = 0;
-    size_t blocks_done = 0;
-    nw_progress_fn progress = report ? model->progress : NULL;
+static void run_blocks(pass_run *pr, size_t first, size_t end, size_t nb, double *blocks)
+{
+    const nw_model *model = pr->model;
+    const size_t d = model->d, p = model->p, stride = 3 + d, len = end - first;
+    const int leave_out = pr->leave_out, want_grad = pr->want_grad;
+    const uint32_t *order = pr->order;
     double bound = 0;
     size_t fallbacks = 0;
+    memset(blocks, 0, nb * stride * sizeof(double));
 
-#pragma omp parallel num_threads(nw_threads(model, nw_engine_work(eng))) reduction(max:bound) reduction(+:fallbacks)
+    /* the engine's work is that of all n points: this range's share */
+    const int threads = nw_threads(model, (size_t) ((double) nw_engine_work(pr->eng) * (double) len / (double) model->n));
+#pragma omp parallel num_threads(threads) reduction(max:bound) reduction(+:fallbacks)
     {
         nw_moments *mo = NULL;
         double *buf = malloc((p + d * p) * sizeof(double));
-        if (nw_moments_new(&pb, &mo) != NW_OK || !buf) {
+        if (nw_moments_new(pr->pb, &mo) != NW_OK || !buf) {
 #pragma omp atomic write
-            failed = 1;
+            pr->failed = 1;
         }
 #pragma omp for schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
             int stop_now;
 #pragma omp atomic read
-            stop_now = stopped;
+            stop_now = pr->stopped;
             if (!mo || !buf || stop_now) continue;
             double *blk = blocks + b * stride;
-            size_t i0 = n * b / nb, i1 = n * (b + 1) / nb;
-            for (size_t i = i0; i < i1; i++) {
+            size_t i0 = first + len * b / nb, i1 = first + len * (b + 1) / nb;
+            for (size_t ii = i0; ii < i1; ii++) {
+                size_t i = order ? order[ii] : ii;
                 const double *xi = model->x + i * d, *yi = model->y + i * p;
-                double *yh = yhat_out ? yhat_out + i * p : buf;
+                double *yh = pr->yhat_out ? pr->yhat_out + i * p : buf;
                 nw_estimate est = { .yhat = yh, .dyhat = buf + p };
-                nw_estimate_at(eng, xi, leave_out ? i : NW_NO_SKIP, mo, &est);
+                nw_estimate_at(pr->eng, xi, leave_out ? i : NW_NO_SKIP, mo, &est);
                 nw_unscale(model, &est, want_grad);
                 fallbacks += (size_t) est.fallback;
                 if (est.bound > bound) bound = est.bound;
                 if (est.empty) {
                     /* log kernels: only when every weight underflowed, whose
                      * limit is the nearest value (see nw_predict) */
-                    int log_kernel = kernel_is_log(pb.kernel);
+                    int log_kernel = kernel_is_log(pr->pb->kernel);
                     if (!log_kernel) blk[2] += 1;
                     if (log_kernel || model->empty == NW_EMPTY_NEAREST) {
-                        nw_nearest_value(model, w, xi, leave_out ? i : NW_NO_SKIP, yh);
+                        nw_nearest_value(model, pr->w, xi, leave_out ? i : NW_NO_SKIP, yh);
                         for (size_t c = 0; c < p; c++) {
                             double r = yi[c] - yh[c];
                             blk[0] += 0.5 * r * r;
@@ -142,36 +138,124 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
             }
             size_t done;
 #pragma omp atomic capture
-            done = ++blocks_done;
+            done = ++pr->blocks_done;
             /* progress from the caller's thread only (thread 0) */
-            if (progress && omp_thread_id() == 0 &&
-                progress((double) done, (double) nb, model->progress_ctx)) {
+            if (pr->progress && omp_thread_id() == 0 &&
+                pr->progress((double) done, (double) pr->blocks_total, model->progress_ctx)) {
 #pragma omp atomic write
-                stopped = 1;
+                pr->stopped = 1;
             }
         }
         nw_moments_free(mo);
         free(buf);
     }
-    nw_engine_free(eng);
-    free(floor_buf);
-    if (failed) { free(blocks); return NW_ERR_NOMEM; }
-    if (stopped) { free(blocks); return NW_ERR_STOPPED; }
+    if (bound > pr->bound) pr->bound = bound;
+    pr->fallbacks += fallbacks;
+}
 
-    double *grad = res->grad;
-    memset(res, 0, sizeof *res);
-    res->grad = grad;
-    res->bound = bound;
-    res->fallbacks = fallbacks;
-    for (size_t k = 0; k < d && want_grad; k++) grad[k] = 0;
+/* Add nb blocks (run_blocks') into res, in order. */
+static void add_blocks(const double *blocks, size_t nb, size_t d, int want_grad, nw_pass_result *res)
+{
     for (size_t b = 0; b < nb; b++) {
-        const double *blk = blocks + b * stride;
+        const double *blk = blocks + b * (3 + d);
         res->loss += blk[0];
         res->trace += blk[1];
         res->n_empty += (size_t) blk[2];
         for (size_t k = 0; want_grad && k < d; k++) res->grad[k] += blk[3 + k];
     }
+}
+
+nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
+                  int want_grad, int flags, double *yhat_out, nw_pass_result *res)
+{
+    const size_t n = model->n, d = model->d, p = model->p;
+    const int report = (flags & NW_PASS_REPORT) != 0;
+    if (w[0] > 0 && nw_loo_sorted_applies(model)) {
+        /* 1-d compact kernels: the O(n) sweeps (loo_sorted.c) */
+        nw_loo_sorted *ls = NULL;
+        nw_status st = nw_loo_sorted_new(model, &ls);
+        if (st) return st;
+        st = nw_loo_sorted_pass(ls, w[0], leave_out, want_grad, report, yhat_out, res);
+        nw_loo_sorted_free(ls);
+        return st;
+    }
+    nw_problem pb;
+    nw_problem_init(&pb, model, w, want_grad);
+    /* an engine that keeps its tables a group of regions at a time (the
+     * 2-d FGT's local coefficients at small bandwidths: hundreds of MB
+     * whole) is given the points region by region, as nw_predict_info
+     * gives its queries */
+    pb.regions = 1;
+    double *floor_buf = NULL;   /* freed with the engine */
+    if (flags & NW_PASS_CRITERION) {
+        if (!(floor_buf = malloc(p * sizeof(double)))) return NW_ERR_NOMEM;
+        output_spread(&pb, floor_buf);
+        pb.floor = floor_buf;
+    }
+    nw_engine *eng = NULL;
+    nw_status st = nw_engine_new(&pb, model->engine, model->tolerance, n, &eng);
+    if (st) { free(floor_buf); return st; }
+    uint32_t *order = NULL;
+    size_t *rstart = NULL;
+    if (eng->regions) {
+        order = nw_spatial_order(model->x, n, d, w);
+        if ((st = nw_region_order(eng, model->x, n, d, &order, &rstart))) {
+            nw_engine_free(eng);
+            free(floor_buf);
+            free(order);
+            return st;
+        }
+    }
+    /* per block: loss, trace, empties, grad[d] */
+    double *blocks = malloc(PASS_BLOCKS * (3 + d) * sizeof(double));
+    if (!blocks) {
+        nw_engine_free(eng); free(floor_buf); free(order); free(rstart);
+        return NW_ERR_NOMEM;
+    }
+    pass_run pr = { .model = model, .pb = &pb, .eng = eng, .w = w, .leave_out = leave_out,
+                    .want_grad = want_grad, .yhat_out = yhat_out, .order = order,
+                    .progress = report ? model->progress : NULL };
+    double *grad = res->grad;
+    memset(res, 0, sizeof *res);
+    res->grad = grad;
+    for (size_t k = 0; k < d && want_grad; k++) grad[k] = 0;
+    if (!eng->regions) {
+        size_t nb = n < PASS_BLOCKS ? n : PASS_BLOCKS;
+        pr.blocks_total = nb;
+        run_blocks(&pr, 0, n, nb, blocks);
+        add_blocks(blocks, nb, d, want_grad, res);
+    } else {
+        /* a group of regions at a time: their tables built, then their
+         * points; those outside every region (none: the regions cover the
+         * keys) last */
+        const size_t nr = eng->regions;
+        for (size_t r0 = 0, r1; r0 <= nr; r0 = r1) {
+            r1 = nw_region_group(eng, rstart, &r0);
+            size_t len = rstart[r1] - rstart[r0];
+            pr.blocks_total += len < PASS_BLOCKS ? len : PASS_BLOCKS;
+        }
+        for (size_t r0 = 0, r1; r0 <= nr && !pr.failed && !pr.stopped; r0 = r1) {
+            r1 = nw_region_group(eng, rstart, &r0);
+            size_t len = rstart[r1] - rstart[r0], nb = len < PASS_BLOCKS ? len : PASS_BLOCKS;
+            if (len > 0) {
+                if (r0 < nr && eng->region_build(eng, r0, r1) != NW_OK) {
+                    pr.failed = 1;
+                    break;
+                }
+                run_blocks(&pr, rstart[r0], rstart[r1], nb, blocks);
+                add_blocks(blocks, nb, d, want_grad, res);
+            }
+        }
+    }
+    nw_engine_free(eng);
+    free(floor_buf);
+    free(order);
+    free(rstart);
     free(blocks);
+    if (pr.failed) return NW_ERR_NOMEM;
+    if (pr.stopped) return NW_ERR_STOPPED;
+    res->bound = pr.bound;
+    res->fallbacks = pr.fallbacks;
     return NW_OK;
 }
 

@@ -606,6 +606,66 @@ static void test_streamed_local(void **state)
     free(y);
 }
 
+/* Leave-one-out passes stream the local coefficients too (loo.c gives the
+ * points a group of target columns at a time, as nw_predict_info gives
+ * queries): at n = 2e4, h = 0.3 on [0, 4]^2, local linear, the whole
+ * coefficients pass the 16 MiB budget, so the pass's engine has regions.
+ * Its predictions, loss and gradient must agree with the dense engine's
+ * as the whole engine's do (test_loo_loss_and_gradient's tolerances), and
+ * the progress reports must reach (total, total). */
+static int count_reports(double done, double total, void *ctx)
+{
+    double *last = ctx;
+    last[0] = done, last[1] = total, last[2] += 1;
+    return 0;
+}
+
+static void test_streamed_loo(void **state)
+{
+    (void) state;
+    const size_t n = 20000;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+    double *yf = malloc(n * sizeof *yf), *yd = malloc(n * sizeof *yd);
+    assert_true(x && y && yf && yd);
+    uint64_t s = 17;
+    for (size_t j = 0; j < n; j++) {
+        x[2 * j] = 4 * nwt_unif(&s);
+        x[2 * j + 1] = 4 * nwt_unif(&s);
+        y[j] = 3 + sin(x[2 * j]) * cos(x[2 * j + 1]) + 0.2 * nwt_unif(&s);
+    }
+    const double w[2] = { 1 / 0.3, 1 / 0.3 };
+    for (int grad = 0; grad < 2; grad++) {
+        /* what nw_pass asks for: regions, m = n */
+        nw_problem pb = { .x = x, .y = y, .n = n, .d = 2, .p = 1, .kernel = NW_KERNEL_GAUSSIAN,
+                          .w = w, .linear = 1, .grad = grad, .threads = 2, .regions = 1 };
+        nw_engine *e = NULL;
+        assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, n, &e), NW_OK);
+        assert_true(e->regions > 1 && e->region_group < e->regions);
+        nw_engine_free(e);
+    }
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 2, 1), NW_OK);
+    assert_int_equal(nw_model_set_estimator(model, NW_ESTIMATOR_LINEAR), NW_OK);
+    assert_int_equal(nw_model_set_scale(model, w), NW_OK);
+    double last[3] = { 0, 0, 0 };
+    assert_int_equal(nw_model_set_progress(model, count_reports, last), NW_OK);
+    assert_int_equal(nw_model_set_engine(model, NW_ENGINE_FGT), NW_OK);
+    assert_int_equal(nw_loo_predict(model, yf, NULL), NW_OK);
+    assert_true(last[2] > 1 && last[0] == last[1] && last[1] > 0);
+    double lf, gf[2], ld, gd[2];
+    assert_int_equal(nw_loo_loss(model, w, &lf, gf, NULL), NW_OK);
+    assert_int_equal(nw_model_set_engine(model, NW_ENGINE_DENSE), NW_OK);
+    assert_int_equal(nw_loo_predict(model, yd, NULL), NW_OK);
+    assert_int_equal(nw_loo_loss(model, w, &ld, gd, NULL), NW_OK);
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(yf[i] - yd[i]) <= 1e-12 * fabs(yd[i]) + 1e-14 * 2))
+            fail_msg("point %zu: fgt %.17g dense %.17g", i, yf[i], yd[i]);
+    assert_close(lf, ld, 1e-11, 0);
+    for (int k = 0; k < 2; k++) assert_close(gf[k], gd[k], 1e-7, 1e-9 * fabs(ld));
+    nw_model_free(model);
+    free(x); free(y); free(yf); free(yd);
+}
+
 static void test_auto_choice(void **state)
 {
     (void) state;
@@ -641,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_f32_tolerance),
         cmocka_unit_test(test_narrow_rows_same_bits),
         cmocka_unit_test(test_streamed_local),
+        cmocka_unit_test(test_streamed_loo),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     print_message("fgt2: %zu moment checks\n", checked);

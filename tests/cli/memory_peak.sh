@@ -112,6 +112,23 @@ for ke in gaussian:constant epanechnikov:constant gaussian:linear laplace:consta
         eval '[ $rc -eq 0 ] && within "d = 2 n = 1e6 m = 1e4 $k $e" $N 10000 2 1 1.8'
 done
 
+# fit at a fixed bandwidth, d = 2, n = 2e4, Gaussian ll, h = 0.3: its LOO CV
+# pass streams the FGT's local coefficients (27 MB whole) a group of
+# columns at a time, as predict does, within the engines' budget of
+# 16 MiB (engine.h's nw_memory_budget: below ~32 MiB of arrays its floor
+# rules).  Whole, this peaked at 36 MB above the base run; streamed, 18 MB.
+# Limit: the budget with a quarter more for the allocator, plus 2x the
+# arrays (x, y and the fit).
+head -n 20001 t2.csv > t2_2e4.csv
+peak fit t2s.csv --x x1,x2 --y y --bandwidth 0.3,0.3 --estimator ll -o f2.json
+base=$kib
+peak fit t2_2e4.csv --x x1,x2 --y y --bandwidth 0.3,0.3 --estimator ll -o f2.json
+check "d = 2, fit at n = 2e4, Gaussian ll: LOO CV through the streamed FGT, peak - base <= 20 MiB + 2 x the arrays" \
+    eval '[ $rc -eq 0 ] && grep -q "LOO CV" out && awk -v kib=$kib -v base=$base "BEGIN {
+        arrays = 20000 * 4 * 8 / 1024
+        printf \"# fit d = 2 n = 2e4 ll: peak %d KiB, base %d KiB: %d KiB above (limit %d)\\n\", kib, base, kib - base, 20480 + 2 * arrays
+        exit !(kib - base <= 20480 + 2 * arrays) }"'
+
 # fit --select loo at n = 1e6, the rows in no order (a fixed permutation of
 # big.csv): the search and the in-sample summary hold one sorted copy of
 # the points at a time, never the sorted engine's tables, an n x n matrix,
