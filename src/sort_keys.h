@@ -1,5 +1,5 @@
-/* sort_keys.h: the sort of 1-d points the sorted engine and the sorted
- * leave-one-out pass share (defined in engine_sorted.c). */
+/* sort_keys.h: the sort of 1-d points the sorted engine, the sorted
+ * leave-one-out pass and the dense engine share (sort_keys.c). */
 #ifndef NW_SORT_KEYS_H
 #define NW_SORT_KEYS_H
 
