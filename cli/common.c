@@ -358,7 +358,30 @@ const char engine_opts_help[] =
     "  --tolerance T         relative error the fast engines certify per\n"
     "                        prediction, 1e-15 to 1e-2 (default 1e-12)\n"
     "  --precision f32|f64   arithmetic of the sums (default f64; f32 is faster,\n"
-    "                        its error is measured, not certified)\n";
+    "                        its error is measured, not certified)\n"
+    "  --memory SIZE         most memory the engines' tables may take: bytes, or\n"
+    "                        with K, M, G (powers of 1024), e.g. 256M (default:\n"
+    "                        half the data and predictions, at least 16M); more\n"
+    "                        can be faster where the data is small\n";
+
+/* --memory: a count of bytes with an optional K, M, G or T (binary). */
+static int opt_memory(const char *cmd, const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    int shift = 0;
+    if (*end && !end[1]) {
+        const char *units = "KMGT", *u = strchr(units, *end == 'k' ? 'K' : *end);
+        if (u && *u) { shift = 10 * (int) (u - units + 1); end++; }
+    }
+    if (end == arg || *end || errno == ERANGE || !(v >= 0) || !((arg[0] >= '0' && arg[0] <= '9') || arg[0] == '.'))
+        return cli_usage_error(cmd, "--memory '%s': give bytes, or a size such as 512K, 256M, 2G", arg);
+    v = ldexp(v, shift);
+    if (!(v <= 0x1p62)) return cli_usage_error(cmd, "--memory %s: too large", arg);
+    *out = floor(v);
+    return 0;
+}
 
 /* --delim: one character; "\t", "tab" and a real tab mean tab. */
 static int opt_delim(const char *cmd, const char *arg, char *out)
@@ -405,7 +428,13 @@ int cli_settings_parse(const char *cmd, int id, const char *arg, int computes)
         return 0;
     case OPT_ENGINE:
     case OPT_TOLERANCE:
+    case OPT_MEMORY:
         if (!computes) return -1;
+        if (id == OPT_MEMORY) {
+            if (opt_memory(cmd, arg, &cli.memory)) return EXIT_USAGE;
+            cli.memory_set = 1;
+            return 0;
+        }
         if (id == OPT_ENGINE) {
             if (nw_engine_from_name(arg, &cli.engine) != NW_OK)
                 return cli_usage_error(cmd, "--engine '%s': use auto, dense, sorted, tree or fgt", arg);
@@ -427,6 +456,7 @@ int cli_apply_engine(nw_model *model, const char *what)
     nw_status st = NW_OK;
     if ((cli.engine_set && (st = nw_model_set_engine(model, cli.engine))) ||
         (cli.tolerance_set && (st = nw_model_set_tolerance(model, cli.tolerance))) ||
+        (cli.memory_set && (st = nw_model_set_memory(model, cli.memory))) ||
         (cli.arith_set && (st = nw_model_set_precision(model, cli.arith))))
         return cli_input_error(st, NULL, what);
     if (nw_model_engine_applies(model) != NW_OK)

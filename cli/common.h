@@ -97,7 +97,7 @@ enum {
     OPT_WEIGHTS, OPT_CRITERION, OPT_GRID, OPT_HMIN, OPT_HMAX, OPT_PLOT,
     OPT_FORMAT, OPT_OUT, OPT_SEED, OPT_N, OPT_M, OPT_TRAIN, OPT_TEST, OPT_QUIET,
     OPT_HELP, OPT_VERBOSE, OPT_DELIM, OPT_COMMENT, OPT_PRECISION, OPT_ENGINE,
-    OPT_TOLERANCE, OPT_JSON
+    OPT_TOLERANCE, OPT_MEMORY, OPT_JSON
 };
 
 /* The levels of --quiet / --verbose, and the CSV and arithmetic options
@@ -113,6 +113,8 @@ typedef struct cli_settings {
     nw_engine_kind engine;
     int tolerance_set;        /* --tolerance given */
     double tolerance;
+    int memory_set;           /* --memory given */
+    double memory;            /* bytes */
 } cli_settings;
 extern cli_settings cli;
 
@@ -126,18 +128,19 @@ extern cli_settings cli;
 /* Options of the subcommands that compute sums (predict, fit, cv, train). */
 #define ENGINE_LONGOPTS                                             \
     { "engine", required_argument, NULL, OPT_ENGINE },              \
-    { "tolerance", required_argument, NULL, OPT_TOLERANCE }
+    { "tolerance", required_argument, NULL, OPT_TOLERANCE },        \
+    { "memory", required_argument, NULL, OPT_MEMORY }
 
 /* Handle option `id` if it is one of IO_LONGOPTS or ENGINE_LONGOPTS: 0 when
  * it was, EXIT_USAGE after a message for a bad value, -1 when it is not.
- * computes: whether cmd computes sums (else --engine, --tolerance and
- * --precision f32|f64 are usage errors). */
+ * computes: whether cmd computes sums (else --engine, --tolerance,
+ * --memory and --precision f32|f64 are usage errors). */
 int cli_settings_parse(const char *cmd, int id, const char *arg, int computes);
 /* Usage lines of IO_LONGOPTS and ENGINE_LONGOPTS. */
 extern const char io_opts_help[];
 extern const char engine_opts_help[];
-/* Give the model the --engine, --tolerance, --precision f32|f64 that were
- * set.  Returns 0 or EXIT_USAGE after a message. */
+/* Give the model the --engine, --tolerance, --memory, --precision f32|f64
+ * that were set.  Returns 0 or EXIT_USAGE after a message. */
 int cli_apply_engine(nw_model *model, const char *what);
 /* With --verbose: "nwreg: WHAT: engine E, certified relative error B,
  * F exact fallbacks, S s" on stderr. */

@@ -241,6 +241,23 @@ typedef enum nw_precision { NW_PRECISION_F64 = 0, NW_PRECISION_F32 } nw_precisio
 NW_API nw_status nw_model_set_precision(nw_model *model, nw_precision precision);
 NW_API nw_precision nw_model_precision(const nw_model *model);
 
+/* The most memory, in bytes, the engines' own tables may take in one call
+ * (the fast Gauss transform's moments and series coefficients, the dense
+ * engine's grid of the points).  0 (the default): half the call's input
+ * and output arrays (x, y, the queries and the predictions: 8 (n + m)(d +
+ * p) bytes), or 16 MiB where that is more, so that a prediction's peak
+ * stays within about twice its arrays from ~32 MiB of arrays on.  Automatic
+ * engine choice (NW_ENGINE_AUTO) takes only engines that keep within it,
+ * building tables a part at a time where they can; a larger budget buys
+ * speed where the tables are large against the arrays (2-d Gaussian, n = m
+ * = 1e5, h = 0.2, Scott's rule there: the FGT's moments alone take 19 MB,
+ * so the default runs the dense engine, ~35x slower).  An engine named by
+ * nw_model_set_engine runs even where it needs more.  Not saved in model
+ * files (a setting of the machine, as threads).  NW_ERR_ARG for a negative,
+ * NaN or absurd (> 2^62) value. */
+NW_API nw_status nw_model_set_memory(nw_model *model, double bytes);
+NW_API double nw_model_memory(const nw_model *model);
+
 /* Progress of a long call: nw_predict (queries done), nw_loo_predict and
  * nw_loo_loss (blocks of points), nw_select_bandwidth (criterion
  * evaluations, against an estimate of how many it will take) and nw_train

@@ -33,10 +33,14 @@ static const nw_engine_impl *find_impl(nw_engine_kind kind)
 /* The engine nw_engine_new takes for pb (its f64 form), `kind` and about m
  * queries at tolerance tol (already raised for f32), and its cost
  * estimate; NULL: the dense engine.  *applies = 0 if a named engine does
- * not apply. */
+ * not apply.  *unbudgeted = 1 where a named engine can only run beyond the
+ * memory budget (engine.h): named, it takes what it needs (with the budget,
+ * `--engine fgt` at n = m = 1e5, h = 0.2 in 2-d failed with "invalid
+ * argument"), so its problem's memory is then INFINITY. */
 static const nw_engine_impl *pick_impl(const nw_problem *pb, nw_engine_kind kind, double tol,
-                                       size_t m, double *cost, int *applies)
+                                       size_t m, double *cost, int *applies, int *unbudgeted)
 {
+    *unbudgeted = 0;
     /* the fast engines always work in f64 (f32 is the dense engine's
      * arithmetic); a cost is asked of the f64 problem */
     nw_problem f64 = *pb;
@@ -66,6 +70,11 @@ static const nw_engine_impl *pick_impl(const nw_problem *pb, nw_engine_kind kind
         }
         impl = find_impl(kind);
         best = impl->cost(&f64, m, tol);
+        if (!(best < INFINITY)) {
+            f64.memory = INFINITY;
+            best = impl->cost(&f64, m, tol);
+            *unbudgeted = 1;
+        }
     }
     *cost = best;
     return impl;
@@ -82,9 +91,9 @@ static double engine_tol(const nw_problem *pb, double tol)
 nw_engine_kind nw_engine_choice(const nw_problem *pb, nw_engine_kind kind, double tol, size_t m)
 {
     double cost;
-    int applies;
+    int applies, unbudgeted;
     if ((unsigned) kind >= NW_ENGINE_COUNT) return NW_ENGINE_COUNT;
-    const nw_engine_impl *impl = pick_impl(pb, kind, engine_tol(pb, tol), m, &cost, &applies);
+    const nw_engine_impl *impl = pick_impl(pb, kind, engine_tol(pb, tol), m, &cost, &applies, &unbudgeted);
     if (!applies) return NW_ENGINE_COUNT;
     return impl ? impl->kind : NW_ENGINE_DENSE;
 }
@@ -93,11 +102,11 @@ nw_status nw_engine_arrangement(const nw_problem *pb, nw_engine_kind kind, doubl
                                 size_t m, uint32_t *order, int *done)
 {
     double cost;
-    int applies;
+    int applies, unbudgeted;
     *done = 0;
     if ((unsigned) kind >= NW_ENGINE_COUNT) return NW_ERR_ARG;
     tol = engine_tol(pb, tol);
-    const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &cost, &applies);
+    const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &cost, &applies, &unbudgeted);
     if (!applies) return NW_ERR_ARG;
     if (pb->n < 2 || pb->n > UINT32_MAX) return NW_OK;
     if (!impl) {
@@ -113,6 +122,7 @@ nw_status nw_engine_arrangement(const nw_problem *pb, nw_engine_kind kind, doubl
     nw_problem f64 = *pb;
     f64.f32 = 0;
     f64.dense = NULL;
+    if (unbudgeted) f64.memory = INFINITY;
     int r = impl->arrange(&f64, m, tol, order);
     if (r < 0) return NW_ERR_NOMEM;
     *done = r;
@@ -134,12 +144,13 @@ nw_status nw_engine_new(const nw_problem *pb, nw_engine_kind kind, double tol,
     e->m = m;
     e->kind = NW_ENGINE_DENSE;
     double best;
-    int applies;
-    const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &best, &applies);
+    int applies, unbudgeted;
+    const nw_engine_impl *impl = pick_impl(pb, kind, tol, m, &best, &applies, &unbudgeted);
     if (!applies) {
         free(e);
         return NW_ERR_ARG;
     }
+    if (unbudgeted) e->problem.memory = INFINITY;
     e->cost = best;
     if (impl) {
         e->problem.f32 = 0;
@@ -219,5 +230,6 @@ int nw_engine_applies(const nw_problem *pb, nw_engine_kind kind)
     const nw_engine_impl *impl = find_impl(kind);
     nw_problem f64 = *pb;
     f64.f32 = 0;
+    f64.memory = INFINITY;   /* a named engine takes what it needs (pick_impl) */
     return impl && isfinite(impl->cost(&f64, 1, 1e-12));
 }

@@ -64,6 +64,10 @@ typedef struct nw_problem {
      * its tables a group of regions at a time; 0 (nw_problem_init): it
      * keeps them all */
     int regions;
+    /* the model's memory budget for the engines' tables in bytes
+     * (nw_model_set_memory; INFINITY for an engine the caller named that
+     * cannot keep within it); 0: the default, nw_memory_budget */
+    double memory;
 } nw_problem;
 
 /* pb->threads, or OpenMP's default where it is 0 (a problem made without
@@ -127,9 +131,11 @@ nw_status nw_dense_prepare(const nw_problem *pb, size_t m, int lean, nw_dense_st
  * taking one share: so where an engine's tables can be kept smaller at some
  * cost (the 2-d FGT's coefficients streamed, the dense engine's grid left
  * out), they are kept within half the other share, or 16 MiB where that is
- * more (a small problem: the process's own few MB are as much).  In bytes. */
+ * more (a small problem: the process's own few MB are as much).  In bytes;
+ * pb->memory instead where the model sets one (nw_model_set_memory). */
 static inline double nw_memory_budget(const nw_problem *pb, size_t m)
 {
+    if (pb->memory > 0) return pb->memory;
     double half = 4.0 * ((double) pb->n + (double) m) * (double) (pb->d + pb->p);
     return half > 0x1p24 ? half : 0x1p24;
 }

@@ -265,15 +265,19 @@ static int amax_of(const fgt2_state *s)
  * (the local mode's coefficients, nb nf P rows doubles, do not depend on
  * n: at h = 0.3 on [0, 5]^2, 400 boxes, 27 MB for local linear; at h = 0.1,
  * 6400 boxes, 454 MB, against 4.8 MB of arrays at n = m = 1e5)
- * (pb->regions, where all would pass half the budget), as many as half of
- * it holds, at least one per thread. */
+ * (pb->regions, where all would pass half the budget, or what it leaves
+ * beside the moments' moments_bytes where that is less), as many as that
+ * holds, at least one per thread.  (It was half the budget, whatever the
+ * moments took: at n = m = 1e5, h = 0.25, moments of 12 MB and half of
+ * 16.8 MB for the columns passed the budget, where two columns, 0.8 MB,
+ * fit.) */
 static size_t local_group(const nw_problem *pb, size_t m, const size_t nbk[2], size_t nf,
-                          size_t P, size_t rows)
+                          size_t P, size_t rows, double moments_bytes)
 {
     double col = (double) nbk[1] * (double) (nf * P * rows) * 8;
-    double half = 0.5 * nw_memory_budget(pb, m);
-    if (!pb->regions || col * (double) nbk[0] <= half) return nbk[0];
-    double g = fmax(floor(half / col), (double) nw_pb_threads(pb));
+    double budget = nw_memory_budget(pb, m), left = fmin(0.5 * budget, budget - moments_bytes);
+    if (!pb->regions || col * (double) nbk[0] <= left) return nbk[0];
+    double g = fmax(floor(left / col), (double) nw_pb_threads(pb));
     return g < (double) nbk[0] ? (size_t) g : nbk[0];
 }
 
@@ -468,7 +472,7 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
         if (mem > 0x1p30) continue;
         if (pb->regions) {
             size_t nbk_[2] = { (size_t) nbk[0], (size_t) nbk[1] };
-            double cols = (double) local_group(pb, m, nbk_, tmp.nf, Pl, (size_t) rows);
+            double cols = (double) local_group(pb, m, nbk_, tmp.nf, Pl, (size_t) rows, filled * ns * P * rows * 8);
             if ((cols * nbk[1] * nf + filled * ns) * P * rows * 8 > budget) continue;
         }
         /* Local mode: translations in both stages, per target and block
@@ -805,7 +809,8 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
     e->state = s;
     if (s->local) {
         s->R = plan->R;
-        nw_status st2 = build_local(s, pb, e->tol, local_group(pb, e->m, s->nbk, s->nf, s->P, PP));
+        nw_status st2 = build_local(s, pb, e->tol,
+                                    local_group(pb, e->m, s->nbk, s->nf, s->P, PP, (double) (slots * blk * sizeof *s->mom)));
         if (st2) {
             e->state = NULL;
             fgt2_free(s);

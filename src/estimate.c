@@ -293,6 +293,7 @@ void nw_problem_init(nw_problem *pb, const nw_model *model, const double *w,
     pb->dense = NULL;   /* nw_engine_new prepares the dense engine's keys */
     pb->floor = NULL;
     pb->regions = 0;
+    pb->memory = model->memory;
 }
 
 nw_status nw_scales(const nw_model *model, const double *w_in, double *w)

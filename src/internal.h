@@ -37,6 +37,7 @@ struct nw_model {
     nw_engine_kind engine;
     double tolerance;   /* certified relative error of a prediction */
     nw_precision precision;
+    double memory;      /* the engines' tables' budget in bytes; 0: default */
     nw_progress_fn progress;
     void *progress_ctx;
     char **x_names;     /* d names or NULL */

@@ -139,8 +139,9 @@ static void run_blocks(pass_run *pr, size_t first, size_t end, size_t nb, double
             size_t done;
 #pragma omp atomic capture
             done = ++pr->blocks_done;
-            /* progress from the caller's thread only (thread 0) */
-            if (pr->progress && omp_thread_id() == 0 &&
+            /* progress from the caller's thread only (thread 0), never
+             * the last report: nw_pass makes it once every block is done */
+            if (pr->progress && omp_thread_id() == 0 && done < pr->blocks_total &&
                 pr->progress((double) done, (double) pr->blocks_total, model->progress_ctx)) {
 #pragma omp atomic write
                 pr->stopped = 1;
@@ -252,6 +253,9 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
     free(order);
     free(rstart);
     free(blocks);
+    if (!pr.failed && !pr.stopped && pr.progress &&
+        pr.progress((double) pr.blocks_total, (double) pr.blocks_total, model->progress_ctx))
+        pr.stopped = 1;
     if (pr.failed) return NW_ERR_NOMEM;
     if (pr.stopped) return NW_ERR_STOPPED;
     res->bound = pr.bound;

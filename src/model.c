@@ -249,6 +249,14 @@ nw_status nw_model_set_tolerance(nw_model *model, double tol)
 }
 double nw_model_tolerance(const nw_model *model) { return model->tolerance; }
 
+nw_status nw_model_set_memory(nw_model *model, double bytes)
+{
+    if (!model || !(bytes >= 0 && bytes <= 0x1p62)) return NW_ERR_ARG;
+    model->memory = bytes;
+    return NW_OK;
+}
+double nw_model_memory(const nw_model *model) { return model ? model->memory : 0; }
+
 nw_status nw_model_set_precision(nw_model *model, nw_precision precision)
 {
     if (!model || (precision != NW_PRECISION_F64 && precision != NW_PRECISION_F32))

@@ -666,6 +666,56 @@ static void test_streamed_loo(void **state)
     free(x); free(y); free(yf); free(yd);
 }
 
+/* The memory budget (engine.h, nw_model_set_memory).  At n = m = 1e5 on
+ * [0, 5]^2, h = 0.2, the FGT's moments alone take 19 MB, past the default
+ * 16.8 MB: AUTO takes the dense engine.  With 64 MiB it takes the FGT; a
+ * named FGT runs whatever the budget (it failed with NW_ERR_ARG). */
+static void test_memory_budget(void **state)
+{
+    (void) state;
+    const size_t n = 100000;
+    double *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+    assert_true(x && y);
+    uint64_t s = 23;
+    for (size_t j = 0; j < n; j++) {
+        x[2 * j] = 5 * nwt_unif(&s);
+        x[2 * j + 1] = 5 * nwt_unif(&s);
+        y[j] = sin(x[2 * j]) + 0.1 * nwt_unif(&s);
+    }
+    nw_model *model = NULL;
+    assert_int_equal(nw_model_new(&model, x, y, n, 2, 1), NW_OK);
+    const double w[2] = { 1 / 0.2, 1 / 0.2 };
+    assert_true(nw_model_memory(model) == 0);
+    nw_problem pb;
+    nw_problem_init(&pb, model, w, 0);
+    pb.regions = 1;
+    assert_true(pb.memory == 0 && nw_memory_budget(&pb, n) == 0x1p24);
+    assert_int_equal(nw_engine_choice(&pb, NW_ENGINE_AUTO, 1e-12, n), NW_ENGINE_DENSE);
+    /* named: runs beyond the budget */
+    nw_engine *e = NULL;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, n, &e), NW_OK);
+    assert_int_equal(e->kind, NW_ENGINE_FGT);
+    assert_true(e->pb->memory == INFINITY);
+    nw_engine_free(e);
+    assert_int_equal(nw_model_set_memory(model, 0x1p26), NW_OK);
+    assert_true(nw_model_memory(model) == 0x1p26);
+    nw_problem_init(&pb, model, w, 0);
+    pb.regions = 1;
+    assert_true(nw_memory_budget(&pb, n) == 0x1p26);
+    assert_int_equal(nw_engine_choice(&pb, NW_ENGINE_AUTO, 1e-12, n), NW_ENGINE_FGT);
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_AUTO, 1e-12, n, &e), NW_OK);
+    assert_int_equal(e->kind, NW_ENGINE_FGT);
+    assert_true(e->pb->memory == 0x1p26);
+    nw_engine_free(e);
+    /* refused values keep the old one */
+    const double bad[] = { -1, NAN, INFINITY, 0x1p63 };
+    for (size_t i = 0; i < 4; i++) assert_int_equal(nw_model_set_memory(model, bad[i]), NW_ERR_ARG);
+    assert_int_equal(nw_model_set_memory(NULL, 1), NW_ERR_ARG);
+    assert_true(nw_model_memory(model) == 0x1p26);
+    nw_model_free(model);
+    free(x); free(y);
+}
+
 static void test_auto_choice(void **state)
 {
     (void) state;
@@ -702,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_narrow_rows_same_bits),
         cmocka_unit_test(test_streamed_local),
         cmocka_unit_test(test_streamed_loo),
+        cmocka_unit_test(test_memory_budget),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     print_message("fgt2: %zu moment checks\n", checked);

@@ -267,6 +267,19 @@ run predict "$TRAIN" "$TEST" --w 1 --tolerance 1
 check "--tolerance 1: exit 2" fails_with 2 "--tolerance"
 run gen --engine dense
 check "gen has no --engine (exit 2)" fails_with 2 "unknown option '--engine'"
+# --memory: a budget, not an answer: the same predictions, byte for byte
+run predict "$TRAIN" "$TEST" --w 1 --engine dense --memory 1G -o mem.csv
+check "--memory 1G: the same predictions" eval 'status_is 0 && cmp -s mem.csv dense.csv'
+run predict "$TRAIN" "$TEST" --w 1 --engine dense --memory 0.5k -o mem.csv
+check "--memory 0.5k: accepted (512 bytes), the same predictions" eval 'status_is 0 && cmp -s mem.csv dense.csv'
+run predict "$TRAIN" "$TEST" --w 1 --memory 12X
+check "--memory 12X: exit 2" fails_with 2 "--memory '12X': give bytes, or a size such as 512K, 256M, 2G"
+run predict "$TRAIN" "$TEST" --w 1 --memory -5M
+check "--memory -5M: exit 2" fails_with 2 "--memory '-5M'"
+run fit "$TRAIN" --memory 1e30G
+check "--memory 1e30G: too large, exit 2" fails_with 2 "--memory 1e30G: too large"
+run gen --memory 1G
+check "gen has no --memory (exit 2)" fails_with 2 "unknown option '--memory'"
 
 # quiet and verbose
 run predict "$TRAIN" "$TEST" --kernel uniform --bandwidth 0.01 -q -o pred.csv
