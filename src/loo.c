@@ -86,6 +86,7 @@ static void run_blocks(pass_run *pr, size_t first, size_t end, size_t nb, double
 
     /* the engine's work is that of all n points: this range's share */
     const int threads = nw_threads(model, (size_t) ((double) nw_engine_work(pr->eng) * (double) len / (double) model->n));
+    (void) threads;   /* (unused without OpenMP) */
 #pragma omp parallel num_threads(threads) reduction(max:bound) reduction(+:fallbacks)
     {
         nw_moments *mo = NULL;
