@@ -676,7 +676,9 @@ static nw_status read_data_v3(const checker *c, FILE *fp, size_t n, size_t d, si
      * points must not ask for 10^14 bytes first) */
     struct stat sb;
     long at = ftell(fp);
+    int sized = 0;   /* a regular file with all the data: read at once */
     if (at >= 0 && fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= at) {
+        sized = 1;
         uintmax_t rest = (uintmax_t) (sb.st_size - at);
         if (rest < total) {
             nw_diag_set(c->diag, 0, 0, "%s: the data after the header ends early: %ju of %zu bytes (%zu values of \"x\" and \"y\")",
@@ -689,15 +691,26 @@ static nw_status read_data_v3(const checker *c, FILE *fp, size_t n, size_t d, si
     double **out[2] = { x, y };
     size_t have = 0;
     for (int a = 0; a < 2; a++) {
-        double *v = malloc(count[a] * sizeof *v);
-        if (!v) {
-            nw_diag_set(c->diag, 0, 0, "%s: out of memory", c->file);
-            return NW_ERR_NOMEM;
+        /* from a pipe, the array grows as the bytes come (doubling: Linux
+         * moves large blocks by remapping, without a copy), so that a
+         * header's claim is not allocated before the data is there */
+        const size_t want = 8 * count[a];
+        size_t cap = sized || want < (1 << 20) ? want : (1 << 20), got = 0;
+        double *v = malloc(cap ? cap : 8);
+        for (;;) {
+            if (!v) {
+                nw_diag_set(c->diag, 0, 0, "%s: out of memory", c->file);
+                return NW_ERR_NOMEM;
+            }
+            *out[a] = v;
+            size_t r = fread((unsigned char *) v + got, 1, cap - got, fp);
+            got += r;
+            if (got < cap || cap == want) break;
+            cap = want - cap < cap ? want : 2 * cap;
+            v = realloc(v, cap);
         }
-        *out[a] = v;
-        size_t got = fread(v, 1, 8 * count[a], fp);
         have += got;
-        if (got < 8 * count[a]) {
+        if (got < want) {
             if (ferror(fp)) {
                 nw_diag_set(c->diag, 0, 0, "%s: cannot read: %s", c->file, strerror(errno));
                 return NW_ERR_IO;

@@ -819,6 +819,56 @@ static void test_v3_errors(void **state)
     nw_model_free(m);
 }
 
+/* Read stdin from `cmd`'s output (a pipe, which has no size to check). */
+static void stdin_from(const char *cmd, FILE **pp)
+{
+    *pp = popen(cmd, "r");
+    assert_non_null(*pp);
+    assert_int_equal(dup2(fileno(*pp), 0), 0);
+    clearerr(stdin);
+}
+
+/* A version-3 model through a pipe: its arrays grow as the bytes come
+ * (1 MiB, then doubling), and the whole model arrives bit for bit; cut
+ * short, the error counts the bytes that came. */
+static void test_v3_pipe(void **state)
+{
+    (void) state;
+    enum { N = 300000 };   /* x: 2.4 MB, read in 1, 2, 2.4 MB */
+    double *v = malloc(2 * N * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < 2 * N; i++) v[i] = sin((double) i) * 1e3;
+    nw_model *m = NULL, *back = NULL;
+    nw_diag diag = {0};
+    assert_int_equal(nw_model_new(&m, v, v + N, N, 1, 1), NW_OK);
+    char path[600], cmd[700];
+    snprintf(path, sizeof path, "%s", in_dir("pipe.json"));
+    assert_int_equal(nw_model_save(m, path, &diag), NW_OK);
+    FILE *pp;
+    snprintf(cmd, sizeof cmd, "cat '%s'", path);
+    stdin_from(cmd, &pp);
+    nw_status st = nw_model_load(&back, "-", &diag);
+    if (st != NW_OK) fail_msg("pipe: %s", diag.message);
+    assert_true(same_bits(nw_model_x(back), v, N));
+    assert_true(same_bits(nw_model_y(back), v + N, N));
+    nw_model_free(back);
+    pclose(pp);
+    /* cut 1000 bytes short: the header line, then 4.8 MB less 1000 */
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    snprintf(cmd, sizeof cmd, "head -c %lld '%s'", (long long) sb.st_size - 1000, path);
+    stdin_from(cmd, &pp);
+    back = (nw_model *) &diag;
+    assert_int_equal(nw_model_load(&back, "-", &diag), NW_ERR_FORMAT);
+    assert_null(back);
+    char want[200];
+    snprintf(want, sizeof want, "<stdin>: the data after the header ends early: %d of %d bytes", 16 * N - 1000, 16 * N);
+    assert_contains(diag.message, want);
+    pclose(pp);
+    free(v);
+    nw_model_free(m);
+}
+
 /* nw_model_take: the model owns the arrays on success; on failure they
  * are still the caller's (freed here: a double free would show under ASan). */
 static void test_model_take(void **state)
@@ -861,6 +911,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locale_independent, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_v3_round_trip, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_v3_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_v3_pipe, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_version_threshold, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_v2_loads, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_v2_errors, tmpdir_setup, tmpdir_teardown),

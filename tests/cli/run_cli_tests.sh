@@ -295,6 +295,12 @@ check "info: kernel, estimator, n, d, p, names, version" eval 'status_is 0 && ou
     grep -q "^points (n) *50$" out && grep -q "^inputs (d) *1: x$" out && grep -q "^outputs (p) *1: y$" out'
 check "info: the bandwidth of the file, exactly" eval \
     'grep -q "^bandwidth *x: h = $(sed -n "/\"bandwidth\"/ s/.*\[\(.*\)\].*/\1/p" mf.json) " out'
+# a version-3 header claiming 5.8e13 values, through a pipe: the arrays
+# grow as the bytes come, so the claim is never allocated (under ASan a
+# 467 TB malloc aborted; fuzz/regressions/model/v3-huge-n.json)
+run info - <"$SRC/fuzz/regressions/model/v3-huge-n.json"
+check "info -: a version-3 header claiming 5.8e13 values, data cut short: exit 2" fails_with 2 \
+    "<stdin>: the data after the header ends early: 472 of 467555555555552 bytes"
 run info --json - <mf.json
 check "info --json from stdin: the model's values" eval 'status_is 0 && python3 -c "
 import json, sys
