@@ -265,17 +265,19 @@ static int amax_of(const fgt2_state *s)
  * (the local mode's coefficients, nb nf P rows doubles, do not depend on
  * n: at h = 0.3 on [0, 5]^2, 400 boxes, 27 MB for local linear; at h = 0.1,
  * 6400 boxes, 454 MB, against 4.8 MB of arrays at n = m = 1e5)
- * (pb->regions, where all would pass half the budget, or what it leaves
- * beside the moments' moments_bytes where that is less), as many as that
- * holds, at least one per thread.  (It was half the budget, whatever the
- * moments took: at n = m = 1e5, h = 0.25, moments of 12 MB and half of
- * 16.8 MB for the columns passed the budget, where two columns, 0.8 MB,
- * fit.) */
+ * (pb->regions, where all would pass an eighth of the budget, or what it
+ * leaves beside the moments' moments_bytes where that is less), as many as
+ * that holds, at least one per thread.  Each column is built once however
+ * they are grouped, so small groups cost no time: an eighth rather than
+ * half took 2-d ll at n = m = 1e6, h = 0.3 from 74 to 66 MB in 11.1 s
+ * against 10.9 (medians of 3), and n = 1e6 onto 1e4 from 44 to 39 MB.
+ * (Half the budget whatever the moments took sent n = m = 1e5, h = 0.25,
+ * moments of 12 MB, past the budget, where two columns, 0.8 MB, fit.) */
 static size_t local_group(const nw_problem *pb, size_t m, const size_t nbk[2], size_t nf,
                           size_t P, size_t rows, double moments_bytes)
 {
     double col = (double) nbk[1] * (double) (nf * P * rows) * 8;
-    double budget = nw_memory_budget(pb, m), left = fmin(0.5 * budget, budget - moments_bytes);
+    double budget = nw_memory_budget(pb, m), left = fmin(0.125 * budget, budget - moments_bytes);
     if (!pb->regions || col * (double) nbk[0] <= left) return nbk[0];
     double g = fmax(floor(left / col), (double) nw_pb_threads(pb));
     return g < (double) nbk[0] ? (size_t) g : nbk[0];

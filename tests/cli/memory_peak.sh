@@ -102,7 +102,7 @@ check "d = 2, n = m = 1e6, predictions through 0: peak - base <= 2 x the arrays"
 head -n 10001 q2.csv > q2k.csv
 # (local linear, Gaussian: the FGT's local coefficients, 27 MB at once
 # here, are built a group of columns at a time within the memory budget:
-# 2.5x at once, 1.71x streamed)
+# 2.5x at once, 1.71x streamed by half the budget, 1.47x by an eighth)
 # (Laplace: the dense engine, whose grid's copy of the keys, 24 MB, took
 # 2.17x: the keys arranged by cell and read in place instead)
 for ke in gaussian:constant epanechnikov:constant gaussian:linear laplace:constant; do
@@ -116,7 +116,7 @@ done
 # pass streams the FGT's local coefficients (27 MB whole) a group of
 # columns at a time, as predict does, within the engines' budget of
 # 16 MiB (engine.h's nw_memory_budget: below ~32 MiB of arrays its floor
-# rules).  Whole, this peaked at 36 MB above the base run; streamed, 18 MB.
+# rules).  Whole, this peaked at 36 MB above the base run; streamed, 18 MB, and 13 MB with groups of an eighth of the budget.
 # Limit: the budget with a quarter more for the allocator, plus 2x the
 # arrays (x, y and the fit).
 head -n 20001 t2.csv > t2_2e4.csv
