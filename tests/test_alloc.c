@@ -641,7 +641,7 @@ static const char csv_text[] =
 typedef struct file_ctx {
     const char *path;   /* in test_dir */
     int what;           /* 0 read, 1 read_with, 2 csv_write, 3 csv_write_digits, 4 save, 5 load,
-                           6 load a version-2 file */
+                           6 load version 3, 7 load a version-2 file, 8 version 3 from a pipe */
     nw_model *model;    /* for save; for 6, the model saved */
     char *before;       /* the target's content before a write (NULL: absent) */
 } file_ctx;
@@ -716,6 +716,28 @@ static nw_status file_call(void *vctx, int mode)
         }
         nw_model_free(m);
         break;
+    case 8: { /* version 3 through a pipe: the arrays grow as bytes come */
+        int was = atomic_exchange(&armed, 0);   /* popen allocates */
+        char cmd[600], fdpath[64];
+        snprintf(cmd, sizeof cmd, "cat '%s'", c->path);
+        FILE *pp = popen(cmd, "r");
+        assert_non_null(pp);
+        snprintf(fdpath, sizeof fdpath, "/dev/fd/%d", fileno(pp));
+        atomic_store(&armed, was);
+        st = nw_model_load(&m, fdpath, &diag);
+        was = atomic_exchange(&armed, 0);
+        pclose(pp);
+        atomic_store(&armed, was);
+        if (st != NW_OK) { assert_null(m); break; }
+        if (mode == CHECK) {
+            size_t n = nw_model_n(c->model);
+            assert_int_equal(nw_model_n(m), n);
+            assert_true(same_bits(nw_model_x(m), nw_model_x(c->model), n, "x"));
+            assert_true(same_bits(nw_model_y(m), nw_model_y(c->model), n, "y"));
+        }
+        nw_model_free(m);
+        break;
+    }
     case 7: /* version 2 (still read): the base64 strings decoded */
         st = nw_model_load(&m, c->path, &diag);
         if (st != NW_OK) { assert_null(m); break; }
@@ -791,6 +813,15 @@ static void test_files(void **state)
     drive_file("model_save (version 3)", 4, m);
     drive_file("model_load (version 3)", 6, m);
     drive_file("model_load (version 2)", 7, NULL);
+    nw_model_free(m);
+    /* 2 x 150000 values through a pipe: x grows from 1 MiB to 1.2 MB */
+    enum { NV3 = 150000 };
+    v = malloc(2 * NV3 * sizeof *v);
+    assert_non_null(v);
+    for (int i = 0; i < 2 * NV3; i++) v[i] = cos(0.001 * i) * 1e-300;
+    assert_int_equal(nw_model_new(&m, v, v + NV3, NV3, 1, 1), NW_OK);
+    free(v);
+    drive_file("model_load (version 3, a pipe)", 8, m);
     nw_model_free(m);
 }
 
