@@ -665,6 +665,15 @@ static void check_target(const file_ctx *c, nw_status st)
     atomic_store(&armed, was);
 }
 
+/* m holds the same points as want, bit for bit. */
+static void check_same_data(const nw_model *m, const nw_model *want)
+{
+    size_t n = nw_model_n(want);
+    assert_int_equal(nw_model_n(m), n);
+    assert_true(same_bits(nw_model_x(m), nw_model_x(want), n, "x"));
+    assert_true(same_bits(nw_model_y(m), nw_model_y(want), n, "y"));
+}
+
 static nw_status file_call(void *vctx, int mode)
 {
     file_ctx *c = vctx;
@@ -708,12 +717,7 @@ static nw_status file_call(void *vctx, int mode)
     case 6: /* the data read after the header line, the arrays taken over */
         st = nw_model_load(&m, c->path, &diag);
         if (st != NW_OK) { assert_null(m); break; }
-        if (mode == CHECK) {
-            size_t n = nw_model_n(c->model);
-            assert_int_equal(nw_model_n(m), n);
-            assert_true(same_bits(nw_model_x(m), nw_model_x(c->model), n, "x"));
-            assert_true(same_bits(nw_model_y(m), nw_model_y(c->model), n, "y"));
-        }
+        if (mode == CHECK) check_same_data(m, c->model);
         nw_model_free(m);
         break;
     case 8: { /* version 3 through a pipe: the arrays grow as bytes come */
@@ -729,12 +733,7 @@ static nw_status file_call(void *vctx, int mode)
         pclose(pp);
         atomic_store(&armed, was);
         if (st != NW_OK) { assert_null(m); break; }
-        if (mode == CHECK) {
-            size_t n = nw_model_n(c->model);
-            assert_int_equal(nw_model_n(m), n);
-            assert_true(same_bits(nw_model_x(m), nw_model_x(c->model), n, "x"));
-            assert_true(same_bits(nw_model_y(m), nw_model_y(c->model), n, "y"));
-        }
+        if (mode == CHECK) check_same_data(m, c->model);
         nw_model_free(m);
         break;
     }
