@@ -373,7 +373,7 @@ static int opt_memory(const char *cmd, const char *arg, double *out)
     int shift = 0;
     if (*end && !end[1]) {
         const char *units = "KMGT", *u = strchr(units, *end == 'k' ? 'K' : *end);
-        if (u && *u) { shift = 10 * (int) (u - units + 1); end++; }
+        if (u) { shift = 10 * (int) (u - units + 1); end++; }
     }
     if (end == arg || *end || errno == ERANGE || !(v >= 0) || !((arg[0] >= '0' && arg[0] <= '9') || arg[0] == '.'))
         return cli_usage_error(cmd, "--memory '%s': give bytes, or a size such as 512K, 256M, 2G", arg);

@@ -677,24 +677,21 @@ nw_status nw_predict_info(const nw_model *model, const double *q, size_t m,
     nw_team_job job = { .items = (m + pj.grab - 1) / pj.grab, .ctx = &pj,
                         .begin = predict_begin, .run = predict_run, .end = predict_end };
     int failed = 0, stopped = 0;
-    if (!eng->regions) {
-        failed = nw_team_run(&job, threads) != NW_OK;
-    } else {
-        /* a group of regions at a time: their tables built, then their
-         * queries; the queries outside every region last, none built */
-        for (size_t r0 = 0, r1; r0 <= eng->regions && !failed && !atomic_load(&pj.stopped); r0 = r1) {
-            r1 = nw_region_group(eng, rstart, &r0);
-            if (rstart[r1] > rstart[r0]) {
-                if (r0 < eng->regions && eng->region_build(eng, r0, r1) != NW_OK) {
-                    failed = 1;
-                    break;
-                }
-                pj.first = rstart[r0];
-                pj.end = rstart[r1];
-                job.items = (pj.end - pj.first + pj.grab - 1) / pj.grab;
-                failed = nw_team_run(&job, threads) != NW_OK;
-            }
+    /* a group of regions at a time: their tables built, then their
+     * queries; the queries outside every region last, none built; an
+     * engine without regions: one group of every query */
+    const size_t whole[2] = { 0, m }, *starts = eng->regions ? rstart : whole;
+    for (size_t r0 = 0, r1; r0 <= eng->regions && !failed && !atomic_load(&pj.stopped); r0 = r1) {
+        r1 = nw_region_group(eng, starts, &r0);
+        if (starts[r1] == starts[r0]) continue;
+        if (r0 < eng->regions && eng->region_build(eng, r0, r1) != NW_OK) {
+            failed = 1;
+            break;
         }
+        pj.first = starts[r0];
+        pj.end = starts[r1];
+        job.items = (pj.end - pj.first + pj.grab - 1) / pj.grab;
+        failed = nw_team_run(&job, threads) != NW_OK;
     }
     free(rstart);
     stopped = atomic_load(&pj.stopped);

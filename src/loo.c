@@ -221,33 +221,26 @@ nw_status nw_pass(const nw_model *model, const double *w, int leave_out,
     memset(res, 0, sizeof *res);
     res->grad = grad;
     for (size_t k = 0; k < d && want_grad; k++) grad[k] = 0;
-    if (!eng->regions) {
-        size_t nb = n < PASS_BLOCKS ? n : PASS_BLOCKS;
-        pr.blocks_total = nb;
-        run_blocks(&pr, 0, n, nb, blocks);
+    /* a group of regions at a time: their tables built, then their points
+     * (the points outside every region, none here, need no build); an
+     * engine without regions: one group of every point */
+    const size_t whole[2] = { 0, n }, *starts = eng->regions ? rstart : whole;
+    const size_t nr = eng->regions;
+    for (size_t r0 = 0, r1; r0 <= nr; r0 = r1) {
+        r1 = nw_region_group(eng, starts, &r0);
+        size_t len = starts[r1] - starts[r0];
+        pr.blocks_total += len < PASS_BLOCKS ? len : PASS_BLOCKS;
+    }
+    for (size_t r0 = 0, r1; r0 <= nr && !pr.failed && !pr.stopped; r0 = r1) {
+        r1 = nw_region_group(eng, starts, &r0);
+        size_t len = starts[r1] - starts[r0], nb = len < PASS_BLOCKS ? len : PASS_BLOCKS;
+        if (len == 0) continue;
+        if (r0 < nr && eng->region_build(eng, r0, r1) != NW_OK) {
+            pr.failed = 1;
+            break;
+        }
+        run_blocks(&pr, starts[r0], starts[r1], nb, blocks);
         add_blocks(blocks, nb, d, want_grad, res);
-    } else {
-        /* a group of regions at a time: their tables built, then their
-         * points; those outside every region (none: the regions cover the
-         * keys) last */
-        const size_t nr = eng->regions;
-        for (size_t r0 = 0, r1; r0 <= nr; r0 = r1) {
-            r1 = nw_region_group(eng, rstart, &r0);
-            size_t len = rstart[r1] - rstart[r0];
-            pr.blocks_total += len < PASS_BLOCKS ? len : PASS_BLOCKS;
-        }
-        for (size_t r0 = 0, r1; r0 <= nr && !pr.failed && !pr.stopped; r0 = r1) {
-            r1 = nw_region_group(eng, rstart, &r0);
-            size_t len = rstart[r1] - rstart[r0], nb = len < PASS_BLOCKS ? len : PASS_BLOCKS;
-            if (len > 0) {
-                if (r0 < nr && eng->region_build(eng, r0, r1) != NW_OK) {
-                    pr.failed = 1;
-                    break;
-                }
-                run_blocks(&pr, rstart[r0], rstart[r1], nb, blocks);
-                add_blocks(blocks, nb, d, want_grad, res);
-            }
-        }
     }
     nw_engine_free(eng);
     free(floor_buf);

@@ -64,7 +64,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -671,32 +670,18 @@ static nw_status read_data_v3(const checker *c, FILE *fp, size_t n, size_t d, si
         return NW_ERR_FORMAT;
     }
     const size_t total = 8 * n * (d + p);
-    /* a regular file's size says at once whether the data is all there,
-     * before anything is allocated for it (a header that claims 10^13
-     * points must not ask for 10^14 bytes first) */
-    struct stat sb;
-    long at = ftell(fp);
-    int sized = 0;   /* a regular file with all the data: read at once */
-    if (at >= 0 && fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= at) {
-        sized = 1;
-        uintmax_t rest = (uintmax_t) (sb.st_size - at);
-        if (rest < total) {
-            nw_diag_set(c->diag, 0, 0, "%s: the data after the header ends early: %ju of %zu bytes (%zu values of \"x\" and \"y\")",
-                        c->file, rest, total, n * (d + p));
-            return NW_ERR_FORMAT;
-        }
-    }
     const char *field[2] = { "x", "y" };
     const size_t count[2] = { n * d, n * p };
     double **out[2] = { x, y };
     size_t have = 0;
     for (int a = 0; a < 2; a++) {
-        /* from a pipe, the array grows as the bytes come (doubling: Linux
+        /* the array grows as the bytes come (from 1 MiB, doubling: Linux
          * moves large blocks by remapping, without a copy), so that a
-         * header's claim is not allocated before the data is there */
+         * header's claim (10^13 points, from a file or a pipe) is never
+         * allocated before its data is there */
         const size_t want = 8 * count[a];
-        size_t cap = sized || want < (1 << 20) ? want : (1 << 20), got = 0;
-        double *v = malloc(cap ? cap : 8);
+        size_t cap = want < (1 << 20) ? want : (1 << 20), got = 0;
+        double *v = malloc(cap);
         for (;;) {
             if (!v) {
                 nw_diag_set(c->diag, 0, 0, "%s: out of memory", c->file);
