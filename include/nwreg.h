@@ -245,14 +245,18 @@ NW_API nw_precision nw_model_precision(const nw_model *model);
  * (the fast Gauss transform's moments and series coefficients, the dense
  * engine's grid of the points).  0 (the default): half the call's input
  * and output arrays (x, y, the queries and the predictions: 8 (n + m)(d +
- * p) bytes), or 16 MiB where that is more, so that a prediction's peak
- * stays within about twice its arrays from ~32 MiB of arrays on.  Automatic
- * engine choice (NW_ENGINE_AUTO) takes only engines that keep within it,
- * building tables a part at a time where they can; a larger budget buys
- * speed where the tables are large against the arrays (2-d Gaussian, n = m
- * = 1e5, h = 0.2, Scott's rule there: the FGT's moments alone take 19 MB,
- * so the default runs the dense engine, ~35x slower).  An engine named by
- * nw_model_set_engine runs even where it needs more.  Not saved in model
+ * p) bytes), or 16 MiB where that is more, for the tables that only save
+ * time (built a part at a time, or left out, where they would pass it);
+ * the tables without which the fastest engine cannot run at all (the 2-d
+ * FGT's moments) may take up to 64 MiB where that is more than the
+ * arrays' half.  So a prediction's peak stays within about twice its
+ * arrays from ~128 MiB of arrays on, and below that within ~64 MiB more
+ * than them (2-d Gaussian, n = m = 1e5, h = 0.2, Scott's rule there: the
+ * FGT's moments take 19 MB against 4.8 MB of arrays; within 16 MiB the
+ * dense engine ran, ~15x slower).  Automatic engine choice
+ * (NW_ENGINE_AUTO) takes only engines that keep within it; a set value
+ * bounds all the tables alike.  An engine named by nw_model_set_engine
+ * runs even where it needs more.  Not saved in model
  * files (a setting of the machine, as threads).  NW_ERR_ARG for a negative,
  * NaN or absurd (> 2^62) value. */
 NW_API nw_status nw_model_set_memory(nw_model *model, double bytes);
@@ -364,7 +368,8 @@ NW_API nw_status nw_fitted(const nw_model *model, double *yhat, size_t *n_empty,
  * compact kernels' sweeps and sorted engine by x, the 2-d fast Gauss
  * transform box by box, the k-d tree leaf by leaf, the dense engine's
  * prepared keys by x (1-d) or by grid cell (2-d, where its copy of them
- * would pass the memory budget, half the prediction's arrays or 16 MiB).
+ * would pass the memory budget, half the prediction's arrays or 16 MiB:
+ * nw_model_set_memory).
  * That engine then reads them where they lie instead of making its own
  * copy of them, up to n (d + p) doubles (24 MB at n = 1e6, d = 2): with
  * few queries, most of a prediction's memory beside the model.  The set

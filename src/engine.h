@@ -140,6 +140,21 @@ static inline double nw_memory_budget(const nw_problem *pb, size_t m)
     return half > 0x1p24 ? half : 0x1p24;
 }
 
+/* The tables without which an engine cannot run at all (the 2-d FGT's
+ * moments, beside its smallest group of coefficients) may take more, up
+ * to 64 MiB, where the arrays are small: at n = m = 1e5 in 2-d, h = 0.2
+ * (Scott's rule there), the moments take 19 MB against 4.8 MB of arrays,
+ * and the engine that fits 16 MiB, the dense one, took 2.4 s against the
+ * FGT's 0.07.  Above 128 MiB of arrays this is nw_memory_budget, and the
+ * tables that only save a little time (the coefficients' groups, the
+ * dense grid) keep to that one whatever the arrays.  pb->memory bounds
+ * both where the model sets one. */
+static inline double nw_memory_enable(const nw_problem *pb, size_t m)
+{
+    double budget = nw_memory_budget(pb, m);
+    return pb->memory > 0 || budget > 0x1p26 ? budget : 0x1p26;
+}
+
 /* 1 if nw_dense_prepare(pb, m, ...) would prepare anything (d = 1 and 2,
  * p = 1, the log kernels, enough queries). */
 int nw_dense_prepares(const nw_problem *pb, size_t m);

@@ -265,9 +265,9 @@ static int amax_of(const fgt2_state *s)
  * (the local mode's coefficients, nb nf P rows doubles, do not depend on
  * n: at h = 0.3 on [0, 5]^2, 400 boxes, 27 MB for local linear; at h = 0.1,
  * 6400 boxes, 454 MB, against 4.8 MB of arrays at n = m = 1e5)
- * (pb->regions, where all would pass an eighth of the budget, or what it
- * leaves beside the moments' moments_bytes where that is less), as many as
- * that holds, at least one per thread.  Each column is built once however
+ * (pb->regions, where all would pass an eighth of nw_memory_budget, or
+ * what nw_memory_enable leaves beside the moments' moments_bytes where that
+ * is less), as many as that holds, at least one per thread.  Each column is built once however
  * they are grouped, so small groups cost no time: an eighth rather than
  * half took 2-d ll at n = m = 1e6, h = 0.3 from 74 to 66 MB in 11.1 s
  * against 10.9 (medians of 3), and n = 1e6 onto 1e4 from 44 to 39 MB.
@@ -277,7 +277,7 @@ static size_t local_group(const nw_problem *pb, size_t m, const size_t nbk[2], s
                           size_t P, size_t rows, double moments_bytes)
 {
     double col = (double) nbk[1] * (double) (nf * P * rows) * 8;
-    double budget = nw_memory_budget(pb, m), left = fmin(0.125 * budget, budget - moments_bytes);
+    double left = fmin(0.125 * nw_memory_budget(pb, m), nw_memory_enable(pb, m) - moments_bytes);
     if (!pb->regions || col * (double) nbk[0] <= left) return nbk[0];
     double g = fmax(floor(left / col), (double) nw_pb_threads(pb));
     return g < (double) nbk[0] ? (size_t) g : nbk[0];
@@ -437,11 +437,11 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     double boxes = fmin(2 * Rq + 1, nbk[0]) * fmin(2 * Rq + 1, nbk[1]);
     double sums = (1 + nf / 8) / 1.25;
     double per_box = 10 + (kb >= DIRECT_KEYS ? fmin(66 * kb, 1200 * ns / 2) : 66 * kb) * sums;
-    /* memory (nw_memory_budget, where the caller streams: pb->regions): the
+    /* memory (nw_memory_enable, where the caller streams: pb->regions): the
      * moments of the boxes with more than DIRECT_KEYS keys (the data taken
      * as uniform, as above), ns P PP doubles each -- ~300 bytes a key at
      * ~33 keys a box, 13x the keys themselves */
-    const double budget = pb->regions ? nw_memory_budget(pb, m) : INFINITY;
+    const double budget = pb->regions ? nw_memory_enable(pb, m) : INFINITY;
     double pq_mem = (kb > DIRECT_KEYS ? fmin(nb, n / DIRECT_KEYS) : 0) * ns * P * PP * 8;
     /* (plus the moments of the boxes it expands, as the local mode's) */
     plan->cost = pq_mem > budget ? INFINITY

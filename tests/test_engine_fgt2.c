@@ -667,9 +667,11 @@ static void test_streamed_loo(void **state)
 }
 
 /* The memory budget (engine.h, nw_model_set_memory).  At n = m = 1e5 on
- * [0, 5]^2, h = 0.2, the FGT's moments alone take 19 MB, past the default
- * 16.8 MB: AUTO takes the dense engine.  With 64 MiB it takes the FGT; a
- * named FGT runs whatever the budget (it failed with NW_ERR_ARG). */
+ * [0, 5]^2, h = 0.2, the FGT's moments alone take 19 MB, past the 16.8 MB
+ * of nw_memory_budget but within nw_memory_enable's 64 MiB: AUTO takes the
+ * FGT by default, and its coefficients' groups keep to an eighth of the
+ * smaller budget.  Set to 16 MiB it takes the dense engine; a named FGT
+ * runs whatever the budget (it failed with NW_ERR_ARG). */
 static void test_memory_budget(void **state)
 {
     (void) state;
@@ -689,10 +691,23 @@ static void test_memory_budget(void **state)
     nw_problem pb;
     nw_problem_init(&pb, model, w, 0);
     pb.regions = 1;
-    assert_true(pb.memory == 0 && nw_memory_budget(&pb, n) == 0x1p24);
+    assert_true(pb.memory == 0 && nw_memory_budget(&pb, n) == 0x1p24 && nw_memory_enable(&pb, n) == 0x1p26);
+    assert_int_equal(nw_engine_choice(&pb, NW_ENGINE_AUTO, 1e-12, n), NW_ENGINE_FGT);
+    nw_engine *e = NULL;
+    assert_int_equal(nw_engine_new(&pb, NW_ENGINE_AUTO, 1e-12, n, &e), NW_OK);
+    assert_int_equal(e->kind, NW_ENGINE_FGT);
+    assert_true(e->pb->memory == 0);
+    /* streamed: a group of columns is at most an eighth of 16 MiB (or the
+     * threads' one column each), not the whole 40 x 40 boxes */
+    assert_true(e->regions > 1 && e->region_group < e->regions);
+    nw_engine_free(e);
+    /* at 16 MiB: the moments do not fit */
+    assert_int_equal(nw_model_set_memory(model, 0x1p24), NW_OK);
+    nw_problem_init(&pb, model, w, 0);
+    pb.regions = 1;
+    assert_true(nw_memory_budget(&pb, n) == 0x1p24 && nw_memory_enable(&pb, n) == 0x1p24);
     assert_int_equal(nw_engine_choice(&pb, NW_ENGINE_AUTO, 1e-12, n), NW_ENGINE_DENSE);
     /* named: runs beyond the budget */
-    nw_engine *e = NULL;
     assert_int_equal(nw_engine_new(&pb, NW_ENGINE_FGT, 1e-12, n, &e), NW_OK);
     assert_int_equal(e->kind, NW_ENGINE_FGT);
     assert_true(e->pb->memory == INFINITY);
@@ -701,7 +716,7 @@ static void test_memory_budget(void **state)
     assert_true(nw_model_memory(model) == 0x1p26);
     nw_problem_init(&pb, model, w, 0);
     pb.regions = 1;
-    assert_true(nw_memory_budget(&pb, n) == 0x1p26);
+    assert_true(nw_memory_budget(&pb, n) == 0x1p26 && nw_memory_enable(&pb, n) == 0x1p26);
     assert_int_equal(nw_engine_choice(&pb, NW_ENGINE_AUTO, 1e-12, n), NW_ENGINE_FGT);
     assert_int_equal(nw_engine_new(&pb, NW_ENGINE_AUTO, 1e-12, n, &e), NW_OK);
     assert_int_equal(e->kind, NW_ENGINE_FGT);

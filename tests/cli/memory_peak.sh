@@ -129,6 +129,29 @@ check "d = 2, fit at n = 2e4, Gaussian ll: LOO CV through the streamed FGT, peak
         printf \"# fit d = 2 n = 2e4 ll: peak %d KiB, base %d KiB: %d KiB above (limit %d)\\n\", kib, base, kib - base, 20480 + 2 * arrays
         exit !(kib - base <= 20480 + 2 * arrays) }"'
 
+# d = 2, n = m = 1e5, h = 0.2 (Scott's rule there): the FGT's moments,
+# 19 MB against 4.8 MB of arrays, pass nw_memory_budget's 16 MiB but not
+# the 64 MiB that may enable an engine (engine.h's nw_memory_enable), so
+# the FGT runs (0.2 s; the dense engine, which fits 16 MiB, took 3 s).  Its
+# coefficients' groups still keep to an eighth of 16 MiB (streamed, where
+# whole they are 21 MB).  Limit: the moments and the groups (20 MiB), with
+# a fifth more for the allocator, plus 2x the arrays; measured 31 MB above.
+head -n 100001 t2.csv > t2_1e5.csv
+peak predict t2s.csv t2s.csv --bandwidth 0.2 --x x1,x2 --y y -o p2.csv
+base=$kib
+peak predict t2_1e5.csv t2_1e5.csv --bandwidth 0.2 --x x1,x2 --y y --verbose -o p2.csv
+check "d = 2, n = m = 1e5, h = 0.2: the FGT runs by default" eval '[ $rc -eq 0 ] && grep -q "engine fgt" err'
+check "d = 2, n = m = 1e5, h = 0.2: peak - base <= 24 MiB + 2 x the arrays" \
+    eval '[ $rc -eq 0 ] && awk -v kib=$kib -v base=$base "BEGIN {
+        arrays = 200000 * 3 * 8 / 1024
+        printf \"# predict d = 2 n = m = 1e5 h = 0.2: peak %d KiB, base %d KiB: %d KiB above (limit %d)\\n\", kib, base, kib - base, 24576 + 2 * arrays
+        exit !(kib - base <= 24576 + 2 * arrays) }"'
+peak predict t2_1e5.csv t2_1e5.csv --bandwidth 0.2 --x x1,x2 --y y --memory 16M --verbose -o p2m.csv
+check "d = 2, n = m = 1e5, h = 0.2, --memory 16M: the dense engine, the same predictions to 1e-12" \
+    eval '[ $rc -eq 0 ] && grep -q "engine dense" err && awk -F, "NR == FNR { if (FNR > 1) v[FNR] = \$3; next }
+        FNR > 1 { d = \$3 - v[FNR]; if (d < 0) d = -d; a = v[FNR] < 0 ? -v[FNR] : v[FNR]; if (d > 1e-12 * a + 1e-300) bad++ }
+        END { exit bad > 0 }" p2.csv p2m.csv'
+
 # fit --select loo at n = 1e6, the rows in no order (a fixed permutation of
 # big.csv): the search and the in-sample summary hold one sorted copy of
 # the points at a time, never the sorted engine's tables, an n x n matrix,
