@@ -261,23 +261,64 @@ static int amax_of(const fgt2_state *s)
     return m;
 }
 
+/* Stage-1 blocks per box of the local mode (build_local): one per power
+ * of u_0 the set of 1's sums needs, and as many per output. */
+static size_t stage1_count(const fgt2_state *s)
+{
+    size_t n1 = 0, ny = 0;
+    for (int a = 0; a <= AMAX; a++) {
+        int in1 = 0, iny = 0;
+        for (size_t i = 0; i < s->n1; i++) in1 |= s->ex1[i][0] == a;
+        for (size_t i = 0; i < s->ny; i++) iny |= s->exy[i][0] == a;
+        n1 += (size_t) in1;
+        ny += (size_t) iny;
+    }
+    return n1 + ny * s->p;
+}
+
+/* Target columns of a band of build_local's stage 1 (engine.h's threads;
+ * nst stage-1 blocks of P x rows doubles per box; streamed: one): a band's
+ * blocks take at most ~4 MiB, a column's at least, and there are at least
+ * ~8 bands a thread (the bands near the edges have less to do, and a
+ * helper that starts late still finds its share: team.h). */
+static size_t band_width(int threads, const size_t nbk[2], size_t nst, size_t P, size_t rows, int streamed)
+{
+    double col = (double) nbk[1] * (double) (nst * P * rows) * sizeof(double);
+    double nband = floor(0x1p22 / col), nband_par = ceil((double) nbk[0] / (8.0 * threads));
+    nband = fmin(fmin(nband, nband_par), 16);
+    return nband < 1 || streamed ? 1 : (size_t) nband;
+}
+
+/* Bytes of the stage-1 blocks the local mode's build holds at once, a band
+ * a thread (a bound for the streamed build too, whose bands are single
+ * columns): at h = 13 and 0.0034 on [0, 5]^2, one column of 2900 boxes,
+ * 34 MB, beside 34 MB of moments and as much of coefficients. */
+static double stage1_bytes(int threads, const size_t nbk[2], size_t nst, size_t P, size_t rows)
+{
+    const size_t nband = band_width(threads, nbk, nst, P, rows, 0);
+    const double bands = ceil((double) nbk[0] / (double) nband);
+    return fmin((double) threads, bands) * (double) nband * (double) nbk[1] * (double) (nst * P * rows) *
+           sizeof(double);
+}
+
 /* Columns of local coefficients held at once: all nbk[0], or, streamed
  * (the local mode's coefficients, nb nf P rows doubles, do not depend on
  * n: at h = 0.3 on [0, 5]^2, 400 boxes, 27 MB for local linear; at h = 0.1,
  * 6400 boxes, 454 MB, against 4.8 MB of arrays at n = m = 1e5)
  * (pb->regions, where all would pass an eighth of nw_memory_budget, or
- * what nw_memory_enable leaves beside the moments' moments_bytes where that
- * is less), as many as that holds, at least one per thread.  Each column is built once however
+ * what nw_memory_enable leaves beside other_bytes, the moments' and the
+ * stage-1 blocks', where that is less), as many as that holds, at least
+ * one per thread.  Each column is built once however
  * they are grouped, so small groups cost no time: an eighth rather than
  * half took 2-d ll at n = m = 1e6, h = 0.3 from 74 to 66 MB in 11.1 s
  * against 10.9 (medians of 3), and n = 1e6 onto 1e4 from 44 to 39 MB.
  * (Half the budget whatever the moments took sent n = m = 1e5, h = 0.25,
  * moments of 12 MB, past the budget, where two columns, 0.8 MB, fit.) */
 static size_t local_group(const nw_problem *pb, size_t m, const size_t nbk[2], size_t nf,
-                          size_t P, size_t rows, double moments_bytes)
+                          size_t P, size_t rows, double other_bytes)
 {
     double col = (double) nbk[1] * (double) (nf * P * rows) * 8;
-    double left = fmin(0.125 * nw_memory_budget(pb, m), nw_memory_enable(pb, m) - moments_bytes);
+    double left = fmin(0.125 * nw_memory_budget(pb, m), nw_memory_enable(pb, m) - other_bytes);
     if (!pb->regions || col * (double) nbk[0] <= left) return nbk[0];
     double g = fmax(floor(left / col), (double) nw_pb_threads(pb));
     return g < (double) nbk[0] ? (size_t) g : nbk[0];
@@ -449,14 +490,7 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
     plan->P = (size_t) P;
     plan->rows = PP;
     /* distinct powers of u_0 over the sets: stage-1 blocks per source */
-    double nst = 0;
-    for (size_t set = 0; set < tmp.ns; set++) {
-        int seen[AMAX + 1] = { 0 };
-        size_t nl = set ? tmp.ny : tmp.n1;
-        const int (*ex_)[2] = set ? tmp.exy : tmp.ex1;
-        for (size_t i = 0; i < nl; i++)
-            if (!seen[ex_[i][0]]) { seen[ex_[i][0]] = 1; nst += 1; }
-    }
+    const double nst = (double) stage1_count(&tmp);
     for (int coarse = 0; coarse < 2; coarse++) {
         if (coarse && !grid_of(pb, 1, wbox, beta, k0, nbk)) break;
         nb = nbk[0] * nbk[1];
@@ -468,14 +502,17 @@ void nw_fgt2_plan_for(const nw_problem *pb, size_t m, double tol, nw_fgt2_plan *
         double rows = Pl <= NW_FGT2_NARROW_PP ? NW_FGT2_NARROW_PP : PP;
         P = (double) Pl;
         /* memory: the local polynomials (nb nf blocks of P x rows, or a
-         * group of columns of them: local_group) and the moments (a block
-         * of P x rows per set and filled box) */
+         * group of columns of them: local_group), the moments (a block of
+         * P x rows per set and filled box) and, while it builds, the
+         * stage-1 blocks (stage1_bytes) */
         double mem = (nb * nf + filled * ns) * P * rows * 8;
         if (mem > 0x1p30) continue;
         if (pb->regions) {
             size_t nbk_[2] = { (size_t) nbk[0], (size_t) nbk[1] };
-            double cols = (double) local_group(pb, m, nbk_, tmp.nf, Pl, (size_t) rows, filled * ns * P * rows * 8);
-            if ((cols * nbk[1] * nf + filled * ns) * P * rows * 8 > budget) continue;
+            double other = filled * ns * P * rows * 8 +
+                           stage1_bytes(nw_pb_threads(pb), nbk_, (size_t) nst, Pl, (size_t) rows);
+            double cols = (double) local_group(pb, m, nbk_, tmp.nf, Pl, (size_t) rows, other);
+            if (cols * nbk[1] * nf * P * rows * 8 + other > budget) continue;
         }
         /* Local mode: translations in both stages, per target and block
          * one per offset pair within R and the grid (translate_W: P (P +
@@ -811,8 +848,9 @@ static nw_status fgt2_setup(nw_engine *e, const nw_fgt2_plan *plan)
     e->state = s;
     if (s->local) {
         s->R = plan->R;
-        nw_status st2 = build_local(s, pb, e->tol,
-                                    local_group(pb, e->m, s->nbk, s->nf, s->P, PP, (double) (slots * blk * sizeof *s->mom)));
+        double other = (double) (slots * blk * sizeof *s->mom) +
+                       stage1_bytes(nw_pb_threads(pb), s->nbk, stage1_count(s), s->P, PP);
+        nw_status st2 = build_local(s, pb, e->tol, local_group(pb, e->m, s->nbk, s->nf, s->P, PP, other));
         if (st2) {
             e->state = NULL;
             fgt2_free(s);
@@ -1348,21 +1386,13 @@ static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol, si
      * over the square, sum_S |f|_S sum_i a_i b_i, is separable too: stage 1
      * keeps r_i[S1][g] = sum_{delta0} |f|_{T0 - delta0, S1} a_i(delta0), and
      * a target's bound is sum_{delta1} sum_i b_i(delta1) r_i[T1 - delta1][g]. */
-    const size_t nblk = P * PP;   /* one transposed stage-1 block */
     const double dbase = s->dbox + 14;
     const double cu = 1.01 * UNIT;
-    /* columns go in bands of nband, stage 1 row by row across the band so
-     * that neighbouring targets reuse the source row's moments from cache;
-     * a band's stage-1 blocks take at most ~4 MiB, and there are at least
-     * ~16 bands a thread (the bands near the edges have less to do, and a
-     * helper that starts late still finds its share: team.h); streamed,
-     * a column a band */
+    /* columns go in bands of nband (band_width), stage 1 row by row
+     * across the band so that neighbouring targets reuse the source row's
+     * moments from cache; streamed, a column a band */
     const int threads = nw_pb_threads(pb);
-    size_t nband = (size_t) (0x1p22 / ((double) (nb1 * nst * nblk) * sizeof(double)));
-    size_t nband_par = (nb0 + 8 * (size_t) threads - 1) / (8 * (size_t) threads);
-    if (nband > nband_par) nband = nband_par;
-    if (nband > 16) nband = 16;
-    if (nband < 1 || streamed) nband = 1;
+    const size_t nband = band_width(threads, s->nbk, nst, P, PP, streamed);
     const size_t nbands = (nb0 + nband - 1) / nband;
     local_job lj = { .s = s, .tab = tab, .tol = tol, .dbase = dbase, .cu = cu, .nst = nst,
                      .npair1 = npair1, .npairy = npairy, .nband = nband };
