@@ -152,6 +152,19 @@ check "d = 2, n = m = 1e5, h = 0.2, --memory 16M: the dense engine, the same pre
         FNR > 1 { d = \$3 - v[FNR]; if (d < 0) d = -d; a = v[FNR] < 0 ? -v[FNR] : v[FNR]; if (d > 1e-12 * a + 1e-300) bad++ }
         END { exit bad > 0 }" p2.csv p2m.csv'
 
+# The same at h = 13 and 0.0034 (the kind of point fit --select's scan
+# visits): one column of ~2900 boxes, whose stage-1 blocks (34 MB) the
+# local mode's build holds beside moments and coefficients of as much.
+# Uncounted, they took this run to 96 MB above the base; counted
+# (engine_fgt2.c's stage1_bytes), the tables keep to the 64 MiB.  Limit:
+# 64 MiB plus 2x the arrays.
+peak predict t2_1e5.csv t2_1e5.csv --bandwidth 13,0.0034 --x x1,x2 --y y --verbose -o p2.csv
+check "d = 2, n = m = 1e5, h = (13, 0.0034): peak - base <= 64 MiB + 2 x the arrays" \
+    eval '[ $rc -eq 0 ] && awk -v kib=$kib -v base=$base "BEGIN {
+        arrays = 200000 * 3 * 8 / 1024
+        printf \"# predict d = 2 n = m = 1e5 h = (13, 0.0034): peak %d KiB, base %d KiB: %d KiB above (limit %d)\\n\", kib, base, kib - base, 65536 + 2 * arrays
+        exit !(kib - base <= 65536 + 2 * arrays) }"'
+
 # fit --select loo at n = 1e6, the rows in no order (a fixed permutation of
 # big.csv): the search and the in-sample summary hold one sorted copy of
 # the points at a time, never the sorted engine's tables, an n x n matrix,
