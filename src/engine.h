@@ -144,8 +144,10 @@ static inline double nw_memory_budget(const nw_problem *pb, size_t m)
  * moments, beside its smallest group of coefficients) may take more, up
  * to 64 MiB, where the arrays are small: at n = m = 1e5 in 2-d, h = 0.2
  * (Scott's rule there), the moments take 19 MB against 4.8 MB of arrays,
- * and the engine that fits 16 MiB, the dense one, took 2.4 s against the
- * FGT's 0.07.  Above 128 MiB of arrays this is nw_memory_budget, and the
+ * and the engine that fits 16 MiB, the dense one, took 3.0 s and 12 MB
+ * where the FGT takes 0.22 s and 35 MB (whole predict runs; 2-d fit
+ * --select loo at n = 1e5: 865 s and 34 MB, 255 s and 72 MB).  Above 128
+ * MiB of arrays this is nw_memory_budget, and the
  * tables that only save a little time (the coefficients' groups, the
  * dense grid) keep to that one whatever the arrays.  pb->memory bounds
  * both where the model sets one. */
