@@ -261,19 +261,30 @@ static int amax_of(const fgt2_state *s)
     return m;
 }
 
-/* Stage-1 blocks per box of the local mode (build_local): one per power
- * of u_0 the set of 1's sums needs, and as many per output. */
+/* The stage-1 blocks per box of the local mode (build_local): (set, a0)
+ * for the powers a0 of input 0 each set needs, set 0 first (*npair1
+ * blocks, a0_1), then every y set (*npairy each, a0_y); pos1[a], posy[a]:
+ * the place of power a among them, -1 if none.  Returns the blocks per
+ * box, *npair1 + *npairy p. */
+static size_t stage1_layout(const fgt2_state *s, int a0_1[AMAX + 1], int pos1[AMAX + 1], size_t *npair1,
+                            int a0_y[AMAX + 1], int posy[AMAX + 1], size_t *npairy)
+{
+    *npair1 = *npairy = 0;
+    for (int a = 0; a <= AMAX; a++) {
+        pos1[a] = posy[a] = -1;
+        for (size_t i = 0; i < s->n1; i++)
+            if (s->ex1[i][0] == a) { pos1[a] = (int) *npair1; a0_1[(*npair1)++] = a; break; }
+        for (size_t i = 0; i < s->ny; i++)
+            if (s->exy[i][0] == a) { posy[a] = (int) *npairy; a0_y[(*npairy)++] = a; break; }
+    }
+    return *npair1 + *npairy * s->p;
+}
+
 static size_t stage1_count(const fgt2_state *s)
 {
-    size_t n1 = 0, ny = 0;
-    for (int a = 0; a <= AMAX; a++) {
-        int in1 = 0, iny = 0;
-        for (size_t i = 0; i < s->n1; i++) in1 |= s->ex1[i][0] == a;
-        for (size_t i = 0; i < s->ny; i++) iny |= s->exy[i][0] == a;
-        n1 += (size_t) in1;
-        ny += (size_t) iny;
-    }
-    return n1 + ny * s->p;
+    int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
+    size_t npair1, npairy;
+    return stage1_layout(s, a0_1, pos1, &npair1, a0_y, posy, &npairy);
 }
 
 /* Target columns of a band of build_local's stage 1 (engine.h's threads;
@@ -1325,21 +1336,12 @@ static void stream_free(struct fgt2_stream *st)
 static nw_status build_local(fgt2_state *s, const nw_problem *pb, double tol, size_t group)
 {
     const int R = s->R, amax = amax_of(s);
-    const size_t nd = (size_t) (2 * R + 1), P = s->P, nb = s->nb, nf = s->nf, p = s->p;
+    const size_t nd = (size_t) (2 * R + 1), P = s->P, nb = s->nb, nf = s->nf;
     const size_t nb0 = s->nbk[0], nb1 = s->nbk[1], blk = P_MAX * PP;
     const int streamed = group < nb0;
-    /* stage-1 blocks: (set, a0) for the powers a0 of input 0 each set needs:
-     * set 0 first (npair1 blocks), then every y set (npairy each) */
     int a0_1[AMAX + 1], a0_y[AMAX + 1], pos1[AMAX + 1], posy[AMAX + 1];
-    size_t npair1 = 0, npairy = 0;
-    for (int a = 0; a <= AMAX; a++) {
-        pos1[a] = posy[a] = -1;
-        for (size_t i = 0; i < s->n1; i++)
-            if (s->ex1[i][0] == a) { pos1[a] = (int) npair1; a0_1[npair1++] = a; break; }
-        for (size_t i = 0; i < s->ny; i++)
-            if (s->exy[i][0] == a) { posy[a] = (int) npairy; a0_y[npairy++] = a; break; }
-    }
-    const size_t nst = npair1 + npairy * p;   /* stage-1 blocks per box */
+    size_t npair1, npairy;
+    const size_t nst = stage1_layout(s, a0_1, pos1, &npair1, a0_y, posy, &npairy);
 
     struct fgt2_stream *st = calloc(1, sizeof *st);
     int failed = st == NULL;
